@@ -1,0 +1,121 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use oblivious_store::Store;
+
+#[derive(Parser)]
+#[command(name = "oblivious", version, about = "Oblivious: a self-hostable AI platform (relay, chat, RAG)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run every role in one process with embedded defaults (SQLite, in-process caches, the
+    /// built-in mock upstream, manifests from a watched directory).
+    Dev(DevArgs),
+    /// Create, list and revoke API keys.
+    Keys(KeysArgs),
+    /// Apply database migrations.
+    Migrate(StoreArgs),
+    /// Run the fake OpenAI / Anthropic / Gemini upstream for tests and benchmarks.
+    #[command(after_help = oblivious_mock_upstream::HELP)]
+    MockUpstream(MockArgs),
+    /// Benchmarks that print numbers.
+    Bench(BenchArgs),
+}
+
+/// Where the relational store lives.
+#[derive(Args, Clone)]
+pub struct StoreArgs {
+    /// Data directory for the embedded SQLite store.
+    #[arg(long, default_value = ".oblivious")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL; when set, used instead of the embedded store.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    pub async fn connect(&self) -> anyhow::Result<Store> {
+        let url = self.database_url.as_deref().filter(|u| !u.is_empty());
+        Store::connect(url, &self.data_dir).await.context("cannot open the store")
+    }
+}
+
+#[derive(Args)]
+pub struct DevArgs {
+    /// Directory of manifests (Channel, ModelPricing, Secret), watched for changes. Defaults to
+    /// `crds/examples` when it exists, else the examples built into the binary.
+    #[arg(long)]
+    pub manifests: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, default_value_t = 32 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+#[derive(Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once (only its hash is stored).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated public model names the key may use (default: all).
+        #[arg(long, value_delimiter = ',')]
+        models: Vec<String>,
+        /// Lifetime such as `30d`, `12h` or `90s`.
+        #[arg(long)]
+        expires: Option<String>,
+        /// Make it an admin key.
+        #[arg(long)]
+        admin: bool,
+        /// Print one JSON object instead of the bare key.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id or prefix.
+    Revoke { id_or_prefix: String },
+}
+
+#[derive(Args)]
+pub struct MockArgs {
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: String,
+    /// Do not keep received requests for `GET /_mock/requests` (for benchmarks).
+    #[arg(long)]
+    pub no_record: bool,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Relay overhead: direct-to-mock vs through-relay latency, throughput, TTFT and RSS.
+    Relay(crate::bench::RelayBenchArgs),
+}

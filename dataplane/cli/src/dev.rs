@@ -1,0 +1,80 @@
+//! `oblivious dev`: every role in one process with embedded defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use oblivious_relay::{Relay, RelayConfig};
+use oblivious_store::{NewApiKey, Store};
+
+use crate::cli::DevArgs;
+use crate::manifests;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let store = args.store.connect().await?;
+    store.migrate().await.context("migrations failed")?;
+    let bootstrap_key = std::env::var("OBLIVIOUS_BOOTSTRAP_KEY").ok().filter(|k| !k.is_empty());
+    if bootstrap_key.is_none() {
+        ensure_admin_key(&store).await?;
+    }
+
+    let mock_config = oblivious_mock_upstream::MockConfig { record_requests: false };
+    let mock = oblivious_mock_upstream::spawn(mock_config).await.context("cannot start the built-in mock upstream")?;
+    let config = RelayConfig {
+        max_body_bytes: args.max_body_bytes,
+        builtin_mock_base: Some(mock.base_url()),
+        bootstrap_key,
+        ..RelayConfig::default()
+    };
+    let relay = Relay::new(config, store);
+    tokio::task::spawn_blocking(oblivious_relay::usage::warm_up);
+
+    let manifests_dir = args.manifests.or_else(|| Some(PathBuf::from("crds/examples")).filter(|p| p.is_dir()));
+    manifests::start(relay.clone(), manifests_dir).await?;
+
+    let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    eprintln!("oblivious dev listening on http://{addr}  (OpenAI: http://{addr}/v1, Anthropic: http://{addr}, Gemini: http://{addr}/v1beta)");
+
+    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        oblivious_core::shutdown::signal().await;
+        let _ = drained_tx.send(());
+    };
+    let server = axum::serve(listener, oblivious_relay::app(relay.clone())).with_graceful_shutdown(shutdown);
+    let server = tokio::spawn(async move { server.await });
+    // Serve until the signal, then give in-flight streams DRAIN_TIMEOUT to finish.
+    let _ = drained_rx.await;
+    if tokio::time::timeout(DRAIN_TIMEOUT, server).await.is_err() {
+        eprintln!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}; stopping anyway");
+    }
+    relay.logs.flush().await;
+    mock.shutdown();
+    Ok(())
+}
+
+/// Without `OBLIVIOUS_BOOTSTRAP_KEY`, the first start creates an admin key and prints it once.
+async fn ensure_admin_key(store: &Store) -> anyhow::Result<()> {
+    let keys = store.list_api_keys().await?;
+    if keys.iter().any(|k| k.is_admin && k.revoked_at.is_none()) {
+        return Ok(());
+    }
+    let created = store
+        .create_api_key(NewApiKey {
+            name: "bootstrap-admin".into(),
+            models: Vec::new(),
+            expires_at: None,
+            is_admin: true,
+            user_id: None,
+            group: None,
+        })
+        .await?;
+    eprintln!();
+    eprintln!("  Admin API key (shown once, only its hash is stored):");
+    eprintln!("      {}", created.secret);
+    eprintln!();
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! `oblivious`: the data-plane binary. `main` only parses arguments and dispatches.
+
+mod bench;
+mod cli;
+mod dev;
+mod keys;
+mod manifests;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    oblivious_core::telemetry::init_logging("info,sqlx=warn");
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Dev(args) => dev::run(args).await,
+            Command::Keys(args) => keys::run(args).await,
+            Command::Migrate(args) => migrate(args).await,
+            Command::MockUpstream(args) => mock_upstream(args).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(args: cli::StoreArgs) -> anyhow::Result<()> {
+    let store = args.connect().await?;
+    store.migrate().await?;
+    eprintln!("migrations applied ({:?} store)", store.kind());
+    Ok(())
+}
+
+async fn mock_upstream(args: cli::MockArgs) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+    eprintln!("mock upstream listening on http://{}", listener.local_addr()?);
+    let config = oblivious_mock_upstream::MockConfig { record_requests: !args.no_record };
+    oblivious_mock_upstream::serve(listener, config, oblivious_core::shutdown::signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Lane propagation: the canary-lane tag and W3C baggage that arrived on a request are carried on
+//! every outbound request the service makes (DESIGN §5 "Lanes").
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+/// Header carrying the lane tag between hops.
+pub const LANE_HEADER: &str = "x-oblivious-lane";
+/// W3C baggage, which mirrors the lane as `lane=<tag>`.
+pub const BAGGAGE_HEADER: &str = "baggage";
+
+/// The propagation headers of one inbound request, cheap to clone into outbound requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaneContext {
+    pub lane: Option<HeaderValue>,
+    pub baggage: Option<HeaderValue>,
+}
+
+impl LaneContext {
+    /// Captures the propagation headers from an inbound request. When only baggage names a lane,
+    /// the tag is taken from it so the next hop sees both.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let baggage = headers.get(BAGGAGE_HEADER).cloned();
+        let lane = headers.get(LANE_HEADER).cloned().or_else(|| {
+            let text = baggage.as_ref()?.to_str().ok()?;
+            lane_from_baggage(text).and_then(|tag| HeaderValue::from_str(tag).ok())
+        });
+        LaneContext { lane, baggage }
+    }
+
+    /// The lane tag, if the request is in a lane.
+    pub fn tag(&self) -> Option<&str> {
+        self.lane.as_ref().and_then(|v| v.to_str().ok())
+    }
+
+    /// Headers to put on an outbound request.
+    pub fn outbound_headers(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+        let lane = self.lane.iter().map(|v| (HeaderName::from_static(LANE_HEADER), v.clone()));
+        let baggage = self.baggage.iter().map(|v| (HeaderName::from_static(BAGGAGE_HEADER), v.clone()));
+        lane.chain(baggage)
+    }
+}
+
+/// Extracts `lane=<tag>` from a W3C baggage header value (`k=v;prop, k2=v2`).
+pub fn lane_from_baggage(baggage: &str) -> Option<&str> {
+    baggage.split(',').find_map(|member| {
+        let kv = member.split(';').next()?.trim();
+        let (key, value) = kv.split_once('=')?;
+        (key.trim() == "lane").then(|| value.trim()).filter(|v| !v.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lane_is_read_from_baggage_when_the_header_is_absent() {
+        let mut headers = HeaderMap::new();
+        headers.insert(BAGGAGE_HEADER, HeaderValue::from_static("userId=7, lane=gray;ttl=3"));
+        let ctx = LaneContext::from_headers(&headers);
+        assert_eq!(ctx.tag(), Some("gray"));
+        let out: Vec<_> = ctx.outbound_headers().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(out, vec![LANE_HEADER, BAGGAGE_HEADER]);
+    }
+
+    #[test]
+    fn requests_outside_a_lane_propagate_nothing() {
+        let ctx = LaneContext::from_headers(&HeaderMap::new());
+        assert_eq!(ctx.outbound_headers().count(), 0);
+    }
+}

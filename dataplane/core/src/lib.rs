@@ -1,0 +1,12 @@
+//! Pieces every data-plane service shares: the wire dialects and their error bodies, SSE
+//! framing, lane propagation, telemetry set-up and graceful shutdown.
+
+pub mod dialect;
+pub mod error;
+pub mod lane;
+pub mod shutdown;
+pub mod sse;
+pub mod telemetry;
+
+pub use dialect::Dialect;
+pub use error::{ApiError, ErrorKind};

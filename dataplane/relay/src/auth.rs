@@ -1,0 +1,176 @@
+//! API-key authentication with a short-lived cache, so the database is not on the hot path.
+//!
+//! Cache policy: a found key is trusted for `ttl` (so a revocation takes effect within `ttl`);
+//! unknown keys are not cached (a key created a second ago must work at once). When the store is
+//! unreachable, a cached key stays valid for up to `STALE_GRACE` past its TTL: known clients keep
+//! working through a short database outage, unknown ones are refused.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::http::HeaderMap;
+use oblivious_core::{ApiError, ErrorKind};
+use oblivious_store::{ApiKeyRecord, Store, hash_api_key, key_prefix};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+const STALE_GRACE: Duration = Duration::from_secs(600);
+/// Cache entries beyond this are dropped wholesale (a flood of distinct valid keys is unlikely;
+/// this only bounds memory).
+const MAX_CACHED_KEYS: usize = 100_000;
+
+/// Who is calling, once authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// None for the bootstrap key, which has no row.
+    pub key_id: Option<Uuid>,
+    /// Visible prefix of the key, for logs.
+    pub key_prefix: String,
+    /// Allowed public models; empty means all.
+    pub models: Vec<String>,
+    pub is_admin: bool,
+    pub group: String,
+}
+
+impl Principal {
+    pub fn may_use_model(&self, model: &str) -> bool {
+        self.models.is_empty() || self.models.iter().any(|m| m == model)
+    }
+}
+
+struct CachedKey {
+    record: ApiKeyRecord,
+    fetched: Instant,
+}
+
+pub struct KeyAuthenticator {
+    store: Store,
+    bootstrap_hash: Option<String>,
+    ttl: Duration,
+    cache: RwLock<HashMap<String, CachedKey>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
+}
+
+impl KeyAuthenticator {
+    pub fn new(store: Store, bootstrap_key: Option<String>, ttl: Duration) -> Self {
+        let bootstrap_hash = bootstrap_key.filter(|k| !k.is_empty()).map(|k| hash_api_key(&k));
+        KeyAuthenticator { store, bootstrap_hash, ttl, cache: RwLock::new(HashMap::new()) }
+    }
+
+    /// Authenticates the key carried by a request in any dialect's header (or Gemini's `?key=`).
+    pub async fn authenticate(&self, headers: &HeaderMap, query_key: Option<&str>) -> Result<Principal, ApiError> {
+        let secret = extract_key(headers, query_key).ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::Authentication,
+                "You didn't provide an API key. Send it as `Authorization: Bearer <key>` (or x-api-key / x-goog-api-key).",
+            )
+            .with_code("missing_api_key")
+        })?;
+        let hash = hash_api_key(secret);
+        if let Some(expected) = &self.bootstrap_hash
+            && bool::from(expected.as_bytes().ct_eq(hash.as_bytes()))
+        {
+            return Ok(Principal {
+                key_id: None,
+                key_prefix: key_prefix(secret).to_string(),
+                models: Vec::new(),
+                is_admin: true,
+                group: "default".into(),
+            });
+        }
+        let record = self.lookup(secret, &hash).await?;
+        Ok(Principal {
+            key_id: Some(record.id),
+            key_prefix: record.prefix.clone(),
+            models: record.models.clone(),
+            is_admin: record.is_admin,
+            group: record.group.clone(),
+        })
+    }
+
+    async fn lookup(&self, secret: &str, hash: &str) -> Result<ApiKeyRecord, ApiError> {
+        let now = Instant::now();
+        let stale = {
+            let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+            match cache.get(hash) {
+                Some(entry) if now.duration_since(entry.fetched) < self.ttl => {
+                    return still_valid(&entry.record);
+                }
+                Some(entry) if now.duration_since(entry.fetched) < self.ttl + STALE_GRACE => Some(entry.record.clone()),
+                _ => None,
+            }
+        };
+        match self.store.find_active_api_key(secret, now_ms()).await {
+            Ok(Some(record)) => {
+                let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+                if cache.len() >= MAX_CACHED_KEYS {
+                    cache.clear();
+                }
+                cache.insert(hash.to_string(), CachedKey { record: record.clone(), fetched: now });
+                Ok(record)
+            }
+            Ok(None) => {
+                self.cache.write().unwrap_or_else(|p| p.into_inner()).remove(hash);
+                Err(invalid_key())
+            }
+            Err(error) => match stale {
+                Some(record) => {
+                    tracing::warn!(%error, "key store unreachable; serving a cached key");
+                    still_valid(&record)
+                }
+                None => {
+                    tracing::error!(%error, "key store unreachable");
+                    Err(ApiError::new(ErrorKind::Unavailable, "Authentication is temporarily unavailable. Retry shortly."))
+                }
+            },
+        }
+    }
+}
+
+fn still_valid(record: &ApiKeyRecord) -> Result<ApiKeyRecord, ApiError> {
+    if record.expires_at.is_some_and(|at| at <= now_ms()) || record.revoked_at.is_some() {
+        return Err(invalid_key());
+    }
+    Ok(record.clone())
+}
+
+fn invalid_key() -> ApiError {
+    ApiError::new(ErrorKind::Authentication, "Incorrect API key provided.").with_code("invalid_api_key")
+}
+
+/// The key from `Authorization: Bearer`, `x-api-key` (Anthropic), `x-goog-api-key` or `?key=` (Gemini).
+fn extract_key<'a>(headers: &'a HeaderMap, query_key: Option<&'a str>) -> Option<&'a str> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    header("authorization")
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .or_else(|| header("x-api-key"))
+        .or_else(|| header("x-goog-api-key"))
+        .or(query_key.filter(|k| !k.is_empty()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn keys_are_found_in_every_dialects_header() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("Bearer sk-a"));
+        assert_eq!(extract_key(&h, None), Some("sk-a"));
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", HeaderValue::from_static("sk-b"));
+        assert_eq!(extract_key(&h, None), Some("sk-b"));
+        let mut h = HeaderMap::new();
+        h.insert("x-goog-api-key", HeaderValue::from_static("sk-c"));
+        assert_eq!(extract_key(&h, None), Some("sk-c"));
+        assert_eq!(extract_key(&HeaderMap::new(), Some("sk-d")), Some("sk-d"));
+        assert_eq!(extract_key(&HeaderMap::new(), Some("")), None);
+    }
+}

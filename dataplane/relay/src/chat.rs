@@ -1,0 +1,185 @@
+//! A chat request from any dialect, end to end: pick a channel, try it, fail over on transient
+//! errors *before the client has seen a byte*, and answer in the client's dialect.
+//!
+//! Failover rules (see NOTES.md): a channel is tried at most once per request; `Retry` failures
+//! move on to the next channel; `DisableKey` failures disable the key (and thereby the channel,
+//! when it has no other key) and end the request; `ReturnToClient` failures end it unchanged.
+//! Once the first event of a stream has been sent, nothing is retried.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use oblivious_config::Channel;
+use oblivious_core::lane::LaneContext;
+use oblivious_core::{ApiError, Dialect, ErrorKind};
+
+use crate::auth::Principal;
+use crate::dialect::{self, FailureAction, UpstreamFailure};
+use crate::finalize::RecordGuard;
+use crate::ir::{ChatRequest, ChatResponse, Part};
+use crate::failover::{availability, client_error, note_attempt, record_failure};
+use crate::routing::{Candidate, select};
+use crate::state::Relay;
+use crate::stream::{self, StreamStart};
+use crate::upstream;
+use crate::usage::settle_usage;
+
+/// One chat call as the ingress handler hands it over.
+pub struct ChatCall {
+    pub dialect: Dialect,
+    pub principal: Principal,
+    pub lane: LaneContext,
+    pub request: ChatRequest,
+    pub guard: RecordGuard,
+    /// Gemini `:streamGenerateContent` without `alt=sse` streams a JSON array instead of SSE.
+    pub gemini_json_array: bool,
+}
+
+/// What a successful attempt produced.
+enum Answer {
+    Complete(ChatResponse),
+    Stream(StreamStart),
+}
+
+pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
+    let active = relay.active();
+    {
+        let record = call.guard.record();
+        record.model = call.request.model.clone();
+        record.stream = call.request.stream;
+        record.key_id = call.principal.key_id;
+        record.key_prefix = call.principal.key_prefix.clone();
+        record.lane = call.lane.tag().map(str::to_string);
+    }
+    let model = call.request.model.clone();
+    let candidates = active.routes.candidates(&active.snapshot, &model, &call.principal.group);
+    if candidates.is_empty() || !call.principal.may_use_model(&model) {
+        return reject(call, ApiError::model_not_found(&model));
+    }
+
+    let mut tried: Vec<usize> = Vec::new();
+    let mut last_failure: Option<UpstreamFailure> = None;
+    while tried.len() < relay.config.max_attempts {
+        let now = Instant::now();
+        let availability = |c: &Candidate| availability(&relay, &active, c, &tried, now);
+        let Some(candidate) = select(&candidates, availability, &mut rand::rng()) else { break };
+        tried.push(candidate.channel);
+        let channel = &active.snapshot.channels[candidate.channel];
+        note_attempt(&mut call.guard, channel, candidate);
+
+        match attempt(&relay, channel, candidate, &call).await {
+            Ok(answer) => {
+                relay.health.record_success(&channel.name);
+                relay.metrics.count_attempt(&channel.name, "success");
+                return match answer {
+                    Answer::Complete(response) => complete(call, response),
+                    Answer::Stream(start) => stream::respond(call, start),
+                };
+            }
+            Err((failure, key_index)) => {
+                record_failure(&relay, channel, key_index, &failure);
+                let action = failure.action;
+                last_failure = Some(failure);
+                if action != FailureAction::Retry {
+                    break;
+                }
+            }
+        }
+    }
+    let error = match last_failure {
+        Some(failure) => client_error(&failure),
+        None => ApiError::new(ErrorKind::Unavailable, format!("No channel is currently available for model `{model}`."))
+            .with_code("no_available_channel"),
+    };
+    reject(call, error)
+}
+
+/// Runs one attempt against one channel. On failure, also says which key was used (to disable it).
+async fn attempt(
+    relay: &Relay,
+    channel: &Channel,
+    candidate: &Candidate,
+    call: &ChatCall,
+) -> Result<Answer, (UpstreamFailure, Option<usize>)> {
+    let started = tokio::time::Instant::now();
+    let Some(key) = relay.health.next_key(channel, Instant::now()) else {
+        let failure = upstream::failure(FailureAction::Retry, ErrorKind::Unavailable, 503, "no_key", "No usable key.");
+        return Err((failure, None));
+    };
+    let key_index = channel.api_keys.iter().position(|k| std::ptr::eq(k, key));
+    let Some(base_url) = relay.resolve_base_url(channel) else {
+        let failure = upstream::failure(
+            FailureAction::Retry,
+            ErrorKind::BadGateway,
+            502,
+            "builtin_unavailable",
+            "The built-in mock upstream is not running in this process.",
+        );
+        return Err((failure, key_index));
+    };
+    let request = dialect::build_upstream_request(channel, &base_url, key, &call.request, &candidate.upstream_model);
+    let deadline = started + Duration::from_millis(channel.timeouts.first_byte_ms);
+    let client = relay.client_for(channel);
+    let response =
+        upstream::send(&client, channel, request, &call.lane, deadline).await.map_err(|f| (f, key_index))?;
+    if call.request.stream {
+        let start = stream::peek_first_events(channel, response, deadline).await.map_err(|f| (f, key_index))?;
+        return Ok(Answer::Stream(start));
+    }
+    let idle = Duration::from_millis(channel.timeouts.stream_idle_ms);
+    let body = upstream::read_body(response, idle).await.map_err(|f| (f, key_index))?;
+    let parsed = dialect::parse_upstream_response(channel.provider, &body).map_err(|reason| {
+        tracing::warn!(channel = channel.name, reason, "malformed upstream answer");
+        let failure = upstream::failure(
+            FailureAction::Retry,
+            ErrorKind::BadGateway,
+            502,
+            "malformed_response",
+            "The upstream returned a malformed answer.",
+        );
+        (failure, key_index)
+    })?;
+    Ok(Answer::Complete(parsed))
+}
+
+/// Answers with an error in the client's dialect and records it.
+pub fn reject(call: ChatCall, error: ApiError) -> Response {
+    let status = error.status().as_u16();
+    let class = error.code.clone().unwrap_or_else(|| error.kind.as_str().to_string());
+    let response = error.into_response_for(call.dialect);
+    call.guard.finish(status, Some(&class));
+    response
+}
+
+fn complete(mut call: ChatCall, mut response: ChatResponse) -> Response {
+    let output_text = output_text(&response.content);
+    let (usage, estimated) = settle_usage(response.usage, &call.request, &output_text);
+    call.guard.set_usage(usage, estimated);
+    response.usage = Some(usage);
+    response.model = call.request.model.clone();
+    response.id = stream::response_id(call.dialect, call.guard.record().id);
+    let body = dialect::render_response(call.dialect, &response).to_string();
+    call.guard.record().ttft = Some(call.guard.record().started.elapsed());
+    call.guard.finish(200, None);
+    let mut http = (StatusCode::OK, body).into_response();
+    http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    http
+}
+
+/// All text the model produced, for local token counting.
+pub fn output_text(parts: &[Part]) -> String {
+    let mut text = String::new();
+    for part in parts {
+        match part {
+            Part::Text(t) | Part::Reasoning { text: t, .. } => text.push_str(t),
+            Part::ToolCall { name, arguments, .. } => {
+                text.push_str(name);
+                text.push_str(arguments);
+            }
+            _ => {}
+        }
+    }
+    text
+}

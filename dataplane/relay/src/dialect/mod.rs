@@ -1,0 +1,236 @@
+//! Wire-format translation: one module per dialect, each with both directions.
+//!
+//! - *Ingress* (a client speaking the dialect): parse its request into [`ChatRequest`], render a
+//!   [`ChatResponse`] back, and encode [`StreamEvent`]s as the dialect's SSE frames.
+//! - *Provider* (an upstream speaking the dialect): build the upstream HTTP request from a
+//!   [`ChatRequest`], parse its answer, decode its SSE stream into [`StreamEvent`]s, and classify
+//!   its errors for failover.
+//!
+//! This file only dispatches; the dialect modules own every detail of their format.
+
+pub mod anthropic;
+mod content;
+mod fields;
+pub mod gemini;
+pub mod openai;
+
+use bytes::Bytes;
+use oblivious_config::{ApiKey, Channel, Provider};
+use oblivious_core::sse::SseEvent;
+use oblivious_core::{ApiError, Dialect, ErrorKind};
+
+use crate::ir::{ChatRequest, ChatResponse, StreamEvent, Usage};
+
+/// What the ingress side knows about the request, for parsing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngressHints<'a> {
+    /// Model taken from the URL (Gemini `/v1beta/models/{model}:generateContent`).
+    pub model_from_path: Option<&'a str>,
+    /// Streaming chosen by the URL (Gemini `:streamGenerateContent`).
+    pub stream_from_path: bool,
+}
+
+/// Parses a client's request body. Errors are 400s naming the offending field.
+pub fn parse_request(dialect: Dialect, body: &[u8], hints: IngressHints<'_>) -> Result<ChatRequest, ApiError> {
+    match dialect {
+        Dialect::OpenAi => openai::parse_request(body),
+        Dialect::Anthropic => anthropic::parse_request(body),
+        Dialect::Gemini => gemini::parse_request(body, hints),
+    }
+}
+
+/// Renders a complete answer in the client's dialect. `response.id` and `response.model` are
+/// already the values the client must see.
+pub fn render_response(dialect: Dialect, response: &ChatResponse) -> serde_json::Value {
+    match dialect {
+        Dialect::OpenAi => openai::render_response(response),
+        Dialect::Anthropic => anthropic::render_response(response),
+        Dialect::Gemini => gemini::render_response(response),
+    }
+}
+
+/// Identity of a stream as the client sees it: one id and one model for the whole stream.
+#[derive(Debug, Clone)]
+pub struct StreamMeta {
+    pub id: String,
+    /// The public model name the client asked for.
+    pub model: String,
+    /// Unix seconds, for OpenAI `created`.
+    pub created: u64,
+    /// The client asked for a usage chunk (OpenAI `stream_options.include_usage`).
+    pub include_usage: bool,
+    /// Local estimate of the prompt size, for dialects that announce input tokens up front
+    /// (Anthropic `message_start`) before the upstream has reported any usage.
+    pub estimated_input_tokens: u64,
+}
+
+/// Turns stream events into the client's SSE frames.
+///
+/// Call order: `encode` for every event in order, then exactly one of `finish` (normal end) or
+/// `abort` (the upstream broke mid-stream). Encoders emit their opening frame lazily with the
+/// first event, so nothing is sent before the upstream has produced something.
+pub trait StreamEncoder: Send {
+    fn encode(&mut self, event: &StreamEvent) -> Vec<Bytes>;
+    /// Closing frames. `usage` is the final usage (reported by upstream or estimated locally);
+    /// the encoder shows it only where its dialect and the client's request call for it.
+    fn finish(&mut self, usage: Usage) -> Vec<Bytes>;
+    /// Frames that tell the client the stream failed after it started.
+    fn abort(&mut self, error: &ApiError) -> Vec<Bytes>;
+}
+
+pub fn stream_encoder(dialect: Dialect, meta: StreamMeta) -> Box<dyn StreamEncoder> {
+    match dialect {
+        Dialect::OpenAi => Box::new(openai::OpenAiStreamEncoder::new(meta)),
+        Dialect::Anthropic => Box::new(anthropic::AnthropicStreamEncoder::new(meta)),
+        Dialect::Gemini => Box::new(gemini::GeminiStreamEncoder::new(meta)),
+    }
+}
+
+/// `Content-Type` of a dialect's streamed answer. Every dialect streams SSE here.
+pub const SSE_CONTENT_TYPE: &str = "text/event-stream";
+
+/// An HTTP request to send upstream, fully built.
+#[derive(Debug, Clone)]
+pub struct UpstreamRequest {
+    pub url: String,
+    /// Headers including authentication. Never log these.
+    pub headers: Vec<(String, String)>,
+    pub body: serde_json::Value,
+}
+
+/// The dialect a provider speaks.
+pub fn provider_dialect(provider: Provider) -> Dialect {
+    match provider {
+        Provider::Openai | Provider::AzureOpenai | Provider::OpenaiCompatible => Dialect::OpenAi,
+        Provider::Anthropic => Dialect::Anthropic,
+        Provider::Gemini => Dialect::Gemini,
+    }
+}
+
+/// Builds the upstream request for a chat call. The built-in channel base URL is already
+/// resolved. The request always asks for usage (streamed or not) unless a quirk forbids it.
+pub fn build_upstream_request(
+    channel: &Channel,
+    base_url: &str,
+    key: &ApiKey,
+    request: &ChatRequest,
+    upstream_model: &str,
+) -> UpstreamRequest {
+    match channel.provider {
+        Provider::Openai | Provider::AzureOpenai | Provider::OpenaiCompatible => {
+            openai::build_upstream_request(channel, base_url, key, request, upstream_model)
+        }
+        Provider::Anthropic => anthropic::build_upstream_request(channel, base_url, key, request, upstream_model),
+        Provider::Gemini => gemini::build_upstream_request(channel, base_url, key, request, upstream_model),
+    }
+}
+
+/// Parses a successful non-streaming upstream answer. The error string says what was malformed.
+pub fn parse_upstream_response(provider: Provider, body: &[u8]) -> Result<ChatResponse, String> {
+    match provider_dialect(provider) {
+        Dialect::OpenAi => openai::parse_upstream_response(body),
+        Dialect::Anthropic => anthropic::parse_upstream_response(body),
+        Dialect::Gemini => gemini::parse_upstream_response(body),
+    }
+}
+
+/// What a provider's stream can tell the decoder besides events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DecodeError {
+    /// The provider sent an in-stream error (Anthropic `event: error`, an OpenAI `{"error":…}`
+    /// chunk). Classified like an HTTP error with this status.
+    Upstream(UpstreamFailure),
+    /// The data could not be parsed.
+    Malformed(String),
+}
+
+/// Turns one provider's SSE events into stream events.
+pub trait StreamDecoder: Send {
+    /// Events carried by one SSE event (possibly none). `Ok` with `done() == true` afterwards
+    /// means the provider signalled the normal end of the stream.
+    fn decode(&mut self, event: &SseEvent) -> Result<Vec<StreamEvent>, DecodeError>;
+    /// The provider signalled the end of the stream (`[DONE]`, `message_stop`, final Gemini chunk
+    /// with `finishReason`).
+    fn done(&self) -> bool;
+}
+
+pub fn stream_decoder(provider: Provider) -> Box<dyn StreamDecoder> {
+    match provider_dialect(provider) {
+        Dialect::OpenAi => Box::new(openai::OpenAiStreamDecoder::default()),
+        Dialect::Anthropic => Box::new(anthropic::AnthropicStreamDecoder::default()),
+        Dialect::Gemini => Box::new(gemini::GeminiStreamDecoder::default()),
+    }
+}
+
+/// What the relay should do about a failed upstream attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureAction {
+    /// Transient (429 rate limit, 5xx, 529 overloaded, timeouts): try another channel.
+    Retry,
+    /// The credential is bad or out of money (invalid key, `insufficient_quota`, billing): do not
+    /// retry, disable the key and mark the channel unhealthy.
+    DisableKey,
+    /// The request itself is at fault (context length, content policy, invalid argument):
+    /// return the error to the client unchanged in meaning, do not retry.
+    ReturnToClient,
+}
+
+/// A classified upstream failure. `message` is the provider's own message, already free of URLs
+/// and keys; `kind` and `status` are what the client should see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamFailure {
+    pub action: FailureAction,
+    pub kind: ErrorKind,
+    /// Upstream HTTP status (or the status an in-stream error implies).
+    pub status: u16,
+    /// Short stable label for logs and metrics: `rate_limit`, `overloaded`, `server_error`,
+    /// `invalid_key`, `insufficient_quota`, `context_length`, `content_policy`, `invalid_request`, ...
+    pub class: &'static str,
+    pub message: String,
+    /// OpenAI-style `code` to show the client where one applies (`context_length_exceeded`).
+    pub code: Option<String>,
+}
+
+/// Classifies an upstream error response by status *and* body, per provider.
+pub fn classify_failure(provider: Provider, status: u16, body: &[u8]) -> UpstreamFailure {
+    match provider_dialect(provider) {
+        Dialect::OpenAi => openai::classify_failure(status, body),
+        Dialect::Anthropic => anthropic::classify_failure(status, body),
+        Dialect::Gemini => gemini::classify_failure(status, body),
+    }
+}
+
+/// Removes anything that looks like a URL or a key from an upstream message before a client sees it.
+pub fn sanitize_upstream_message(message: &str) -> String {
+    message
+        .split_whitespace()
+        .map(|word| {
+            let lower = word.to_ascii_lowercase();
+            let looks_like_url = lower.contains("://") || lower.starts_with("www.");
+            let looks_like_key = (lower.starts_with("sk-") || lower.starts_with("aiza") || lower.starts_with("key-"))
+                && word.len() > 12;
+            if looks_like_url {
+                "[url]"
+            } else if looks_like_key {
+                "[redacted]"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizing_removes_urls_and_keys_but_keeps_the_message() {
+        let text = "Incorrect API key provided: sk-abcdefghijklmnop. See https://platform.example/keys for help";
+        let clean = sanitize_upstream_message(text);
+        assert!(!clean.contains("sk-abcdefghijklmnop"));
+        assert!(!clean.contains("https://"));
+        assert!(clean.starts_with("Incorrect API key provided:"));
+    }
+}

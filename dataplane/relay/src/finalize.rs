@@ -1,0 +1,83 @@
+//! Every request ends in exactly one request record and one metrics update — including requests
+//! whose client went away while the handler was waiting (the handler future is dropped then, so
+//! the guard's `Drop` writes the record with status 499).
+
+use std::sync::Arc;
+
+use crate::ir::Usage;
+use crate::metrics::RequestLabels;
+use crate::request_log::RequestRecord;
+use crate::state::Relay;
+use crate::usage::cost_micros;
+
+/// nginx's convention for "client closed the request".
+pub const CLIENT_CLOSED: u16 = 499;
+
+pub struct RecordGuard {
+    relay: Arc<Relay>,
+    record: Option<RequestRecord>,
+}
+
+impl RecordGuard {
+    pub fn new(relay: Arc<Relay>, record: RequestRecord) -> Self {
+        RecordGuard { relay, record: Some(record) }
+    }
+
+    /// The record, to fill in as the request progresses.
+    pub fn record(&mut self) -> &mut RequestRecord {
+        // The record is taken only by `finish`/`drop`, which consume or end the guard.
+        self.record.get_or_insert_with(|| RequestRecord::new("openai", "chat"))
+    }
+
+    /// Sets usage and its cost from the active price of the public model.
+    pub fn set_usage(&mut self, usage: Usage, estimated: bool) {
+        let relay = self.relay.clone();
+        let record = self.record();
+        record.usage = usage;
+        record.usage_estimated = estimated;
+        let active = relay.active();
+        if let Some(price) = active.snapshot.price(&record.model) {
+            record.cost_micros = cost_micros(&usage, price);
+            record.currency = Some(price.currency.clone());
+        }
+    }
+
+    /// Writes the record with the final status.
+    pub fn finish(mut self, status: u16, error_class: Option<&str>) {
+        if let Some(mut record) = self.record.take() {
+            record.status = status;
+            if let Some(class) = error_class {
+                record.error_class = Some(class.to_string());
+            }
+            submit(&self.relay, record);
+        }
+    }
+}
+
+impl Drop for RecordGuard {
+    fn drop(&mut self) {
+        if let Some(mut record) = self.record.take() {
+            record.status = CLIENT_CLOSED;
+            record.error_class.get_or_insert_with(|| "client_closed".to_string());
+            submit(&self.relay, record);
+        }
+    }
+}
+
+fn submit(relay: &Relay, record: RequestRecord) {
+    let labels = RequestLabels { ingress: record.ingress, endpoint: record.endpoint, status: record.status };
+    relay.metrics.requests.get_or_create(&labels).inc();
+    relay.metrics.duration.observe(record.started.elapsed().as_secs_f64());
+    if let Some(ttft) = record.ttft {
+        relay.metrics.time_to_first_token.observe(ttft.as_secs_f64());
+    }
+    tracing::debug!(
+        request_id = %record.id,
+        model = record.model,
+        channel = record.channel.as_deref().unwrap_or("-"),
+        status = record.status,
+        attempts = record.attempts,
+        "request finished"
+    );
+    relay.logs.submit(record);
+}

@@ -1,0 +1,19 @@
+//! `POST /v1/messages` (Anthropic Messages API).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use oblivious_core::Dialect;
+
+use super::chat_entry::{ChatEntry, enter_chat};
+use crate::dialect::IngressHints;
+use crate::state::Relay;
+
+pub async fn messages(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
+    let entry =
+        ChatEntry { dialect: Dialect::Anthropic, hints: IngressHints::default(), query_key: None, gemini_json_array: false };
+    enter_chat(relay, entry, headers, body).await
+}

@@ -1,0 +1,71 @@
+//! The shared front half of every chat endpoint: authenticate, read the body under the limit,
+//! parse it in the endpoint's dialect, then hand over to `chat::serve_chat`. Every early
+//! rejection is recorded too, so the request log sees bad requests as well.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use oblivious_core::Dialect;
+use oblivious_core::lane::LaneContext;
+
+use super::body::read_limited;
+use super::with_request_id;
+use crate::chat::{ChatCall, serve_chat};
+use crate::dialect::{self, IngressHints};
+use crate::finalize::RecordGuard;
+use crate::request_log::RequestRecord;
+use crate::state::Relay;
+
+/// Which endpoint a chat request came in through.
+pub struct ChatEntry<'a> {
+    pub dialect: Dialect,
+    pub hints: IngressHints<'a>,
+    /// Gemini's `?key=`.
+    pub query_key: Option<&'a str>,
+    pub gemini_json_array: bool,
+}
+
+pub async fn enter_chat(relay: Arc<Relay>, entry: ChatEntry<'_>, headers: HeaderMap, body: Body) -> Response {
+    let record = RequestRecord::new(entry.dialect.as_str(), "chat");
+    let request_id = record.id;
+    let mut guard = RecordGuard::new(relay.clone(), record);
+    let lane = LaneContext::from_headers(&headers);
+    guard.record().lane = lane.tag().map(str::to_string);
+    if let Some(model) = entry.hints.model_from_path {
+        guard.record().model = model.to_string();
+    }
+
+    let early_error = |guard: RecordGuard, error: oblivious_core::ApiError| {
+        let status = error.status().as_u16();
+        let class = error.code.clone().unwrap_or_else(|| error.kind.as_str().to_string());
+        let response = error.into_response_for(entry.dialect);
+        guard.finish(status, Some(&class));
+        with_request_id(response, request_id)
+    };
+
+    let principal = match relay.keys.authenticate(&headers, entry.query_key).await {
+        Ok(principal) => principal,
+        Err(error) => return early_error(guard, error),
+    };
+    guard.record().key_id = principal.key_id;
+    guard.record().key_prefix = principal.key_prefix.clone();
+    let bytes = match read_limited(body, relay.config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(error) => return early_error(guard, error),
+    };
+    let request = match dialect::parse_request(entry.dialect, &bytes, entry.hints) {
+        Ok(request) => request,
+        Err(error) => return early_error(guard, error),
+    };
+    let call = ChatCall {
+        dialect: entry.dialect,
+        principal,
+        lane,
+        request,
+        guard,
+        gemini_json_array: entry.gemini_json_array,
+    };
+    with_request_id(serve_chat(relay, call).await, request_id)
+}

@@ -1,0 +1,47 @@
+//! The relay's HTTP surface: one router for the OpenAI, Anthropic and Gemini endpoints, health,
+//! metrics and the admin log API. `app` is separate from serving so tests can drive it directly.
+
+mod admin;
+mod anthropic;
+mod body;
+mod chat_entry;
+mod embeddings;
+mod gemini;
+mod models;
+mod openai;
+mod probes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::HeaderValue;
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use crate::state::Relay;
+
+/// All routes of a relay.
+pub fn app(relay: Arc<Relay>) -> Router {
+    Router::new()
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(probes::metrics))
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/embeddings", post(embeddings::embeddings))
+        .route("/v1/models", get(models::list_models))
+        .route("/v1/models/{model}", get(models::get_model))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1beta/models", get(models::list_gemini_models))
+        .route("/v1beta/models/{model_action}", post(gemini::generate).get(models::get_gemini_model))
+        .route("/api/v1/admin/logs", get(admin::list_logs))
+        .fallback(openai::not_found)
+        .with_state(relay)
+}
+
+/// Adds the request id header every relay answer carries.
+pub(crate) fn with_request_id(mut response: Response, request_id: uuid::Uuid) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&request_id.to_string()) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}

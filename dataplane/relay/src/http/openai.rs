@@ -1,0 +1,22 @@
+//! `POST /v1/chat/completions` and the OpenAI-shaped 404 for unknown routes.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use oblivious_core::{ApiError, Dialect, ErrorKind};
+
+use super::chat_entry::{ChatEntry, enter_chat};
+use crate::dialect::IngressHints;
+use crate::state::Relay;
+
+pub async fn chat_completions(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
+    let entry = ChatEntry { dialect: Dialect::OpenAi, hints: IngressHints::default(), query_key: None, gemini_json_array: false };
+    enter_chat(relay, entry, headers, body).await
+}
+
+pub async fn not_found() -> Response {
+    ApiError::new(ErrorKind::NotFound, "Unknown endpoint.").with_code("unknown_url").into_response_for(Dialect::OpenAi).into_response()
+}

@@ -1,0 +1,38 @@
+//! Liveness, readiness and metrics.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::state::Relay;
+
+/// Alive: the process answers.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready: a configuration is installed and the store answers.
+pub async fn readyz(State(relay): State<Arc<Relay>>) -> Response {
+    if !relay.is_loaded() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no configuration loaded").into_response();
+    }
+    match relay.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness: store unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable").into_response()
+        }
+    }
+}
+
+pub async fn metrics(State(relay): State<Arc<Relay>>) -> Response {
+    relay.metrics.logs_dropped.set(i64::try_from(relay.logs.dropped()).unwrap_or(i64::MAX));
+    let mut response = relay.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,105 @@
+//! Prometheus metrics of the relay, rendered at `GET /metrics` in the text exposition format.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub ingress: &'static str,
+    pub endpoint: &'static str,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    pub channel: String,
+    /// `success` or a failure class such as `rate_limit`, `connect`, `timeout`.
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabels {
+    pub channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabels {
+    pub version: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub attempts: Family<AttemptLabels, Counter>,
+    pub ejections: Family<ChannelLabels, Counter>,
+    pub duration: Histogram,
+    pub time_to_first_token: Histogram,
+    pub logs_dropped: Gauge,
+    config_info: Family<VersionLabels, Gauge>,
+    current_version: Mutex<String>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("oblivious_relay");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let attempts = Family::<AttemptLabels, Counter>::default();
+        let ejections = Family::<ChannelLabels, Counter>::default();
+        let duration = Histogram::new(exponential_buckets(0.001, 2.0, 18));
+        let time_to_first_token = Histogram::new(exponential_buckets(0.001, 2.0, 18));
+        let logs_dropped = Gauge::default();
+        let config_info = Family::<VersionLabels, Gauge>::default();
+        registry.register("requests", "Requests answered, by ingress dialect, endpoint and status", requests.clone());
+        registry.register("upstream_attempts", "Upstream attempts by channel and outcome", attempts.clone());
+        registry.register("channel_ejections", "Passive outlier ejections by channel", ejections.clone());
+        registry.register("request_duration_seconds", "Time from request to last byte", duration.clone());
+        registry.register(
+            "time_to_first_token_seconds",
+            "Time from request to the first streamed event",
+            time_to_first_token.clone(),
+        );
+        registry.register("request_logs_dropped", "Request records dropped (queue or outage buffer full)", logs_dropped.clone());
+        registry.register("config_info", "The active configuration snapshot version", config_info.clone());
+        Metrics {
+            registry,
+            requests,
+            attempts,
+            ejections,
+            duration,
+            time_to_first_token,
+            logs_dropped,
+            config_info,
+            current_version: Mutex::new(String::new()),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn set_config_version(&self, version: &str) {
+        let mut current = self.current_version.lock().unwrap_or_else(|p| p.into_inner());
+        if !current.is_empty() {
+            self.config_info.remove(&VersionLabels { version: current.clone() });
+        }
+        self.config_info.get_or_create(&VersionLabels { version: version.to_string() }).set(1);
+        *current = version.to_string();
+    }
+
+    pub fn count_attempt(&self, channel: &str, outcome: &str) {
+        self.attempts.get_or_create(&AttemptLabels { channel: channel.to_string(), outcome: outcome.to_string() }).inc();
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

@@ -1,0 +1,138 @@
+//! The relay's shared state: the active configuration (swapped atomically on every change,
+//! while in-flight requests keep the snapshot they started with), health, stores and clients.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use oblivious_config::{Channel, Snapshot};
+use oblivious_store::Store;
+
+use crate::auth::KeyAuthenticator;
+use crate::health::HealthBook;
+use crate::metrics::Metrics;
+use crate::request_log::RequestLogSink;
+use crate::routing::RoutingTable;
+
+/// Settings of a relay process.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Largest request body accepted (413 above).
+    pub max_body_bytes: usize,
+    /// Where `builtin://mock-upstream` points in this process, if a mock runs here (`oblivious dev`).
+    pub builtin_mock_base: Option<String>,
+    /// `OBLIVIOUS_BOOTSTRAP_KEY`: a string accepted as an admin API key.
+    pub bootstrap_key: Option<String>,
+    /// How long a looked-up API key is trusted before the store is asked again; bounds how long
+    /// a revoked key keeps working.
+    pub key_cache_ttl: Duration,
+    /// Most upstream attempts for one request.
+    pub max_attempts: usize,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            max_body_bytes: 32 * 1024 * 1024,
+            builtin_mock_base: None,
+            bootstrap_key: None,
+            key_cache_ttl: Duration::from_secs(5),
+            max_attempts: 4,
+        }
+    }
+}
+
+/// A snapshot and the routing table derived from it; swapped as one.
+#[derive(Debug, Default)]
+pub struct ActiveConfig {
+    pub snapshot: Snapshot,
+    pub routes: RoutingTable,
+}
+
+impl ActiveConfig {
+    pub fn new(snapshot: Snapshot) -> Self {
+        let routes = RoutingTable::build(&snapshot);
+        ActiveConfig { snapshot, routes }
+    }
+}
+
+/// Everything a request handler needs.
+pub struct Relay {
+    pub config: RelayConfig,
+    active: ArcSwap<ActiveConfig>,
+    /// False until the first snapshot is installed (`/readyz`).
+    loaded: std::sync::atomic::AtomicBool,
+    pub health: HealthBook,
+    pub store: Store,
+    pub keys: KeyAuthenticator,
+    pub logs: RequestLogSink,
+    pub metrics: Metrics,
+    clients: Mutex<HashMap<u64, reqwest::Client>>,
+}
+
+impl Relay {
+    /// Creates the relay and starts its request-log writer on the current runtime.
+    pub fn new(config: RelayConfig, store: Store) -> Arc<Self> {
+        let keys = KeyAuthenticator::new(store.clone(), config.bootstrap_key.clone(), config.key_cache_ttl);
+        let logs = RequestLogSink::spawn(store.clone());
+        Arc::new(Relay {
+            config,
+            active: ArcSwap::from_pointee(ActiveConfig::default()),
+            loaded: std::sync::atomic::AtomicBool::new(false),
+            health: HealthBook::default(),
+            store,
+            keys,
+            logs,
+            metrics: Metrics::default(),
+            clients: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The configuration for a new request. Holding the returned `Arc` keeps that snapshot alive
+    /// for the request's whole life, even across a swap.
+    pub fn active(&self) -> Arc<ActiveConfig> {
+        self.active.load_full()
+    }
+
+    /// Installs a new snapshot atomically.
+    pub fn install(&self, snapshot: Snapshot) {
+        let version = snapshot.version.clone();
+        self.active.store(Arc::new(ActiveConfig::new(snapshot)));
+        self.loaded.store(true, std::sync::atomic::Ordering::Release);
+        self.metrics.set_config_version(&version);
+        tracing::info!(version, "configuration installed");
+    }
+
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The HTTP client for a channel. Clients differ only by connect timeout (a client-level
+    /// setting in reqwest), so channels with equal timeouts share one connection pool.
+    pub fn client_for(&self, channel: &Channel) -> reqwest::Client {
+        let connect_ms = channel.timeouts.connect_ms;
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        clients
+            .entry(connect_ms)
+            .or_insert_with(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_millis(connect_ms))
+                    .pool_idle_timeout(Duration::from_secs(90))
+                    .pool_max_idle_per_host(256)
+                    .tcp_nodelay(true)
+                    .build()
+                    .unwrap_or_default()
+            })
+            .clone()
+    }
+
+    /// The real base URL of a channel: `builtin://mock-upstream[/path]` resolves to this
+    /// process's mock upstream. None when the channel needs a built-in mock that is not running.
+    pub fn resolve_base_url(&self, channel: &Channel) -> Option<String> {
+        match channel.base_url.strip_prefix("builtin://mock-upstream") {
+            None => Some(channel.base_url.clone()),
+            Some(path) => self.config.builtin_mock_base.as_ref().map(|base| format!("{base}{path}")),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Token counting when the upstream reports nothing, and cost from usage and a price.
+//!
+//! Estimation uses tiktoken's `o200k_base` (the GPT-4o family encoding) for every model: exact
+//! for OpenAI models, a close approximation for others, and always marked `estimated` in the
+//! request log so nobody mistakes it for a provider's count.
+
+use std::sync::OnceLock;
+
+use oblivious_config::ModelPrice;
+use tiktoken_rs::CoreBPE;
+
+use crate::ir::{ChatRequest, Part, Usage};
+
+/// Per-message framing overhead OpenAI documents for chat formats.
+const TOKENS_PER_MESSAGE: u64 = 3;
+
+fn encoder() -> Option<&'static CoreBPE> {
+    static ENCODER: OnceLock<Option<CoreBPE>> = OnceLock::new();
+    ENCODER.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
+}
+
+/// Loads the BPE tables ahead of time (they take ~100 ms), so the first broken stream does not pay.
+pub fn warm_up() {
+    let _ = encoder();
+}
+
+/// Counts the tokens of a text.
+pub fn count_text_tokens(text: &str) -> u64 {
+    match encoder() {
+        Some(bpe) => bpe.encode_ordinary(text).len() as u64,
+        None => (text.len() as u64).div_ceil(4),
+    }
+}
+
+/// Cheap prompt-size guess (characters / 4) for places on the hot path that only need an
+/// announcement, such as Anthropic's `message_start`.
+pub fn quick_prompt_estimate(request: &ChatRequest) -> u64 {
+    let chars: usize = request.system.iter().map(String::len).sum::<usize>()
+        + request.messages.iter().flat_map(|m| &m.content).map(part_text_len).sum::<usize>();
+    (chars as u64).div_ceil(4) + TOKENS_PER_MESSAGE * request.messages.len() as u64
+}
+
+fn part_text_len(part: &Part) -> usize {
+    match part {
+        Part::Text(t) => t.len(),
+        Part::ToolCall { name, arguments, .. } => name.len() + arguments.len(),
+        Part::ToolResult { content, .. } => content.len(),
+        Part::Reasoning { text, .. } => text.len(),
+        Part::Image(_) | Part::RedactedReasoning { .. } => 0,
+    }
+}
+
+/// Counts a prompt with tiktoken. Images count a flat 85 tokens (OpenAI's low-detail price).
+pub fn count_prompt_tokens(request: &ChatRequest) -> u64 {
+    let mut total = 0;
+    for system in &request.system {
+        total += TOKENS_PER_MESSAGE + count_text_tokens(system);
+    }
+    for message in &request.messages {
+        total += TOKENS_PER_MESSAGE;
+        for part in &message.content {
+            total += match part {
+                Part::Text(t) => count_text_tokens(t),
+                Part::ToolCall { name, arguments, .. } => count_text_tokens(name) + count_text_tokens(arguments),
+                Part::ToolResult { content, .. } => count_text_tokens(content),
+                Part::Reasoning { text, .. } => count_text_tokens(text),
+                Part::Image(_) => 85,
+                Part::RedactedReasoning { .. } => 0,
+            };
+        }
+    }
+    for tool in &request.tools {
+        total += count_text_tokens(&tool.name) + count_text_tokens(&tool.parameters.to_string());
+    }
+    total + 3 // every reply is primed with <|start|>assistant<|message|>
+}
+
+/// Final usage of an answer: the upstream's report when it gave one, otherwise (or for the
+/// half it did not give) a local count. Returns the usage and whether any part was estimated.
+pub fn settle_usage(reported: Option<Usage>, request: &ChatRequest, output_text: &str) -> (Usage, bool) {
+    match reported {
+        Some(usage) if usage.input_tokens > 0 && usage.output_tokens > 0 => (usage, false),
+        Some(usage) => {
+            let mut usage = usage;
+            if usage.input_tokens == 0 {
+                usage.input_tokens = count_prompt_tokens(request);
+            }
+            if usage.output_tokens == 0 {
+                usage.output_tokens = count_text_tokens(output_text);
+            }
+            (usage, true)
+        }
+        None => {
+            let usage = Usage {
+                input_tokens: count_prompt_tokens(request),
+                output_tokens: count_text_tokens(output_text),
+                ..Usage::default()
+            };
+            (usage, true)
+        }
+    }
+}
+
+/// Cost in micro-units of the price's currency.
+///
+/// Rounding rule: each token kind is multiplied by its price (micro-units per 1M tokens) in
+/// 128-bit integers, the products are summed, and the sum is divided by 1M rounding *up* — a
+/// request is never billed below its true cost, and at most one micro-unit above it.
+pub fn cost_micros(usage: &Usage, price: &ModelPrice) -> u64 {
+    let cached = usage.cached_input_tokens.min(usage.input_tokens);
+    let cache_write = usage.cache_write_tokens.min(usage.input_tokens - cached);
+    let plain_input = usage.input_tokens - cached - cache_write;
+    let sum = u128::from(plain_input) * u128::from(price.input)
+        + u128::from(cached) * u128::from(price.cached_input.unwrap_or(price.input))
+        + u128::from(cache_write) * u128::from(price.cache_write.unwrap_or(price.input))
+        + u128::from(usage.output_tokens) * u128::from(price.output);
+    u64::try_from(sum.div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::ir::{Message, Role};
+
+    fn price() -> ModelPrice {
+        ModelPrice {
+            model: "m".into(),
+            currency: "USD".into(),
+            input: 2_500_000,
+            output: 10_000_000,
+            cached_input: Some(1_250_000),
+            cache_write: None,
+            source: "x".into(),
+        }
+    }
+
+    #[test]
+    fn cached_tokens_are_priced_at_the_cached_rate_and_rounding_goes_up() {
+        // 1000 input of which 400 cached, 100 output:
+        // 600 * 2.5 + 400 * 1.25 + 100 * 10 = 1500 + 500 + 1000 = 3000 micro-units exactly.
+        let usage = Usage { input_tokens: 1000, cached_input_tokens: 400, output_tokens: 100, ..Usage::default() };
+        assert_eq!(cost_micros(&usage, &price()), 3000);
+        // One input token costs 2.5 micro-units: billed as 3, never 2.
+        let one = Usage { input_tokens: 1, ..Usage::default() };
+        assert_eq!(cost_micros(&one, &price()), 3);
+    }
+
+    #[test]
+    fn cache_writes_default_to_the_input_price() {
+        let usage = Usage { input_tokens: 100, cache_write_tokens: 100, ..Usage::default() };
+        assert_eq!(cost_micros(&usage, &price()), 250);
+    }
+
+    #[test]
+    fn a_silent_upstream_gets_a_local_count_marked_estimated() {
+        let request = ChatRequest {
+            messages: vec![Message { role: Role::User, content: vec![Part::Text("Hello there, how are you?".into())] }],
+            ..ChatRequest::default()
+        };
+        let (usage, estimated) = settle_usage(None, &request, "I am fine, thank you.");
+        assert!(estimated);
+        assert!(usage.input_tokens >= 7, "{usage:?}");
+        assert_eq!(usage.output_tokens, count_text_tokens("I am fine, thank you."));
+        let reported = Usage { input_tokens: 10, output_tokens: 3, ..Usage::default() };
+        assert_eq!(settle_usage(Some(reported), &request, "x"), (reported, false));
+    }
+
+    #[test]
+    fn a_report_missing_output_tokens_is_completed_locally() {
+        let reported = Usage { input_tokens: 42, output_tokens: 0, ..Usage::default() };
+        let (usage, estimated) = settle_usage(Some(reported), &ChatRequest::default(), "one two three");
+        assert!(estimated);
+        assert_eq!(usage.input_tokens, 42);
+        assert!(usage.output_tokens > 0);
+    }
+}

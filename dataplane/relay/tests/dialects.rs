@@ -1,0 +1,195 @@
+//! Every ingress dialect against every provider dialect through the real mock, and errors in
+//! the caller's own dialect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{ADMIN_KEY, Harness, channel, read_sse};
+use oblivious_relay::RelayConfig;
+use serde_json::{Value, json};
+
+fn all_providers() -> String {
+    channel("o", "openai", 0, "[{name: gpt}]", "")
+        + &channel("a", "anthropic", 0, "[{name: claude}]", "")
+        + &channel("g", "gemini", 0, "[{name: gem}]", "")
+}
+
+async fn openai_text(h: &Harness, model: &str) -> String {
+    let answer: Value = h.chat(model).await.json().await.unwrap();
+    answer["choices"][0]["message"]["content"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn openai_clients_reach_every_provider() {
+    let h = Harness::start(&all_providers()).await;
+    for model in ["gpt", "claude", "gem"] {
+        assert!(openai_text(&h, model).await.starts_with("Mock"), "{model}");
+    }
+    let paths: Vec<String> = h.upstream_chat_requests().await.iter().map(|r| r["path"].as_str().unwrap().to_string()).collect();
+    assert_eq!(paths, ["/v1/chat/completions", "/v1/messages", "/v1beta/models/gem:generateContent"]);
+}
+
+#[tokio::test]
+async fn anthropic_clients_reach_every_provider_streaming() {
+    let h = Harness::start(&all_providers()).await;
+    for model in ["gpt", "claude", "gem"] {
+        let body = json!({"model": model, "max_tokens": 100, "stream": true, "system": "be brief", "messages": [{"role": "user", "content": "hi"}]});
+        let response = h.http.post(format!("{}/v1/messages", h.base)).header("x-api-key", ADMIN_KEY).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{model}");
+        let (datas, clean) = read_sse(response).await;
+        assert!(clean);
+        let events: Vec<Value> = datas.iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+        assert_eq!(events.first().unwrap()["type"], "message_start", "{model}");
+        assert_eq!(events.last().unwrap()["type"], "message_stop", "{model}");
+        let text: String = events.iter().filter_map(|e| e["delta"]["text"].as_str()).collect();
+        assert!(text.starts_with("Mock"), "{model}: {text}");
+        let ids: Vec<&Value> = events.iter().filter_map(|e| e.get("message").map(|m| &m["id"])).collect();
+        assert!(ids.iter().all(|id| id.as_str().unwrap().starts_with("msg_")));
+    }
+    let system_seen = h.upstream_chat_requests().await;
+    assert_eq!(system_seen[0]["body"]["messages"][0]["role"], "system", "the system prompt reaches an OpenAI upstream");
+}
+
+#[tokio::test]
+async fn gemini_clients_stream_as_sse_or_as_a_json_array() {
+    let h = Harness::start(&all_providers()).await;
+    let body = json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]});
+    for model in ["gpt", "claude", "gem"] {
+        let sse = h
+            .http
+            .post(format!("{}/v1beta/models/{model}:streamGenerateContent?alt=sse", h.base))
+            .header("x-goog-api-key", ADMIN_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sse.status(), 200);
+        let (datas, _) = read_sse(sse).await;
+        let text: String = datas
+            .iter()
+            .map(|d| serde_json::from_str::<Value>(d).unwrap())
+            .filter_map(|c| c["candidates"][0]["content"]["parts"][0]["text"].as_str().map(str::to_string))
+            .collect();
+        assert!(text.starts_with("Mock"), "{model}: {text}");
+
+        let array = h
+            .http
+            .post(format!("{}/v1beta/models/{model}:streamGenerateContent?key={ADMIN_KEY}", h.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(array.status(), 200);
+        let items: Vec<Value> = serde_json::from_slice(&array.bytes().await.unwrap()).expect("a JSON array");
+        assert!(items.last().unwrap()["usageMetadata"]["totalTokenCount"].as_u64().unwrap() > 0);
+    }
+}
+
+#[tokio::test]
+async fn errors_come_back_in_the_callers_dialect() {
+    let h = Harness::start_with(&all_providers(), RelayConfig { max_body_bytes: 1024, ..RelayConfig::default() }).await;
+    let url = |p: &str| format!("{}{p}", h.base);
+    // Unknown model.
+    let openai: Value = h.chat("nope").await.json().await.unwrap();
+    assert_eq!(openai["error"]["code"], "model_not_found");
+    let anthropic = h.http.post(url("/v1/messages")).header("x-api-key", ADMIN_KEY)
+        .json(&json!({"model": "nope", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})).send().await.unwrap();
+    assert_eq!(anthropic.status(), 404);
+    assert_eq!(anthropic.json::<Value>().await.unwrap()["error"]["type"], "not_found_error");
+    let gemini = h.http.post(url("/v1beta/models/nope:generateContent")).header("x-goog-api-key", ADMIN_KEY)
+        .json(&json!({"contents": [{"parts": [{"text": "x"}]}]})).send().await.unwrap();
+    assert_eq!(gemini.status(), 404);
+    assert_eq!(gemini.json::<Value>().await.unwrap()["error"]["status"], "NOT_FOUND");
+    // Missing and wrong keys.
+    let missing = h.http.post(url("/v1/chat/completions")).json(&json!({})).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    let wrong = h.http.post(url("/v1/messages")).header("x-api-key", "sk-wrong").json(&json!({})).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(wrong.json::<Value>().await.unwrap()["error"]["type"], "authentication_error");
+    // Malformed JSON and a missing field.
+    let bad = h.http.post(url("/v1/chat/completions")).bearer_auth(ADMIN_KEY).body("{not json").send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let missing_field: Value = h.post("/v1/chat/completions", json!({"model": "gpt"})).await.json().await.unwrap();
+    assert_eq!(missing_field["error"]["param"], "messages");
+    // Too large.
+    let big = "x".repeat(4096);
+    let large = h.post("/v1/chat/completions", json!({"model": "gpt", "messages": [{"role": "user", "content": big}]})).await;
+    assert_eq!(large.status(), 413);
+    assert_eq!(large.json::<Value>().await.unwrap()["error"]["type"], "invalid_request_error");
+    let large_gemini = h.http.post(url("/v1beta/models/gem:generateContent")).header("x-goog-api-key", ADMIN_KEY)
+        .body(big).send().await.unwrap();
+    assert_eq!(large_gemini.status(), 413);
+    assert_eq!(large_gemini.json::<Value>().await.unwrap()["error"]["code"], 413);
+}
+
+#[tokio::test]
+async fn a_key_limited_to_some_models_gets_404_for_others_and_sees_only_its_models() {
+    let h = Harness::start(&all_providers()).await;
+    let created = h
+        .relay
+        .store
+        .create_api_key(oblivious_store::NewApiKey {
+            name: "limited".into(),
+            models: vec!["gpt".into()],
+            expires_at: None,
+            is_admin: false,
+            user_id: None,
+            group: None,
+        })
+        .await
+        .unwrap();
+    let call = |model: &str| {
+        h.http
+            .post(format!("{}/v1/chat/completions", h.base))
+            .bearer_auth(&created.secret)
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": "x"}]}))
+            .send()
+    };
+    assert_eq!(call("gpt").await.unwrap().status(), 200);
+    let denied = call("claude").await.unwrap();
+    assert_eq!(denied.status(), 404);
+    let listed: Value = h.http.get(format!("{}/v1/models", h.base)).bearer_auth(&created.secret).send().await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["gpt"]);
+    let log = &h.logs().await[0];
+    assert_eq!(log.key_id, Some(created.record.id));
+}
+
+#[tokio::test]
+async fn lane_headers_are_carried_to_the_upstream_and_keys_rotate() {
+    let yaml = channel("o", "openai", 0, "[{name: gpt}]", "").replace("key: key}", "key: keys}");
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: up2}\nstringData: {keys: \"k-one\\nk-two\"}\n---\n";
+    let h = Harness::start(&(secret.to_string() + &yaml.replace("name: up,", "name: up2,"))).await;
+    for _ in 0..2 {
+        let response = h
+            .http
+            .post(format!("{}/v1/chat/completions", h.base))
+            .bearer_auth(ADMIN_KEY)
+            .header("x-oblivious-lane", "gray")
+            .header("baggage", "lane=gray,user=7")
+            .json(&json!({"model": "gpt", "messages": [{"role": "user", "content": "x"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().contains_key("x-request-id"));
+    }
+    let upstream = h.upstream_chat_requests().await;
+    assert_eq!(upstream[0]["headers"]["x-oblivious-lane"], "gray");
+    assert_eq!(upstream[0]["headers"]["baggage"], "lane=gray,user=7");
+    let auths: Vec<&str> = upstream.iter().map(|r| r["headers"]["authorization"].as_str().unwrap()).collect();
+    assert_eq!(auths, ["Bearer k-one", "Bearer k-two"]);
+    assert_eq!(h.logs().await[0].lane.as_deref(), Some("gray"));
+}
+
+#[tokio::test]
+async fn a_config_swap_does_not_interrupt_a_stream_in_flight() {
+    let h = Harness::start(&channel("o", "openai", 0, "[{name: slow, upstreamModel: \"s@tps=40,words=20\"}]", "")).await;
+    let response = h.post("/v1/chat/completions", json!({"model": "slow", "stream": true, "messages": [{"role": "user", "content": "x"}]})).await;
+    assert_eq!(response.status(), 200);
+    h.install(&channel("o2", "openai", 0, "[{name: other}]", ""));
+    let (datas, clean) = read_sse(response).await;
+    assert!(clean);
+    assert_eq!(datas.last().map(String::as_str), Some("[DONE]"));
+    assert_eq!(h.chat("slow").await.status(), 404, "the new config is active for new requests");
+}

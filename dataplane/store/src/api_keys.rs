@@ -1,0 +1,197 @@
+//! API keys: only a SHA-256 hash of the secret is stored, with a short visible prefix so people
+//! can tell keys apart in listings and logs. The secret is returned once, at creation.
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::backend::on_pool;
+use crate::{Store, StoreError, StoreResult};
+
+/// Every key we mint starts with this, so secret scanners and people recognise it.
+const KEY_SCHEME: &str = "sk-obl-";
+/// Random characters after the scheme (alphanumeric: ~238 bits).
+const KEY_RANDOM_LEN: usize = 40;
+/// Characters of a key shown in listings and logs.
+const PREFIX_LEN: usize = 14;
+
+/// A stored key, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ApiKeyRecord {
+    pub id: Uuid,
+    pub name: String,
+    /// The first characters of the secret, for recognising it.
+    pub prefix: String,
+    /// Public models the key may use; empty means all.
+    #[sqlx(json)]
+    pub models: Vec<String>,
+    pub is_admin: bool,
+    /// Owner, when the key belongs to a user account.
+    pub user_id: Option<Uuid>,
+    /// User group selecting channels and prices.
+    #[sqlx(rename = "group_name")]
+    pub group: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What a caller decides when creating a key.
+#[derive(Debug, Clone, Default)]
+pub struct NewApiKey {
+    pub name: String,
+    pub models: Vec<String>,
+    /// Milliseconds since the epoch; `None` never expires.
+    pub expires_at: Option<i64>,
+    pub is_admin: bool,
+    pub user_id: Option<Uuid>,
+    /// Defaults to `default`.
+    pub group: Option<String>,
+}
+
+/// A freshly created key: the only time its secret exists outside the client.
+pub struct CreatedApiKey {
+    pub record: ApiKeyRecord,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey").field("record", &self.record).field("secret", &"<redacted>").finish()
+    }
+}
+
+/// A new random secret.
+pub fn generate_api_key() -> String {
+    let random: String = rand::rng().sample_iter(&Alphanumeric).take(KEY_RANDOM_LEN).map(char::from).collect();
+    format!("{KEY_SCHEME}{random}")
+}
+
+/// The stored form of a secret (hex SHA-256). Keys are long random strings, so a fast hash is
+/// enough; passwords, which are not, use Argon2 elsewhere.
+pub fn hash_api_key(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The visible prefix of a secret.
+pub fn key_prefix(secret: &str) -> &str {
+    let end = secret.char_indices().nth(PREFIX_LEN).map_or(secret.len(), |(i, _)| i);
+    &secret[..end]
+}
+
+const COLUMNS: &str = "id, name, prefix, models, is_admin, user_id, group_name, created_at, expires_at, revoked_at";
+
+impl Store {
+    /// Creates a key and returns its secret once.
+    pub async fn create_api_key(&self, new: NewApiKey) -> StoreResult<CreatedApiKey> {
+        let secret = generate_api_key();
+        let record = ApiKeyRecord {
+            id: Uuid::now_v7(),
+            name: new.name,
+            prefix: key_prefix(&secret).to_string(),
+            models: new.models,
+            is_admin: new.is_admin,
+            user_id: new.user_id,
+            group: new.group.unwrap_or_else(|| "default".to_string()),
+            created_at: crate::request_logs::now_ms(),
+            expires_at: new.expires_at,
+            revoked_at: None,
+        };
+        let sql = "INSERT INTO api_keys (id, name, prefix, key_hash, models, is_admin, user_id, group_name, created_at, expires_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(record.id)
+            .bind(&record.name)
+            .bind(&record.prefix)
+            .bind(hash_api_key(&secret))
+            .bind(Json(&record.models))
+            .bind(record.is_admin)
+            .bind(record.user_id)
+            .bind(&record.group)
+            .bind(record.created_at)
+            .bind(record.expires_at)
+            .execute(pool)
+            .await
+            .map(drop)?);
+        Ok(CreatedApiKey { record, secret })
+    }
+
+    /// The key with this secret if it exists, is not revoked and has not expired at `now_ms`.
+    pub async fn find_active_api_key(&self, secret: &str, now_ms: i64) -> StoreResult<Option<ApiKeyRecord>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2)"
+        );
+        let hash = hash_api_key(secret);
+        Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(&hash).bind(now_ms).fetch_optional(pool).await?))
+    }
+
+    /// Every key, newest first.
+    pub async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM api_keys ORDER BY created_at DESC, id DESC");
+        Ok(on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?))
+    }
+
+    /// Revokes the active key whose id or visible prefix is `id_or_prefix`. Returns false when
+    /// no active key matches; a prefix matching several keys is refused rather than guessed.
+    pub async fn revoke_api_key(&self, id_or_prefix: &str, now_ms: i64) -> StoreResult<bool> {
+        let matches: Vec<Uuid> = match Uuid::parse_str(id_or_prefix) {
+            Ok(id) => vec![id],
+            Err(_) => {
+                let sql = "SELECT id FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL";
+                on_pool!(self, pool => sqlx::query_scalar(sql).bind(id_or_prefix).fetch_all(pool).await?)
+            }
+        };
+        let [id] = matches.as_slice() else {
+            if matches.is_empty() {
+                return Ok(false);
+            }
+            return Err(StoreError::Invalid(format!("`{id_or_prefix}` matches {} keys; revoke by id", matches.len())));
+        };
+        let sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+        let done = on_pool!(self, pool => sqlx::query(sql).bind(now_ms).bind(id).execute(pool).await?.rows_affected());
+        Ok(done == 1)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_are_long_random_and_show_only_their_prefix() {
+        let a = generate_api_key();
+        let b = generate_api_key();
+        assert_ne!(a, b);
+        assert!(a.starts_with(KEY_SCHEME));
+        assert_eq!(a.len(), KEY_SCHEME.len() + KEY_RANDOM_LEN);
+        assert_eq!(key_prefix(&a).len(), PREFIX_LEN);
+        assert_eq!(key_prefix("short"), "short");
+        assert_eq!(hash_api_key(&a).len(), 64);
+        assert_ne!(hash_api_key(&a), hash_api_key(&b));
+    }
+
+    #[test]
+    fn a_created_key_never_prints_its_secret() {
+        let created = CreatedApiKey {
+            record: ApiKeyRecord {
+                id: Uuid::nil(),
+                name: "n".into(),
+                prefix: "sk-obl-abc".into(),
+                models: vec![],
+                is_admin: false,
+                user_id: None,
+                group: "default".into(),
+                created_at: 0,
+                expires_at: None,
+                revoked_at: None,
+            },
+            secret: "sk-obl-supersecret".into(),
+        };
+        assert!(!format!("{created:?}").contains("supersecret"));
+    }
+}

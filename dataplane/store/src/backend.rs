@@ -1,0 +1,112 @@
+//! The connection to one backend, and the `on_pool!` dispatch every repository uses: the same
+//! statement text is prepared against whichever pool is active.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::{StoreError, StoreResult};
+
+/// File name of the embedded database inside the data directory.
+pub const SQLITE_FILE: &str = "oblivious.db";
+
+/// Which backend a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// A handle to the relational store; cheap to clone (it wraps a connection pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+}
+
+/// Runs `$body` with `$pool` bound to the active pool. The body is compiled once per backend,
+/// so generic sqlx calls (`query_as`, `QueryBuilder`) infer the right database type.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::backend::Backend::Postgres($pool) => $body,
+            $crate::backend::Backend::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Store {
+    /// Connects to PostgreSQL when `database_url` is given, else opens (creating it if needed)
+    /// the embedded SQLite database under `data_dir`.
+    pub async fn connect(database_url: Option<&str>, data_dir: &Path) -> StoreResult<Store> {
+        match database_url {
+            Some(url) => Self::connect_postgres(url).await,
+            None => Self::open_sqlite(data_dir).await,
+        }
+    }
+
+    pub async fn connect_postgres(url: &str) -> StoreResult<Store> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        Ok(Store { backend: Backend::Postgres(pool) })
+    }
+
+    pub async fn open_sqlite(data_dir: &Path) -> StoreResult<Store> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Invalid(format!("cannot create the data directory {}: {e}", data_dir.display()))
+        })?;
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(data_dir.join(SQLITE_FILE))
+            .create_if_missing(true)
+            // WAL lets readers proceed while the request-log writer commits a batch.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        Ok(Store { backend: Backend::Sqlite(pool) })
+    }
+
+    pub fn kind(&self) -> StoreKind {
+        match self.backend {
+            Backend::Postgres(_) => StoreKind::Postgres,
+            Backend::Sqlite(_) => StoreKind::Sqlite,
+        }
+    }
+
+    /// Applies the migrations of the active backend (idempotent), then makes sure the request
+    /// log has its monthly partitions (PostgreSQL).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                sqlx::migrate!("../../migrations/postgres").run(pool).await?;
+                crate::request_logs::ensure_partitions(pool, crate::request_logs::now_ms()).await?;
+            }
+            Backend::Sqlite(pool) => sqlx::migrate!("../../migrations/sqlite").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A cheap round trip, for readiness probes.
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    /// Closes every pooled connection (tests drop their database afterwards).
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}

@@ -1,0 +1,65 @@
+//! Test support: a fresh, empty PostgreSQL database per test, so tests never see each other's
+//! rows and can run in parallel.
+//!
+//! `OBLIVIOUS_TEST_DATABASE_URL` names a server where the test user may `CREATE DATABASE`
+//! (CI: `postgres://postgres@127.0.0.1:5432/postgres`). Without it, PostgreSQL tests are
+//! skipped — unless `OBLIVIOUS_REQUIRE_POSTGRES=1` (set by `scripts/test`), which turns a
+//! missing server into a failure so CI can never silently skip them.
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+use uuid::Uuid;
+
+use crate::{Store, StoreError, StoreResult};
+
+/// Environment variable naming the PostgreSQL server for tests.
+pub const TEST_DATABASE_URL: &str = "OBLIVIOUS_TEST_DATABASE_URL";
+
+/// A throw-away database; `drop_database` removes it.
+pub struct TestDatabase {
+    admin_url: String,
+    name: String,
+    /// Connection URL of the new database.
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// Creates an empty database, or `None` when no test server is configured (and it is not
+    /// required).
+    pub async fn create() -> StoreResult<Option<TestDatabase>> {
+        let Some(admin_url) = std::env::var(TEST_DATABASE_URL).ok().filter(|u| !u.is_empty()) else {
+            if std::env::var("OBLIVIOUS_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                return Err(StoreError::Invalid(format!("{TEST_DATABASE_URL} is not set but PostgreSQL tests are required")));
+            }
+            return Ok(None);
+        };
+        let name = format!("obl_test_{}", Uuid::now_v7().simple());
+        let mut admin = PgConnection::connect(&admin_url).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
+        admin.close().await?;
+        let url = replace_database(&admin_url, &name)?;
+        Ok(Some(TestDatabase { admin_url, name, url }))
+    }
+
+    /// A migrated store on this database.
+    pub async fn store(&self) -> StoreResult<Store> {
+        let store = Store::connect_postgres(&self.url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Drops the database (after the caller closed its pools).
+    pub async fn drop_database(self) -> StoreResult<()> {
+        let mut admin = PgConnection::connect(&self.admin_url).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut admin).await?;
+        admin.close().await?;
+        Ok(())
+    }
+}
+
+/// The URL with its database path replaced by `name`.
+fn replace_database(url: &str, name: &str) -> StoreResult<String> {
+    let mut parsed = url::Url::parse(url).map_err(|e| StoreError::Invalid(format!("{TEST_DATABASE_URL}: {e}")))?;
+    parsed.set_path(&format!("/{name}"));
+    Ok(parsed.to_string())
+}

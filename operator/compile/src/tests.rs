@@ -1,0 +1,92 @@
+use std::path::Path;
+
+use oblivious_crds::{Manifests, parse_documents};
+
+use super::*;
+
+fn manifests(text: &str) -> Manifests {
+    let mut manifests = Manifests::default();
+    let mut errors = Vec::new();
+    parse_documents(Path::new("dir/m.yaml"), text, &mut manifests, &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    manifests
+}
+
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: keys}\nstringData: {k: \"sk-one\\nsk-two, sk-three\"}\n";
+
+fn channel(name: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: oblivious.dev/v1alpha1\nkind: Channel\nmetadata: {{name: {name}}}\nspec:\n  provider: openai\n  \
+         baseUrl: https://api.example.com/v1/\n  apiKeySecretRef: {{name: keys, key: k}}\n  models: [{{name: gpt-4o}}]\n{extra}"
+    )
+}
+
+fn errors_of(text: &str) -> Vec<CompileError> {
+    compile(&manifests(text)).expect_err("compile should fail")
+}
+
+#[test]
+fn a_channel_compiles_with_its_keys_split_and_url_normalized() {
+    let snap = compile(&manifests(&format!("{SECRET}---\n{}", channel("a", "")))).unwrap();
+    let c = &snap.channels[0];
+    assert_eq!(c.name, "default/a");
+    assert_eq!(c.base_url, "https://api.example.com/v1");
+    let keys: Vec<&str> = c.api_keys.iter().map(|k| k.expose()).collect();
+    assert_eq!(keys, ["sk-one", "sk-two", "sk-three"]);
+    assert_eq!(c.models[0].upstream_model, "gpt-4o");
+    assert_eq!(snap.version.len(), 16);
+}
+
+#[test]
+fn the_version_depends_on_content_not_on_document_order() {
+    let a = compile(&manifests(&format!("{SECRET}---\n{}---\n{}", channel("a", ""), channel("b", "")))).unwrap();
+    let b = compile(&manifests(&format!("{}---\n{}---\n{SECRET}", channel("b", ""), channel("a", "")))).unwrap();
+    assert_eq!(a, b);
+    let c = compile(&manifests(&format!("{SECRET}---\n{}---\n{}", channel("a", "  weight: 5\n"), channel("b", ""))))
+        .unwrap();
+    assert_ne!(a.version, c.version);
+}
+
+#[test]
+fn a_missing_secret_names_the_file_resource_and_field() {
+    let errors = errors_of(&channel("a", ""));
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].to_string(), "dir/m.yaml: Channel default/a: spec.apiKeySecretRef.name: Secret `default/keys` not found");
+}
+
+#[test]
+fn a_missing_key_in_an_existing_secret_is_its_own_error() {
+    let text = format!("{SECRET}---\n{}", channel("a", "").replace("key: k", "key: nope"));
+    assert_eq!(errors_of(&text)[0].path, "spec.apiKeySecretRef.key");
+}
+
+#[test]
+fn duplicate_models_bad_urls_and_bad_timeouts_are_all_reported() {
+    let spec = channel("a", "  timeouts: {firstByte: soon}\n")
+        .replace("models: [{name: gpt-4o}]", "models: [{name: gpt-4o}, {name: gpt-4o}]")
+        .replace("https://api.example.com/v1/", "ftp://x");
+    let errors = errors_of(&format!("{SECRET}---\n{spec}"));
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["spec.baseUrl", "spec.models[1].name", "spec.timeouts.firstByte"]);
+}
+
+#[test]
+fn the_builtin_mock_upstream_is_an_accepted_base_url() {
+    let text = format!("{SECRET}---\n{}", channel("a", "").replace("https://api.example.com/v1/", "builtin://mock-upstream/v1"));
+    assert_eq!(compile(&manifests(&text)).unwrap().channels[0].base_url, "builtin://mock-upstream/v1");
+}
+
+#[test]
+fn prices_become_micro_units_and_a_model_priced_twice_is_refused() {
+    let pricing = |name: &str| {
+        format!(
+            "apiVersion: oblivious.dev/v1alpha1\nkind: ModelPricing\nmetadata: {{name: {name}}}\nspec:\n  currency: USD\n  \
+             models: [{{name: gpt-4o, input: \"2.50\", output: \"10\", cachedInput: \"1.25\"}}]\n"
+        )
+    };
+    let snap = compile(&manifests(&pricing("list-a"))).unwrap();
+    let price = snap.price("gpt-4o").unwrap();
+    assert_eq!((price.input, price.output, price.cached_input, price.cache_write), (2_500_000, 10_000_000, Some(1_250_000), None));
+    let errors = errors_of(&format!("{}---\n{}", pricing("list-a"), pricing("list-b")));
+    assert!(errors[0].reason.contains("already priced by ModelPricing default/list-a"), "{}", errors[0]);
+}
