@@ -37,6 +37,14 @@ pub struct ApiKeyRecord {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Requests per minute allowed to this key (None: no key-level limit).
+    pub rpm: Option<i64>,
+    /// Tokens per minute allowed to this key.
+    pub tpm: Option<i64>,
+    /// Most this key may ever spend, in micro-units (None: bounded only by the owner's balance).
+    pub max_spend_micros: Option<i64>,
+    /// What this key has spent so far (settled charges).
+    pub spent_micros: i64,
 }
 
 /// What a caller decides when creating a key.
@@ -50,6 +58,9 @@ pub struct NewApiKey {
     pub user_id: Option<Uuid>,
     /// Defaults to `default`.
     pub group: Option<String>,
+    pub rpm: Option<i64>,
+    pub tpm: Option<i64>,
+    pub max_spend_micros: Option<i64>,
 }
 
 /// A freshly created key: the only time its secret exists outside the client.
@@ -82,7 +93,8 @@ pub fn key_prefix(secret: &str) -> &str {
     &secret[..end]
 }
 
-const COLUMNS: &str = "id, name, prefix, models, is_admin, user_id, group_name, created_at, expires_at, revoked_at";
+const COLUMNS: &str = "id, name, prefix, models, is_admin, user_id, group_name, created_at, expires_at, revoked_at, \
+     rpm, tpm, max_spend_micros, spent_micros";
 
 impl Store {
     /// Creates a key and returns its secret once.
@@ -96,12 +108,16 @@ impl Store {
             is_admin: new.is_admin,
             user_id: new.user_id,
             group: new.group.unwrap_or_else(|| "default".to_string()),
-            created_at: crate::request_logs::now_ms(),
+            created_at: crate::now_ms(),
             expires_at: new.expires_at,
             revoked_at: None,
+            rpm: new.rpm,
+            tpm: new.tpm,
+            max_spend_micros: new.max_spend_micros,
+            spent_micros: 0,
         };
-        let sql = "INSERT INTO api_keys (id, name, prefix, key_hash, models, is_admin, user_id, group_name, created_at, expires_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        let sql = "INSERT INTO api_keys (id, name, prefix, key_hash, models, is_admin, user_id, group_name, created_at, \
+                   expires_at, rpm, tpm, max_spend_micros) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
         on_pool!(self, pool => sqlx::query(sql)
             .bind(record.id)
             .bind(&record.name)
@@ -113,6 +129,9 @@ impl Store {
             .bind(&record.group)
             .bind(record.created_at)
             .bind(record.expires_at)
+            .bind(record.rpm)
+            .bind(record.tpm)
+            .bind(record.max_spend_micros)
             .execute(pool)
             .await
             .map(drop)?);
@@ -133,6 +152,20 @@ impl Store {
     pub async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>> {
         let sql = format!("SELECT {COLUMNS} FROM api_keys ORDER BY created_at DESC, id DESC");
         Ok(on_pool!(self, pool => sqlx::query_as(&sql).fetch_all(pool).await?))
+    }
+
+    /// The keys of one user, newest first.
+    pub async fn list_user_api_keys(&self, user_id: Uuid) -> StoreResult<Vec<ApiKeyRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC, id DESC");
+        Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await?))
+    }
+
+    /// Revokes a key only if `user_id` owns it. False when it does not exist, belongs to someone
+    /// else or is already revoked — callers answer 404 in every case, so ids don't leak.
+    pub async fn revoke_user_api_key(&self, user_id: Uuid, key_id: Uuid, now_ms: i64) -> StoreResult<bool> {
+        let sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL";
+        let done = on_pool!(self, pool => sqlx::query(sql).bind(now_ms).bind(key_id).bind(user_id).execute(pool).await?.rows_affected());
+        Ok(done == 1)
     }
 
     /// Revokes the active key whose id or visible prefix is `id_or_prefix`. Returns false when
@@ -189,6 +222,10 @@ mod tests {
                 created_at: 0,
                 expires_at: None,
                 revoked_at: None,
+                rpm: None,
+                tpm: None,
+                max_spend_micros: None,
+                spent_micros: 0,
             },
             secret: "sk-obl-supersecret".into(),
         };

@@ -55,11 +55,8 @@ impl Store {
     }
 
     pub async fn connect_postgres(url: &str) -> StoreResult<Store> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
-            .await?;
+        let pool =
+            PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
         Ok(Store { backend: Backend::Postgres(pool) })
     }
 
@@ -92,7 +89,7 @@ impl Store {
         match &self.backend {
             Backend::Postgres(pool) => {
                 sqlx::migrate!("../../migrations/postgres").run(pool).await?;
-                crate::request_logs::ensure_partitions(pool, crate::request_logs::now_ms()).await?;
+                crate::request_logs::ensure_partitions(pool, crate::now_ms()).await?;
             }
             Backend::Sqlite(pool) => sqlx::migrate!("../../migrations/sqlite").run(pool).await?,
         }

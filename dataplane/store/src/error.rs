@@ -10,7 +10,41 @@ pub enum StoreError {
     /// A migration could not be applied.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A unique field is already taken; names the field (`username`, `email`).
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    /// A row the operation needs does not exist; names what (`user`).
+    #[error("{0} not found")]
+    NotFound(&'static str),
     /// The request itself is ambiguous or inconsistent (e.g. a key prefix matching two keys).
     #[error("{0}")]
     Invalid(String),
+}
+
+impl StoreError {
+    /// True when the database itself is unreachable or failing (as opposed to a refused
+    /// operation): callers buffer and retry these.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
+            )
+        )
+    }
+}
+
+/// Which of `fields` a unique-constraint violation is about, if `error` is one. PostgreSQL names
+/// the constraint (`users_email_key`), SQLite the column (`users.email`); both contain the field.
+pub(crate) fn unique_violation(error: &sqlx::Error, fields: &[&'static str]) -> Option<&'static str> {
+    let sqlx::Error::Database(db) = error else { return None };
+    if !db.is_unique_violation() {
+        return None;
+    }
+    let described = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+    fields.iter().copied().find(|field| described.contains(field))
 }

@@ -9,13 +9,31 @@
 mod api_keys;
 mod backend;
 mod error;
+mod ledger;
+mod redeem_codes;
+mod refresh_tokens;
 mod request_logs;
 pub mod testing;
+mod usage_stats;
+mod users;
 
 pub use api_keys::{ApiKeyRecord, CreatedApiKey, NewApiKey, generate_api_key, hash_api_key, key_prefix};
 pub use backend::{Store, StoreKind};
 pub use error::StoreError;
+pub use ledger::{BalanceChange, BalanceState, Charge, LedgerEntry, LedgerKind, SettledCharge};
+pub use redeem_codes::{RedeemCodeRecord, RedeemRefusal, Redemption};
+pub use refresh_tokens::{RefreshTokenRecord, Rotation};
 pub use request_logs::{RequestLog, RequestLogFilter};
+pub use usage_stats::{StatsGroup, UsageRow};
+pub use users::{NewUser, ROLE_ADMIN, ROLE_USER, UserQuery, UserRecord, UserUpdate};
 
 /// Result of every store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

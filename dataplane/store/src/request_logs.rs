@@ -21,6 +21,8 @@ pub struct RequestLog {
     /// Milliseconds since the epoch.
     pub created_at: i64,
     pub key_id: Option<Uuid>,
+    /// Owner of the key, when it belongs to a user account.
+    pub user_id: Option<Uuid>,
     pub key_prefix: String,
     /// Dialect the client spoke: openai | anthropic | gemini.
     pub ingress: String,
@@ -57,12 +59,13 @@ pub struct RequestLogFilter {
     /// Page size, clamped to 1..=1000.
     pub limit: i64,
     pub key_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
     pub model: Option<String>,
     /// Only records created strictly before this time (ms), for paging.
     pub before: Option<i64>,
 }
 
-const COLUMNS: &str = "id, created_at, key_id, key_prefix, ingress, endpoint, model, upstream_model, channel, provider, \
+const COLUMNS: &str = "id, created_at, key_id, user_id, key_prefix, ingress, endpoint, model, upstream_model, channel, provider, \
      status, error_class, attempts, stream, latency_ms, ttft_ms, input_tokens, cached_input_tokens, cache_write_tokens, \
      output_tokens, reasoning_tokens, usage_estimated, cost_micros, currency, lane";
 
@@ -76,6 +79,7 @@ impl Store {
                     row.push_bind(log.id)
                         .push_bind(log.created_at)
                         .push_bind(log.key_id)
+                        .push_bind(log.user_id)
                         .push_bind(&log.key_prefix)
                         .push_bind(&log.ingress)
                         .push_bind(&log.endpoint)
@@ -110,7 +114,7 @@ impl Store {
     pub async fn list_request_logs(&self, filter: &RequestLogFilter) -> StoreResult<Vec<RequestLog>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM request_logs WHERE ($1 IS NULL OR key_id = $1) AND ($2 IS NULL OR model = $2) \
-             AND ($3 IS NULL OR created_at < $3) ORDER BY created_at DESC, id DESC LIMIT $4"
+             AND ($3 IS NULL OR created_at < $3) AND ($5 IS NULL OR user_id = $5) ORDER BY created_at DESC, id DESC LIMIT $4"
         );
         let limit = filter.limit.clamp(1, MAX_PAGE);
         Ok(on_pool!(self, pool => sqlx::query_as(&sql)
@@ -118,6 +122,7 @@ impl Store {
             .bind(&filter.model)
             .bind(filter.before)
             .bind(limit)
+            .bind(filter.user_id)
             .fetch_all(pool)
             .await?))
     }
@@ -154,13 +159,6 @@ pub(crate) async fn ensure_partitions(pool: &PgPool, now_ms: i64) -> StoreResult
     Ok(())
 }
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 const MS_PER_DAY: i64 = 86_400_000;
 
 /// (year, month 1..=12) of a UTC instant.
@@ -174,7 +172,7 @@ fn month_start_ms(year: i64, month: u32) -> i64 {
 }
 
 /// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -29,7 +29,9 @@ impl TestDatabase {
     pub async fn create() -> StoreResult<Option<TestDatabase>> {
         let Some(admin_url) = std::env::var(TEST_DATABASE_URL).ok().filter(|u| !u.is_empty()) else {
             if std::env::var("OBLIVIOUS_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                return Err(StoreError::Invalid(format!("{TEST_DATABASE_URL} is not set but PostgreSQL tests are required")));
+                return Err(StoreError::Invalid(format!(
+                    "{TEST_DATABASE_URL} is not set but PostgreSQL tests are required"
+                )));
             }
             return Ok(None);
         };

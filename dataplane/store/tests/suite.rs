@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use oblivious_store::testing::TestDatabase;
-use oblivious_store::{NewApiKey, RequestLog, RequestLogFilter, Store, StoreKind};
+use oblivious_store::{
+    BalanceChange, Charge, LedgerKind, NewApiKey, NewUser, RedeemRefusal, Redemption, RequestLog, RequestLogFilter,
+    Rotation, StatsGroup, Store, StoreError, StoreKind, UserQuery, UserUpdate,
+};
 use uuid::Uuid;
 
 macro_rules! both_backends {
@@ -38,6 +41,12 @@ both_backends!(
     revoking_an_unknown_prefix_changes_nothing_and_ids_work,
     request_logs_are_idempotent_and_listed_newest_first_with_filters,
     migrations_can_run_twice,
+    users_are_unique_by_username_and_email_and_searchable,
+    balance_changes_keep_the_ledger_summing_to_the_balance,
+    a_charge_settles_once_even_when_settled_concurrently,
+    refresh_tokens_rotate_and_reuse_revokes_the_family,
+    redemption_codes_credit_once,
+    usage_is_aggregated_by_day_and_model_and_by_group,
 );
 
 const NOW: i64 = 1_795_428_000_000;
@@ -92,6 +101,7 @@ fn log(created_at: i64, model: &str, key_id: Option<Uuid>) -> RequestLog {
         id: Uuid::now_v7(),
         created_at,
         key_id,
+        user_id: None,
         key_prefix: "sk-obl-abcdefg".into(),
         ingress: "openai".into(),
         endpoint: "chat".into(),
@@ -121,8 +131,9 @@ async fn request_logs_are_idempotent_and_listed_newest_first_with_filters(store:
     let key = Uuid::now_v7();
     // Spread over three months so PostgreSQL rows land in different partitions.
     let month = 31 * 86_400_000;
-    let rows: Vec<RequestLog> =
-        (0..900).map(|i| log(NOW - month + i * 3_000_000, if i % 2 == 0 { "a" } else { "b" }, (i % 3 == 0).then_some(key))).collect();
+    let rows: Vec<RequestLog> = (0..900)
+        .map(|i| log(NOW - month + i * 3_000_000, if i % 2 == 0 { "a" } else { "b" }, (i % 3 == 0).then_some(key)))
+        .collect();
     store.insert_request_logs(&rows).await.unwrap();
     store.insert_request_logs(&rows[..10]).await.unwrap(); // a retried batch
 
@@ -132,7 +143,13 @@ async fn request_logs_are_idempotent_and_listed_newest_first_with_filters(store:
     assert_eq!(all.last().unwrap(), &rows[0], "every column round-trips");
 
     let page = store
-        .list_request_logs(&RequestLogFilter { limit: 5, model: Some("a".into()), key_id: Some(key), before: Some(NOW) })
+        .list_request_logs(&RequestLogFilter {
+            limit: 5,
+            model: Some("a".into()),
+            key_id: Some(key),
+            before: Some(NOW),
+            user_id: None,
+        })
         .await
         .unwrap();
     assert_eq!(page.len(), 5);
@@ -146,4 +163,200 @@ async fn migrations_can_run_twice(store: Store) {
     store.ping().await.unwrap();
     assert!(matches!(store.kind(), StoreKind::Sqlite | StoreKind::Postgres));
     let _ = TestDatabase::create; // the helper is public API for other crates' tests
+}
+
+async fn new_user(store: &Store, name: &str, balance: i64) -> oblivious_store::UserRecord {
+    let new = NewUser {
+        username: name.into(),
+        email: format!("{name}@Example.com"),
+        password_hash: "argon2-hash".into(),
+        initial_balance_micros: balance,
+        ..NewUser::default()
+    };
+    store.create_user(new).await.unwrap()
+}
+
+async fn users_are_unique_by_username_and_email_and_searchable(store: Store) {
+    let alice = new_user(&store, "alice", 0).await;
+    assert_eq!(alice.email, "alice@example.com", "emails are stored lower-cased");
+    assert_eq!((alice.role.as_str(), alice.group.as_str(), alice.disabled), ("user", "default", false));
+    let taken = store
+        .create_user(NewUser { username: "alice".into(), email: "other@example.com".into(), ..NewUser::default() })
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict("username"))), "{taken:?}");
+    let taken = store
+        .create_user(NewUser { username: "alice2".into(), email: "ALICE@example.com".into(), ..NewUser::default() })
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict("email"))), "{taken:?}");
+
+    let (found, hash) = store.find_user_for_login("ALICE@example.com").await.unwrap().unwrap();
+    assert_eq!((found.id, hash.as_str()), (alice.id, "argon2-hash"));
+    assert!(store.find_user_for_login("nobody").await.unwrap().is_none());
+
+    new_user(&store, "bob", 0).await;
+    new_user(&store, "under_score", 0).await;
+    let found = store.list_users(&UserQuery { search: Some("ALI".into()), limit: 10, offset: 0 }).await.unwrap();
+    assert_eq!(found.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["alice"]);
+    let literal = store.list_users(&UserQuery { search: Some("_".into()), limit: 10, offset: 0 }).await.unwrap();
+    assert_eq!(literal.len(), 1, "LIKE wildcards in a search are literal");
+    assert_eq!(store.count_users().await.unwrap(), 3);
+
+    let update = UserUpdate {
+        role: Some("admin".into()),
+        group: Some("vip".into()),
+        disabled: Some(true),
+        ..UserUpdate::default()
+    };
+    let updated = store.update_user(alice.id, &update).await.unwrap().unwrap();
+    assert!(updated.is_admin() && updated.disabled && updated.group == "vip");
+    let clash = store
+        .update_user(alice.id, &UserUpdate { email: Some("bob@example.com".into()), ..UserUpdate::default() })
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict("email"))));
+    assert!(store.update_user(Uuid::now_v7(), &update).await.unwrap().is_none());
+}
+
+async fn balance_changes_keep_the_ledger_summing_to_the_balance(store: Store) {
+    let user = new_user(&store, "carol", 5_000_000).await;
+    assert_eq!(user.balance_micros, 5_000_000);
+    let change = BalanceChange {
+        user_id: user.id,
+        kind: LedgerKind::Adjust,
+        amount_micros: -1_250_000,
+        note: "fix".into(),
+        actor_id: None,
+    };
+    let (entry, state) = store.change_balance(&change).await.unwrap();
+    assert_eq!((entry.balance_after, state.balance_micros), (3_750_000, 3_750_000));
+    assert!(state.version > user.balance_version);
+    let charge =
+        Charge { request_id: Uuid::now_v7(), user_id: user.id, key_id: None, cost_micros: 750_000, model: "m".into() };
+    let settled = store.settle_charge(&charge).await.unwrap();
+    assert!(settled.applied);
+    assert_eq!(settled.balance.balance_micros, 3_000_000);
+    assert_eq!(store.ledger_sum(user.id).await.unwrap(), 3_000_000);
+    let ledger = store.list_ledger(user.id, 10, None).await.unwrap();
+    assert_eq!(ledger.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["charge", "adjust", "grant"]);
+    assert_eq!(ledger[0].amount_micros, -750_000);
+    assert_eq!(ledger[0].balance_after, 3_000_000);
+
+    let missing = BalanceChange { user_id: Uuid::now_v7(), ..change };
+    assert!(matches!(store.change_balance(&missing).await, Err(StoreError::NotFound("user"))));
+}
+
+async fn a_charge_settles_once_even_when_settled_concurrently(store: Store) {
+    let user = new_user(&store, "dave", 1_000_000).await;
+    let key = store
+        .create_api_key(NewApiKey { name: "k".into(), user_id: Some(user.id), ..NewApiKey::default() })
+        .await
+        .unwrap();
+    let charge = Charge {
+        request_id: Uuid::now_v7(),
+        user_id: user.id,
+        key_id: Some(key.record.id),
+        cost_micros: 123,
+        model: "m".into(),
+    };
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            let charge = charge.clone();
+            tokio::spawn(async move { store.settle_charge(&charge).await.unwrap() })
+        })
+        .collect();
+    let mut applied = 0;
+    for attempt in attempts {
+        applied += usize::from(attempt.await.unwrap().applied);
+    }
+    assert_eq!(applied, 1);
+    assert_eq!(store.balance(user.id).await.unwrap().unwrap().balance_micros, 1_000_000 - 123);
+    assert_eq!(store.ledger_sum(user.id).await.unwrap(), 1_000_000 - 123);
+    assert!(store.charge_for_request(charge.request_id).await.unwrap().is_some());
+    let keys = store.list_user_api_keys(user.id).await.unwrap();
+    assert_eq!(keys[0].spent_micros, 123, "the key's spend moves with the charge");
+    assert!(!store.revoke_user_api_key(Uuid::now_v7(), key.record.id, NOW).await.unwrap(), "only the owner revokes");
+    assert!(store.revoke_user_api_key(user.id, key.record.id, NOW).await.unwrap());
+}
+
+async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: Store) {
+    let user = new_user(&store, "erin", 0).await;
+    let family = Uuid::now_v7();
+    store.insert_refresh_token(user.id, family, "h1", NOW + 60_000).await.unwrap();
+    let rotated = store.rotate_refresh_token("h1", "h2", NOW, NOW + 60_000).await.unwrap();
+    assert_eq!(rotated, Rotation::Rotated { user_id: user.id, family_id: family });
+    assert_eq!(store.rotate_refresh_token("h2", "h3", NOW, NOW + 60_000).await.unwrap(), rotated);
+    // h1 was already used: someone replayed it.
+    let reuse = store.rotate_refresh_token("h1", "h4", NOW, NOW + 60_000).await.unwrap();
+    assert_eq!(reuse, Rotation::ReuseDetected { user_id: user.id, family_id: family });
+    assert_eq!(
+        store.rotate_refresh_token("h3", "h5", NOW, NOW + 60_000).await.unwrap(),
+        Rotation::Invalid,
+        "the family is dead"
+    );
+    assert!(store.refresh_family(family).await.unwrap().iter().all(|t| t.revoked_at.is_some()));
+    assert_eq!(store.rotate_refresh_token("nope", "x", NOW, NOW).await.unwrap(), Rotation::Invalid);
+
+    store.insert_refresh_token(user.id, Uuid::now_v7(), "e1", NOW + 10).await.unwrap();
+    assert_eq!(store.rotate_refresh_token("e1", "e2", NOW + 10, NOW + 20).await.unwrap(), Rotation::Invalid, "expired");
+    store.insert_refresh_token(user.id, Uuid::now_v7(), "s1", NOW + 60_000).await.unwrap();
+    store.insert_refresh_token(user.id, Uuid::now_v7(), "s2", NOW + 60_000).await.unwrap();
+    assert_eq!(store.revoke_refresh_family_of("s1", NOW).await.unwrap(), Some(user.id));
+    assert_eq!(store.rotate_refresh_token("s1", "s1b", NOW, NOW + 1).await.unwrap(), Rotation::Invalid);
+    let revoked = store.revoke_all_refresh_tokens(user.id, NOW).await.unwrap();
+    assert_eq!(revoked, 2, "s2 and the expired, never-revoked e1; s1 and the first family were revoked already");
+}
+
+async fn redemption_codes_credit_once(store: Store) {
+    let user = new_user(&store, "frank", 0).await;
+    let codes = store.create_redeem_codes(2, 2_500_000, "promo", Some(NOW + 1000), None).await.unwrap();
+    assert_eq!(codes.len(), 2);
+    let (secret, _) = &codes[0];
+    let Redemption::Credited { balance, .. } = store.redeem_code(secret, user.id, NOW).await.unwrap() else {
+        panic!("first redemption must credit")
+    };
+    assert_eq!(balance.balance_micros, 2_500_000);
+    assert_eq!(store.redeem_code(secret, user.id, NOW).await.unwrap(), Redemption::Refused(RedeemRefusal::AlreadyUsed));
+    assert_eq!(
+        store.redeem_code(&codes[1].0, user.id, NOW + 1000).await.unwrap(),
+        Redemption::Refused(RedeemRefusal::Expired)
+    );
+    assert_eq!(
+        store.redeem_code("rc-unknown", user.id, NOW).await.unwrap(),
+        Redemption::Refused(RedeemRefusal::Unknown)
+    );
+    assert_eq!(store.ledger_sum(user.id).await.unwrap(), 2_500_000);
+    assert!(store.create_redeem_codes(1, 0, "", None, None).await.is_err());
+    assert_eq!(store.list_redeem_codes(10).await.unwrap().len(), 2);
+}
+
+async fn usage_is_aggregated_by_day_and_model_and_by_group(store: Store) {
+    let user = Uuid::now_v7();
+    let day = 86_400_000;
+    let mut rows = Vec::new();
+    for (offset, model, status) in [(0, "a", 200), (1, "a", 500), (2, "b", 200), (day, "a", 200)] {
+        let mut row = log(NOW + offset, model, None);
+        row.user_id = Some(user);
+        row.status = status;
+        rows.push(row);
+    }
+    rows.push(log(NOW, "a", None)); // someone else's
+    store.insert_request_logs(&rows).await.unwrap();
+    let usage = store.user_usage(user, NOW - day, NOW + 2 * day).await.unwrap();
+    let summary: Vec<(String, Option<String>, i64, i64)> =
+        usage.iter().map(|r| (r.bucket.clone(), r.model.clone(), r.requests, r.errors)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("2026-11-24".to_string(), Some("a".to_string()), 1, 0),
+            ("2026-11-23".to_string(), Some("a".to_string()), 2, 1),
+            ("2026-11-23".to_string(), Some("b".to_string()), 1, 0),
+        ]
+    );
+    assert_eq!(usage[1].cost_micros, 2 * 1234);
+    let by_model = store.usage_stats(StatsGroup::Model, NOW - day, NOW + 2 * day).await.unwrap();
+    assert_eq!(by_model.iter().map(|r| (r.bucket.as_str(), r.requests)).collect::<Vec<_>>(), [("a", 4), ("b", 1)]);
+    let by_user = store.usage_stats(StatsGroup::User, NOW - day, NOW + 2 * day).await.unwrap();
+    assert!(by_user.iter().any(|r| r.bucket == user.to_string() && r.requests == 4));
+    let by_day = store.usage_stats(StatsGroup::Day, NOW - day, NOW + 2 * day).await.unwrap();
+    assert_eq!(by_day.len(), 2);
 }
