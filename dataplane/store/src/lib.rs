@@ -9,7 +9,10 @@
 mod api_keys;
 mod backend;
 mod error;
+pub mod kv;
 mod ledger;
+pub mod limits;
+pub mod quota;
 mod redeem_codes;
 mod refresh_tokens;
 mod request_logs;

@@ -1,0 +1,38 @@
+-- Reserve `amount` against a user's balance and, when the key has a spending cap, against it.
+-- KEYS: 1 user hash, 2 key hash, 3 hold hash, 4 expiry zset
+-- ARGV: 1 amount, 2 cap (-1: no cap), 3 expires_at ms, 4 request id, 5 user id, 6 key id, 7 hash ttl s
+-- Returns {code, number}: {1, available after} reserved (or already held); {0, available}
+-- insufficient balance; {2, remaining} key cap reached; {-1, 0} balance unknown; {-2, 0} key
+-- spend unknown (the caller loads it from the database and retries).
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return {1, 0}
+end
+local balance = redis.call('HGET', KEYS[1], 'bal')
+if not balance then
+  return {-1, 0}
+end
+local amount = tonumber(ARGV[1])
+local available = tonumber(balance) - tonumber(redis.call('HGET', KEYS[1], 'held') or '0')
+if available < amount then
+  return {0, available}
+end
+local cap = tonumber(ARGV[2])
+if cap >= 0 then
+  local spent = redis.call('HGET', KEYS[2], 'spent')
+  if not spent then
+    return {-2, 0}
+  end
+  local remaining = cap - tonumber(spent) - tonumber(redis.call('HGET', KEYS[2], 'held') or '0')
+  if remaining < amount then
+    return {2, remaining}
+  end
+  redis.call('HINCRBY', KEYS[2], 'held', amount)
+  redis.call('EXPIRE', KEYS[2], ARGV[7])
+end
+redis.call('HINCRBY', KEYS[1], 'held', amount)
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+local capped = 0
+if cap >= 0 then capped = 1 end
+redis.call('HSET', KEYS[3], 'user', ARGV[5], 'key', ARGV[6], 'amount', amount, 'capped', capped)
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
+return {1, available - amount}

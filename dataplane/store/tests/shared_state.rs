@@ -1,0 +1,216 @@
+//! The quota book and the rate limiter, each run in process memory and against a real Redis
+//! (`OBLIVIOUS_TEST_REDIS_URL`, required when `OBLIVIOUS_REQUIRE_REDIS=1`), with the same cases.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use oblivious_store::BalanceState;
+use oblivious_store::kv::SharedState;
+use oblivious_store::limits::LimitCheck;
+use oblivious_store::quota::{Freshness, HOLD_TTL, Hold, Reservation};
+use uuid::Uuid;
+
+macro_rules! both {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn in_process() {
+                super::$case(oblivious_store::kv::SharedState::local()).await;
+            }
+
+            #[tokio::test]
+            async fn redis() {
+                let Some(state) = super::redis_state().await else { return };
+                super::$case(state).await;
+            }
+        }
+    )*};
+}
+
+async fn redis_state() -> Option<SharedState> {
+    let url = std::env::var("OBLIVIOUS_TEST_REDIS_URL").ok().filter(|u| !u.is_empty());
+    let Some(url) = url else {
+        let required = std::env::var("OBLIVIOUS_REQUIRE_REDIS").is_ok_and(|v| v == "1");
+        assert!(!required, "OBLIVIOUS_TEST_REDIS_URL is not set but Redis tests are required");
+        eprintln!("skipped: OBLIVIOUS_TEST_REDIS_URL is not set");
+        return None;
+    };
+    // A unique prefix per test: tests share one Redis and run in parallel.
+    Some(SharedState::redis(&url, &format!("obl-test:{}:", Uuid::now_v7().simple())).await.unwrap())
+}
+
+both!(
+    a_hold_needs_a_cached_balance_and_never_exceeds_it,
+    settling_installs_only_newer_balances_and_releases_once,
+    a_capped_key_cannot_reserve_past_its_cap,
+    concurrent_reservations_never_overdraw,
+    expired_holds_are_released,
+    limits_admit_their_burst_then_refuse_with_a_retry_time,
+    limits_are_all_or_nothing,
+    adjustments_charge_and_refund_tokens_after_the_fact,
+    concurrent_requests_are_admitted_exactly_up_to_the_limit,
+);
+
+const NOW: i64 = 1_795_428_000_000;
+
+fn hold(user: Uuid, amount: i64) -> Hold {
+    Hold { request_id: Uuid::now_v7(), user_id: user, key_id: None, key_cap_micros: None, amount_micros: amount }
+}
+
+fn balance(user: Uuid, micros: i64, version: i64) -> Freshness {
+    Freshness {
+        user_id: Some(user),
+        balance: Some(BalanceState { balance_micros: micros, version }),
+        ..Freshness::default()
+    }
+}
+
+async fn a_hold_needs_a_cached_balance_and_never_exceeds_it(state: SharedState) {
+    let quota = &state.quota;
+    let user = Uuid::now_v7();
+    let first = hold(user, 600);
+    assert_eq!(quota.reserve(&first, NOW).await.unwrap(), Reservation::NeedBalance);
+    quota.settle(None, &balance(user, 1000, 1)).await.unwrap();
+    assert_eq!(quota.reserve(&first, NOW).await.unwrap(), Reservation::Held { available_after: 400 });
+    assert!(matches!(quota.reserve(&first, NOW).await.unwrap(), Reservation::Held { .. }), "holding twice is a no-op");
+    assert_eq!(quota.held(user).await.unwrap(), 600);
+    assert_eq!(
+        quota.reserve(&hold(user, 401), NOW).await.unwrap(),
+        Reservation::InsufficientBalance { available: 400 }
+    );
+    assert_eq!(quota.reserve(&hold(user, 400), NOW).await.unwrap(), Reservation::Held { available_after: 0 });
+}
+
+async fn settling_installs_only_newer_balances_and_releases_once(state: SharedState) {
+    let quota = &state.quota;
+    let user = Uuid::now_v7();
+    quota.settle(None, &balance(user, 1000, 5)).await.unwrap();
+    let h = hold(user, 300);
+    quota.reserve(&h, NOW).await.unwrap();
+    // The database charged 250 (version 6); the hold of 300 goes away.
+    quota.settle(Some(h.request_id), &balance(user, 750, 6)).await.unwrap();
+    assert_eq!(quota.held(user).await.unwrap(), 0);
+    quota.settle(Some(h.request_id), &balance(user, 750, 6)).await.unwrap();
+    assert_eq!(quota.held(user).await.unwrap(), 0, "a second release does nothing");
+    // An older balance arriving late is ignored.
+    quota.settle(None, &balance(user, 1000, 5)).await.unwrap();
+    assert_eq!(
+        quota.reserve(&hold(user, 751), NOW).await.unwrap(),
+        Reservation::InsufficientBalance { available: 750 }
+    );
+}
+
+async fn a_capped_key_cannot_reserve_past_its_cap(state: SharedState) {
+    let quota = &state.quota;
+    let user = Uuid::now_v7();
+    let key = Uuid::now_v7();
+    quota.settle(None, &balance(user, 1_000_000, 1)).await.unwrap();
+    let capped = |amount| Hold { key_id: Some(key), key_cap_micros: Some(500), ..hold(user, amount) };
+    assert_eq!(quota.reserve(&capped(100), NOW).await.unwrap(), Reservation::NeedKeySpend);
+    let spend = Freshness { key_id: Some(key), key_spent_micros: Some(300), ..Freshness::default() };
+    quota.settle(None, &spend).await.unwrap();
+    let first = capped(150);
+    assert!(matches!(quota.reserve(&first, NOW).await.unwrap(), Reservation::Held { .. }));
+    assert_eq!(quota.reserve(&capped(51), NOW).await.unwrap(), Reservation::KeyCapReached { remaining: 50 });
+    // Settled at 120: spend grows to 420, the hold is gone.
+    let settled = Freshness { key_id: Some(key), key_spent_micros: Some(420), ..Freshness::default() };
+    quota.settle(Some(first.request_id), &settled).await.unwrap();
+    assert_eq!(quota.reserve(&capped(81), NOW).await.unwrap(), Reservation::KeyCapReached { remaining: 80 });
+    let stale = Freshness { key_id: Some(key), key_spent_micros: Some(0), ..Freshness::default() };
+    quota.settle(None, &stale).await.unwrap();
+    assert_eq!(
+        quota.reserve(&capped(81), NOW).await.unwrap(),
+        Reservation::KeyCapReached { remaining: 80 },
+        "spend never shrinks"
+    );
+}
+
+async fn concurrent_reservations_never_overdraw(state: SharedState) {
+    let user = Uuid::now_v7();
+    state.quota.settle(None, &balance(user, 10 * 1000, 1)).await.unwrap();
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let quota = state.quota.clone();
+            tokio::spawn(async move { quota.reserve(&hold(user, 1000), NOW).await.unwrap() })
+        })
+        .collect();
+    let mut held = 0;
+    for task in tasks {
+        held += usize::from(matches!(task.await.unwrap(), Reservation::Held { .. }));
+    }
+    assert_eq!(held, 10);
+    assert_eq!(state.quota.held(user).await.unwrap(), 10_000);
+}
+
+async fn expired_holds_are_released(state: SharedState) {
+    let user = Uuid::now_v7();
+    state.quota.settle(None, &balance(user, 1000, 1)).await.unwrap();
+    state.quota.reserve(&hold(user, 700), NOW).await.unwrap();
+    assert_eq!(state.quota.expire_holds(NOW + 1000).await.unwrap(), 0, "not yet expired");
+    let ttl = HOLD_TTL.as_millis() as i64;
+    assert!(state.quota.expire_holds(NOW + ttl + 1).await.unwrap() >= 1);
+    assert_eq!(state.quota.held(user).await.unwrap(), 0);
+}
+
+fn now_us() -> i64 {
+    NOW * 1000
+}
+
+async fn limits_admit_their_burst_then_refuse_with_a_retry_time(state: SharedState) {
+    let name = format!("key:{}:rpm", Uuid::now_v7());
+    let check = LimitCheck::per_minute(name, 3, 1);
+    for remaining in [2, 1, 0] {
+        let verdict = state.limiter.check(std::slice::from_ref(&check), now_us()).await.unwrap();
+        assert!(verdict.allowed());
+        assert_eq!(verdict.states[0].remaining, remaining);
+    }
+    let refused = state.limiter.check(std::slice::from_ref(&check), now_us()).await.unwrap();
+    assert!(!refused.allowed());
+    assert_eq!(refused.states[0].retry_after, Some(Duration::from_secs(20)));
+    assert_eq!(refused.states[0].reset, Duration::from_secs(60));
+    let later = state.limiter.check(std::slice::from_ref(&check), now_us() + 20_000_000).await.unwrap();
+    assert!(later.allowed());
+}
+
+async fn limits_are_all_or_nothing(state: SharedState) {
+    let id = Uuid::now_v7();
+    let roomy = LimitCheck::per_minute(format!("{id}:roomy"), 100, 1);
+    let tight = LimitCheck::per_minute(format!("{id}:tight"), 1, 1);
+    assert!(state.limiter.check(&[roomy.clone(), tight.clone()], now_us()).await.unwrap().allowed());
+    let refused = state.limiter.check(&[roomy.clone(), tight], now_us()).await.unwrap();
+    assert!(!refused.allowed());
+    assert!(refused.states[0].allowed && !refused.states[1].allowed);
+    let alone = state.limiter.check(&[roomy], now_us()).await.unwrap();
+    assert_eq!(alone.states[0].remaining, 98, "the refused request consumed nothing");
+    let too_big = LimitCheck::per_minute(format!("{id}:tpm"), 1000, 5000);
+    let never = state.limiter.check(&[too_big], now_us()).await.unwrap();
+    assert_eq!((never.allowed(), never.states[0].retry_after), (false, None));
+}
+
+async fn adjustments_charge_and_refund_tokens_after_the_fact(state: SharedState) {
+    let check = LimitCheck::per_minute(format!("{}:tpm", Uuid::now_v7()), 1000, 100);
+    assert!(state.limiter.check(std::slice::from_ref(&check), now_us()).await.unwrap().allowed());
+    state.limiter.adjust(&check, 850, now_us()).await.unwrap(); // the answer was long
+    let refused = state.limiter.check(std::slice::from_ref(&check), now_us()).await.unwrap();
+    assert!(!refused.allowed(), "950 of 1000 used, 100 more do not fit");
+    state.limiter.adjust(&check, -500, now_us()).await.unwrap();
+    let verdict = state.limiter.check(std::slice::from_ref(&check), now_us()).await.unwrap();
+    assert!(verdict.allowed());
+    assert_eq!(verdict.states[0].remaining, 450);
+}
+
+async fn concurrent_requests_are_admitted_exactly_up_to_the_limit(state: SharedState) {
+    let check = LimitCheck::per_minute(format!("{}:rpm", Uuid::now_v7()), 25, 1);
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let limiter = state.limiter.clone();
+            let check = check.clone();
+            tokio::spawn(async move { limiter.check(&[check], now_us()).await.unwrap().allowed() })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += usize::from(task.await.unwrap());
+    }
+    assert_eq!(admitted, 25);
+}
