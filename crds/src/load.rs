@@ -124,11 +124,15 @@ pub fn parse_documents(file: &Path, text: &str, manifests: &mut Manifests, error
         let kind = value.get("kind").and_then(|v| v.as_str()).unwrap_or_default().to_string();
         match (api_version.as_str(), kind.as_str()) {
             (API_VERSION, "Channel") => match typed::<ChannelSpec>(value) {
-                Ok((metadata, spec)) => manifests.channels.push(Sourced { file: file.into(), document, metadata, spec }),
+                Ok((metadata, spec)) => {
+                    manifests.channels.push(Sourced { file: file.into(), document, metadata, spec })
+                }
                 Err((path, reason)) => errors.push(error(&path, reason)),
             },
             (API_VERSION, "ModelPricing") => match typed::<ModelPricingSpec>(value) {
-                Ok((metadata, spec)) => manifests.pricings.push(Sourced { file: file.into(), document, metadata, spec }),
+                Ok((metadata, spec)) => {
+                    manifests.pricings.push(Sourced { file: file.into(), document, metadata, spec })
+                }
                 Err((path, reason)) => errors.push(error(&path, reason)),
             },
             ("v1", "Secret") => match secret(value) {

@@ -11,8 +11,12 @@ pub struct Snapshot {
     pub version: String,
     /// Channels sorted by name.
     pub channels: Vec<Channel>,
-    /// The active price of each public model, sorted by model name.
+    /// Every price of every public model, sorted by model name then `effective_from`; the
+    /// active one is picked at request time (`Snapshot::price`), so a scheduled price change
+    /// takes effect on time without a recompile.
     pub prices: Vec<ModelPrice>,
+    /// Rate limits per user group, sorted by group then model.
+    pub group_limits: Vec<GroupLimit>,
 }
 
 /// Upstream provider kinds.
@@ -154,14 +158,67 @@ pub struct ModelPrice {
     pub cached_input: Option<u64>,
     /// Defaults to `input` when absent.
     pub cache_write: Option<u64>,
+    /// Defaults to `output` when absent.
+    pub reasoning: Option<u64>,
+    /// Flat micro-units per request.
+    pub per_request: u64,
+    /// Long-context tiers, sorted by threshold.
+    pub tiers: Vec<PriceTier>,
+    /// Multiplier per user group in parts per million (`1_000_000` = 1x); absent groups pay 1x.
+    pub group_multipliers_ppm: BTreeMap<String, u64>,
+    /// Milliseconds since the epoch from which this price applies (0: always).
+    pub effective_from: i64,
     /// `namespace/name` of the ModelPricing resource this price came from.
     pub source: String,
 }
 
+/// Prices that replace the base ones when a request's input exceeds `above_input_tokens`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PriceTier {
+    pub above_input_tokens: u64,
+    pub input: u64,
+    pub output: u64,
+    pub cached_input: Option<u64>,
+    pub cache_write: Option<u64>,
+}
+
+/// A rate limit for a user group: per user (no `model`) or for the whole group on one model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GroupLimit {
+    pub group: String,
+    pub model: Option<String>,
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+}
+
+impl ModelPrice {
+    /// The multiplier of `group` in parts per million.
+    pub fn multiplier_ppm(&self, group: &str) -> u64 {
+        self.group_multipliers_ppm.get(group).copied().unwrap_or(1_000_000)
+    }
+}
+
 impl Snapshot {
-    /// The active price of a public model, if any.
-    pub fn price(&self, model: &str) -> Option<&ModelPrice> {
-        self.prices.binary_search_by(|p| p.model.as_str().cmp(model)).ok().map(|i| &self.prices[i])
+    /// The price of a public model in effect at `now_ms`: the latest `effective_from` not after it.
+    pub fn price(&self, model: &str, now_ms: i64) -> Option<&ModelPrice> {
+        let start = self.prices.partition_point(|p| p.model.as_str() < model);
+        self.prices[start..]
+            .iter()
+            .take_while(|p| p.model == model)
+            .filter(|p| p.effective_from <= now_ms)
+            .last()
+    }
+
+    /// The per-user limit of a group (all models), if any.
+    pub fn user_limit(&self, group: &str) -> Option<&GroupLimit> {
+        self.group_limits.iter().find(|l| l.group == group && l.model.is_none())
+    }
+
+    /// The whole group's limit on one model, if any.
+    pub fn group_model_limit(&self, group: &str, model: &str) -> Option<&GroupLimit> {
+        self.group_limits.iter().find(|l| l.group == group && l.model.as_deref() == Some(model))
     }
 }
 
@@ -171,10 +228,31 @@ mod tests {
 
     #[test]
     fn snapshots_from_a_newer_operator_with_unknown_fields_still_parse() {
-        let json = r#"{"version":"v1","channels":[{"name":"a/b","provider":"openai","futureField":1}],"futureTop":true}"#;
+        let json =
+            r#"{"version":"v1","channels":[{"name":"a/b","provider":"openai","futureField":1}],"futureTop":true}"#;
         let snap: Snapshot = serde_json::from_str(json).unwrap_or_default();
         assert_eq!(snap.channels.len(), 1);
         assert_eq!(snap.channels[0].weight, 100);
+    }
+
+    #[test]
+    fn the_price_in_effect_is_the_latest_one_not_in_the_future() {
+        let price = |model: &str, from: i64, input: u64| ModelPrice {
+            model: model.into(),
+            input,
+            effective_from: from,
+            ..ModelPrice::default()
+        };
+        let snap = Snapshot {
+            prices: vec![price("a", 0, 1), price("b", 0, 10), price("b", 100, 20), price("b", 200, 30), price("c", 50, 5)],
+            ..Snapshot::default()
+        };
+        assert_eq!(snap.price("b", 150).map(|p| p.input), Some(20));
+        assert_eq!(snap.price("b", 99).map(|p| p.input), Some(10));
+        assert_eq!(snap.price("b", 200).map(|p| p.input), Some(30));
+        assert_eq!(snap.price("c", 10), None, "not yet effective");
+        assert_eq!(snap.price("zzz", 10), None);
+        assert_eq!(snap.price("a", 0).map(|p| p.multiplier_ppm("vip")), Some(1_000_000));
     }
 
     #[test]

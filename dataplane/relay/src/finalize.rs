@@ -36,8 +36,8 @@ impl RecordGuard {
         record.usage = usage;
         record.usage_estimated = estimated;
         let active = relay.active();
-        if let Some(price) = active.snapshot.price(&record.model) {
-            record.cost_micros = cost_micros(&usage, price);
+        if let Some(price) = active.snapshot.price(&record.model, record.created_at_ms) {
+            record.cost_micros = cost_micros(&usage, price, &record.group);
             record.currency = Some(price.currency.clone());
         }
     }

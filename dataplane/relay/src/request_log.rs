@@ -21,6 +21,8 @@ const BATCH_SIZE: usize = 512;
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 const QUEUE_CAPACITY: usize = 65_536;
 const MAX_BUFFERED: usize = 200_000;
+/// How often the writer makes sure next months' log partitions exist (PostgreSQL).
+const PARTITION_CHECK_EVERY: Duration = Duration::from_secs(3600);
 
 /// Everything known about one request, filled in as it progresses.
 #[derive(Debug, Clone)]
@@ -29,7 +31,11 @@ pub struct RequestRecord {
     pub started: Instant,
     pub created_at_ms: i64,
     pub key_id: Option<Uuid>,
+    /// Owner of the key, when it belongs to a user account.
+    pub user_id: Option<Uuid>,
     pub key_prefix: String,
+    /// The caller's user group: selects the price multiplier.
+    pub group: String,
     pub ingress: &'static str,
     pub endpoint: &'static str,
     pub model: String,
@@ -55,7 +61,9 @@ impl RequestRecord {
             started: Instant::now(),
             created_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0),
             key_id: None,
+            user_id: None,
             key_prefix: String::new(),
+            group: "default".to_string(),
             ingress,
             endpoint,
             model: String::new(),
@@ -82,6 +90,7 @@ impl RequestRecord {
             id: self.id,
             created_at: self.created_at_ms,
             key_id: self.key_id,
+            user_id: self.user_id,
             key_prefix: self.key_prefix,
             ingress: self.ingress.to_string(),
             endpoint: self.endpoint.to_string(),
@@ -156,6 +165,7 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Command>, dropped: A
     let mut backoff = FLUSH_EVERY;
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut deadline = tokio::time::Instant::now();
+    let mut partitions_checked = Instant::now();
     loop {
         // With nothing pending, sleep until a record arrives; otherwise wake up after `backoff`
         // at the latest so partial batches (and retries after a store failure) get written.
@@ -193,6 +203,13 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Command>, dropped: A
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                     break;
                 }
+            }
+        }
+        if partitions_checked.elapsed() >= PARTITION_CHECK_EVERY {
+            partitions_checked = Instant::now();
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+            if let Err(error) = store.ensure_request_log_partitions(now).await {
+                tracing::warn!(%error, "could not check request-log partitions");
             }
         }
         deadline = tokio::time::Instant::now() + backoff;

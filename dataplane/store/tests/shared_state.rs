@@ -45,6 +45,7 @@ both!(
     a_capped_key_cannot_reserve_past_its_cap,
     concurrent_reservations_never_overdraw,
     expired_holds_are_released,
+    a_provisional_settlement_keeps_the_money_spent_until_the_database_catches_up,
     limits_admit_their_burst_then_refuse_with_a_retry_time,
     limits_are_all_or_nothing,
     adjustments_charge_and_refund_tokens_after_the_fact,
@@ -150,6 +151,24 @@ async fn expired_holds_are_released(state: SharedState) {
     let ttl = HOLD_TTL.as_millis() as i64;
     assert!(state.quota.expire_holds(NOW + ttl + 1).await.unwrap() >= 1);
     assert_eq!(state.quota.held(user).await.unwrap(), 0);
+}
+
+async fn a_provisional_settlement_keeps_the_money_spent_until_the_database_catches_up(state: SharedState) {
+    let quota = &state.quota;
+    let user = Uuid::now_v7();
+    let key = Uuid::now_v7();
+    quota.settle(None, &balance(user, 1000, 3)).await.unwrap();
+    quota.settle(None, &Freshness { key_id: Some(key), key_spent_micros: Some(0), ..Freshness::default() }).await.unwrap();
+    let h = Hold { key_id: Some(key), key_cap_micros: Some(10_000), ..hold(user, 500) };
+    quota.reserve(&h, NOW).await.unwrap();
+    quota.settle_provisionally(&h, 400).await.unwrap();
+    assert_eq!(quota.held(user).await.unwrap(), 0);
+    assert_eq!(quota.reserve(&hold(user, 601), NOW).await.unwrap(), Reservation::InsufficientBalance { available: 600 });
+    let capped = Hold { key_id: Some(key), key_cap_micros: Some(500), ..hold(user, 101) };
+    assert_eq!(quota.reserve(&capped, NOW).await.unwrap(), Reservation::KeyCapReached { remaining: 100 });
+    // The replayed charge arrives with the database's newer balance, which includes it.
+    quota.settle(None, &balance(user, 600, 4)).await.unwrap();
+    assert_eq!(quota.reserve(&hold(user, 601), NOW).await.unwrap(), Reservation::InsufficientBalance { available: 600 });
 }
 
 fn now_us() -> i64 {

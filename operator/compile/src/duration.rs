@@ -1,7 +1,8 @@
 /// Parses a Go-style duration with one unit (`250ms`, `5s`, `2m`, `1h`) into milliseconds.
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| format!("`{text}` has no unit (use ms, s, m or h)"))?;
+    let split =
+        text.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| format!("`{text}` has no unit (use ms, s, m or h)"))?;
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().map_err(|_| format!("`{text}` does not start with a whole number"))?;
     let factor = match unit {

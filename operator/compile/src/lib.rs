@@ -21,11 +21,12 @@ pub use error::CompileError;
 pub fn compile(manifests: &Manifests) -> Result<Snapshot, Vec<CompileError>> {
     let mut errors = Vec::new();
     let channels = channel::compile_channels(&manifests.channels, &manifests.secrets, &mut errors);
-    let prices = pricing::compile_prices(&manifests.pricings, &mut errors);
+    let pricing = pricing::compile_prices(&manifests.pricings, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut snapshot = Snapshot { version: String::new(), channels, prices };
+    let mut snapshot =
+        Snapshot { version: String::new(), channels, prices: pricing.prices, group_limits: pricing.group_limits };
     snapshot.version = content_version(&snapshot);
     Ok(snapshot)
 }

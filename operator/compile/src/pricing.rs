@@ -1,56 +1,173 @@
-//! ModelPricing resources -> the active price of every model. Two lists pricing the same model
-//! is an error: with no `effectiveFrom` yet there is no rule that could pick one honestly.
+//! ModelPricing resources -> every price of every model, plus the groups' rate limits.
+//!
+//! Several lists may price one model: the one in effect is the latest `effectiveFrom` not in
+//! the future, decided at request time (`Snapshot::price`). Two lists pricing the same model
+//! from the same instant are an error: nothing could pick one honestly.
 
 use std::collections::BTreeMap;
 
-use oblivious_config::ModelPrice;
-use oblivious_crds::{ModelPricingSpec, Sourced};
+use oblivious_config::{GroupLimit, ModelPrice, PriceTier};
+use oblivious_crds::{ModelPriceSpec, ModelPricingSpec, PriceTierSpec, Sourced};
 
 use crate::{CompileError, parse_price_micros};
 
-pub(crate) fn compile_prices(pricings: &[Sourced<ModelPricingSpec>], errors: &mut Vec<CompileError>) -> Vec<ModelPrice> {
-    let mut by_model: BTreeMap<String, ModelPrice> = BTreeMap::new();
+/// Most price tiers one model may have (the CRD schema enforces the same bound).
+const MAX_TIERS: usize = 8;
+
+pub(crate) struct CompiledPricing {
+    pub prices: Vec<ModelPrice>,
+    pub group_limits: Vec<GroupLimit>,
+}
+
+pub(crate) fn compile_prices(pricings: &[Sourced<ModelPricingSpec>], errors: &mut Vec<CompileError>) -> CompiledPricing {
+    let mut by_model: BTreeMap<(String, i64), ModelPrice> = BTreeMap::new();
+    let mut limits: BTreeMap<(String, Option<String>), (GroupLimit, String)> = BTreeMap::new();
     for source in pricings {
         let name = source.metadata.key();
         let mut error = |path: String, reason: String| {
             errors.push(CompileError { origin: source.origin(), resource: format!("ModelPricing {name}"), path, reason })
         };
-        let currency = source.spec.currency.trim();
+        let spec = &source.spec;
+        let currency = spec.currency.trim();
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
             error("spec.currency".into(), format!("`{currency}` is not an ISO 4217 code such as USD"));
             continue;
         }
-        for (i, entry) in source.spec.models.iter().enumerate() {
-            let mut price = |field: &str, text: &str| {
-                parse_price_micros(text).map_err(|reason| error(format!("spec.models[{i}].{field}"), reason)).ok()
-            };
-            let input = price("input", &entry.input);
-            let output = price("output", &entry.output);
-            let cached_input = entry.cached_input.as_deref().map(|t| price("cachedInput", t));
-            let cache_write = entry.cache_write.as_deref().map(|t| price("cacheWrite", t));
-            let (Some(input), Some(output)) = (input, output) else { continue };
-            if cached_input == Some(None) || cache_write == Some(None) {
+        let effective_from = match spec.effective_from.as_deref().map(parse_rfc3339_ms).transpose() {
+            Ok(from) => from.unwrap_or(0),
+            Err(reason) => {
+                error("spec.effectiveFrom".into(), reason);
                 continue;
             }
-            let model = entry.name.trim().to_string();
-            if let Some(existing) = by_model.get(&model) {
-                let reason = format!("model `{model}` is already priced by ModelPricing {}", existing.source);
+        };
+        let mut multipliers = BTreeMap::new();
+        for (group, text) in &spec.group_multipliers {
+            match parse_price_micros(text) {
+                Ok(ppm) => {
+                    multipliers.insert(group.clone(), ppm);
+                }
+                Err(reason) => error(format!("spec.groupMultipliers.{group}"), reason),
+            }
+        }
+        for (i, entry) in spec.models.iter().enumerate() {
+            let Some(mut price) = compile_entry(entry, &mut |field, reason| error(format!("spec.models[{i}].{field}"), reason))
+            else {
+                continue;
+            };
+            price.currency = currency.to_string();
+            price.group_multipliers_ppm = multipliers.clone();
+            price.effective_from = effective_from;
+            price.source = name.clone();
+            let slot = (price.model.clone(), effective_from);
+            if let Some(existing) = by_model.get(&slot) {
+                let reason = format!(
+                    "model `{}` is already priced from the same instant by ModelPricing {}",
+                    price.model, existing.source
+                );
                 error(format!("spec.models[{i}].name"), reason);
                 continue;
             }
-            by_model.insert(
-                model.clone(),
-                ModelPrice {
-                    model,
-                    currency: currency.to_string(),
-                    input,
-                    output,
-                    cached_input: cached_input.flatten(),
-                    cache_write: cache_write.flatten(),
-                    source: name.clone(),
-                },
-            );
+            by_model.insert(slot, price);
+        }
+        for (i, limit) in spec.group_limits.iter().enumerate() {
+            if limit.rpm.is_none() && limit.tpm.is_none() {
+                error(format!("spec.groupLimits[{i}]"), "set rpm, tpm or both".into());
+                continue;
+            }
+            if limit.rpm == Some(0) || limit.tpm == Some(0) {
+                error(format!("spec.groupLimits[{i}]"), "a limit of 0 would refuse everything; remove the group's models instead".into());
+                continue;
+            }
+            let slot = (limit.group.clone(), limit.model.clone());
+            if let Some((_, other)) = limits.get(&slot) {
+                error(format!("spec.groupLimits[{i}]"), format!("this group/model limit is already set by ModelPricing {other}"));
+                continue;
+            }
+            let compiled = GroupLimit { group: limit.group.clone(), model: limit.model.clone(), rpm: limit.rpm, tpm: limit.tpm };
+            limits.insert(slot, (compiled, name.clone()));
         }
     }
-    by_model.into_values().collect()
+    CompiledPricing {
+        prices: by_model.into_values().collect(),
+        group_limits: limits.into_values().map(|(limit, _)| limit).collect(),
+    }
+}
+
+/// One model's entry; `error(field, reason)` reports problems relative to the entry.
+fn compile_entry(entry: &ModelPriceSpec, error: &mut dyn FnMut(&str, String)) -> Option<ModelPrice> {
+    let mut ok = true;
+    let mut price = |field: &str, text: &str| match parse_price_micros(text) {
+        Ok(micros) => Some(micros),
+        Err(reason) => {
+            error(field, reason);
+            ok = false;
+            None
+        }
+    };
+    let input = price("input", &entry.input);
+    let output = price("output", &entry.output);
+    let cached_input = entry.cached_input.as_deref().and_then(|t| price("cachedInput", t));
+    let cache_write = entry.cache_write.as_deref().and_then(|t| price("cacheWrite", t));
+    let reasoning = entry.reasoning.as_deref().and_then(|t| price("reasoning", t));
+    let per_request = entry.per_request.as_deref().and_then(|t| price("perRequest", t)).unwrap_or(0);
+    let mut tiers = Vec::new();
+    for (i, tier) in entry.tiers.iter().enumerate() {
+        if let Some(tier) = compile_tier(tier, &mut |field, reason| error(&format!("tiers[{i}].{field}"), reason)) {
+            tiers.push(tier);
+        } else {
+            ok = false;
+        }
+    }
+    if entry.tiers.len() > MAX_TIERS {
+        error("tiers", format!("at most {MAX_TIERS} tiers"));
+        ok = false;
+    }
+    tiers.sort_by_key(|t| t.above_input_tokens);
+    if tiers.windows(2).any(|w| w[0].above_input_tokens == w[1].above_input_tokens) {
+        error("tiers", "two tiers have the same aboveInputTokens".into());
+        ok = false;
+    }
+    let model = entry.name.trim().to_string();
+    if model.is_empty() {
+        error("name", "must not be empty".into());
+        ok = false;
+    }
+    let (Some(input), Some(output)) = (input, output) else { return None };
+    ok.then(|| ModelPrice {
+        model,
+        input,
+        output,
+        cached_input,
+        cache_write,
+        reasoning,
+        per_request,
+        tiers,
+        ..ModelPrice::default()
+    })
+}
+
+fn compile_tier(tier: &PriceTierSpec, error: &mut dyn FnMut(&str, String)) -> Option<PriceTier> {
+    let mut ok = true;
+    let mut price = |field: &str, text: &str| match parse_price_micros(text) {
+        Ok(micros) => Some(micros),
+        Err(reason) => {
+            error(field, reason);
+            ok = false;
+            None
+        }
+    };
+    let input = price("input", &tier.input);
+    let output = price("output", &tier.output);
+    let cached_input = tier.cached_input.as_deref().and_then(|t| price("cachedInput", t));
+    let cache_write = tier.cache_write.as_deref().and_then(|t| price("cacheWrite", t));
+    let (Some(input), Some(output)) = (input, output) else { return None };
+    ok.then_some(PriceTier { above_input_tokens: tier.above_input_tokens, input, output, cached_input, cache_write })
+}
+
+/// `2026-11-01T00:00:00Z` (UTC) -> milliseconds since the epoch.
+fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
+    let time = humantime::parse_rfc3339(text.trim())
+        .map_err(|e| format!("`{text}` is not a UTC RFC 3339 time such as 2026-11-01T00:00:00Z: {e}"))?;
+    let since = time.duration_since(std::time::UNIX_EPOCH).map_err(|_| format!("`{text}` is before 1970"))?;
+    i64::try_from(since.as_millis()).map_err(|_| format!("`{text}` is too far in the future"))
 }

@@ -12,7 +12,8 @@ fn manifests(text: &str) -> Manifests {
     manifests
 }
 
-const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: keys}\nstringData: {k: \"sk-one\\nsk-two, sk-three\"}\n";
+const SECRET: &str =
+    "apiVersion: v1\nkind: Secret\nmetadata: {name: keys}\nstringData: {k: \"sk-one\\nsk-two, sk-three\"}\n";
 
 fn channel(name: &str, extra: &str) -> String {
     format!(
@@ -51,7 +52,10 @@ fn the_version_depends_on_content_not_on_document_order() {
 fn a_missing_secret_names_the_file_resource_and_field() {
     let errors = errors_of(&channel("a", ""));
     assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].to_string(), "dir/m.yaml: Channel default/a: spec.apiKeySecretRef.name: Secret `default/keys` not found");
+    assert_eq!(
+        errors[0].to_string(),
+        "dir/m.yaml: Channel default/a: spec.apiKeySecretRef.name: Secret `default/keys` not found"
+    );
 }
 
 #[test]
@@ -72,7 +76,10 @@ fn duplicate_models_bad_urls_and_bad_timeouts_are_all_reported() {
 
 #[test]
 fn the_builtin_mock_upstream_is_an_accepted_base_url() {
-    let text = format!("{SECRET}---\n{}", channel("a", "").replace("https://api.example.com/v1/", "builtin://mock-upstream/v1"));
+    let text = format!(
+        "{SECRET}---\n{}",
+        channel("a", "").replace("https://api.example.com/v1/", "builtin://mock-upstream/v1")
+    );
     assert_eq!(compile(&manifests(&text)).unwrap().channels[0].base_url, "builtin://mock-upstream/v1");
 }
 
@@ -85,8 +92,49 @@ fn prices_become_micro_units_and_a_model_priced_twice_is_refused() {
         )
     };
     let snap = compile(&manifests(&pricing("list-a"))).unwrap();
-    let price = snap.price("gpt-4o").unwrap();
-    assert_eq!((price.input, price.output, price.cached_input, price.cache_write), (2_500_000, 10_000_000, Some(1_250_000), None));
+    let price = snap.price("gpt-4o", 0).unwrap();
+    assert_eq!(
+        (price.input, price.output, price.cached_input, price.cache_write),
+        (2_500_000, 10_000_000, Some(1_250_000), None)
+    );
     let errors = errors_of(&format!("{}---\n{}", pricing("list-a"), pricing("list-b")));
-    assert!(errors[0].reason.contains("already priced by ModelPricing default/list-a"), "{}", errors[0]);
+    assert!(errors[0].reason.contains("already priced from the same instant by ModelPricing default/list-a"), "{}", errors[0]);
+}
+
+fn pricing_with(name: &str, extra: &str, model: &str) -> String {
+    format!(
+        "apiVersion: oblivious.dev/v1alpha1\nkind: ModelPricing\nmetadata: {{name: {name}}}\nspec:\n  currency: USD\n  \
+         models: [{model}]\n{extra}"
+    )
+}
+
+#[test]
+fn a_scheduled_price_list_takes_over_at_its_effective_time() {
+    let now = pricing_with("now", "", "{name: m, input: \"1\", output: \"2\"}");
+    let later = pricing_with("later", "  effectiveFrom: \"2026-12-01T00:00:00Z\"\n", "{name: m, input: \"3\", output: \"4\"}");
+    let snap = compile(&manifests(&format!("{now}---\n{later}"))).unwrap();
+    let december = 1_796_083_200_000; // 2026-12-01T00:00:00Z
+    assert_eq!(snap.price("m", december - 1).map(|p| p.input), Some(1_000_000));
+    assert_eq!(snap.price("m", december).map(|p| p.input), Some(3_000_000));
+    let bad = pricing_with("bad", "  effectiveFrom: \"next tuesday\"\n", "{name: m, input: \"1\", output: \"1\"}");
+    assert_eq!(errors_of(&bad)[0].path, "spec.effectiveFrom");
+}
+
+#[test]
+fn multipliers_tiers_and_group_limits_compile_and_their_mistakes_are_named() {
+    let extra = "  groupMultipliers: {vip: \"0.8\"}\n  groupLimits:\n    - {group: default, rpm: 60, tpm: 100000}\n    \
+                 - {group: default, model: m, rpm: 600}\n";
+    let model = "{name: m, input: \"1\", output: \"2\", reasoning: \"3\", perRequest: \"0.01\", \
+                 tiers: [{aboveInputTokens: 200000, input: \"2\", output: \"4\"}]}";
+    let snap = compile(&manifests(&pricing_with("p", extra, model))).unwrap();
+    let price = snap.price("m", 0).unwrap();
+    assert_eq!((price.reasoning, price.per_request, price.multiplier_ppm("vip")), (Some(3_000_000), 10_000, 800_000));
+    assert_eq!(price.tiers[0].above_input_tokens, 200_000);
+    assert_eq!(snap.user_limit("default").and_then(|l| l.rpm), Some(60));
+    assert_eq!(snap.group_model_limit("default", "m").and_then(|l| l.rpm), Some(600));
+
+    let extra = "  groupMultipliers: {vip: \"-1\"}\n  groupLimits: [{group: default}, {group: x, rpm: 0}]\n";
+    let model = "{name: m, input: \"1\", output: \"2\", tiers: [{aboveInputTokens: 5, input: \"x\", output: \"1\"}]}";
+    let paths: Vec<String> = errors_of(&pricing_with("p", extra, model)).into_iter().map(|e| e.path).collect();
+    assert_eq!(paths, ["spec.groupMultipliers.vip", "spec.models[0].tiers[0].input", "spec.groupLimits[0]", "spec.groupLimits[1]"]);
 }

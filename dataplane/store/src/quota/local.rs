@@ -92,6 +92,21 @@ impl LocalQuota {
         }
     }
 
+    pub fn settle_provisionally(&self, hold: &Hold, cost_micros: i64) {
+        let mut book = self.lock();
+        if let Some(entry) = book.holds.remove(&hold.request_id) {
+            release(&mut book, &entry.hold);
+        }
+        if let Some(balance) = book.users.get_mut(&hold.user_id).and_then(|u| u.balance.as_mut()) {
+            balance.balance_micros -= cost_micros;
+        }
+        if let (Some(_), Some(key_id)) = (hold.key_cap_micros, hold.key_id)
+            && let Some(spent) = book.keys.get_mut(&key_id).and_then(|k| k.spent.as_mut())
+        {
+            *spent += cost_micros;
+        }
+    }
+
     pub fn expire_holds(&self, now_ms: i64) -> usize {
         let mut book = self.lock();
         let expired: Vec<Uuid> = book.holds.iter().filter(|(_, e)| e.expires_at <= now_ms).map(|(id, _)| *id).collect();

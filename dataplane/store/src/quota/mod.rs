@@ -94,6 +94,19 @@ impl QuotaBook {
         }
     }
 
+    /// The database could not record the charge of `hold`'s request: release the hold and deduct
+    /// `cost_micros` from the cached balance (and add it to the key's spend) until the charge is
+    /// replayed. See NOTES.md, "PostgreSQL down".
+    pub async fn settle_provisionally(&self, hold: &Hold, cost_micros: i64) -> Result<(), QuotaUnavailable> {
+        match self {
+            QuotaBook::Redis(redis) => redis.settle_provisionally(hold, cost_micros).await,
+            QuotaBook::Local(local) => {
+                local.settle_provisionally(hold, cost_micros);
+                Ok(())
+            }
+        }
+    }
+
     /// Releases holds that expired unsettled; returns how many.
     pub async fn expire_holds(&self, now_ms: i64) -> Result<usize, QuotaUnavailable> {
         match self {

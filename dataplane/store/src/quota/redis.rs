@@ -24,6 +24,7 @@ pub struct RedisQuota {
     prefix: String,
     reserve: Script,
     settle: Script,
+    provisional: Script,
     expire: Script,
 }
 
@@ -38,6 +39,7 @@ impl RedisQuota {
             prefix: format!("{prefix}q:"),
             reserve: Script::new(include_str!("reserve.lua")),
             settle: Script::new(include_str!("settle.lua")),
+            provisional: Script::new(include_str!("provisional.lua")),
             expire: Script::new(include_str!("expire.lua")),
         }
     }
@@ -112,6 +114,24 @@ impl RedisQuota {
             .arg(if spent.is_some() { "1" } else { "0" })
             .arg(spent.unwrap_or(0))
             .arg(HASH_TTL.as_secs())
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub async fn settle_provisionally(&self, hold: &Hold, cost_micros: i64) -> Result<(), QuotaUnavailable> {
+        let capped = hold.key_cap_micros.is_some() && hold.key_id.is_some();
+        let _: i64 = self
+            .provisional
+            .key(self.hold_hash(hold.request_id))
+            .key(self.expiry_set())
+            .key(self.user_hash(hold.user_id))
+            .key(self.key_hash(hold.key_id))
+            .arg(hold.request_id.to_string())
+            .arg(&self.prefix)
+            .arg(cost_micros)
+            .arg(if capped { "1" } else { "0" })
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(unavailable)?;
