@@ -35,9 +35,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let manifests_dir = args.manifests.or_else(|| Some(PathBuf::from("crds/examples")).filter(|p| p.is_dir()));
     manifests::start(relay.clone(), manifests_dir).await?;
 
-    let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    eprintln!("oblivious dev listening on http://{addr}  (OpenAI: http://{addr}/v1, Anthropic: http://{addr}, Gemini: http://{addr}/v1beta)");
+    eprintln!(
+        "oblivious dev listening on http://{addr}  (OpenAI: http://{addr}/v1, Anthropic: http://{addr}, Gemini: http://{addr}/v1beta)"
+    );
 
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
@@ -68,8 +72,7 @@ async fn ensure_admin_key(store: &Store) -> anyhow::Result<()> {
             models: Vec::new(),
             expires_at: None,
             is_admin: true,
-            user_id: None,
-            group: None,
+            ..NewApiKey::default()
         })
         .await?;
     eprintln!();

@@ -18,9 +18,10 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
                 Some(text) => Some(now + parse_lifetime_ms(&text)?),
                 None => None,
             };
-            let models: Vec<String> = models.into_iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
+            let models: Vec<String> =
+                models.into_iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
             let created = store
-                .create_api_key(NewApiKey { name, models, expires_at, is_admin: admin, user_id: None, group: None })
+                .create_api_key(NewApiKey { name, models, expires_at, is_admin: admin, ..NewApiKey::default() })
                 .await?;
             if json {
                 let mut value = serde_json::to_value(&created.record)?;
@@ -28,7 +29,10 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
                 println!("{value}");
             } else {
                 println!("{}", created.secret);
-                eprintln!("created key {} ({}); store it now: it will not be shown again", created.record.id, created.record.prefix);
+                eprintln!(
+                    "created key {} ({}); store it now: it will not be shown again",
+                    created.record.id, created.record.prefix
+                );
             }
         }
         KeysCommand::List { json } => {
@@ -46,7 +50,10 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
                         "active"
                     };
                     let models = if key.models.is_empty() { "*".to_string() } else { key.models.join(",") };
-                    println!("{:<38} {:<14} {:<20} {:<8} {:<24} {state}", key.id, key.prefix, key.name, key.is_admin, models);
+                    println!(
+                        "{:<38} {:<14} {:<20} {:<8} {:<24} {state}",
+                        key.id, key.prefix, key.name, key.is_admin, models
+                    );
                 }
             }
         }
@@ -66,7 +73,8 @@ fn now_ms() -> i64 {
 
 /// Parses `30d`, `12h`, `15m`, `90s` (humantime syntax, plus `d` for days).
 fn parse_lifetime_ms(text: &str) -> anyhow::Result<i64> {
-    let duration = humantime::parse_duration(text).with_context(|| format!("`{text}` is not a lifetime like 30d or 12h"))?;
+    let duration =
+        humantime::parse_duration(text).with_context(|| format!("`{text}` is not a lifetime like 30d or 12h"))?;
     i64::try_from(duration.as_millis()).context("lifetime too long")
 }
 

@@ -72,9 +72,7 @@ impl ErrorKind {
 
     fn openai_type(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::PayloadTooLarge => {
-                "invalid_request_error"
-            }
+            ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::PayloadTooLarge => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
             ErrorKind::RateLimited => "requests",
@@ -148,7 +146,10 @@ impl ApiError {
         ApiError {
             param: Some("model".into()),
             code: Some("model_not_found".into()),
-            ..Self::new(ErrorKind::NotFound, format!("The model `{model}` does not exist or you do not have access to it."))
+            ..Self::new(
+                ErrorKind::NotFound,
+                format!("The model `{model}` does not exist or you do not have access to it."),
+            )
         }
     }
 

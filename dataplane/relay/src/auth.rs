@@ -124,7 +124,10 @@ impl KeyAuthenticator {
                 }
                 None => {
                     tracing::error!(%error, "key store unreachable");
-                    Err(ApiError::new(ErrorKind::Unavailable, "Authentication is temporarily unavailable. Retry shortly."))
+                    Err(ApiError::new(
+                        ErrorKind::Unavailable,
+                        "Authentication is temporarily unavailable. Retry shortly.",
+                    ))
                 }
             },
         }

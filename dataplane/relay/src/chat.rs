@@ -17,9 +17,9 @@ use oblivious_core::{ApiError, Dialect, ErrorKind};
 
 use crate::auth::Principal;
 use crate::dialect::{self, FailureAction, UpstreamFailure};
+use crate::failover::{availability, client_error, note_attempt, record_failure};
 use crate::finalize::RecordGuard;
 use crate::ir::{ChatRequest, ChatResponse, Part};
-use crate::failover::{availability, client_error, note_attempt, record_failure};
 use crate::routing::{Candidate, select};
 use crate::state::Relay;
 use crate::stream::{self, StreamStart};
@@ -90,8 +90,10 @@ pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
     }
     let error = match last_failure {
         Some(failure) => client_error(&failure),
-        None => ApiError::new(ErrorKind::Unavailable, format!("No channel is currently available for model `{model}`."))
-            .with_code("no_available_channel"),
+        None => {
+            ApiError::new(ErrorKind::Unavailable, format!("No channel is currently available for model `{model}`."))
+                .with_code("no_available_channel")
+        }
     };
     reject(call, error)
 }
@@ -122,8 +124,7 @@ async fn attempt(
     let request = dialect::build_upstream_request(channel, &base_url, key, &call.request, &candidate.upstream_model);
     let deadline = started + Duration::from_millis(channel.timeouts.first_byte_ms);
     let client = relay.client_for(channel);
-    let response =
-        upstream::send(&client, channel, request, &call.lane, deadline).await.map_err(|f| (f, key_index))?;
+    let response = upstream::send(&client, channel, request, &call.lane, deadline).await.map_err(|f| (f, key_index))?;
     if call.request.stream {
         let start = stream::peek_first_events(channel, response, deadline).await.map_err(|f| (f, key_index))?;
         return Ok(Answer::Stream(start));

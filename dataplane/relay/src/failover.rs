@@ -14,7 +14,13 @@ use crate::routing::{Availability, Candidate};
 use crate::state::{ActiveConfig, Relay};
 
 /// How usable a candidate is for this request right now.
-pub(crate) fn availability(relay: &Relay, active: &ActiveConfig, candidate: &Candidate, tried: &[usize], now: Instant) -> Availability {
+pub(crate) fn availability(
+    relay: &Relay,
+    active: &ActiveConfig,
+    candidate: &Candidate,
+    tried: &[usize],
+    now: Instant,
+) -> Availability {
     let channel = &active.snapshot.channels[candidate.channel];
     if channel.suspend || tried.contains(&candidate.channel) || !relay.health.has_usable_key(channel, now) {
         Availability::Unusable
@@ -41,15 +47,27 @@ pub(crate) fn record_failure(relay: &Relay, channel: &Channel, key_index: Option
     match failure.action {
         FailureAction::Retry => {
             if relay.health.record_transient_failure(&channel.name, now) {
-                relay.metrics.ejections.get_or_create(&crate::metrics::ChannelLabels { channel: channel.name.clone() }).inc();
-                tracing::warn!(channel = channel.name, class = failure.class, "channel ejected after repeated failures");
+                relay
+                    .metrics
+                    .ejections
+                    .get_or_create(&crate::metrics::ChannelLabels { channel: channel.name.clone() })
+                    .inc();
+                tracing::warn!(
+                    channel = channel.name,
+                    class = failure.class,
+                    "channel ejected after repeated failures"
+                );
             }
         }
         FailureAction::DisableKey => {
             if let Some(key) = key_index.and_then(|i| channel.api_keys.get(i)) {
                 relay.health.disable_key(&channel.name, key, failure.class, now);
             }
-            tracing::warn!(channel = channel.name, class = failure.class, "upstream rejected a channel key; key disabled");
+            tracing::warn!(
+                channel = channel.name,
+                class = failure.class,
+                "upstream rejected a channel key; key disabled"
+            );
         }
         FailureAction::ReturnToClient => {}
     }
@@ -73,4 +91,3 @@ pub(crate) fn client_error(failure: &UpstreamFailure) -> ApiError {
     }
     error
 }
-

@@ -154,7 +154,11 @@ mod tests {
     use super::*;
 
     fn channel(keys: &[&str]) -> Channel {
-        Channel { name: "ns/c".into(), api_keys: keys.iter().map(|k| ApiKey(k.to_string())).collect(), ..Channel::default() }
+        Channel {
+            name: "ns/c".into(),
+            api_keys: keys.iter().map(|k| ApiKey(k.to_string())).collect(),
+            ..Channel::default()
+        }
     }
 
     #[test]

@@ -89,7 +89,9 @@ pub enum Part {
         signature: Option<String>,
     },
     /// Anthropic `redacted_thinking`: opaque data that must be returned unchanged.
-    RedactedReasoning { data: String },
+    RedactedReasoning {
+        data: String,
+    },
 }
 
 /// An image, either by URL or inline base64 data.

@@ -64,7 +64,11 @@ impl Default for Metrics {
             "Time from request to the first streamed event",
             time_to_first_token.clone(),
         );
-        registry.register("request_logs_dropped", "Request records dropped (queue or outage buffer full)", logs_dropped.clone());
+        registry.register(
+            "request_logs_dropped",
+            "Request records dropped (queue or outage buffer full)",
+            logs_dropped.clone(),
+        );
         registry.register("config_info", "The active configuration snapshot version", config_info.clone());
         Metrics {
             registry,
@@ -91,7 +95,9 @@ impl Metrics {
     }
 
     pub fn count_attempt(&self, channel: &str, outcome: &str) {
-        self.attempts.get_or_create(&AttemptLabels { channel: channel.to_string(), outcome: outcome.to_string() }).inc();
+        self.attempts
+            .get_or_create(&AttemptLabels { channel: channel.to_string(), outcome: outcome.to_string() })
+            .inc();
     }
 
     /// The text exposition.

@@ -132,7 +132,8 @@ mod tests {
             let picked = select(&refs, |_| Availability::Healthy, &mut rng).unwrap();
             assert_eq!(picked.priority, 10);
         }
-        let picked = select(&refs, |c| if c.priority == 10 { Availability::Unusable } else { Availability::Healthy }, &mut rng);
+        let picked =
+            select(&refs, |c| if c.priority == 10 { Availability::Unusable } else { Availability::Healthy }, &mut rng);
         assert_eq!(picked.unwrap().channel, 0);
     }
 

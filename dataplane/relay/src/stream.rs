@@ -173,12 +173,7 @@ impl Relayed {
     }
 }
 
-async fn pump(
-    mut call: ChatCall,
-    mut start: StreamStart,
-    encoder: Box<dyn StreamEncoder>,
-    tx: mpsc::Sender<Bytes>,
-) {
+async fn pump(mut call: ChatCall, mut start: StreamStart, encoder: Box<dyn StreamEncoder>, tx: mpsc::Sender<Bytes>) {
     let mut relayed = Relayed { encoder, reported: None, output: String::new(), saw_finish: false };
     let first = std::mem::take(&mut start.first_events);
     let mut end = match send_all(&tx, relayed.deliver(first)).await {

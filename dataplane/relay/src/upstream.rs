@@ -17,7 +17,13 @@ const ERROR_BODY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Error bodies beyond this are cut: they are only classified and summarized.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
-pub fn failure(action: FailureAction, kind: ErrorKind, status: u16, class: &'static str, message: &str) -> UpstreamFailure {
+pub fn failure(
+    action: FailureAction,
+    kind: ErrorKind,
+    status: u16,
+    class: &'static str,
+    message: &str,
+) -> UpstreamFailure {
     UpstreamFailure { action, kind, status, class, message: message.to_string(), code: None }
 }
 
@@ -60,7 +66,13 @@ pub fn transport_failure(error: &reqwest::Error) -> UpstreamFailure {
         return timeout_failure("answer");
     }
     if error.is_connect() {
-        return failure(FailureAction::Retry, ErrorKind::BadGateway, 502, "connect", "Could not connect to the upstream.");
+        return failure(
+            FailureAction::Retry,
+            ErrorKind::BadGateway,
+            502,
+            "connect",
+            "Could not connect to the upstream.",
+        );
     }
     failure(FailureAction::Retry, ErrorKind::BadGateway, 502, "transport", "The connection to the upstream failed.")
 }

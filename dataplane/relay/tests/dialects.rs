@@ -25,7 +25,8 @@ async fn openai_clients_reach_every_provider() {
     for model in ["gpt", "claude", "gem"] {
         assert!(openai_text(&h, model).await.starts_with("Mock"), "{model}");
     }
-    let paths: Vec<String> = h.upstream_chat_requests().await.iter().map(|r| r["path"].as_str().unwrap().to_string()).collect();
+    let paths: Vec<String> =
+        h.upstream_chat_requests().await.iter().map(|r| r["path"].as_str().unwrap().to_string()).collect();
     assert_eq!(paths, ["/v1/chat/completions", "/v1/messages", "/v1beta/models/gem:generateContent"]);
 }
 
@@ -34,7 +35,14 @@ async fn anthropic_clients_reach_every_provider_streaming() {
     let h = Harness::start(&all_providers()).await;
     for model in ["gpt", "claude", "gem"] {
         let body = json!({"model": model, "max_tokens": 100, "stream": true, "system": "be brief", "messages": [{"role": "user", "content": "hi"}]});
-        let response = h.http.post(format!("{}/v1/messages", h.base)).header("x-api-key", ADMIN_KEY).json(&body).send().await.unwrap();
+        let response = h
+            .http
+            .post(format!("{}/v1/messages", h.base))
+            .header("x-api-key", ADMIN_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200, "{model}");
         let (datas, clean) = read_sse(response).await;
         assert!(clean);
@@ -92,12 +100,24 @@ async fn errors_come_back_in_the_callers_dialect() {
     // Unknown model.
     let openai: Value = h.chat("nope").await.json().await.unwrap();
     assert_eq!(openai["error"]["code"], "model_not_found");
-    let anthropic = h.http.post(url("/v1/messages")).header("x-api-key", ADMIN_KEY)
-        .json(&json!({"model": "nope", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})).send().await.unwrap();
+    let anthropic = h
+        .http
+        .post(url("/v1/messages"))
+        .header("x-api-key", ADMIN_KEY)
+        .json(&json!({"model": "nope", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anthropic.status(), 404);
     assert_eq!(anthropic.json::<Value>().await.unwrap()["error"]["type"], "not_found_error");
-    let gemini = h.http.post(url("/v1beta/models/nope:generateContent")).header("x-goog-api-key", ADMIN_KEY)
-        .json(&json!({"contents": [{"parts": [{"text": "x"}]}]})).send().await.unwrap();
+    let gemini = h
+        .http
+        .post(url("/v1beta/models/nope:generateContent"))
+        .header("x-goog-api-key", ADMIN_KEY)
+        .json(&json!({"contents": [{"parts": [{"text": "x"}]}]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(gemini.status(), 404);
     assert_eq!(gemini.json::<Value>().await.unwrap()["error"]["status"], "NOT_FOUND");
     // Missing and wrong keys.
@@ -113,11 +133,18 @@ async fn errors_come_back_in_the_callers_dialect() {
     assert_eq!(missing_field["error"]["param"], "messages");
     // Too large.
     let big = "x".repeat(4096);
-    let large = h.post("/v1/chat/completions", json!({"model": "gpt", "messages": [{"role": "user", "content": big}]})).await;
+    let large =
+        h.post("/v1/chat/completions", json!({"model": "gpt", "messages": [{"role": "user", "content": big}]})).await;
     assert_eq!(large.status(), 413);
     assert_eq!(large.json::<Value>().await.unwrap()["error"]["type"], "invalid_request_error");
-    let large_gemini = h.http.post(url("/v1beta/models/gem:generateContent")).header("x-goog-api-key", ADMIN_KEY)
-        .body(big).send().await.unwrap();
+    let large_gemini = h
+        .http
+        .post(url("/v1beta/models/gem:generateContent"))
+        .header("x-goog-api-key", ADMIN_KEY)
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(large_gemini.status(), 413);
     assert_eq!(large_gemini.json::<Value>().await.unwrap()["error"]["code"], 413);
 }
@@ -133,8 +160,7 @@ async fn a_key_limited_to_some_models_gets_404_for_others_and_sees_only_its_mode
             models: vec!["gpt".into()],
             expires_at: None,
             is_admin: false,
-            user_id: None,
-            group: None,
+            ..oblivious_store::NewApiKey::default()
         })
         .await
         .unwrap();
@@ -148,7 +174,16 @@ async fn a_key_limited_to_some_models_gets_404_for_others_and_sees_only_its_mode
     assert_eq!(call("gpt").await.unwrap().status(), 200);
     let denied = call("claude").await.unwrap();
     assert_eq!(denied.status(), 404);
-    let listed: Value = h.http.get(format!("{}/v1/models", h.base)).bearer_auth(&created.secret).send().await.unwrap().json().await.unwrap();
+    let listed: Value = h
+        .http
+        .get(format!("{}/v1/models", h.base))
+        .bearer_auth(&created.secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let ids: Vec<&str> = listed["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["gpt"]);
     let log = &h.logs().await[0];
@@ -184,8 +219,14 @@ async fn lane_headers_are_carried_to_the_upstream_and_keys_rotate() {
 
 #[tokio::test]
 async fn a_config_swap_does_not_interrupt_a_stream_in_flight() {
-    let h = Harness::start(&channel("o", "openai", 0, "[{name: slow, upstreamModel: \"s@tps=40,words=20\"}]", "")).await;
-    let response = h.post("/v1/chat/completions", json!({"model": "slow", "stream": true, "messages": [{"role": "user", "content": "x"}]})).await;
+    let h =
+        Harness::start(&channel("o", "openai", 0, "[{name: slow, upstreamModel: \"s@tps=40,words=20\"}]", "")).await;
+    let response = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "slow", "stream": true, "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     h.install(&channel("o2", "openai", 0, "[{name: other}]", ""));
     let (datas, clean) = read_sse(response).await;

@@ -64,10 +64,16 @@ async fn a_first_byte_timeout_fails_over() {
 
 #[tokio::test]
 async fn a_stream_whose_first_event_is_an_error_fails_over() {
-    let yaml = channel("primary", "anthropic", 10, "[{name: m, upstreamModel: \"claude@error_in_stream=overloaded\"}]", "")
-        + &channel("backup", "openai", 0, "[{name: m}]", "");
+    let yaml =
+        channel("primary", "anthropic", 10, "[{name: m, upstreamModel: \"claude@error_in_stream=overloaded\"}]", "")
+            + &channel("backup", "openai", 0, "[{name: m}]", "");
     let h = Harness::start(&yaml).await;
-    let response = h.post("/v1/chat/completions", json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]})).await;
+    let response = h
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     let (datas, clean) = read_sse(response).await;
     assert!(clean);

@@ -21,7 +21,8 @@ fn round_trip(request: &ChatRequest, provider: Provider) -> ChatRequest {
     let body = serde_json::to_vec(&upstream.body).unwrap();
     let ingress = dialect::provider_dialect(provider);
     let hints = IngressHints { model_from_path: Some("m"), stream_from_path: request.stream };
-    dialect::parse_request(ingress, &body, hints).unwrap_or_else(|e| panic!("{ingress:?} could not parse its own rendering: {e}\n{}", upstream.body))
+    dialect::parse_request(ingress, &body, hints)
+        .unwrap_or_else(|e| panic!("{ingress:?} could not parse its own rendering: {e}\n{}", upstream.body))
 }
 
 /// What must survive: (role, text parts, tool calls as (id?, name, args JSON), tool results as
@@ -54,44 +55,51 @@ fn meaning(request: &ChatRequest, keep_ids: bool) -> Vec<(String, Vec<String>)> 
 
 fn conversation() -> impl Strategy<Value = ChatRequest> {
     let word = "[a-z]{1,8}";
-    let turn = (proptest::collection::vec(word, 1..6), proptest::collection::vec(word, 1..6), any::<bool>(), any::<u8>());
-    (proptest::collection::vec(turn, 1..4), proptest::option::of(proptest::collection::vec(word, 1..5))).prop_map(|(turns, system)| {
-        let mut messages = Vec::new();
-        for (i, (user_words, assistant_words, with_tool, n)) in turns.into_iter().enumerate() {
-            messages.push(Message { role: Role::User, content: vec![Part::Text(user_words.join(" "))] });
-            if with_tool {
-                let id = format!("call_{i}_{n}");
-                messages.push(Message {
-                    role: Role::Assistant,
-                    content: vec![Part::ToolCall { id: id.clone(), name: "lookup".into(), arguments: json!({"q": n}).to_string() }],
-                });
-                messages.push(Message {
-                    role: Role::Tool,
-                    content: vec![Part::ToolResult {
-                        tool_call_id: id,
-                        name: Some("lookup".into()),
-                        content: json!({"answer": assistant_words.join(" ")}).to_string(),
-                        is_error: false,
-                    }],
-                });
+    let turn =
+        (proptest::collection::vec(word, 1..6), proptest::collection::vec(word, 1..6), any::<bool>(), any::<u8>());
+    (proptest::collection::vec(turn, 1..4), proptest::option::of(proptest::collection::vec(word, 1..5))).prop_map(
+        |(turns, system)| {
+            let mut messages = Vec::new();
+            for (i, (user_words, assistant_words, with_tool, n)) in turns.into_iter().enumerate() {
+                messages.push(Message { role: Role::User, content: vec![Part::Text(user_words.join(" "))] });
+                if with_tool {
+                    let id = format!("call_{i}_{n}");
+                    messages.push(Message {
+                        role: Role::Assistant,
+                        content: vec![Part::ToolCall {
+                            id: id.clone(),
+                            name: "lookup".into(),
+                            arguments: json!({"q": n}).to_string(),
+                        }],
+                    });
+                    messages.push(Message {
+                        role: Role::Tool,
+                        content: vec![Part::ToolResult {
+                            tool_call_id: id,
+                            name: Some("lookup".into()),
+                            content: json!({"answer": assistant_words.join(" ")}).to_string(),
+                            is_error: false,
+                        }],
+                    });
+                }
+                messages.push(Message { role: Role::Assistant, content: vec![Part::Text(assistant_words.join(" "))] });
             }
-            messages.push(Message { role: Role::Assistant, content: vec![Part::Text(assistant_words.join(" "))] });
-        }
-        messages.push(Message { role: Role::User, content: vec![Part::Text("and now?".into())] });
-        ChatRequest {
-            model: "m".into(),
-            system: system.map(|w| vec![w.join(" ")]).unwrap_or_default(),
-            messages,
-            tools: vec![ToolDefinition {
-                name: "lookup".into(),
-                description: Some("Looks things up".into()),
-                parameters: json!({"type": "object", "properties": {"q": {"type": "integer"}}, "required": ["q"]}),
-            }],
-            max_tokens: Some(256),
-            include_usage: true,
-            ..ChatRequest::default()
-        }
-    })
+            messages.push(Message { role: Role::User, content: vec![Part::Text("and now?".into())] });
+            ChatRequest {
+                model: "m".into(),
+                system: system.map(|w| vec![w.join(" ")]).unwrap_or_default(),
+                messages,
+                tools: vec![ToolDefinition {
+                    name: "lookup".into(),
+                    description: Some("Looks things up".into()),
+                    parameters: json!({"type": "object", "properties": {"q": {"type": "integer"}}, "required": ["q"]}),
+                }],
+                max_tokens: Some(256),
+                include_usage: true,
+                ..ChatRequest::default()
+            }
+        },
+    )
 }
 
 proptest! {
@@ -138,9 +146,12 @@ fn an_openai_request_with_an_image_reaches_each_provider_as_its_image_part() {
             {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
         ]}]
     });
-    let request = dialect::parse_request(Dialect::OpenAi, body.to_string().as_bytes(), IngressHints::default()).unwrap();
-    let anthropic = dialect::build_upstream_request(&channel(Provider::Anthropic), "http://u", &ApiKey("k".into()), &request, "m");
+    let request =
+        dialect::parse_request(Dialect::OpenAi, body.to_string().as_bytes(), IngressHints::default()).unwrap();
+    let anthropic =
+        dialect::build_upstream_request(&channel(Provider::Anthropic), "http://u", &ApiKey("k".into()), &request, "m");
     assert_eq!(anthropic.body["messages"][0]["content"][1]["source"]["media_type"], "image/png");
-    let gemini = dialect::build_upstream_request(&channel(Provider::Gemini), "http://u", &ApiKey("k".into()), &request, "m");
+    let gemini =
+        dialect::build_upstream_request(&channel(Provider::Gemini), "http://u", &ApiKey("k".into()), &request, "m");
     assert_eq!(gemini.body["contents"][0]["parts"][1]["inlineData"]["mimeType"], "image/png");
 }

@@ -25,7 +25,13 @@ fn usage_chunks(chunks: &[Value]) -> Vec<&Value> {
 }
 
 fn models() -> String {
-    channel("c", "openai", 0, "[{name: reported, upstreamModel: \"u@words=5\"}, {name: silent, upstreamModel: \"u@words=5,no_usage\"}]", "")
+    channel(
+        "c",
+        "openai",
+        0,
+        "[{name: reported, upstreamModel: \"u@words=5\"}, {name: silent, upstreamModel: \"u@words=5,no_usage\"}]",
+        "",
+    )
 }
 
 #[tokio::test]
@@ -73,7 +79,13 @@ async fn client_not_asking_and_upstream_silent_gets_no_usage_but_the_log_is_esti
 
 #[tokio::test]
 async fn a_channel_flagged_as_rejecting_stream_options_never_gets_them() {
-    let yaml = channel("c", "openai", 0, "[{name: m, upstreamModel: \"u@reject_stream_options\"}]", "  quirks: {rejectsStreamOptions: true}\n");
+    let yaml = channel(
+        "c",
+        "openai",
+        0,
+        "[{name: m, upstreamModel: \"u@reject_stream_options\"}]",
+        "  quirks: {rejectsStreamOptions: true}\n",
+    );
     let h = Harness::start(&yaml).await;
     let chunks = stream_once(&h, "m", true).await;
     assert_eq!(usage_chunks(&chunks).len(), 1, "usage is still delivered (counted locally)");

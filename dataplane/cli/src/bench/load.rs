@@ -49,7 +49,12 @@ pub enum Measure {
     FirstFrame,
 }
 
-pub async fn run(target: &Target, concurrency: usize, duration: Duration, measure: Measure) -> anyhow::Result<RunResult> {
+pub async fn run(
+    target: &Target,
+    concurrency: usize,
+    duration: Duration,
+    measure: Measure,
+) -> anyhow::Result<RunResult> {
     let started = Instant::now();
     let deadline = started + duration;
     let mut workers = Vec::with_capacity(concurrency);

@@ -20,7 +20,10 @@ impl ChildProcess {
     pub fn rss_kib(&self) -> Option<u64> {
         let pid = self.child.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status.lines().find_map(|line| line.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
     }
 }
 
@@ -37,10 +40,22 @@ pub fn free_addr() -> anyhow::Result<SocketAddr> {
 }
 
 /// Starts `oblivious ARGS…` and waits until `ready_path` answers 200.
-pub async fn spawn_oblivious(args: &[&str], envs: &[(&str, &str)], addr: SocketAddr, ready_path: &str, cwd: &Path) -> anyhow::Result<ChildProcess> {
+pub async fn spawn_oblivious(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    addr: SocketAddr,
+    ready_path: &str,
+    cwd: &Path,
+) -> anyhow::Result<ChildProcess> {
     let exe = std::env::current_exe().context("cannot find the oblivious binary")?;
     let mut command = Command::new(exe);
-    command.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).kill_on_drop(true);
+    command
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
     for (key, value) in envs {
         command.env(key, value);
     }

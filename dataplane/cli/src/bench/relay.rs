@@ -37,7 +37,14 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
 
     let mock_addr = free_addr()?;
     let mock_listen = mock_addr.to_string();
-    let mock = spawn_oblivious(&["mock-upstream", "--listen", &mock_listen, "--no-record"], &[], mock_addr, "/_mock/requests", dir.path()).await?;
+    let mock = spawn_oblivious(
+        &["mock-upstream", "--listen", &mock_listen, "--no-record"],
+        &[],
+        mock_addr,
+        "/_mock/requests",
+        dir.path(),
+    )
+    .await?;
 
     let manifests = dir.path().join("manifests");
     write_manifests(&manifests, mock_addr, &upstream_model)?;
@@ -61,8 +68,13 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
     let through = |stream: bool| target(relay_addr, &client_key, "bench", stream);
 
     println!("oblivious bench relay — {:.1} s per measurement, answers of {} tokens", args.duration_secs, args.words);
-    println!("relay: auth (stored key), routing, usage accounting and request logging on; mock and relay are separate processes\n");
-    println!("{:>5} {:>8} | {:>9} {:>9} {:>9} {:>10} | {:>9} {:>9} {:>9} {:>10} | {:>9} {:>9} {:>7}", "conc", "", "p50", "p99", "p99.9", "req/s", "p50", "p99", "p99.9", "req/s", "Δp50", "Δp99", "thru%");
+    println!(
+        "relay: auth (stored key), routing, usage accounting and request logging on; mock and relay are separate processes\n"
+    );
+    println!(
+        "{:>5} {:>8} | {:>9} {:>9} {:>9} {:>10} | {:>9} {:>9} {:>9} {:>10} | {:>9} {:>9} {:>7}",
+        "conc", "", "p50", "p99", "p99.9", "req/s", "p50", "p99", "p99.9", "req/s", "Δp50", "Δp99", "thru%"
+    );
     println!("{:>5} {:>8} | {:^41} | {:^41} | {:^27}", "", "", "direct to mock", "through relay", "overhead");
     for &concurrency in &args.concurrency {
         // Warm both paths (connection pools, key cache, tiktoken) before measuring.
@@ -83,7 +95,9 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
     println!();
     let mib = |kib: Option<u64>| kib.map_or("n/a".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
     println!("relay RSS: idle {}, after load {}", mib(idle_rss), mib(loaded_rss));
-    println!("targets (DESIGN §8): overhead p50 < 150 µs and p99 < 1 ms at 64 connections; throughput >= 90 % of direct; streaming TTFT overhead < 1 ms; idle RSS < 50 MB");
+    println!(
+        "targets (DESIGN §8): overhead p50 < 150 µs and p99 < 1 ms at 64 connections; throughput >= 90 % of direct; streaming TTFT overhead < 1 ms; idle RSS < 50 MB"
+    );
     drop(relay);
     drop::<ChildProcess>(mock);
     Ok(())
@@ -108,7 +122,11 @@ fn print_row(concurrency: usize, label: &str, direct: &RunResult, relay: &RunRes
         delta(direct.percentile(50.0), relay.percentile(50.0)),
         delta(direct.percentile(99.0), relay.percentile(99.0)),
         ratio,
-        if direct.errors + relay.errors > 0 { format!("  (errors: direct {}, relay {})", direct.errors, relay.errors) } else { String::new() },
+        if direct.errors + relay.errors > 0 {
+            format!("  (errors: direct {}, relay {})", direct.errors, relay.errors)
+        } else {
+            String::new()
+        },
     );
 }
 
@@ -123,7 +141,10 @@ fn target(addr: SocketAddr, key: &str, model: &str, stream: bool) -> Target {
     Target {
         addr,
         path: "/v1/chat/completions".into(),
-        headers: vec![("authorization".into(), format!("Bearer {key}")), ("content-type".into(), "application/json".into())],
+        headers: vec![
+            ("authorization".into(), format!("Bearer {key}")),
+            ("content-type".into(), "application/json".into()),
+        ],
         body: Bytes::from(body.to_string()),
     }
 }
@@ -145,7 +166,13 @@ async fn create_key(data_dir: &Path) -> anyhow::Result<String> {
     let store = Store::connect(None, data_dir).await?;
     store.migrate().await?;
     let created = store
-        .create_api_key(NewApiKey { name: "bench".into(), models: vec![], expires_at: None, is_admin: false, user_id: None, group: None })
+        .create_api_key(NewApiKey {
+            name: "bench".into(),
+            models: vec![],
+            expires_at: None,
+            is_admin: false,
+            ..NewApiKey::default()
+        })
         .await
         .context("cannot create the benchmark key")?;
     Ok(created.secret)

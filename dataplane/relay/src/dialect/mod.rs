@@ -207,8 +207,8 @@ pub fn sanitize_upstream_message(message: &str) -> String {
         .map(|word| {
             let lower = word.to_ascii_lowercase();
             let looks_like_url = lower.contains("://") || lower.starts_with("www.");
-            let looks_like_key = (lower.starts_with("sk-") || lower.starts_with("aiza") || lower.starts_with("key-"))
-                && word.len() > 12;
+            let looks_like_key =
+                (lower.starts_with("sk-") || lower.starts_with("aiza") || lower.starts_with("key-")) && word.len() > 12;
             if looks_like_url {
                 "[url]"
             } else if looks_like_key {

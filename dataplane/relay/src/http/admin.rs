@@ -35,6 +35,7 @@ pub async fn list_logs(
         key_id: query.get("key_id").and_then(|v| v.parse().ok()),
         model: query.get("model").cloned(),
         before: parse_i64("before"),
+        user_id: query.get("user_id").and_then(|v| v.parse().ok()),
     };
     match relay.store.list_request_logs(&filter).await {
         Ok(rows) => Json(json!({ "data": rows })).into_response(),

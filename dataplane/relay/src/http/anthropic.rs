@@ -13,7 +13,11 @@ use crate::dialect::IngressHints;
 use crate::state::Relay;
 
 pub async fn messages(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
-    let entry =
-        ChatEntry { dialect: Dialect::Anthropic, hints: IngressHints::default(), query_key: None, gemini_json_array: false };
+    let entry = ChatEntry {
+        dialect: Dialect::Anthropic,
+        hints: IngressHints::default(),
+        query_key: None,
+        gemini_json_array: false,
+    };
     enter_chat(relay, entry, headers, body).await
 }

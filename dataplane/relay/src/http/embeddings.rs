@@ -44,7 +44,12 @@ pub async fn embeddings(State(relay): State<Arc<Relay>>, headers: HeaderMap, bod
     with_request_id(response, request_id)
 }
 
-async fn run(relay: &Arc<Relay>, guard: &mut RecordGuard, headers: &HeaderMap, body: Body) -> Result<(Response, Usage), ApiError> {
+async fn run(
+    relay: &Arc<Relay>,
+    guard: &mut RecordGuard,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Response, Usage), ApiError> {
     let principal = relay.keys.authenticate(headers, None).await?;
     guard.record().key_id = principal.key_id;
     guard.record().key_prefix = principal.key_prefix.clone();
@@ -78,8 +83,7 @@ async fn run(relay: &Arc<Relay>, guard: &mut RecordGuard, headers: &HeaderMap, b
     let mut last_failure: Option<UpstreamFailure> = None;
     while tried.len() < relay.config.max_attempts {
         let now = Instant::now();
-        let Some(candidate) =
-            select(&candidates, |c| availability(relay, &active, c, &tried, now), &mut rand::rng())
+        let Some(candidate) = select(&candidates, |c| availability(relay, &active, c, &tried, now), &mut rand::rng())
         else {
             break;
         };
@@ -110,7 +114,9 @@ async fn run(relay: &Arc<Relay>, guard: &mut RecordGuard, headers: &HeaderMap, b
     }
     Err(match last_failure {
         Some(failure) => client_error(&failure),
-        None => ApiError::new(ErrorKind::Unavailable, format!("No channel is currently available for model `{model}`.")),
+        None => {
+            ApiError::new(ErrorKind::Unavailable, format!("No channel is currently available for model `{model}`."))
+        }
     })
 }
 
@@ -122,12 +128,21 @@ async fn attempt(
     lane: &LaneContext,
 ) -> Result<Value, (UpstreamFailure, Option<usize>)> {
     let Some(key) = relay.health.next_key(channel, Instant::now()) else {
-        return Err((upstream::failure(FailureAction::Retry, ErrorKind::Unavailable, 503, "no_key", "No usable key."), None));
+        return Err((
+            upstream::failure(FailureAction::Retry, ErrorKind::Unavailable, 503, "no_key", "No usable key."),
+            None,
+        ));
     };
     let key_index = channel.api_keys.iter().position(|k| std::ptr::eq(k, key));
     let fail = |f: UpstreamFailure| (f, key_index);
     let base = relay.resolve_base_url(channel).ok_or_else(|| {
-        fail(upstream::failure(FailureAction::Retry, ErrorKind::BadGateway, 502, "builtin_unavailable", "No built-in mock."))
+        fail(upstream::failure(
+            FailureAction::Retry,
+            ErrorKind::BadGateway,
+            502,
+            "builtin_unavailable",
+            "No built-in mock.",
+        ))
     })?;
     let (url, auth) = match channel.provider {
         Provider::AzureOpenai => {
@@ -143,8 +158,15 @@ async fn attempt(
     let deadline = tokio::time::Instant::now() + Duration::from_millis(channel.timeouts.first_byte_ms);
     let client = relay.client_for(channel);
     let response = upstream::send(&client, channel, request, lane, deadline).await.map_err(fail)?;
-    let bytes = upstream::read_body(response, Duration::from_millis(channel.timeouts.stream_idle_ms)).await.map_err(fail)?;
+    let bytes =
+        upstream::read_body(response, Duration::from_millis(channel.timeouts.stream_idle_ms)).await.map_err(fail)?;
     serde_json::from_slice(&bytes).map_err(|_| {
-        fail(upstream::failure(FailureAction::Retry, ErrorKind::BadGateway, 502, "malformed_response", "Malformed answer."))
+        fail(upstream::failure(
+            FailureAction::Retry,
+            ErrorKind::BadGateway,
+            502,
+            "malformed_response",
+            "Malformed answer.",
+        ))
     })
 }

@@ -40,6 +40,9 @@ pub async fn generate(
 }
 
 fn unknown_method(path: &str) -> Response {
-    ApiError::new(ErrorKind::NotFound, format!("Method `{path}` is not supported; use :generateContent or :streamGenerateContent."))
-        .into_response_for(Dialect::Gemini)
+    ApiError::new(
+        ErrorKind::NotFound,
+        format!("Method `{path}` is not supported; use :generateContent or :streamGenerateContent."),
+    )
+    .into_response_for(Dialect::Gemini)
 }

@@ -31,7 +31,12 @@ fn visible_models(relay: &Relay, principal: &Principal) -> Vec<String> {
 }
 
 /// Authenticates a listing request, answering a failure in the caller's dialect.
-async fn authenticate(relay: &Relay, headers: &HeaderMap, query_key: Option<&str>, dialect: Dialect) -> Result<Principal, Response> {
+async fn authenticate(
+    relay: &Relay,
+    headers: &HeaderMap,
+    query_key: Option<&str>,
+    dialect: Dialect,
+) -> Result<Principal, Response> {
     relay.keys.authenticate(headers, query_key).await.map_err(|e| e.into_response_for(dialect))
 }
 

@@ -13,10 +13,18 @@ use crate::dialect::IngressHints;
 use crate::state::Relay;
 
 pub async fn chat_completions(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
-    let entry = ChatEntry { dialect: Dialect::OpenAi, hints: IngressHints::default(), query_key: None, gemini_json_array: false };
+    let entry = ChatEntry {
+        dialect: Dialect::OpenAi,
+        hints: IngressHints::default(),
+        query_key: None,
+        gemini_json_array: false,
+    };
     enter_chat(relay, entry, headers, body).await
 }
 
 pub async fn not_found() -> Response {
-    ApiError::new(ErrorKind::NotFound, "Unknown endpoint.").with_code("unknown_url").into_response_for(Dialect::OpenAi).into_response()
+    ApiError::new(ErrorKind::NotFound, "Unknown endpoint.")
+        .with_code("unknown_url")
+        .into_response_for(Dialect::OpenAi)
+        .into_response()
 }

@@ -76,7 +76,8 @@ impl Harness {
     }
 
     pub async fn chat(&self, model: &str) -> reqwest::Response {
-        self.post("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})).await
+        self.post("/v1/chat/completions", json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .await
     }
 
     /// Request records, newest first, after flushing the asynchronous writer.
@@ -103,7 +104,8 @@ pub async fn read_sse(response: reqwest::Response) -> (Vec<String>, bool) {
     let mut stream = response.bytes_stream();
     use futures_util::StreamExt;
     let mut clean = true;
-    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("stream stalled") {
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("stream stalled")
+    {
         match chunk {
             Ok(bytes) => datas.extend(parser.push(&bytes).into_iter().map(|e| e.data)),
             Err(_) => {

@@ -10,8 +10,8 @@ use oblivious_config::{ApiKey, Channel};
 use oblivious_core::Dialect;
 use serde_json::{Map, Value, json};
 
-use crate::dialect::content::{arguments_object, parse_data_url};
 use crate::dialect::UpstreamRequest;
+use crate::dialect::content::{arguments_object, parse_data_url};
 use crate::ir::{ChatRequest, Image, Message, Part, ReasoningConfig, Role, ToolChoice};
 
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
