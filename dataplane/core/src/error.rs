@@ -3,7 +3,7 @@
 //! An `ApiError` never carries an upstream URL or key: upstream failures are mapped to a kind
 //! and a sanitized message before they get here.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -123,11 +123,13 @@ pub struct ApiError {
     pub code: Option<String>,
     /// Seconds the client should wait, sent as `Retry-After`.
     pub retry_after: Option<u64>,
+    /// Extra response headers (e.g. `x-ratelimit-*` on a 429).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, status: None, message: message.into(), param: None, code: None, retry_after: None }
+        ApiError { kind, status: None, message: message.into(), param: None, code: None, retry_after: None, headers: Vec::new() }
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {
@@ -200,6 +202,9 @@ impl ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        for (name, value) in self.headers {
+            headers.insert(name, value);
         }
         response
     }

@@ -31,9 +31,47 @@ pub struct Principal {
     pub models: Vec<String>,
     pub is_admin: bool,
     pub group: String,
+    /// The account billed for this caller's requests; None for operator keys (the bootstrap key
+    /// and keys made with `oblivious keys create`), which are not metered.
+    pub user_id: Option<Uuid>,
+    /// The key's own limits.
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    /// The key's lifetime spending cap, in micro-units.
+    pub max_spend_micros: Option<i64>,
 }
 
 impl Principal {
+    /// The bootstrap administrator: every model, no account, no limits.
+    pub fn bootstrap(key_prefix: &str) -> Self {
+        Principal {
+            key_id: None,
+            key_prefix: key_prefix.to_string(),
+            models: Vec::new(),
+            is_admin: true,
+            group: "default".into(),
+            user_id: None,
+            rpm: None,
+            tpm: None,
+            max_spend_micros: None,
+        }
+    }
+
+    fn from_record(record: &ApiKeyRecord) -> Self {
+        let positive = |n: Option<i64>| n.and_then(|n| u64::try_from(n).ok()).filter(|n| *n > 0);
+        Principal {
+            key_id: Some(record.id),
+            key_prefix: record.prefix.clone(),
+            models: record.models.clone(),
+            is_admin: record.is_admin,
+            group: record.group.clone(),
+            user_id: record.user_id,
+            rpm: positive(record.rpm),
+            tpm: positive(record.tpm),
+            max_spend_micros: record.max_spend_micros,
+        }
+    }
+
     pub fn may_use_model(&self, model: &str) -> bool {
         self.models.is_empty() || self.models.iter().any(|m| m == model)
     }
@@ -74,22 +112,10 @@ impl KeyAuthenticator {
         if let Some(expected) = &self.bootstrap_hash
             && bool::from(expected.as_bytes().ct_eq(hash.as_bytes()))
         {
-            return Ok(Principal {
-                key_id: None,
-                key_prefix: key_prefix(secret).to_string(),
-                models: Vec::new(),
-                is_admin: true,
-                group: "default".into(),
-            });
+            return Ok(Principal::bootstrap(key_prefix(secret)));
         }
         let record = self.lookup(secret, &hash).await?;
-        Ok(Principal {
-            key_id: Some(record.id),
-            key_prefix: record.prefix.clone(),
-            models: record.models.clone(),
-            is_admin: record.is_admin,
-            group: record.group.clone(),
-        })
+        Ok(Principal::from_record(&record))
     }
 
     async fn lookup(&self, secret: &str, hash: &str) -> Result<ApiKeyRecord, ApiError> {

@@ -21,7 +21,8 @@ use crate::failover::{availability, client_error, note_attempt, record_failure};
 use crate::finalize::RecordGuard;
 use crate::ir::{ChatRequest, ChatResponse, Part};
 use crate::routing::{Candidate, select};
-use crate::state::Relay;
+use crate::billing::estimate_chat;
+use crate::state::{ActiveConfig, Relay};
 use crate::stream::{self, StreamStart};
 use crate::upstream;
 use crate::usage::settle_usage;
@@ -51,6 +52,8 @@ pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
         record.stream = call.request.stream;
         record.key_id = call.principal.key_id;
         record.key_prefix = call.principal.key_prefix.clone();
+        record.user_id = call.principal.user_id;
+        record.group = call.principal.group.clone();
         record.lane = call.lane.tag().map(str::to_string);
     }
     let model = call.request.model.clone();
@@ -58,18 +61,33 @@ pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
     if candidates.is_empty() || !call.principal.may_use_model(&model) {
         return reject(call, ApiError::model_not_found(&model));
     }
+    let estimate = estimate_chat(&call.request, relay.billing.config().default_output_estimate);
+    let request_id = call.guard.record().id;
+    let admission = match relay.billing.admit(&call.principal, &model, estimate, &active.snapshot, request_id).await {
+        Ok(admission) => admission,
+        Err(error) => return reject(call, error),
+    };
+    let rate_limit_headers = admission.headers.clone();
+    call.guard.attach_admission(admission);
+    let mut response = answer(&relay, &active, &candidates, call).await;
+    response.headers_mut().extend(rate_limit_headers);
+    response
+}
 
+/// Tries candidates until one answers, failing over on transient errors before the first byte.
+async fn answer(relay: &Arc<Relay>, active: &ActiveConfig, candidates: &[&Candidate], mut call: ChatCall) -> Response {
+    let model = call.request.model.clone();
     let mut tried: Vec<usize> = Vec::new();
     let mut last_failure: Option<UpstreamFailure> = None;
     while tried.len() < relay.config.max_attempts {
         let now = Instant::now();
-        let availability = |c: &Candidate| availability(&relay, &active, c, &tried, now);
-        let Some(candidate) = select(&candidates, availability, &mut rand::rng()) else { break };
+        let availability = |c: &Candidate| availability(relay, active, c, &tried, now);
+        let Some(candidate) = select(candidates, availability, &mut rand::rng()) else { break };
         tried.push(candidate.channel);
         let channel = &active.snapshot.channels[candidate.channel];
         note_attempt(&mut call.guard, channel, candidate);
 
-        match attempt(&relay, channel, candidate, &call).await {
+        match attempt(relay, channel, candidate, &call).await {
             Ok(answer) => {
                 relay.health.record_success(&channel.name);
                 relay.metrics.count_attempt(&channel.name, "success");
@@ -79,7 +97,7 @@ pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
                 };
             }
             Err((failure, key_index)) => {
-                record_failure(&relay, channel, key_index, &failure);
+                record_failure(relay, channel, key_index, &failure);
                 let action = failure.action;
                 last_failure = Some(failure);
                 if action != FailureAction::Retry {

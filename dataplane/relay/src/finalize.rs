@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::billing::Admission;
 use crate::ir::Usage;
 use crate::metrics::RequestLabels;
 use crate::request_log::RequestRecord;
@@ -16,11 +17,18 @@ pub const CLIENT_CLOSED: u16 = 499;
 pub struct RecordGuard {
     relay: Arc<Relay>,
     record: Option<RequestRecord>,
+    /// The request's quota hold and rate-limit charges, settled when the record is written.
+    admission: Option<Admission>,
 }
 
 impl RecordGuard {
     pub fn new(relay: Arc<Relay>, record: RequestRecord) -> Self {
-        RecordGuard { relay, record: Some(record) }
+        RecordGuard { relay, record: Some(record), admission: None }
+    }
+
+    /// Attaches what billing admitted; it is settled with the record's cost when the request ends.
+    pub fn attach_admission(&mut self, admission: Admission) {
+        self.admission = Some(admission);
     }
 
     /// The record, to fill in as the request progresses.
@@ -42,14 +50,14 @@ impl RecordGuard {
         }
     }
 
-    /// Writes the record with the final status.
+    /// Writes the record with the final status and settles its cost.
     pub fn finish(mut self, status: u16, error_class: Option<&str>) {
         if let Some(mut record) = self.record.take() {
             record.status = status;
             if let Some(class) = error_class {
                 record.error_class = Some(class.to_string());
             }
-            submit(&self.relay, record);
+            submit(&self.relay, record, self.admission.take());
         }
     }
 }
@@ -59,12 +67,18 @@ impl Drop for RecordGuard {
         if let Some(mut record) = self.record.take() {
             record.status = CLIENT_CLOSED;
             record.error_class.get_or_insert_with(|| "client_closed".to_string());
-            submit(&self.relay, record);
+            submit(&self.relay, record, self.admission.take());
         }
     }
 }
 
-fn submit(relay: &Relay, record: RequestRecord) {
+/// Settles the request (its recorded cost is what it is charged: zero unless usage was set) and
+/// queues its record.
+fn submit(relay: &Relay, record: RequestRecord, admission: Option<Admission>) {
+    if let Some(admission) = admission {
+        let tokens = record.usage.input_tokens + record.usage.output_tokens;
+        relay.billing.complete(admission, record.cost_micros, tokens, &record.model);
+    }
     let labels = RequestLabels { ingress: record.ingress, endpoint: record.endpoint, status: record.status };
     relay.metrics.requests.get_or_create(&labels).inc();
     relay.metrics.duration.observe(record.started.elapsed().as_secs_f64());

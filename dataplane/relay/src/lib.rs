@@ -7,6 +7,7 @@
 //! `finalize` (one record and metrics per request).
 
 pub mod auth;
+pub mod billing;
 pub mod chat;
 pub mod dialect;
 mod failover;

@@ -46,7 +46,7 @@ impl RoutingTable {
     }
 
     /// Candidates for `model` usable by `group` (a channel with no groups serves everyone).
-    pub fn candidates<'a>(&'a self, snapshot: &'a Snapshot, model: &str, group: &'a str) -> Vec<&'a Candidate> {
+    pub fn candidates<'a>(&'a self, snapshot: &'a Snapshot, model: &str, group: &str) -> Vec<&'a Candidate> {
         self.models
             .get(model)
             .map(|all| all.iter().filter(|c| channel_serves_group(&snapshot.channels[c.channel], group)).collect())

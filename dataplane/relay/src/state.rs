@@ -9,7 +9,10 @@ use arc_swap::ArcSwap;
 use oblivious_config::{Channel, Snapshot};
 use oblivious_store::Store;
 
+use oblivious_store::kv::SharedState;
+
 use crate::auth::KeyAuthenticator;
+use crate::billing::{Billing, BillingConfig};
 use crate::health::HealthBook;
 use crate::metrics::Metrics;
 use crate::request_log::RequestLogSink;
@@ -29,6 +32,7 @@ pub struct RelayConfig {
     pub key_cache_ttl: Duration,
     /// Most upstream attempts for one request.
     pub max_attempts: usize,
+    pub billing: BillingConfig,
 }
 
 impl Default for RelayConfig {
@@ -39,6 +43,7 @@ impl Default for RelayConfig {
             bootstrap_key: None,
             key_cache_ttl: Duration::from_secs(5),
             max_attempts: 4,
+            billing: BillingConfig::default(),
         }
     }
 }
@@ -67,15 +72,23 @@ pub struct Relay {
     pub store: Store,
     pub keys: KeyAuthenticator,
     pub logs: RequestLogSink,
+    pub billing: Billing,
     pub metrics: Metrics,
     clients: Mutex<HashMap<u64, reqwest::Client>>,
 }
 
 impl Relay {
-    /// Creates the relay and starts its request-log writer on the current runtime.
+    /// A relay with in-process quota and limits (`oblivious dev`, tests).
     pub fn new(config: RelayConfig, store: Store) -> Arc<Self> {
+        Self::with_shared_state(config, store, SharedState::local())
+    }
+
+    /// A relay whose quota and limits live in `shared` (Redis in production). Starts the
+    /// request-log writer and the settlement task on the current runtime.
+    pub fn with_shared_state(config: RelayConfig, store: Store, shared: SharedState) -> Arc<Self> {
         let keys = KeyAuthenticator::new(store.clone(), config.bootstrap_key.clone(), config.key_cache_ttl);
         let logs = RequestLogSink::spawn(store.clone());
+        let billing = Billing::new(shared, store.clone(), config.billing.clone());
         Arc::new(Relay {
             config,
             active: ArcSwap::from_pointee(ActiveConfig::default()),
@@ -84,6 +97,7 @@ impl Relay {
             store,
             keys,
             logs,
+            billing,
             metrics: Metrics::default(),
             clients: Mutex::new(HashMap::new()),
         })

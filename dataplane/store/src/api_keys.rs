@@ -138,14 +138,24 @@ impl Store {
         Ok(CreatedApiKey { record, secret })
     }
 
-    /// The key with this secret if it exists, is not revoked and has not expired at `now_ms`.
+    /// The key with this secret if it exists, is not revoked, has not expired at `now_ms`, and
+    /// its owner (if any) exists and is not disabled. The group is the owner's current group, so
+    /// moving a user to another group applies to their existing keys.
     pub async fn find_active_api_key(&self, secret: &str, now_ms: i64) -> StoreResult<Option<ApiKeyRecord>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL \
-             AND (expires_at IS NULL OR expires_at > $2)"
-        );
+        let sql = "SELECT k.id, k.name, k.prefix, k.models, k.is_admin, k.user_id, \
+             COALESCE(u.group_name, k.group_name) AS group_name, k.created_at, k.expires_at, k.revoked_at, \
+             k.rpm, k.tpm, k.max_spend_micros, k.spent_micros \
+             FROM api_keys k LEFT JOIN users u ON u.id = k.user_id \
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2) \
+             AND (k.user_id IS NULL OR (u.id IS NOT NULL AND NOT u.disabled))";
         let hash = hash_api_key(secret);
-        Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(&hash).bind(now_ms).fetch_optional(pool).await?))
+        Ok(on_pool!(self, pool => sqlx::query_as(sql).bind(&hash).bind(now_ms).fetch_optional(pool).await?))
+    }
+
+    /// What a key has spent so far (settled charges), or None for an unknown key.
+    pub async fn api_key_spent(&self, key_id: Uuid) -> StoreResult<Option<i64>> {
+        let sql = "SELECT spent_micros FROM api_keys WHERE id = $1";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).bind(key_id).fetch_optional(pool).await?))
     }
 
     /// Every key, newest first.

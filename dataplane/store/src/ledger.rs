@@ -92,6 +92,8 @@ pub struct SettledCharge {
     /// False when this request had already been charged (nothing changed).
     pub applied: bool,
     pub balance: BalanceState,
+    /// The key's total spend after this charge (when the charge named a key that exists).
+    pub key_spent_micros: Option<i64>,
 }
 
 const LEDGER_COLUMNS: &str =
@@ -178,7 +180,11 @@ impl Store {
             if inserted == 0 {
                 tx.rollback().await?;
                 let balance = self.balance(charge.user_id).await?.ok_or(StoreError::NotFound("user"))?;
-                return Ok(SettledCharge { applied: false, balance });
+                let key_spent_micros = match charge.key_id {
+                    Some(key_id) => self.api_key_spent(key_id).await?,
+                    None => None,
+                };
+                return Ok(SettledCharge { applied: false, balance, key_spent_micros });
             }
             let state: Option<BalanceState> = sqlx::query_as(
                 "UPDATE users SET balance_micros = balance_micros - $1, balance_version = balance_version + 1, \
@@ -195,15 +201,16 @@ impl Store {
                 .bind(entry_id)
                 .execute(&mut *tx)
                 .await?;
+            let mut key_spent_micros = None;
             if let Some(key_id) = charge.key_id {
-                sqlx::query("UPDATE api_keys SET spent_micros = spent_micros + $1 WHERE id = $2")
+                key_spent_micros = sqlx::query_scalar("UPDATE api_keys SET spent_micros = spent_micros + $1 WHERE id = $2 RETURNING spent_micros")
                     .bind(charge.cost_micros)
                     .bind(key_id)
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
             }
             tx.commit().await?;
-            Ok(SettledCharge { applied: true, balance: state })
+            Ok(SettledCharge { applied: true, balance: state, key_spent_micros })
         })
     }
 

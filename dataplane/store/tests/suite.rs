@@ -37,7 +37,7 @@ macro_rules! both_backends {
 
 both_backends!(
     keys_are_found_by_secret_until_revoked_or_expired,
-    keys_keep_their_models_group_and_owner,
+    keys_follow_their_owner_and_keep_their_models,
     revoking_an_unknown_prefix_changes_nothing_and_ids_work,
     request_logs_are_idempotent_and_listed_newest_first_with_filters,
     migrations_can_run_twice,
@@ -72,7 +72,7 @@ async fn keys_are_found_by_secret_until_revoked_or_expired(store: Store) {
     assert_eq!(listed.iter().find(|k| k.id == created.record.id).unwrap().revoked_at, Some(NOW));
 }
 
-async fn keys_keep_their_models_group_and_owner(store: Store) {
+async fn keys_follow_their_owner_and_keep_their_models(store: Store) {
     let owner = Uuid::now_v7();
     let created = store
         .create_api_key(NewApiKey {
@@ -85,9 +85,31 @@ async fn keys_keep_their_models_group_and_owner(store: Store) {
         })
         .await
         .unwrap();
+    assert!(store.find_active_api_key(&created.secret, NOW).await.unwrap().is_none(), "its owner does not exist");
+    let user = new_user(&store, "owner", 0).await;
+    let created = store
+        .create_api_key(NewApiKey {
+            name: "limited".into(),
+            models: vec!["gpt-4o".into(), "claude".into()],
+            is_admin: true,
+            user_id: Some(user.id),
+            group: Some("ignored".into()),
+            max_spend_micros: Some(5),
+            ..NewApiKey::default()
+        })
+        .await
+        .unwrap();
     let found = store.find_active_api_key(&created.secret, NOW).await.unwrap().unwrap();
     assert_eq!(found.models, ["gpt-4o", "claude"]);
-    assert_eq!((found.group.as_str(), found.user_id, found.is_admin), ("vip", Some(owner), true));
+    assert_eq!((found.group.as_str(), found.user_id, found.is_admin), ("default", Some(user.id), true), "the owner's group wins");
+    assert_eq!((found.max_spend_micros, found.spent_micros), (Some(5), 0));
+    assert_eq!(store.api_key_spent(created.record.id).await.unwrap(), Some(0));
+    store.update_user(user.id, &UserUpdate { group: Some("vip".into()), ..UserUpdate::default() }).await.unwrap();
+    let found = store.find_active_api_key(&created.secret, NOW).await.unwrap().unwrap();
+    assert_eq!(found.group, "vip");
+    store.update_user(user.id, &UserUpdate { disabled: Some(true), ..UserUpdate::default() }).await.unwrap();
+    assert!(store.find_active_api_key(&created.secret, NOW).await.unwrap().is_none(), "a disabled user's keys stop working");
+    let _ = owner;
 }
 
 async fn revoking_an_unknown_prefix_changes_nothing_and_ids_work(store: Store) {
@@ -266,7 +288,9 @@ async fn a_charge_settles_once_even_when_settled_concurrently(store: Store) {
         .collect();
     let mut applied = 0;
     for attempt in attempts {
-        applied += usize::from(attempt.await.unwrap().applied);
+        let settled = attempt.await.unwrap();
+        assert_eq!(settled.key_spent_micros, Some(123), "every answer reports the key's spend");
+        applied += usize::from(settled.applied);
     }
     assert_eq!(applied, 1);
     assert_eq!(store.balance(user.id).await.unwrap().unwrap().balance_micros, 1_000_000 - 123);

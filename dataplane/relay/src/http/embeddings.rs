@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::body::read_limited;
 use super::with_request_id;
 use crate::dialect::{FailureAction, UpstreamFailure, UpstreamRequest, provider_dialect};
+use crate::billing::estimate_embeddings;
 use crate::failover::{availability, client_error, note_attempt, record_failure};
 use crate::finalize::RecordGuard;
 use crate::ir::Usage;
@@ -53,6 +54,8 @@ async fn run(
     let principal = relay.keys.authenticate(headers, None).await?;
     guard.record().key_id = principal.key_id;
     guard.record().key_prefix = principal.key_prefix.clone();
+    guard.record().user_id = principal.user_id;
+    guard.record().group = principal.group.clone();
     let lane = LaneContext::from_headers(headers);
     guard.record().lane = lane.tag().map(str::to_string);
     let bytes = read_limited(body, relay.config.max_body_bytes).await?;
@@ -78,6 +81,11 @@ async fn run(
     if candidates.is_empty() || !principal.may_use_model(&model) {
         return Err(ApiError::model_not_found(&model));
     }
+    let estimate = estimate_embeddings(input_bytes(&request));
+    let request_id = guard.record().id;
+    let admission = relay.billing.admit(&principal, &model, estimate, &active.snapshot, request_id).await?;
+    let rate_limit_headers = admission.headers.clone();
+    guard.attach_admission(admission);
 
     let mut tried = Vec::new();
     let mut last_failure: Option<UpstreamFailure> = None;
@@ -100,6 +108,7 @@ async fn run(
                 let usage = Usage { input_tokens: prompt_tokens, ..Usage::default() };
                 let mut response = (StatusCode::OK, answer.to_string()).into_response();
                 response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response.headers_mut().extend(rate_limit_headers);
                 return Ok((response, usage));
             }
             Err((failure, key_index)) => {
@@ -118,6 +127,23 @@ async fn run(
             ApiError::new(ErrorKind::Unavailable, format!("No channel is currently available for model `{model}`."))
         }
     })
+}
+
+/// Bytes of text to embed (token arrays count as four bytes per token).
+fn input_bytes(request: &Value) -> usize {
+    match request.get("input") {
+        Some(Value::String(text)) => text.len(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(text) => text.len(),
+                Value::Array(tokens) => tokens.len() * 4,
+                Value::Number(_) => 4,
+                _ => 0,
+            })
+            .sum(),
+        _ => 0,
+    }
 }
 
 async fn attempt(
