@@ -61,6 +61,13 @@ pub struct DevArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, default_value_t = 32 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Redis URL; when set, quota holds and rate limits are shared through it instead of kept
+    /// in this process.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Processes sharing the limits: while Redis is unreachable each enforces limit / replicas.
+    #[arg(long, env = "OBLIVIOUS_REPLICAS", default_value_t = 1)]
+    pub replicas: u64,
 }
 
 #[derive(Args)]

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use oblivious_relay::billing::BillingConfig;
 use oblivious_relay::{Relay, RelayConfig};
+use oblivious_store::kv::SharedState;
 use oblivious_store::{NewApiKey, Store};
 
 use crate::cli::DevArgs;
@@ -27,9 +29,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         builtin_mock_base: Some(mock.base_url()),
         bootstrap_key,
+        billing: BillingConfig { replicas: args.replicas, ..BillingConfig::default() },
         ..RelayConfig::default()
     };
-    let relay = Relay::new(config, store);
+    let shared = shared_state(args.redis_url.as_deref()).await?;
+    let relay = Relay::with_shared_state(config, store, shared);
     tokio::task::spawn_blocking(oblivious_relay::usage::warm_up);
 
     let manifests_dir = args.manifests.or_else(|| Some(PathBuf::from("crds/examples")).filter(|p| p.is_dir()));
@@ -58,6 +62,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     relay.logs.flush().await;
     mock.shutdown();
     Ok(())
+}
+
+/// Quota holds and rate limits: in this process, or in Redis when `REDIS_URL` is set (so several
+/// processes share them, as replicas in a cluster do).
+async fn shared_state(redis_url: Option<&str>) -> anyhow::Result<SharedState> {
+    match redis_url.filter(|u| !u.is_empty()) {
+        None => Ok(SharedState::local()),
+        Some(url) => SharedState::redis(url, oblivious_store::kv::PRODUCTION_PREFIX)
+            .await
+            .context("cannot connect to Redis (REDIS_URL)"),
+    }
 }
 
 /// Without `OBLIVIOUS_BOOTSTRAP_KEY`, the first start creates an admin key and prints it once.
