@@ -16,6 +16,9 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 const STALE_GRACE: Duration = Duration::from_secs(600);
+/// After the store failed, cached keys are served without asking it again for this long, so an
+/// outage costs one timeout now and then rather than one per request.
+const STORE_RETRY_AFTER: Duration = Duration::from_secs(2);
 /// Cache entries beyond this are dropped wholesale (a flood of distinct valid keys is unlikely;
 /// this only bounds memory).
 const MAX_CACHED_KEYS: usize = 100_000;
@@ -87,6 +90,8 @@ pub struct KeyAuthenticator {
     bootstrap_hash: Option<String>,
     ttl: Duration,
     cache: RwLock<HashMap<String, CachedKey>>,
+    /// Until when the store is assumed down (set by an unavailable error).
+    store_down_until: RwLock<Option<Instant>>,
 }
 
 fn now_ms() -> i64 {
@@ -96,7 +101,13 @@ fn now_ms() -> i64 {
 impl KeyAuthenticator {
     pub fn new(store: Store, bootstrap_key: Option<String>, ttl: Duration) -> Self {
         let bootstrap_hash = bootstrap_key.filter(|k| !k.is_empty()).map(|k| hash_api_key(&k));
-        KeyAuthenticator { store, bootstrap_hash, ttl, cache: RwLock::new(HashMap::new()) }
+        KeyAuthenticator {
+            store,
+            bootstrap_hash,
+            ttl,
+            cache: RwLock::new(HashMap::new()),
+            store_down_until: RwLock::new(None),
+        }
     }
 
     /// Authenticates the key carried by a request in any dialect's header (or Gemini's `?key=`).
@@ -130,6 +141,11 @@ impl KeyAuthenticator {
                 _ => None,
             }
         };
+        let store_down =
+            self.store_down_until.read().unwrap_or_else(|p| p.into_inner()).is_some_and(|until| now < until);
+        if let (true, Some(record)) = (store_down, &stale) {
+            return still_valid(record);
+        }
         match self.store.find_active_api_key(secret, now_ms()).await {
             Ok(Some(record)) => {
                 let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
@@ -143,19 +159,21 @@ impl KeyAuthenticator {
                 self.cache.write().unwrap_or_else(|p| p.into_inner()).remove(hash);
                 Err(invalid_key())
             }
-            Err(error) => match stale {
-                Some(record) => {
-                    tracing::warn!(%error, "key store unreachable; serving a cached key");
-                    still_valid(&record)
+            Err(error) => {
+                if error.is_unavailable() {
+                    *self.store_down_until.write().unwrap_or_else(|p| p.into_inner()) = Some(now + STORE_RETRY_AFTER);
                 }
-                None => {
-                    tracing::error!(%error, "key store unreachable");
-                    Err(ApiError::new(
-                        ErrorKind::Unavailable,
-                        "Authentication is temporarily unavailable. Retry shortly.",
-                    ))
+                match stale {
+                    Some(record) => {
+                        tracing::warn!(%error, "key store unreachable; serving a cached key");
+                        still_valid(&record)
+                    }
+                    None => {
+                        tracing::error!(%error, "key store unreachable");
+                        Err(auth_unavailable())
+                    }
                 }
-            },
+            }
         }
     }
 }
@@ -165,6 +183,10 @@ fn still_valid(record: &ApiKeyRecord) -> Result<ApiKeyRecord, ApiError> {
         return Err(invalid_key());
     }
     Ok(record.clone())
+}
+
+fn auth_unavailable() -> ApiError {
+    ApiError::new(ErrorKind::Unavailable, "Authentication is temporarily unavailable. Retry shortly.")
 }
 
 fn invalid_key() -> ApiError {

@@ -22,19 +22,31 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True when the database itself is unreachable or failing (as opposed to a refused
-    /// operation): callers buffer and retry these.
+    /// True when the database itself is unreachable or failing (as opposed to refusing this
+    /// operation): callers buffer and retry these. Refusals are integrity, data and statement
+    /// errors; connection loss, an administrator terminating sessions, "too many connections",
+    /// a busy SQLite file and pool timeouts are outages.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::Protocol(_)
-            )
-        )
+        let StoreError::Database(error) = self else { return false };
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                match code.len() {
+                    // PostgreSQL SQLSTATE: connection exception, insufficient resources,
+                    // operator intervention, system error.
+                    5 => matches!(&code[..2], "08" | "53" | "57" | "58"),
+                    // SQLite result codes: SQLITE_BUSY (5) and SQLITE_LOCKED (6), with extended variants.
+                    _ => code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)),
+                }
+            }
+            _ => false,
+        }
     }
 }
 

@@ -158,7 +158,13 @@ mod tests {
     #[test]
     fn key_user_and_group_limits_all_apply_and_the_tightest_sets_the_headers() {
         let user = Uuid::now_v7();
-        let principal = Principal { key_id: Some(Uuid::now_v7()), user_id: Some(user), rpm: Some(10), tpm: None, ..Principal::bootstrap("sk") };
+        let principal = Principal {
+            key_id: Some(Uuid::now_v7()),
+            user_id: Some(user),
+            rpm: Some(10),
+            tpm: None,
+            ..Principal::bootstrap("sk")
+        };
         let snapshot = Snapshot {
             group_limits: vec![
                 GroupLimit { group: "default".into(), model: None, rpm: Some(100), tpm: Some(5000) },
@@ -171,7 +177,8 @@ mod tests {
         assert_eq!(names.len(), 4, "{names:?}");
         assert!(names.contains(&format!("user:{user}:tpm").as_str()));
         assert_eq!(planned.iter().find(|p| p.unit == Unit::Tokens).unwrap().check.cost, 42);
-        let state = |remaining| LimitState { allowed: true, remaining, reset: Duration::from_secs(6), retry_after: None };
+        let state =
+            |remaining| LimitState { allowed: true, remaining, reset: Duration::from_secs(6), retry_after: None };
         let verdict = LimitVerdict { states: vec![state(3), state(99), state(4000), state(999)] };
         let headers = headers(&planned, &verdict);
         let get = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_str().unwrap().to_string());
@@ -195,7 +202,10 @@ mod tests {
             }],
         };
         let error = refusal(&planned, &verdict, "m");
-        assert_eq!((error.status().as_u16(), error.code.as_deref(), error.retry_after), (429, Some("rate_limit_exceeded"), Some(30)));
+        assert_eq!(
+            (error.status().as_u16(), error.code.as_deref(), error.retry_after),
+            (429, Some("rate_limit_exceeded"), Some(30))
+        );
         assert!(error.message.contains("key requests per minute: limit 2"), "{}", error.message);
         assert!(error.headers.iter().any(|(n, v)| n == "x-ratelimit-remaining-requests" && v == "0"));
     }

@@ -106,7 +106,10 @@ impl Billing {
                 Err(error) => {
                     tracing::warn!(%error, "rate limiter unreachable; enforcing this process's share locally");
                     let local = limits::split_among(&planned, self.config.replicas);
-                    (self.fallback.limiter.check(&local, now * 1000).await.map_err(|_| billing_unavailable())?, self.fallback.limiter.clone())
+                    (
+                        self.fallback.limiter.check(&local, now * 1000).await.map_err(|_| billing_unavailable())?,
+                        self.fallback.limiter.clone(),
+                    )
                 }
             };
             if !verdict.allowed() {
@@ -151,7 +154,8 @@ impl Billing {
         if let Some(limiter) = admission.limiter.clone()
             && !admission.tokens_limits.is_empty()
         {
-            let correction = i64::try_from(total_tokens).unwrap_or(i64::MAX) - i64::try_from(admission.charged_tokens).unwrap_or(0);
+            let correction =
+                i64::try_from(total_tokens).unwrap_or(i64::MAX) - i64::try_from(admission.charged_tokens).unwrap_or(0);
             let checks = admission.tokens_limits.clone();
             tokio::spawn(async move {
                 let now = oblivious_store::now_ms() * 1000;
@@ -217,11 +221,13 @@ impl Billing {
             }
         };
         let mut fresh = Freshness { user_id: Some(hold.user_id), balance: Some(balance), ..Freshness::default() };
-        if with_key && hold.key_cap_micros.is_some()
+        if with_key
+            && hold.key_cap_micros.is_some()
             && let Some(key_id) = hold.key_id
         {
             fresh.key_id = Some(key_id);
-            fresh.key_spent_micros = self.store.api_key_spent(key_id).await.map_err(|_| ReserveError::Refused(billing_unavailable()))?;
+            fresh.key_spent_micros =
+                self.store.api_key_spent(key_id).await.map_err(|_| ReserveError::Refused(billing_unavailable()))?;
         }
         book.settle(None, &fresh).await.map_err(|_| ReserveError::BookUnavailable)
     }
@@ -266,8 +272,11 @@ fn key_cap_reached(remaining: i64, needed: i64) -> ApiError {
 }
 
 fn billing_unavailable() -> ApiError {
-    ApiError::new(ErrorKind::Unavailable, "Billing is temporarily unavailable; the request was not sent. Retry shortly.")
-        .with_code("billing_unavailable")
+    ApiError::new(
+        ErrorKind::Unavailable,
+        "Billing is temporarily unavailable; the request was not sent. Retry shortly.",
+    )
+    .with_code("billing_unavailable")
 }
 
 /// Micro-units as a decimal string (`1234567` -> `1.234567`), the way money appears in JSON.

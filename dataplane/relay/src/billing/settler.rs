@@ -175,7 +175,12 @@ async fn replay(store: &Store, waiting: &mut VecDeque<Waiting>) -> bool {
 }
 
 /// Releases the hold (if still held) and installs the balance and key spend the database reached.
-async fn install(book: &QuotaBook, request: Option<uuid::Uuid>, charge: &Charge, settled: oblivious_store::SettledCharge) {
+async fn install(
+    book: &QuotaBook,
+    request: Option<uuid::Uuid>,
+    charge: &Charge,
+    settled: oblivious_store::SettledCharge,
+) {
     let fresh = Freshness {
         user_id: Some(charge.user_id),
         balance: Some(settled.balance),

@@ -11,6 +11,7 @@ use oblivious_compile::compile;
 use oblivious_crds::{Manifests, parse_documents};
 use oblivious_mock_upstream::{MockConfig, MockServer};
 use oblivious_relay::{Relay, RelayConfig};
+use oblivious_store::kv::SharedState;
 use oblivious_store::{RequestLog, RequestLogFilter, Store};
 use serde_json::{Value, json};
 
@@ -49,16 +50,28 @@ impl Harness {
     }
 
     pub async fn start_with(yaml: &str, config: RelayConfig) -> Harness {
-        let mock = oblivious_mock_upstream::spawn(MockConfig { record_requests: true }).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = Store::connect(None, dir.path()).await.unwrap();
         store.migrate().await.unwrap();
+        Self::start_shared(yaml, config, store, SharedState::local(), dir).await
+    }
+
+    /// A relay on a given store and quota/limit state (several harnesses may share them, like
+    /// replicas sharing PostgreSQL and Redis).
+    pub async fn start_shared(
+        yaml: &str,
+        config: RelayConfig,
+        store: Store,
+        shared: SharedState,
+        dir: tempfile::TempDir,
+    ) -> Harness {
+        let mock = oblivious_mock_upstream::spawn(MockConfig { record_requests: true }).await.unwrap();
         let config = RelayConfig {
             builtin_mock_base: Some(mock.base_url()),
             bootstrap_key: Some(ADMIN_KEY.to_string()),
             ..config
         };
-        let relay = Relay::new(config, store);
+        let relay = Relay::with_shared_state(config, store, shared);
         relay.install(compile_yaml(&format!("{SECRET}---\n{yaml}")));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -80,8 +93,9 @@ impl Harness {
             .await
     }
 
-    /// Request records, newest first, after flushing the asynchronous writer.
+    /// Request records, newest first, after flushing the asynchronous writer and settlements.
     pub async fn logs(&self) -> Vec<RequestLog> {
+        self.relay.billing.settler.flush().await;
         self.relay.logs.flush().await;
         self.relay.store.list_request_logs(&RequestLogFilter { limit: 100, ..Default::default() }).await.unwrap()
     }
