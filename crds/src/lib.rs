@@ -4,12 +4,14 @@
 //! configuration is `oblivious-compile`'s job. Specs deny unknown fields so a typo in a manifest
 //! (`baseURL`) is an error naming the field instead of a silently ignored setting.
 
+mod agent;
 mod channel;
 mod load;
 mod meta;
 mod pricing;
 mod secret;
 
+pub use agent::*;
 pub use channel::*;
 pub use load::{LoadError, Manifests, Sourced, load_dir, parse_documents};
 pub use meta::ObjectMeta;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::secret::decode_data_value;
-use crate::{API_VERSION, ChannelSpec, ModelPricingSpec, ObjectMeta, Secret};
+use crate::{API_VERSION, AgentSpec, ChannelSpec, ModelPricingSpec, ObjectMeta, Secret};
 
 /// A resource together with where it was read from.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +39,7 @@ fn origin(file: &Path, document: usize) -> String {
 pub struct Manifests {
     pub channels: Vec<Sourced<ChannelSpec>>,
     pub pricings: Vec<Sourced<ModelPricingSpec>>,
+    pub agents: Vec<Sourced<AgentSpec>>,
     pub secrets: Vec<Sourced<Secret>>,
     /// `file: kind/name` of documents this version does not handle (other Kubernetes kinds,
     /// Oblivious kinds of later versions), so callers can mention them.
@@ -133,6 +134,10 @@ pub fn parse_documents(file: &Path, text: &str, manifests: &mut Manifests, error
                 Ok((metadata, spec)) => {
                     manifests.pricings.push(Sourced { file: file.into(), document, metadata, spec })
                 }
+                Err((path, reason)) => errors.push(error(&path, reason)),
+            },
+            (API_VERSION, "Agent") => match typed::<AgentSpec>(value) {
+                Ok((metadata, spec)) => manifests.agents.push(Sourced { file: file.into(), document, metadata, spec }),
                 Err((path, reason)) => errors.push(error(&path, reason)),
             },
             ("v1", "Secret") => match secret(value) {
@@ -263,7 +268,7 @@ spec:
         let text = CHANNEL.replace("baseUrl", "baseURL");
         let (_, errors) = parse(&text);
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].path, "spec");
+        assert_eq!(errors[0].path, "spec.baseURL", "the path names the unknown field itself");
         assert!(errors[0].reason.contains("baseURL"), "{}", errors[0].reason);
     }
 

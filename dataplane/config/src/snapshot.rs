@@ -17,6 +17,34 @@ pub struct Snapshot {
     pub prices: Vec<ModelPrice>,
     /// Rate limits per user group, sorted by group then model.
     pub group_limits: Vec<GroupLimit>,
+    /// Published agents (the `Agent` resources), sorted by name.
+    pub agents: Vec<Agent>,
+}
+
+/// A published assistant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Agent {
+    /// `namespace/name` of the Agent resource.
+    pub name: String,
+    pub display_name: String,
+    pub avatar: Option<String>,
+    pub description: String,
+    pub system_prompt: String,
+    pub model: String,
+    pub fallback_models: Vec<String>,
+    /// Temperature in thousandths (`700` = 0.7).
+    pub temperature_milli: Option<u32>,
+    /// Top-p in thousandths.
+    pub top_p_milli: Option<u32>,
+    pub max_tokens: Option<u32>,
+    pub opening_message: Option<String>,
+    pub opening_questions: Vec<String>,
+    pub tools: Vec<String>,
+    pub knowledge_bases: Vec<String>,
+    /// User groups that see the agent; empty means everyone.
+    pub groups: Vec<String>,
+    pub tags: Vec<String>,
 }
 
 /// Upstream provider kinds.
@@ -204,11 +232,7 @@ impl Snapshot {
     /// The price of a public model in effect at `now_ms`: the latest `effective_from` not after it.
     pub fn price(&self, model: &str, now_ms: i64) -> Option<&ModelPrice> {
         let start = self.prices.partition_point(|p| p.model.as_str() < model);
-        self.prices[start..]
-            .iter()
-            .take_while(|p| p.model == model)
-            .filter(|p| p.effective_from <= now_ms)
-            .last()
+        self.prices[start..].iter().take_while(|p| p.model == model).filter(|p| p.effective_from <= now_ms).last()
     }
 
     /// The per-user limit of a group (all models), if any.
@@ -244,7 +268,13 @@ mod tests {
             ..ModelPrice::default()
         };
         let snap = Snapshot {
-            prices: vec![price("a", 0, 1), price("b", 0, 10), price("b", 100, 20), price("b", 200, 30), price("c", 50, 5)],
+            prices: vec![
+                price("a", 0, 1),
+                price("b", 0, 10),
+                price("b", 100, 20),
+                price("b", 200, 30),
+                price("c", 50, 5),
+            ],
             ..Snapshot::default()
         };
         assert_eq!(snap.price("b", 150).map(|p| p.input), Some(20));

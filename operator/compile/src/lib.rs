@@ -3,6 +3,7 @@
 //! and the same `version` — so the operator, `oblivious dev` and
 //! `oblivious-operator compile` (a GitOps pre-merge check) all agree on what a change means.
 
+mod agent;
 mod channel;
 mod decimal;
 mod duration;
@@ -22,11 +23,17 @@ pub fn compile(manifests: &Manifests) -> Result<Snapshot, Vec<CompileError>> {
     let mut errors = Vec::new();
     let channels = channel::compile_channels(&manifests.channels, &manifests.secrets, &mut errors);
     let pricing = pricing::compile_prices(&manifests.pricings, &mut errors);
+    let agents = agent::compile_agents(&manifests.agents, &channels, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut snapshot =
-        Snapshot { version: String::new(), channels, prices: pricing.prices, group_limits: pricing.group_limits };
+    let mut snapshot = Snapshot {
+        version: String::new(),
+        channels,
+        prices: pricing.prices,
+        group_limits: pricing.group_limits,
+        agents,
+    };
     snapshot.version = content_version(&snapshot);
     Ok(snapshot)
 }

@@ -19,13 +19,21 @@ pub(crate) struct CompiledPricing {
     pub group_limits: Vec<GroupLimit>,
 }
 
-pub(crate) fn compile_prices(pricings: &[Sourced<ModelPricingSpec>], errors: &mut Vec<CompileError>) -> CompiledPricing {
+pub(crate) fn compile_prices(
+    pricings: &[Sourced<ModelPricingSpec>],
+    errors: &mut Vec<CompileError>,
+) -> CompiledPricing {
     let mut by_model: BTreeMap<(String, i64), ModelPrice> = BTreeMap::new();
     let mut limits: BTreeMap<(String, Option<String>), (GroupLimit, String)> = BTreeMap::new();
     for source in pricings {
         let name = source.metadata.key();
         let mut error = |path: String, reason: String| {
-            errors.push(CompileError { origin: source.origin(), resource: format!("ModelPricing {name}"), path, reason })
+            errors.push(CompileError {
+                origin: source.origin(),
+                resource: format!("ModelPricing {name}"),
+                path,
+                reason,
+            })
         };
         let spec = &source.spec;
         let currency = spec.currency.trim();
@@ -50,7 +58,8 @@ pub(crate) fn compile_prices(pricings: &[Sourced<ModelPricingSpec>], errors: &mu
             }
         }
         for (i, entry) in spec.models.iter().enumerate() {
-            let Some(mut price) = compile_entry(entry, &mut |field, reason| error(format!("spec.models[{i}].{field}"), reason))
+            let Some(mut price) =
+                compile_entry(entry, &mut |field, reason| error(format!("spec.models[{i}].{field}"), reason))
             else {
                 continue;
             };
@@ -75,15 +84,22 @@ pub(crate) fn compile_prices(pricings: &[Sourced<ModelPricingSpec>], errors: &mu
                 continue;
             }
             if limit.rpm == Some(0) || limit.tpm == Some(0) {
-                error(format!("spec.groupLimits[{i}]"), "a limit of 0 would refuse everything; remove the group's models instead".into());
+                error(
+                    format!("spec.groupLimits[{i}]"),
+                    "a limit of 0 would refuse everything; remove the group's models instead".into(),
+                );
                 continue;
             }
             let slot = (limit.group.clone(), limit.model.clone());
             if let Some((_, other)) = limits.get(&slot) {
-                error(format!("spec.groupLimits[{i}]"), format!("this group/model limit is already set by ModelPricing {other}"));
+                error(
+                    format!("spec.groupLimits[{i}]"),
+                    format!("this group/model limit is already set by ModelPricing {other}"),
+                );
                 continue;
             }
-            let compiled = GroupLimit { group: limit.group.clone(), model: limit.model.clone(), rpm: limit.rpm, tpm: limit.tpm };
+            let compiled =
+                GroupLimit { group: limit.group.clone(), model: limit.model.clone(), rpm: limit.rpm, tpm: limit.tpm };
             limits.insert(slot, (compiled, name.clone()));
         }
     }

@@ -98,7 +98,11 @@ fn prices_become_micro_units_and_a_model_priced_twice_is_refused() {
         (2_500_000, 10_000_000, Some(1_250_000), None)
     );
     let errors = errors_of(&format!("{}---\n{}", pricing("list-a"), pricing("list-b")));
-    assert!(errors[0].reason.contains("already priced from the same instant by ModelPricing default/list-a"), "{}", errors[0]);
+    assert!(
+        errors[0].reason.contains("already priced from the same instant by ModelPricing default/list-a"),
+        "{}",
+        errors[0]
+    );
 }
 
 fn pricing_with(name: &str, extra: &str, model: &str) -> String {
@@ -111,7 +115,8 @@ fn pricing_with(name: &str, extra: &str, model: &str) -> String {
 #[test]
 fn a_scheduled_price_list_takes_over_at_its_effective_time() {
     let now = pricing_with("now", "", "{name: m, input: \"1\", output: \"2\"}");
-    let later = pricing_with("later", "  effectiveFrom: \"2026-12-01T00:00:00Z\"\n", "{name: m, input: \"3\", output: \"4\"}");
+    let later =
+        pricing_with("later", "  effectiveFrom: \"2026-12-01T00:00:00Z\"\n", "{name: m, input: \"3\", output: \"4\"}");
     let snap = compile(&manifests(&format!("{now}---\n{later}"))).unwrap();
     let december = 1_796_083_200_000; // 2026-12-01T00:00:00Z
     assert_eq!(snap.price("m", december - 1).map(|p| p.input), Some(1_000_000));
@@ -136,5 +141,25 @@ fn multipliers_tiers_and_group_limits_compile_and_their_mistakes_are_named() {
     let extra = "  groupMultipliers: {vip: \"-1\"}\n  groupLimits: [{group: default}, {group: x, rpm: 0}]\n";
     let model = "{name: m, input: \"1\", output: \"2\", tiers: [{aboveInputTokens: 5, input: \"x\", output: \"1\"}]}";
     let paths: Vec<String> = errors_of(&pricing_with("p", extra, model)).into_iter().map(|e| e.path).collect();
-    assert_eq!(paths, ["spec.groupMultipliers.vip", "spec.models[0].tiers[0].input", "spec.groupLimits[0]", "spec.groupLimits[1]"]);
+    assert_eq!(
+        paths,
+        ["spec.groupMultipliers.vip", "spec.models[0].tiers[0].input", "spec.groupLimits[0]", "spec.groupLimits[1]"]
+    );
+}
+
+#[test]
+fn agents_must_name_served_models_and_their_parameters_become_thousandths() {
+    let agent = |model: &str, temperature: &str| {
+        format!(
+            "apiVersion: oblivious.dev/v1alpha1\nkind: Agent\nmetadata: {{name: helper}}\nspec:\n  displayName: Helper\n  \
+             model: {model}\n  systemPrompt: Be kind.\n  parameters: {{temperature: \"{temperature}\", maxTokens: 512}}\n"
+        )
+    };
+    let text = format!("{SECRET}---\n{}---\n{}", channel("a", ""), agent("gpt-4o", "0.7"));
+    let snap = compile(&manifests(&text)).unwrap();
+    assert_eq!(snap.agents[0].name, "default/helper");
+    assert_eq!((snap.agents[0].temperature_milli, snap.agents[0].max_tokens), (Some(700), Some(512)));
+    let text = format!("{SECRET}---\n{}---\n{}", channel("a", ""), agent("nope", "3"));
+    let paths: Vec<String> = errors_of(&text).into_iter().map(|e| e.path).collect();
+    assert_eq!(paths, ["spec.model", "spec.parameters.temperature"]);
 }
