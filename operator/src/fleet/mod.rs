@@ -1,0 +1,1 @@
+//! The data-plane workloads a Tenant owns. (Being written.)
