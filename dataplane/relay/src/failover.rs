@@ -79,12 +79,11 @@ pub(crate) fn record_failure(relay: &Relay, channel: &Channel, key_index: Option
 pub(crate) fn client_error(failure: &UpstreamFailure) -> ApiError {
     let mut error = ApiError::new(failure.kind, failure.message.clone());
     error.code = failure.code.clone();
-    if failure.action == FailureAction::ReturnToClient {
-        if let Ok(status) = StatusCode::from_u16(failure.status)
-            && status.is_client_error()
-        {
-            error.status = Some(status);
-        }
+    if failure.action == FailureAction::ReturnToClient
+        && let Ok(status) = StatusCode::from_u16(failure.status)
+        && status.is_client_error()
+    {
+        error.status = Some(status);
     }
     if matches!(failure.kind, ErrorKind::RateLimited | ErrorKind::Unavailable) {
         error.retry_after = Some(1);

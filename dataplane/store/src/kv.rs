@@ -45,8 +45,8 @@ impl SharedState {
             .set_number_of_retries(1);
         let connection = ConnectionManager::new_with_config(client, config).await?;
         Ok(SharedState {
-            quota: QuotaBook::Redis(RedisQuota::new(connection.clone(), prefix)),
-            limiter: RateLimiter::Redis(RedisLimiter::new(connection.clone(), prefix)),
+            quota: QuotaBook::Redis(Box::new(RedisQuota::new(connection.clone(), prefix))),
+            limiter: RateLimiter::Redis(Box::new(RedisLimiter::new(connection.clone(), prefix))),
             redis: Some(connection),
         })
     }

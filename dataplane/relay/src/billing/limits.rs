@@ -129,7 +129,7 @@ pub(crate) fn go_duration(duration: Duration) -> String {
     }
     let minutes = millis / 60_000;
     let rest_ms = millis % 60_000;
-    let seconds = if rest_ms % 1000 == 0 {
+    let seconds = if rest_ms.is_multiple_of(1000) {
         format!("{}s", rest_ms / 1000)
     } else {
         let text = format!("{:.3}", rest_ms as f64 / 1000.0);
@@ -206,7 +206,7 @@ mod tests {
             (error.status().as_u16(), error.code.as_deref(), error.retry_after),
             (429, Some("rate_limit_exceeded"), Some(30))
         );
-        assert!(error.message.contains("key requests per minute: limit 2"), "{}", error.message);
+        assert!(error.message.contains("(key requests per minute): limit 2"), "{}", error.message);
         assert!(error.headers.iter().any(|(n, v)| n == "x-ratelimit-remaining-requests" && v == "0"));
     }
 }

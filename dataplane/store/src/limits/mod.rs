@@ -75,7 +75,8 @@ pub struct LimiterUnavailable(pub String);
 /// Redis or process memory.
 #[derive(Clone)]
 pub enum RateLimiter {
-    Redis(RedisLimiter),
+    /// Boxed: the Redis client is much larger than the in-process book.
+    Redis(Box<RedisLimiter>),
     Local(LocalLimiter),
 }
 

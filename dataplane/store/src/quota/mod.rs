@@ -63,7 +63,8 @@ pub struct Freshness {
 /// Redis or process memory.
 #[derive(Clone)]
 pub enum QuotaBook {
-    Redis(RedisQuota),
+    /// Boxed: the Redis client is much larger than the in-process book.
+    Redis(Box<RedisQuota>),
     Local(LocalQuota),
 }
 
