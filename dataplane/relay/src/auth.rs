@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
 use oblivious_core::{ApiError, ErrorKind};
-use oblivious_store::{ApiKeyRecord, Store, hash_api_key, key_prefix};
+use oblivious_store::{ApiKeyRecord, Store, UserRecord, hash_api_key, key_prefix};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -85,9 +85,16 @@ struct CachedKey {
     fetched: Instant,
 }
 
+/// Header naming the user an internal service (chat, RAG) calls on behalf of. Honoured only
+/// together with the internal service token, so a client cannot claim another user's identity.
+pub const USER_HEADER: &str = "x-oblivious-user-id";
+
 pub struct KeyAuthenticator {
     store: Store,
     bootstrap_hash: Option<String>,
+    /// Hash of the token internal services present (`OBLIVIOUS_INTERNAL_TOKEN`).
+    internal_hash: Option<String>,
+    users: RwLock<HashMap<Uuid, (UserRecord, Instant)>>,
     ttl: Duration,
     cache: RwLock<HashMap<String, CachedKey>>,
     /// Until when the store is assumed down (set by an unavailable error).
@@ -99,11 +106,13 @@ fn now_ms() -> i64 {
 }
 
 impl KeyAuthenticator {
-    pub fn new(store: Store, bootstrap_key: Option<String>, ttl: Duration) -> Self {
-        let bootstrap_hash = bootstrap_key.filter(|k| !k.is_empty()).map(|k| hash_api_key(&k));
+    pub fn new(store: Store, bootstrap_key: Option<String>, internal_token: Option<String>, ttl: Duration) -> Self {
+        let hash_of = |secret: Option<String>| secret.filter(|k| !k.is_empty()).map(|k| hash_api_key(&k));
         KeyAuthenticator {
             store,
-            bootstrap_hash,
+            bootstrap_hash: hash_of(bootstrap_key),
+            internal_hash: hash_of(internal_token),
+            users: RwLock::new(HashMap::new()),
             ttl,
             cache: RwLock::new(HashMap::new()),
             store_down_until: RwLock::new(None),
@@ -120,13 +129,58 @@ impl KeyAuthenticator {
             .with_code("missing_api_key")
         })?;
         let hash = hash_api_key(secret);
-        if let Some(expected) = &self.bootstrap_hash
-            && bool::from(expected.as_bytes().ct_eq(hash.as_bytes()))
-        {
+        let matches = |expected: &Option<String>| expected.as_ref().is_some_and(|e| bool::from(e.as_bytes().ct_eq(hash.as_bytes())));
+        if matches(&self.bootstrap_hash) {
             return Ok(Principal::bootstrap(key_prefix(secret)));
+        }
+        if matches(&self.internal_hash) {
+            return self.internal_principal(headers).await;
         }
         let record = self.lookup(secret, &hash).await?;
         Ok(Principal::from_record(&record))
+    }
+
+    /// An internal service calling for the user named in `USER_HEADER` (billed to that user, with
+    /// their group), or for nobody (unmetered, like an operator key, but never an admin).
+    async fn internal_principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        let service = Principal { is_admin: false, key_prefix: "internal".into(), ..Principal::bootstrap("internal") };
+        let Some(value) = headers.get(USER_HEADER) else { return Ok(service) };
+        let user_id = value
+            .to_str()
+            .ok()
+            .and_then(|v| Uuid::parse_str(v.trim()).ok())
+            .ok_or_else(|| ApiError::new(ErrorKind::Authentication, format!("`{USER_HEADER}` is not a user id.")))?;
+        let user = self.user(user_id).await?;
+        if user.disabled {
+            return Err(ApiError::new(ErrorKind::PermissionDenied, "This account is disabled.").with_code("account_disabled"));
+        }
+        Ok(Principal { user_id: Some(user.id), group: user.group, ..service })
+    }
+
+    /// A user record, cached like keys (a changed group applies within the TTL).
+    async fn user(&self, id: Uuid) -> Result<UserRecord, ApiError> {
+        let now = Instant::now();
+        if let Some((user, fetched)) = self.users.read().unwrap_or_else(|p| p.into_inner()).get(&id)
+            && now.duration_since(*fetched) < self.ttl
+        {
+            return Ok(user.clone());
+        }
+        match self.store.get_user(id).await {
+            Ok(Some(user)) => {
+                let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
+                if users.len() >= MAX_CACHED_KEYS {
+                    users.clear();
+                }
+                users.insert(id, (user.clone(), now));
+                Ok(user)
+            }
+            Ok(None) => Err(ApiError::new(ErrorKind::Authentication, "Unknown user.").with_code("invalid_user")),
+            Err(error) => {
+                let cached = self.users.read().unwrap_or_else(|p| p.into_inner()).get(&id).map(|(u, _)| u.clone());
+                tracing::warn!(%error, "user store unreachable");
+                cached.ok_or_else(auth_unavailable)
+            }
+        }
     }
 
     async fn lookup(&self, secret: &str, hash: &str) -> Result<ApiKeyRecord, ApiError> {

@@ -27,6 +27,9 @@ pub struct RelayConfig {
     pub builtin_mock_base: Option<String>,
     /// `OBLIVIOUS_BOOTSTRAP_KEY`: a string accepted as an admin API key.
     pub bootstrap_key: Option<String>,
+    /// `OBLIVIOUS_INTERNAL_TOKEN`: the token internal services (chat, RAG) present, with the
+    /// user they act for in `x-oblivious-user-id`.
+    pub internal_token: Option<String>,
     /// How long a looked-up API key is trusted before the store is asked again; bounds how long
     /// a revoked key keeps working.
     pub key_cache_ttl: Duration,
@@ -41,6 +44,7 @@ impl Default for RelayConfig {
             max_body_bytes: 32 * 1024 * 1024,
             builtin_mock_base: None,
             bootstrap_key: None,
+            internal_token: None,
             key_cache_ttl: Duration::from_secs(5),
             max_attempts: 4,
             billing: BillingConfig::default(),
@@ -86,7 +90,7 @@ impl Relay {
     /// A relay whose quota and limits live in `shared` (Redis in production). Starts the
     /// request-log writer and the settlement task on the current runtime.
     pub fn with_shared_state(config: RelayConfig, store: Store, shared: SharedState) -> Arc<Self> {
-        let keys = KeyAuthenticator::new(store.clone(), config.bootstrap_key.clone(), config.key_cache_ttl);
+        let keys = KeyAuthenticator::new(store.clone(), config.bootstrap_key.clone(), config.internal_token.clone(), config.key_cache_ttl);
         let logs = RequestLogSink::spawn(store.clone());
         let billing = Billing::new(shared, store.clone(), config.billing.clone());
         Arc::new(Relay {

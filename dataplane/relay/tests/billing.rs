@@ -434,3 +434,23 @@ async fn admin_exec_on_server(sql: &str) {
     let url = std::env::var(oblivious_store::testing::TEST_DATABASE_URL).unwrap();
     admin_exec(&url, sql).await;
 }
+
+#[tokio::test]
+async fn an_internal_service_bills_the_user_it_acts_for_and_only_with_its_token() {
+    let config = RelayConfig { internal_token: Some("internal-secret-token".into()), ..RelayConfig::default() };
+    let h = Harness::start_with(&models(), config).await;
+    let (user, _) = user_with_key(&h.relay.store, 1_000_000, NewApiKey::default()).await;
+    let call = |token: &str| {
+        h.http
+            .post(format!("{}/v1/chat/completions", h.base))
+            .bearer_auth(token)
+            .header("x-oblivious-user-id", user.id.to_string())
+            .json(&chat_body("m", false))
+            .send()
+    };
+    assert_eq!(call("internal-secret-token").await.unwrap().status(), 200);
+    assert_eq!(call("sk-someone-else").await.unwrap().status(), 401, "the header alone proves nothing");
+    let log = h.logs().await.into_iter().find(|l| l.status == 200).unwrap();
+    assert_eq!(log.user_id, Some(user.id));
+    assert_books_balance(&h, &user, 1_000_000).await;
+}
