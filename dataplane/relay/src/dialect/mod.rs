@@ -86,7 +86,8 @@ pub fn stream_encoder(dialect: Dialect, meta: StreamMeta) -> Box<dyn StreamEncod
     }
 }
 
-/// `Content-Type` of a dialect's streamed answer. Every dialect streams SSE here.
+/// `Content-Type` of a streamed answer in SSE form (every dialect; Gemini's JSON-array stream,
+/// `:streamGenerateContent` without `alt=sse`, is `application/json` instead).
 pub const SSE_CONTENT_TYPE: &str = "text/event-stream";
 
 /// An HTTP request to send upstream, fully built.
