@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use bytes::Bytes;
 use clap::Args;
-use oblivious_store::{NewApiKey, Store};
+use oblivious_store::{NewApiKey, NewUser, Store};
 use serde_json::json;
 
 use super::load::{self, Measure, RunResult, Target};
@@ -26,6 +26,9 @@ pub struct RelayBenchArgs {
     /// Words in each mock answer (one token each).
     #[arg(long, default_value_t = 16)]
     pub words: u32,
+    /// Redis for the relay's quota and limits (as in production); in-process when unset.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
 }
 
 const UPSTREAM_KEY: &str = "sk-bench-upstream";
@@ -49,13 +52,17 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
     let manifests = dir.path().join("manifests");
     write_manifests(&manifests, mock_addr, &upstream_model)?;
     let data_dir = dir.path().join("data");
-    let client_key = create_key(&data_dir).await?;
+    let keys = create_keys(&data_dir).await?;
 
     let relay_addr = free_addr()?;
     let relay_listen = relay_addr.to_string();
+    let redis = args.redis_url.clone().filter(|u| !u.is_empty());
+    let mut envs = vec![("REDIS_URL", redis.clone().unwrap_or_default())];
+    envs.retain(|(_, v)| !v.is_empty());
+    let env_refs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let relay = spawn_oblivious(
         &["dev", "--manifests", path_str(&manifests)?, "--data-dir", path_str(&data_dir)?, "--listen", &relay_listen],
-        &[],
+        &env_refs,
         relay_addr,
         "/readyz",
         dir.path(),
@@ -65,34 +72,36 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
     let idle_rss = relay.rss_kib();
 
     let direct = |stream: bool| target(mock_addr, UPSTREAM_KEY, &upstream_model, stream);
-    let through = |stream: bool| target(relay_addr, &client_key, "bench", stream);
+    let unmetered = |stream: bool| target(relay_addr, &keys.operator, "bench", stream);
+    let billed = |stream: bool| target(relay_addr, &keys.user, "bench", stream);
 
     println!("oblivious bench relay — {:.1} s per measurement, answers of {} tokens", args.duration_secs, args.words);
+    println!("mock and relay are separate processes; the relay authenticates a stored key and logs every request.");
+    println!("  relay      = an operator key: no billing, no limits");
     println!(
-        "relay: auth (stored key), routing, usage accounting and request logging on; mock and relay are separate processes\n"
+        "  relay+bill = a user's key: rate limits (key rpm/tpm) checked, quota reserved and settled in the ledger — quota and limits in {}\n",
+        if redis.is_some() { "Redis" } else { "process memory (pass --redis-url for Redis)" }
     );
     println!(
-        "{:>5} {:>8} | {:>9} {:>9} {:>9} {:>10} | {:>9} {:>9} {:>9} {:>10} | {:>9} {:>9} {:>7}",
-        "conc", "", "p50", "p99", "p99.9", "req/s", "p50", "p99", "p99.9", "req/s", "Δp50", "Δp99", "thru%"
+        "{:>5} {:>11} | {:>9} {:>9} {:>9} {:>10} | {:>9} {:>9} {:>7}",
+        "conc", "path", "p50", "p99", "p99.9", "req/s", "Δp50", "Δp99", "thru%"
     );
-    println!("{:>5} {:>8} | {:^41} | {:^41} | {:^27}", "", "", "direct to mock", "through relay", "overhead");
-    for &concurrency in &args.concurrency {
-        // Warm both paths (connection pools, key cache, tiktoken) before measuring.
-        load::run(&direct(false), concurrency, Duration::from_millis(300), Measure::WholeBody).await?;
-        load::run(&through(false), concurrency, Duration::from_millis(300), Measure::WholeBody).await?;
-        let d = load::run(&direct(false), concurrency, duration, Measure::WholeBody).await?;
-        let r = load::run(&through(false), concurrency, duration, Measure::WholeBody).await?;
-        print_row(concurrency, "chat", &d, &r);
-    }
-    println!();
-    for &concurrency in &args.concurrency {
-        load::run(&through(true), concurrency, Duration::from_millis(300), Measure::FirstFrame).await?;
-        let d = load::run(&direct(true), concurrency, duration, Measure::FirstFrame).await?;
-        let r = load::run(&through(true), concurrency, duration, Measure::FirstFrame).await?;
-        print_row(concurrency, "ttft", &d, &r);
+    for (label, measure, stream) in [("chat", Measure::WholeBody, false), ("ttft", Measure::FirstFrame, true)] {
+        for &concurrency in &args.concurrency {
+            // Warm every path (connection pools, key cache, quota cache, tiktoken) before measuring.
+            for target in [direct(stream), unmetered(stream), billed(stream)] {
+                load::run(&target, concurrency, Duration::from_millis(300), measure).await?;
+            }
+            let d = load::run(&direct(stream), concurrency, duration, measure).await?;
+            let u = load::run(&unmetered(stream), concurrency, duration, measure).await?;
+            let b = load::run(&billed(stream), concurrency, duration, measure).await?;
+            print_row(concurrency, &format!("{label} direct"), &d, None);
+            print_row(concurrency, &format!("{label} relay"), &u, Some(&d));
+            print_row(concurrency, &format!("{label} +bill"), &b, Some(&d));
+        }
+        println!();
     }
     let loaded_rss = relay.rss_kib();
-    println!();
     let mib = |kib: Option<u64>| kib.map_or("n/a".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
     println!("relay RSS: idle {}, after load {}", mib(idle_rss), mib(loaded_rss));
     println!(
@@ -103,30 +112,30 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_row(concurrency: usize, label: &str, direct: &RunResult, relay: &RunResult) {
+/// One line: the run's latencies, and its overhead over `baseline` when given.
+fn print_row(concurrency: usize, label: &str, run: &RunResult, baseline: Option<&RunResult>) {
     let us = |d: Duration| format!("{:.0}µs", d.as_secs_f64() * 1e6);
     let delta = |a: Duration, b: Duration| format!("{:+.0}µs", (b.as_secs_f64() - a.as_secs_f64()) * 1e6);
-    let ratio = 100.0 * relay.throughput() / direct.throughput().max(f64::EPSILON);
+    let (d50, d99, ratio) = match baseline {
+        Some(base) => (
+            delta(base.percentile(50.0), run.percentile(50.0)),
+            delta(base.percentile(99.0), run.percentile(99.0)),
+            format!("{:.1}%", 100.0 * run.throughput() / base.throughput().max(f64::EPSILON)),
+        ),
+        None => (String::new(), String::new(), String::new()),
+    };
     println!(
-        "{:>5} {:>8} | {:>9} {:>9} {:>9} {:>10.0} | {:>9} {:>9} {:>9} {:>10.0} | {:>9} {:>9} {:>6.1}%{}",
+        "{:>5} {:>11} | {:>9} {:>9} {:>9} {:>10.0} | {:>9} {:>9} {:>7}{}",
         concurrency,
         label,
-        us(direct.percentile(50.0)),
-        us(direct.percentile(99.0)),
-        us(direct.percentile(99.9)),
-        direct.throughput(),
-        us(relay.percentile(50.0)),
-        us(relay.percentile(99.0)),
-        us(relay.percentile(99.9)),
-        relay.throughput(),
-        delta(direct.percentile(50.0), relay.percentile(50.0)),
-        delta(direct.percentile(99.0), relay.percentile(99.0)),
+        us(run.percentile(50.0)),
+        us(run.percentile(99.0)),
+        us(run.percentile(99.9)),
+        run.throughput(),
+        d50,
+        d99,
         ratio,
-        if direct.errors + relay.errors > 0 {
-            format!("  (errors: direct {}, relay {})", direct.errors, relay.errors)
-        } else {
-            String::new()
-        },
+        if run.errors > 0 { format!("  (errors: {})", run.errors) } else { String::new() },
     );
 }
 
@@ -162,20 +171,41 @@ fn write_manifests(dir: &Path, mock: SocketAddr, upstream_model: &str) -> anyhow
     Ok(())
 }
 
-async fn create_key(data_dir: &Path) -> anyhow::Result<String> {
+/// The two keys the benchmark calls with.
+struct BenchKeys {
+    /// Unowned: not billed, not limited.
+    operator: String,
+    /// Owned by a user with a large balance, with limits far above what the run can reach.
+    user: String,
+}
+
+async fn create_keys(data_dir: &Path) -> anyhow::Result<BenchKeys> {
     let store = Store::connect(None, data_dir).await?;
     store.migrate().await?;
-    let created = store
-        .create_api_key(NewApiKey {
-            name: "bench".into(),
-            models: vec![],
-            expires_at: None,
-            is_admin: false,
-            ..NewApiKey::default()
-        })
+    let operator = store
+        .create_api_key(NewApiKey { name: "bench-operator".into(), ..NewApiKey::default() })
         .await
         .context("cannot create the benchmark key")?;
-    Ok(created.secret)
+    let user = store
+        .create_user(NewUser {
+            username: "bench".into(),
+            email: "bench@example.com".into(),
+            password_hash: "-".into(),
+            initial_balance_micros: 1_000_000_000_000,
+            ..NewUser::default()
+        })
+        .await?;
+    let billed = store
+        .create_api_key(NewApiKey {
+            name: "bench-user".into(),
+            user_id: Some(user.id),
+            rpm: Some(100_000_000),
+            tpm: Some(1_000_000_000_000),
+            ..NewApiKey::default()
+        })
+        .await?;
+    store.close().await;
+    Ok(BenchKeys { operator: operator.secret, user: billed.secret })
 }
 
 fn path_str(path: &Path) -> anyhow::Result<&str> {
