@@ -16,12 +16,12 @@ use oblivious_core::lane::LaneContext;
 use oblivious_core::{ApiError, Dialect, ErrorKind};
 
 use crate::auth::Principal;
+use crate::billing::estimate_chat;
 use crate::dialect::{self, FailureAction, UpstreamFailure};
 use crate::failover::{availability, client_error, note_attempt, record_failure};
 use crate::finalize::RecordGuard;
 use crate::ir::{ChatRequest, ChatResponse, Part};
 use crate::routing::{Candidate, select};
-use crate::billing::estimate_chat;
 use crate::state::{ActiveConfig, Relay};
 use crate::stream::{self, StreamStart};
 use crate::upstream;
@@ -65,7 +65,10 @@ pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
     let request_id = call.guard.record().id;
     let admission = match relay.billing.admit(&call.principal, &model, estimate, &active.snapshot, request_id).await {
         Ok(admission) => admission,
-        Err(error) => return reject(call, error),
+        Err(error) => {
+            relay.metrics.count_refusal(&error);
+            return reject(call, error);
+        }
     };
     let rate_limit_headers = admission.headers.clone();
     call.guard.attach_admission(admission);

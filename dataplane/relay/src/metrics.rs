@@ -33,8 +33,18 @@ pub struct VersionLabels {
     pub version: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// The error code the client got (`rate_limit_exceeded`, `insufficient_quota`, ...).
+    pub code: String,
+}
+
 pub struct Metrics {
     registry: Registry,
+    /// Requests refused by billing or rate limits, by code.
+    pub billing_refusals: Family<RefusalLabels, Counter>,
+    /// Charges waiting for the database (PostgreSQL outage).
+    pub billing_pending_charges: Gauge,
     pub requests: Family<RequestLabels, Counter>,
     pub attempts: Family<AttemptLabels, Counter>,
     pub ejections: Family<ChannelLabels, Counter>,
@@ -70,8 +80,22 @@ impl Default for Metrics {
             logs_dropped.clone(),
         );
         registry.register("config_info", "The active configuration snapshot version", config_info.clone());
+        let billing_refusals = Family::<RefusalLabels, Counter>::default();
+        let billing_pending_charges = Gauge::default();
+        registry.register(
+            "billing_refusals",
+            "Requests refused by rate limits or quota, by code",
+            billing_refusals.clone(),
+        );
+        registry.register(
+            "billing_pending_charges",
+            "Charges waiting for the database to come back",
+            billing_pending_charges.clone(),
+        );
         Metrics {
             registry,
+            billing_refusals,
+            billing_pending_charges,
             requests,
             attempts,
             ejections,
@@ -98,6 +122,11 @@ impl Metrics {
         self.attempts
             .get_or_create(&AttemptLabels { channel: channel.to_string(), outcome: outcome.to_string() })
             .inc();
+    }
+
+    pub fn count_refusal(&self, error: &oblivious_core::ApiError) {
+        let code = error.code.clone().unwrap_or_else(|| error.kind.as_str().to_string());
+        self.billing_refusals.get_or_create(&RefusalLabels { code }).inc();
     }
 
     /// The text exposition.

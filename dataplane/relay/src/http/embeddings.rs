@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use super::body::read_limited;
 use super::with_request_id;
-use crate::dialect::{FailureAction, UpstreamFailure, UpstreamRequest, provider_dialect};
 use crate::billing::estimate_embeddings;
+use crate::dialect::{FailureAction, UpstreamFailure, UpstreamRequest, provider_dialect};
 use crate::failover::{availability, client_error, note_attempt, record_failure};
 use crate::finalize::RecordGuard;
 use crate::ir::Usage;
@@ -83,7 +83,10 @@ async fn run(
     }
     let estimate = estimate_embeddings(input_bytes(&request));
     let request_id = guard.record().id;
-    let admission = relay.billing.admit(&principal, &model, estimate, &active.snapshot, request_id).await?;
+    let admission =
+        relay.billing.admit(&principal, &model, estimate, &active.snapshot, request_id).await.inspect_err(|error| {
+            relay.metrics.count_refusal(error);
+        })?;
     let rate_limit_headers = admission.headers.clone();
     guard.attach_admission(admission);
 

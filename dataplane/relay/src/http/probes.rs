@@ -18,17 +18,20 @@ pub async fn readyz(State(relay): State<Arc<Relay>>) -> Response {
     if !relay.is_loaded() {
         return (StatusCode::SERVICE_UNAVAILABLE, "no configuration loaded").into_response();
     }
-    match relay.store.ping().await {
-        Ok(()) => "ready".into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "readiness: store unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable").into_response()
-        }
+    if let Err(error) = relay.store.ping().await {
+        tracing::warn!(%error, "readiness: store unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "store unreachable").into_response();
     }
+    if let Err(error) = relay.billing.shared().ping().await {
+        tracing::warn!(%error, "readiness: redis unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable").into_response();
+    }
+    "ready".into_response()
 }
 
 pub async fn metrics(State(relay): State<Arc<Relay>>) -> Response {
     relay.metrics.logs_dropped.set(i64::try_from(relay.logs.dropped()).unwrap_or(i64::MAX));
+    relay.metrics.billing_pending_charges.set(i64::try_from(relay.billing.settler.pending()).unwrap_or(i64::MAX));
     let mut response = relay.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
