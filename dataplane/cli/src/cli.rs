@@ -18,6 +18,8 @@ pub enum Command {
     /// Run every role in one process with embedded defaults (SQLite, in-process caches, the
     /// built-in mock upstream, manifests from a watched directory).
     Dev(DevArgs),
+    /// Run the relay role, configured by the operator's config stream (`--config-server`).
+    Relay(crate::relay::RelayArgs),
     /// Create, list and revoke API keys.
     Keys(KeysArgs),
     /// Apply database migrations.

@@ -5,6 +5,7 @@ mod cli;
 mod dev;
 mod keys;
 mod manifests;
+mod relay;
 
 use clap::Parser;
 
@@ -23,6 +24,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Dev(args) => dev::run(args).await,
+            Command::Relay(args) => relay::run(args).await,
             Command::Keys(args) => keys::run(args).await,
             Command::Migrate(args) => migrate(args).await,
             Command::MockUpstream(args) => mock_upstream(args).await,
