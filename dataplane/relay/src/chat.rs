@@ -109,14 +109,16 @@ async fn answer(relay: &Arc<Relay>, active: &ActiveConfig, candidates: &[&Candid
             }
         }
     }
-    let error = match last_failure {
-        Some(failure) => client_error(&failure),
-        None => {
+    match last_failure {
+        // The record keeps the upstream's failure class (`insufficient_quota`, `rate_limit`, ...),
+        // which says more than the kind the client sees.
+        Some(failure) => reject_as(call, client_error(&failure), failure.class),
+        None => reject(
+            call,
             ApiError::new(ErrorKind::Unavailable, format!("No channel is currently available for model `{model}`."))
-                .with_code("no_available_channel")
-        }
-    };
-    reject(call, error)
+                .with_code("no_available_channel"),
+        ),
+    }
 }
 
 /// Runs one attempt against one channel. On failure, also says which key was used (to disable it).
@@ -166,12 +168,17 @@ async fn attempt(
     Ok(Answer::Complete(parsed))
 }
 
-/// Answers with an error in the client's dialect and records it.
+/// Answers with an error in the client's dialect and records it (class: its code or kind).
 pub fn reject(call: ChatCall, error: ApiError) -> Response {
-    let status = error.status().as_u16();
     let class = error.code.clone().unwrap_or_else(|| error.kind.as_str().to_string());
+    reject_as(call, error, &class)
+}
+
+/// Answers with an error and records it under `class`.
+fn reject_as(call: ChatCall, error: ApiError, class: &str) -> Response {
+    let status = error.status().as_u16();
     let response = error.into_response_for(call.dialect);
-    call.guard.finish(status, Some(&class));
+    call.guard.finish(status, Some(class));
     response
 }
 
