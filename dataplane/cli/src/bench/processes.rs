@@ -12,7 +12,6 @@ use tokio::process::{Child, Command};
 /// A child killed when dropped.
 pub struct ChildProcess {
     pub child: Child,
-    pub addr: SocketAddr,
 }
 
 impl ChildProcess {
@@ -61,7 +60,7 @@ pub async fn spawn_oblivious(
     }
     command.env("RUST_LOG", "warn");
     let child = command.spawn().context("cannot start a child process")?;
-    let process = ChildProcess { child, addr };
+    let process = ChildProcess { child };
     wait_ready(addr, ready_path).await?;
     Ok(process)
 }
