@@ -41,8 +41,7 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
     let Value::Object(root) = value else {
         return Err(ApiError::invalid_request("The request body must be a JSON object."));
     };
-    let mut request = ChatRequest::default();
-    request.model = string(&root, "model", "")?.to_string();
+    let mut request = ChatRequest { model: string(&root, "model", "")?.to_string(), ..ChatRequest::default() };
     if request.model.is_empty() {
         return Err(invalid("model", "must not be empty"));
     }
