@@ -129,7 +129,15 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, status: None, message: message.into(), param: None, code: None, retry_after: None, headers: Vec::new() }
+        ApiError {
+            kind,
+            status: None,
+            message: message.into(),
+            param: None,
+            code: None,
+            retry_after: None,
+            headers: Vec::new(),
+        }
     }
 
     pub fn invalid_request(message: impl Into<String>) -> Self {

@@ -129,7 +129,9 @@ impl KeyAuthenticator {
             .with_code("missing_api_key")
         })?;
         let hash = hash_api_key(secret);
-        let matches = |expected: &Option<String>| expected.as_ref().is_some_and(|e| bool::from(e.as_bytes().ct_eq(hash.as_bytes())));
+        let matches = |expected: &Option<String>| {
+            expected.as_ref().is_some_and(|e| bool::from(e.as_bytes().ct_eq(hash.as_bytes())))
+        };
         if matches(&self.bootstrap_hash) {
             return Ok(Principal::bootstrap(key_prefix(secret)));
         }
@@ -145,14 +147,15 @@ impl KeyAuthenticator {
     async fn internal_principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let service = Principal { is_admin: false, key_prefix: "internal".into(), ..Principal::bootstrap("internal") };
         let Some(value) = headers.get(USER_HEADER) else { return Ok(service) };
-        let user_id = value
-            .to_str()
-            .ok()
-            .and_then(|v| Uuid::parse_str(v.trim()).ok())
-            .ok_or_else(|| ApiError::new(ErrorKind::Authentication, format!("`{USER_HEADER}` is not a user id.")))?;
+        let user_id =
+            value.to_str().ok().and_then(|v| Uuid::parse_str(v.trim()).ok()).ok_or_else(|| {
+                ApiError::new(ErrorKind::Authentication, format!("`{USER_HEADER}` is not a user id."))
+            })?;
         let user = self.user(user_id).await?;
         if user.disabled {
-            return Err(ApiError::new(ErrorKind::PermissionDenied, "This account is disabled.").with_code("account_disabled"));
+            return Err(
+                ApiError::new(ErrorKind::PermissionDenied, "This account is disabled.").with_code("account_disabled")
+            );
         }
         Ok(Principal { user_id: Some(user.id), group: user.group, ..service })
     }

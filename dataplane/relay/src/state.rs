@@ -90,7 +90,12 @@ impl Relay {
     /// A relay whose quota and limits live in `shared` (Redis in production). Starts the
     /// request-log writer and the settlement task on the current runtime.
     pub fn with_shared_state(config: RelayConfig, store: Store, shared: SharedState) -> Arc<Self> {
-        let keys = KeyAuthenticator::new(store.clone(), config.bootstrap_key.clone(), config.internal_token.clone(), config.key_cache_ttl);
+        let keys = KeyAuthenticator::new(
+            store.clone(),
+            config.bootstrap_key.clone(),
+            config.internal_token.clone(),
+            config.key_cache_ttl,
+        );
         let logs = RequestLogSink::spawn(store.clone());
         let billing = Billing::new(shared, store.clone(), config.billing.clone());
         Arc::new(Relay {

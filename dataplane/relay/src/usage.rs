@@ -171,7 +171,8 @@ mod tests {
         price.group_multipliers_ppm.insert("vip".into(), 500_000);
         price.reasoning = Some(20_000_000);
         price.per_request = 1_000;
-        price.tiers = vec![PriceTier { above_input_tokens: 1000, input: 5_000_000, output: 20_000_000, ..PriceTier::default() }];
+        price.tiers =
+            vec![PriceTier { above_input_tokens: 1000, input: 5_000_000, output: 20_000_000, ..PriceTier::default() }];
         // 100 input * 2.5 + 40 plain output * 10 + 60 reasoning * 20 = 250 + 400 + 1200, + 1000 per request.
         let usage = Usage { input_tokens: 100, output_tokens: 100, reasoning_tokens: 60, ..Usage::default() };
         assert_eq!(cost_micros(&usage, &price, "default"), 2850);

@@ -158,17 +158,26 @@ async fn a_provisional_settlement_keeps_the_money_spent_until_the_database_catch
     let user = Uuid::now_v7();
     let key = Uuid::now_v7();
     quota.settle(None, &balance(user, 1000, 3)).await.unwrap();
-    quota.settle(None, &Freshness { key_id: Some(key), key_spent_micros: Some(0), ..Freshness::default() }).await.unwrap();
+    quota
+        .settle(None, &Freshness { key_id: Some(key), key_spent_micros: Some(0), ..Freshness::default() })
+        .await
+        .unwrap();
     let h = Hold { key_id: Some(key), key_cap_micros: Some(10_000), ..hold(user, 500) };
     quota.reserve(&h, NOW).await.unwrap();
     quota.settle_provisionally(&h, 400).await.unwrap();
     assert_eq!(quota.held(user).await.unwrap(), 0);
-    assert_eq!(quota.reserve(&hold(user, 601), NOW).await.unwrap(), Reservation::InsufficientBalance { available: 600 });
+    assert_eq!(
+        quota.reserve(&hold(user, 601), NOW).await.unwrap(),
+        Reservation::InsufficientBalance { available: 600 }
+    );
     let capped = Hold { key_id: Some(key), key_cap_micros: Some(500), ..hold(user, 101) };
     assert_eq!(quota.reserve(&capped, NOW).await.unwrap(), Reservation::KeyCapReached { remaining: 100 });
     // The replayed charge arrives with the database's newer balance, which includes it.
     quota.settle(None, &balance(user, 600, 4)).await.unwrap();
-    assert_eq!(quota.reserve(&hold(user, 601), NOW).await.unwrap(), Reservation::InsufficientBalance { available: 600 });
+    assert_eq!(
+        quota.reserve(&hold(user, 601), NOW).await.unwrap(),
+        Reservation::InsufficientBalance { available: 600 }
+    );
 }
 
 fn now_us() -> i64 {

@@ -101,14 +101,21 @@ async fn keys_follow_their_owner_and_keep_their_models(store: Store) {
         .unwrap();
     let found = store.find_active_api_key(&created.secret, NOW).await.unwrap().unwrap();
     assert_eq!(found.models, ["gpt-4o", "claude"]);
-    assert_eq!((found.group.as_str(), found.user_id, found.is_admin), ("default", Some(user.id), true), "the owner's group wins");
+    assert_eq!(
+        (found.group.as_str(), found.user_id, found.is_admin),
+        ("default", Some(user.id), true),
+        "the owner's group wins"
+    );
     assert_eq!((found.max_spend_micros, found.spent_micros), (Some(5), 0));
     assert_eq!(store.api_key_spent(created.record.id).await.unwrap(), Some(0));
     store.update_user(user.id, &UserUpdate { group: Some("vip".into()), ..UserUpdate::default() }).await.unwrap();
     let found = store.find_active_api_key(&created.secret, NOW).await.unwrap().unwrap();
     assert_eq!(found.group, "vip");
     store.update_user(user.id, &UserUpdate { disabled: Some(true), ..UserUpdate::default() }).await.unwrap();
-    assert!(store.find_active_api_key(&created.secret, NOW).await.unwrap().is_none(), "a disabled user's keys stop working");
+    assert!(
+        store.find_active_api_key(&created.secret, NOW).await.unwrap().is_none(),
+        "a disabled user's keys stop working"
+    );
     let _ = owner;
 }
 
