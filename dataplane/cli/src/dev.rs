@@ -34,7 +34,6 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     };
     let shared = shared_state(args.redis_url.as_deref()).await?;
     let relay = Relay::with_shared_state(config, store, shared);
-    tokio::task::spawn_blocking(oblivious_relay::usage::warm_up);
 
     let manifests_dir = args.manifests.or_else(|| Some(PathBuf::from("crds/examples")).filter(|p| p.is_dir()));
     manifests::start(relay.clone(), manifests_dir).await?;
@@ -52,7 +51,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         oblivious_core::shutdown::signal().await;
         let _ = drained_tx.send(());
     };
-    let server = axum::serve(listener, oblivious_relay::app(relay.clone())).with_graceful_shutdown(shutdown);
+    let server = axum::serve(oblivious_core::serve::without_nagle(listener), oblivious_relay::app(relay.clone()))
+        .with_graceful_shutdown(shutdown);
     let server = tokio::spawn(async move { server.await });
     // Serve until the signal, then give in-flight streams DRAIN_TIMEOUT to finish.
     let _ = drained_rx.await;

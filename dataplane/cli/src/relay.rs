@@ -79,7 +79,6 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
     };
     let shared = shared_state(args.redis_url.as_deref()).await?;
     let relay = Relay::with_shared_state(config, store, shared);
-    tokio::task::spawn_blocking(oblivious_relay::usage::warm_up);
 
     let state_dir = args.state_dir.clone().unwrap_or_else(|| args.store.data_dir.join("config"));
     let node = NodeIdentity {
@@ -124,7 +123,8 @@ pub async fn run(args: RelayArgs) -> anyhow::Result<()> {
         oblivious_core::shutdown::signal().await;
         let _ = drained_tx.send(());
     };
-    let server = axum::serve(listener, oblivious_relay::app(relay.clone())).with_graceful_shutdown(shutdown);
+    let server = axum::serve(oblivious_core::serve::without_nagle(listener), oblivious_relay::app(relay.clone()))
+        .with_graceful_shutdown(shutdown);
     let server = tokio::spawn(async move { server.await });
     let _ = drained_rx.await;
     if tokio::time::timeout(DRAIN_TIMEOUT, server).await.is_err() {

@@ -4,6 +4,7 @@
 pub mod dialect;
 pub mod error;
 pub mod lane;
+pub mod serve;
 pub mod shutdown;
 pub mod sse;
 pub mod telemetry;

@@ -82,7 +82,7 @@ pub async fn serve(
     config: MockConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(config)).with_graceful_shutdown(shutdown).await
+    axum::serve(oblivious_core::serve::without_nagle(listener), app(config)).with_graceful_shutdown(shutdown).await
 }
 
 /// The mock's routes.

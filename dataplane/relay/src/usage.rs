@@ -14,14 +14,11 @@ use crate::ir::{ChatRequest, Part, Usage};
 /// Per-message framing overhead OpenAI documents for chat formats.
 const TOKENS_PER_MESSAGE: u64 = 3;
 
+/// The BPE tables, loaded on first use (~100 ms and tens of MB: a relay whose upstreams always
+/// report usage never pays for them).
 fn encoder() -> Option<&'static CoreBPE> {
     static ENCODER: OnceLock<Option<CoreBPE>> = OnceLock::new();
     ENCODER.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
-}
-
-/// Loads the BPE tables ahead of time (they take ~100 ms), so the first broken stream does not pay.
-pub fn warm_up() {
-    let _ = encoder();
 }
 
 /// Counts the tokens of a text.

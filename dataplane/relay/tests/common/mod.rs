@@ -76,7 +76,7 @@ impl Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = oblivious_relay::app(relay.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        tokio::spawn(async move { axum::serve(oblivious_core::serve::without_nagle(listener), app).await });
         Harness { base: format!("http://{addr}"), relay, mock, http: reqwest::Client::new(), _dir: dir }
     }
 
