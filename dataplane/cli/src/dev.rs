@@ -1,9 +1,11 @@
 //! `oblivious dev`: every role in one process with embedded defaults.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use oblivious_gateway::{Gateway, GatewayConfig, Registration, jwt_secret, parse_decimal_micros};
 use oblivious_relay::billing::BillingConfig;
 use oblivious_relay::{Relay, RelayConfig};
 use oblivious_store::kv::SharedState;
@@ -33,7 +35,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         ..RelayConfig::default()
     };
     let shared = shared_state(args.redis_url.as_deref()).await?;
-    let relay = Relay::with_shared_state(config, store, shared);
+    let relay = Relay::with_shared_state(config, store.clone(), shared);
+    let gateway = Arc::new(Gateway::new(store, relay.clone(), gateway_config(&args.store.data_dir)?));
 
     let manifests_dir = args.manifests.or_else(|| Some(PathBuf::from("crds/examples")).filter(|p| p.is_dir()));
     manifests::start(relay.clone(), manifests_dir).await?;
@@ -51,8 +54,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         oblivious_core::shutdown::signal().await;
         let _ = drained_tx.send(());
     };
-    let server = axum::serve(oblivious_core::serve::without_nagle(listener), oblivious_relay::app(relay.clone()))
-        .with_graceful_shutdown(shutdown);
+    let app = oblivious_relay::app(relay.clone()).merge(oblivious_gateway::router(gateway));
+    let server = axum::serve(oblivious_core::serve::without_nagle(listener), app).with_graceful_shutdown(shutdown);
     let server = tokio::spawn(async move { server.await });
     // Serve until the signal, then give in-flight streams DRAIN_TIMEOUT to finish.
     let _ = drained_rx.await;
@@ -62,6 +65,27 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     relay.logs.flush().await;
     mock.shutdown();
     Ok(())
+}
+
+/// The product API's settings from the environment: `OBLIVIOUS_JWT_SECRET` (else a secret kept in
+/// the data dir), `OBLIVIOUS_INITIAL_BALANCE`, `OBLIVIOUS_REGISTRATION=open|closed`,
+/// `OBLIVIOUS_FIRST_USER_ADMIN=true|false`.
+fn gateway_config(data_dir: &Path) -> anyhow::Result<GatewayConfig> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let secret =
+        jwt_secret(env("OBLIVIOUS_JWT_SECRET").as_deref(), data_dir).context("cannot set up the JWT secret")?;
+    let mut config = GatewayConfig::with_secret(secret);
+    if let Some(balance) = env("OBLIVIOUS_INITIAL_BALANCE") {
+        config.initial_balance_micros =
+            parse_decimal_micros(&balance).map_err(|reason| anyhow::anyhow!("OBLIVIOUS_INITIAL_BALANCE: {reason}"))?;
+    }
+    config.registration = match env("OBLIVIOUS_REGISTRATION").as_deref() {
+        None | Some("open") => Registration::Open,
+        Some("closed") => Registration::Closed,
+        Some(other) => anyhow::bail!("OBLIVIOUS_REGISTRATION must be open or closed, not `{other}`"),
+    };
+    config.first_user_admin = !matches!(env("OBLIVIOUS_FIRST_USER_ADMIN").as_deref(), Some("false" | "0"));
+    Ok(config)
 }
 
 /// Quota holds and rate limits: in this process, or in Redis when `REDIS_URL` is set (so several

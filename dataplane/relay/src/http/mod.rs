@@ -1,7 +1,7 @@
-//! The relay's HTTP surface: one router for the OpenAI, Anthropic and Gemini endpoints, health,
-//! metrics and the admin log API. `app` is separate from serving so tests can drive it directly.
+//! The relay's HTTP surface: one router for the OpenAI, Anthropic and Gemini endpoints, health
+//! and metrics (the product API, admin included, is the gateway's). `app` is separate from
+//! serving so tests can drive it directly.
 
-mod admin;
 mod anthropic;
 mod body;
 mod chat_entry;
@@ -33,7 +33,6 @@ pub fn app(relay: Arc<Relay>) -> Router {
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1beta/models", get(models::list_gemini_models))
         .route("/v1beta/models/{model_action}", post(gemini::generate).get(models::get_gemini_model))
-        .route("/api/v1/admin/logs", get(admin::list_logs))
         .fallback(openai::not_found)
         .with_state(relay)
 }

@@ -1,0 +1,104 @@
+//! Who is calling the product API: a user with an access token (the web UI), a user's API key
+//! (scripts), or an administrator (an admin user's token or an admin API key such as
+//! `$OBLIVIOUS_BOOTSTRAP_KEY`). Every failure is a 401/403 in the product shape; the reason is
+//! never more specific than "invalid or expired".
+
+use axum::http::HeaderMap;
+use oblivious_relay::auth::Principal;
+use oblivious_store::UserRecord;
+use uuid::Uuid;
+
+use crate::Gateway;
+use crate::error::ProductError;
+use crate::jwt;
+
+/// An authenticated user.
+#[derive(Debug, Clone)]
+pub struct UserIdentity {
+    pub user: UserRecord,
+    /// The API key used, when the caller authenticated with one instead of a token.
+    pub key_id: Option<Uuid>,
+}
+
+/// An authenticated administrator.
+#[derive(Debug, Clone)]
+pub enum AdminIdentity {
+    User(UserRecord),
+    Key(Principal),
+}
+
+impl AdminIdentity {
+    /// The user to record as the actor of a change, when there is one.
+    pub fn actor_id(&self) -> Option<Uuid> {
+        match self {
+            AdminIdentity::User(user) => Some(user.id),
+            AdminIdentity::Key(principal) => principal.user_id,
+        }
+    }
+}
+
+enum Credential<'a> {
+    Token(&'a str),
+    ApiKey,
+}
+
+fn credential(headers: &HeaderMap) -> Result<Credential<'_>, ProductError> {
+    let value = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    match value {
+        // API keys never contain dots; access tokens are three dot-separated parts.
+        Some(token) if token.matches('.').count() == 2 => Ok(Credential::Token(token)),
+        Some(_) => Ok(Credential::ApiKey),
+        None if headers.contains_key("x-api-key") => Ok(Credential::ApiKey),
+        None => Err(ProductError::unauthenticated("Sign in, or send `Authorization: Bearer <token or API key>`.")),
+    }
+}
+
+impl Gateway {
+    /// The calling user (token or user-owned API key). Disabled users are refused.
+    pub async fn authenticate_user(&self, headers: &HeaderMap) -> Result<UserIdentity, ProductError> {
+        let (user_id, key_id) = match credential(headers)? {
+            Credential::Token(token) => (self.verify_token(token)?, None),
+            Credential::ApiKey => {
+                let principal = self.relay.keys.authenticate(headers, None).await.map_err(|_| invalid_credentials())?;
+                let Some(user_id) = principal.user_id else {
+                    return Err(ProductError::forbidden("This key does not belong to a user account."));
+                };
+                (user_id, principal.key_id)
+            }
+        };
+        let user = self.store.get_user(user_id).await?.ok_or_else(invalid_credentials)?;
+        if user.disabled {
+            return Err(ProductError::forbidden("This account is disabled."));
+        }
+        Ok(UserIdentity { user, key_id })
+    }
+
+    /// An administrator: an admin user's token (or key), or an admin API key.
+    pub async fn authenticate_admin(&self, headers: &HeaderMap) -> Result<AdminIdentity, ProductError> {
+        if let Credential::ApiKey = credential(headers)? {
+            let principal = self.relay.keys.authenticate(headers, None).await.map_err(|_| invalid_credentials())?;
+            if principal.is_admin {
+                return Ok(AdminIdentity::Key(principal));
+            }
+        }
+        let identity = self.authenticate_user(headers).await?;
+        if !identity.user.is_admin() {
+            return Err(ProductError::forbidden("This needs an administrator."));
+        }
+        Ok(AdminIdentity::User(identity.user))
+    }
+
+    fn verify_token(&self, token: &str) -> Result<Uuid, ProductError> {
+        jwt::verify(token, &self.config.jwt_secret, oblivious_store::now_ms() / 1000)
+            .map(|claims| claims.sub)
+            .map_err(|_| invalid_credentials())
+    }
+}
+
+fn invalid_credentials() -> ProductError {
+    ProductError::unauthenticated("The token or key is invalid or expired.")
+}

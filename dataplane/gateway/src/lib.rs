@@ -1,0 +1,319 @@
+//! The gateway's product API (DESIGN §5 "Edge stack"): accounts (register, log in with a short
+//! access JWT and a rotating refresh token), the user's profile, balance, usage, ledger, keys and
+//! redemptions, and the administrators' API (users, balances, codes, logs, statistics, channel
+//! health) — all under `/api/v1`, with one error shape and an OpenAPI document.
+//!
+//! Balances live in the store; after changing one here the quota cache the relay reserves
+//! against is told (`sync_balance`), so new money is spendable at once on every replica.
+
+mod config;
+mod error;
+mod identity;
+pub mod jwt;
+mod money;
+mod openapi;
+mod passwords;
+mod routes;
+mod time;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use oblivious_relay::Relay;
+use oblivious_store::quota::Freshness;
+use oblivious_store::{BalanceState, Store};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub use config::{GatewayConfig, Registration, jwt_secret};
+pub use error::{ApiResult, ProductError};
+pub use identity::{AdminIdentity, UserIdentity};
+pub use money::{format_micros, parse_decimal_micros};
+pub use openapi::RouteDoc;
+
+/// The gateway's state.
+pub struct Gateway {
+    pub store: Store,
+    pub relay: Arc<Relay>,
+    pub config: GatewayConfig,
+    /// OpenAPI `paths` of other services mounted beside the gateway (chat), for the document.
+    pub extra_openapi_paths: Value,
+}
+
+impl Gateway {
+    pub fn new(store: Store, relay: Arc<Relay>, config: GatewayConfig) -> Self {
+        Gateway { store, relay, config, extra_openapi_paths: json!({}) }
+    }
+
+    /// The currency of the price list in effect (every list shares one in practice).
+    pub fn currency(&self) -> String {
+        let active = self.relay.active();
+        active.snapshot.prices.first().map_or_else(|| "USD".to_string(), |p| p.currency.clone())
+    }
+
+    /// Tells the quota cache about a balance the database just reached.
+    pub async fn sync_balance(&self, user_id: Uuid, balance: BalanceState) {
+        let fresh = Freshness { user_id: Some(user_id), balance: Some(balance), ..Freshness::default() };
+        if let Err(error) = self.relay.billing.shared().quota.settle(None, &fresh).await {
+            tracing::warn!(%error, "could not update the quota cache; it catches up at the next reservation");
+        }
+    }
+}
+
+type Route = (RouteDoc, MethodRouter<Arc<Gateway>>);
+
+fn body(schema: fn() -> Value) -> Option<fn() -> Value> {
+    Some(schema)
+}
+
+/// Every route, with its documentation: the router and the OpenAPI document are both built
+/// from this one list.
+fn routes() -> Vec<Route> {
+    use openapi::object;
+    use routes::{admin, auth, keys, user};
+    let doc = |method, path, summary, auth, body, status| RouteDoc { method, path, summary, auth, body, status };
+    vec![
+        (
+            doc(
+                "POST",
+                "/api/v1/auth/register",
+                "Create an account",
+                "none",
+                body(|| object(&[("username", "string"), ("email", "string"), ("password", "string")], &[])),
+                201,
+            ),
+            post(auth::register),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/auth/login",
+                "Log in: an access token and a refresh token",
+                "none",
+                body(|| object(&[("password", "string")], &[("username", "string"), ("email", "string")])),
+                200,
+            ),
+            post(auth::login),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/auth/refresh",
+                "Trade a refresh token for a new pair (the old one is spent)",
+                "none",
+                body(|| object(&[("refresh_token", "string")], &[])),
+                200,
+            ),
+            post(auth::refresh),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/auth/logout",
+                "Sign out the session of a refresh token",
+                "none",
+                body(|| object(&[("refresh_token", "string")], &[])),
+                204,
+            ),
+            post(auth::logout),
+        ),
+        (
+            doc("POST", "/api/v1/auth/logout-all", "Sign out every session of the caller", "user", None, 204),
+            post(auth::logout_all),
+        ),
+        (doc("GET", "/api/v1/user/profile", "The caller's profile", "user", None, 200), get(user::profile)),
+        (
+            doc(
+                "PUT",
+                "/api/v1/user/profile",
+                "Change display name, email or password",
+                "user",
+                body(|| {
+                    object(
+                        &[],
+                        &[
+                            ("display_name", "string"),
+                            ("email", "string"),
+                            ("current_password", "string"),
+                            ("new_password", "string"),
+                        ],
+                    )
+                }),
+                200,
+            ),
+            put(user::update_profile),
+        ),
+        (doc("GET", "/api/v1/user/quota", "The caller's balance and currency", "user", None, 200), get(user::quota)),
+        (
+            doc(
+                "GET",
+                "/api/v1/user/usage",
+                "The caller's usage by day and model (from, to: RFC 3339 or ms)",
+                "user",
+                None,
+                200,
+            ),
+            get(user::usage),
+        ),
+        (
+            doc("GET", "/api/v1/user/ledger", "The caller's balance changes, newest first", "user", None, 200),
+            get(user::ledger),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/user/redeem",
+                "Redeem a top-up code",
+                "user",
+                body(|| object(&[("code", "string")], &[])),
+                200,
+            ),
+            post(user::redeem),
+        ),
+        (doc("GET", "/api/v1/keys", "The caller's API keys (never their secrets)", "user", None, 200), get(keys::list)),
+        (
+            doc(
+                "POST",
+                "/api/v1/keys",
+                "Create an API key; its secret is in this answer only",
+                "user",
+                body(|| {
+                    object(
+                        &[("name", "string")],
+                        &[
+                            ("models", "array"),
+                            ("expires_at", "string"),
+                            ("rpm", "integer"),
+                            ("tpm", "integer"),
+                            ("max_spend", "string"),
+                        ],
+                    )
+                }),
+                201,
+            ),
+            post(keys::create),
+        ),
+        (
+            doc("DELETE", "/api/v1/keys/{id}", "Revoke one of the caller's keys", "user", None, 204),
+            delete(keys::revoke),
+        ),
+        (doc("GET", "/api/v1/admin/users", "Search users (q, limit, offset)", "admin", None, 200), get(admin::users)),
+        (
+            doc(
+                "PATCH",
+                "/api/v1/admin/users/{id}",
+                "Change a user's role, group or disabled state",
+                "admin",
+                body(|| {
+                    object(
+                        &[],
+                        &[("role", "string"), ("group", "string"), ("disabled", "boolean"), ("display_name", "string")],
+                    )
+                }),
+                200,
+            ),
+            patch(admin::update_user),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/admin/users/{id}/balance",
+                "Adjust a balance (signed decimal amount)",
+                "admin",
+                body(|| object(&[("amount", "string")], &[("note", "string")])),
+                200,
+            ),
+            post(admin::adjust_balance),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/admin/redeem-codes",
+                "Mint redemption codes (shown once)",
+                "admin",
+                body(|| {
+                    object(
+                        &[("count", "integer"), ("amount", "string")],
+                        &[("note", "string"), ("expires_at", "string")],
+                    )
+                }),
+                201,
+            ),
+            post(admin::create_codes),
+        ),
+        (
+            doc("GET", "/api/v1/admin/redeem-codes", "Minted redemption codes", "admin", None, 200),
+            get(admin::list_codes),
+        ),
+        (
+            doc(
+                "GET",
+                "/api/v1/admin/logs",
+                "Request records, newest first (limit, key_id, user_id, model, before)",
+                "admin",
+                None,
+                200,
+            ),
+            get(admin::logs),
+        ),
+        (
+            doc(
+                "GET",
+                "/api/v1/admin/stats",
+                "Usage statistics (group_by: user|key|model|channel|day; from, to)",
+                "admin",
+                None,
+                200,
+            ),
+            get(admin::stats),
+        ),
+        (
+            doc(
+                "GET",
+                "/api/v1/admin/channels",
+                "Channels of the active configuration with their health",
+                "admin",
+                None,
+                200,
+            ),
+            get(admin::channels),
+        ),
+        (doc("GET", "/api/v1/openapi.json", "This document", "none", None, 200), get(openapi_document)),
+    ]
+}
+
+/// The product API router (state included).
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    let mut router = Router::new();
+    for (doc, method_router) in routes() {
+        router = router.route(doc.path, method_router);
+    }
+    router.with_state(gateway)
+}
+
+async fn openapi_document(State(gateway): State<Arc<Gateway>>) -> Json<Value> {
+    let docs: Vec<RouteDoc> = routes().into_iter().map(|(doc, _)| doc).collect();
+    Json(openapi::document(&docs, &gateway.extra_openapi_paths))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_in_the_openapi_document_with_its_method() {
+        let docs: Vec<RouteDoc> = routes().into_iter().map(|(doc, _)| doc).collect();
+        let document = openapi::document(&docs, &json!({"/api/v1/chat/sessions": {"get": {}}}));
+        for doc in &docs {
+            let operation = &document["paths"][doc.path][doc.method.to_lowercase()];
+            assert!(operation.is_object(), "{} {} is not documented", doc.method, doc.path);
+        }
+        assert!(document["paths"]["/api/v1/chat/sessions"]["get"].is_object(), "other services' paths are merged");
+        assert_eq!(document["paths"]["/api/v1/keys/{id}"]["delete"]["parameters"][0]["name"], "id");
+    }
+}

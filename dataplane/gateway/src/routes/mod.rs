@@ -1,0 +1,6 @@
+//! The product API's routes, one module per area.
+
+pub mod admin;
+pub mod auth;
+pub mod keys;
+pub mod user;
