@@ -88,5 +88,8 @@ pub(crate) fn client_error(failure: &UpstreamFailure) -> ApiError {
     if matches!(failure.kind, ErrorKind::RateLimited | ErrorKind::Unavailable) {
         error.retry_after = Some(1);
     }
+    if failure.kind == ErrorKind::RateLimited && error.code.is_none() {
+        error.code = Some("rate_limit_exceeded".into());
+    }
     error
 }
