@@ -252,6 +252,21 @@ class Server:
             )
         return result
 
+    def request_record(self, request_id: str, model: str) -> dict:
+        """The request record with this id (`x-request-id`), once the batched writer stored it."""
+
+        def find() -> Optional[dict]:
+            response = httpx.get(
+                f"{self.url}/api/v1/admin/logs",
+                params={"model": model, "limit": 100},
+                headers={"authorization": f"Bearer {ADMIN_KEY}"},
+                timeout=5,
+            )
+            response.raise_for_status()
+            return next((r for r in response.json()["data"] if r["id"] == request_id), None)
+
+        return poll(find, timeout=10, what=f"the request record {request_id}", interval=0.05)
+
     def model_ids(self, key: str = ADMIN_KEY) -> set[str]:
         response = httpx.get(f"{self.url}/v1/models", headers={"authorization": f"Bearer {key}"}, timeout=5)
         response.raise_for_status()

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import time
 
 import openai
 import pytest
 
-from support import CHAT_MODEL, Server, assert_no_secrets, openai_client, poll
+from support import CHAT_MODEL, Server, assert_no_secrets, binary, openai_client, poll
 
 HELLO = [{"role": "user", "content": "hi"}]
 REVOCATION_DEADLINE = 6.0
@@ -96,3 +97,19 @@ def test_revoking_an_unknown_prefix_fails(server: Server) -> None:
 
     assert result.returncode != 0
     assert "sk-nosuchprefix" in result.stderr
+
+
+def test_the_store_flags_are_accepted_after_the_subcommand_too(server: Server) -> None:
+    # `oblivious keys create --name x --data-dir D` is how people write it (and how the docs
+    # list the subcommand's flags); it must reach the same store as `keys --data-dir D create`.
+    name = f"e2e-{secrets.token_hex(4)}"
+    result = subprocess.run(
+        [str(binary()), "keys", "create", "--name", name, "--expires", "1h", "--data-dir", str(server.data_dir)],
+        capture_output=True,
+        text=True,
+        env=server.env(),
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert listed(server, name)["prefix"]

@@ -21,6 +21,7 @@ from support import (
     RATE_LIMITED_MODEL,
     SLOW_MODEL,
     TOOLS_MODEL,
+    Server,
     assert_no_secrets,
     openai_client,
 )
@@ -124,6 +125,26 @@ def test_a_stream_with_include_usage_ends_with_exactly_one_usage_chunk_without_c
     assert {c.id for c in chunks} == {chunks[0].id}
     text = "".join(c.choices[0].delta.content or "" for c in chunks[:-1])
     assert_mock_answer(text)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_request_record_of_a_stream_carries_the_usage_the_client_saw(
+    server: Server, oai: openai.OpenAI, family: str
+) -> None:
+    response = oai.chat.completions.with_raw_response.create(
+        model=CHAT_MODEL[family], messages=HELLO, stream=True, stream_options={"include_usage": True}
+    )
+    usage = [c for c in response.parse() if c.usage is not None][-1].usage
+
+    record = server.request_record(response.headers["x-request-id"], CHAT_MODEL[family])
+    assert record["status"] == 200
+    assert record["stream"] is True
+    assert record["ingress"] == "openai"
+    assert record["provider"] == family
+    assert record["input_tokens"] + record["cached_input_tokens"] == usage.prompt_tokens
+    assert record["output_tokens"] == usage.completion_tokens == ANSWER_WORDS
+    assert record["usage_estimated"] is False
+    assert record["cost_micros"] > 0, "a priced model was recorded as free"
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -310,11 +331,18 @@ def test_an_unknown_model_raises_not_found_error_with_code_model_not_found(oai: 
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
-def test_a_model_rate_limited_on_every_channel_raises_rate_limit_error(oai: openai.OpenAI, stream: bool) -> None:
+def test_a_model_rate_limited_on_every_channel_raises_rate_limit_error_after_trying_each_channel(
+    server: Server, oai: openai.OpenAI, stream: bool
+) -> None:
     with pytest.raises(openai.RateLimitError) as raised:
         oai.chat.completions.create(model=RATE_LIMITED_MODEL, messages=HELLO, stream=stream)
 
     assert raised.value.status_code == 429
+    record = server.request_record(raised.value.response.headers["x-request-id"], RATE_LIMITED_MODEL)
+    assert record["attempts"] == len(FAMILIES), "failover should try each of the three channels once"
+    assert record["status"] == 429
+    # OpenAI's code for a rate limit; clients tell it apart from `insufficient_quota` (also 429) by it.
+    assert raised.value.code == "rate_limit_exceeded", raised.value.body
     body = raised.value.response.text
     assert_no_secrets(body, "the 429 body")
     assert "mock-upstream" not in body and "127.0.0.1" not in body, f"the upstream address leaked: {body}"
