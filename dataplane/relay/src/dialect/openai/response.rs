@@ -5,7 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{finish_reason_from_wire, finish_reason_to_wire, usage_from_json, usage_json};
+use super::{
+    arguments_text, finish_reason_from_wire, finish_reason_to_wire, first_choice, fresh_call_id, usage_from_json,
+    usage_json,
+};
 use crate::ir::{ChatResponse, Part};
 
 /// Renders a complete answer as a `chat.completion`.
@@ -31,7 +34,8 @@ pub fn render_response(r: &ChatResponse) -> Value {
     if !reasoning.is_empty() {
         message["reasoning_content"] = Value::String(reasoning);
     }
-    if !tool_calls.is_empty() {
+    let called_tools = !tool_calls.is_empty();
+    if called_tools {
         message["tool_calls"] = Value::Array(tool_calls);
     }
     let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
@@ -40,7 +44,7 @@ pub fn render_response(r: &ChatResponse) -> Value {
         "object": "chat.completion",
         "created": created,
         "model": r.model,
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason_to_wire(r.finish_reason)}],
+        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason_to_wire(r.finish_reason, called_tools)}],
     });
     if let Some(usage) = &r.usage {
         body["usage"] = usage_json(usage);
@@ -51,7 +55,8 @@ pub fn render_response(r: &ChatResponse) -> Value {
 /// Parses an upstream's successful `chat.completion`.
 pub fn parse_upstream_response(body: &[u8]) -> Result<ChatResponse, String> {
     let value: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
-    let choice = value.pointer("/choices/0").ok_or("the answer has no choices")?;
+    let choices = value.get("choices").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let choice = first_choice(choices).ok_or("the answer has no choices")?;
     let message = choice.get("message").ok_or("the first choice has no message")?;
     let mut content = Vec::new();
     let reasoning = message.get("reasoning_content").or_else(|| message.get("reasoning")).and_then(Value::as_str);
@@ -64,23 +69,28 @@ pub fn parse_upstream_response(body: &[u8]) -> Result<ChatResponse, String> {
     for call in message.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
         let function = call.get("function").ok_or("a tool call has no function")?;
         content.push(Part::ToolCall {
-            id: call.get("id").and_then(Value::as_str).unwrap_or_default().to_string(),
+            id: call
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty())
+                .map_or_else(fresh_call_id, str::to_string),
             name: function.get("name").and_then(Value::as_str).ok_or("a tool call has no name")?.to_string(),
-            arguments: match function.get("arguments") {
-                Some(Value::String(text)) => text.clone(),
-                Some(other) => other.to_string(),
-                None => "{}".to_string(),
-            },
+            arguments: Some(arguments_text(function.get("arguments")))
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| "{}".to_string()),
         });
     }
-    let finish = choice.get("finish_reason").and_then(Value::as_str).map(finish_reason_from_wire).unwrap_or_default();
+    let (finish, stop_sequence) = match choice.get("finish_reason").and_then(Value::as_str) {
+        Some(reason) => finish_reason_from_wire(reason, choice.get("stop_reason")),
+        None => Default::default(),
+    };
     Ok(ChatResponse {
         id: value.get("id").and_then(Value::as_str).unwrap_or_default().to_string(),
         model: value.get("model").and_then(Value::as_str).unwrap_or_default().to_string(),
         content,
         finish_reason: finish,
         usage: value.get("usage").filter(|u| u.is_object()).map(usage_from_json),
-        stop_sequence: None,
+        stop_sequence,
     })
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use oblivious_core::sse::SseEvent;
 use serde_json::Value;
 
-use super::{classify_failure, finish_reason_from_wire, usage_from_json};
+use super::{arguments_text, classify_failure, finish_reason_from_wire, first_choice, fresh_call_id, usage_from_json};
 use crate::dialect::{DecodeError, StreamDecoder};
 use crate::ir::StreamEvent;
 
@@ -45,12 +45,14 @@ impl StreamDecoder for OpenAiStreamDecoder {
             return Err(DecodeError::Upstream(classify_failure(status, chunk.to_string().as_bytes())));
         }
         let mut events = Vec::new();
-        if let Some(choice) = chunk.pointer("/choices/0") {
+        let choices = chunk.get("choices").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        if let Some(choice) = first_choice(choices) {
             if let Some(delta) = choice.get("delta") {
                 self.decode_delta(delta, &mut events)?;
             }
             if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
-                events.push(StreamEvent::Finish { reason: finish_reason_from_wire(reason), stop_sequence: None });
+                let (reason, stop_sequence) = finish_reason_from_wire(reason, choice.get("stop_reason"));
+                events.push(StreamEvent::Finish { reason, stop_sequence });
             }
         }
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
@@ -81,15 +83,12 @@ impl OpenAiStreamDecoder {
                 let Some(name) = name else {
                     return Err(DecodeError::Malformed(format!("tool call {index} starts without a name")));
                 };
-                let id = call.get("id").and_then(Value::as_str).map_or_else(|| format!("call_{index}"), str::to_string);
+                let id = call.get("id").and_then(Value::as_str).filter(|id| !id.is_empty());
+                let id = id.map_or_else(fresh_call_id, str::to_string);
                 self.started_calls.insert(index);
                 events.push(StreamEvent::ToolCallStart { index, id, name: name.to_string() });
             }
-            let arguments = match function.and_then(|f| f.get("arguments")) {
-                Some(Value::String(text)) => text.clone(),
-                Some(Value::Null) | None => String::new(),
-                Some(other) => other.to_string(),
-            };
+            let arguments = arguments_text(function.and_then(|f| f.get("arguments")));
             if !arguments.is_empty() {
                 events.push(StreamEvent::ToolCallDelta { index, arguments });
             }

@@ -17,11 +17,13 @@ pub struct OpenAiStreamEncoder {
     meta: StreamMeta,
     started: bool,
     finish: Option<FinishReason>,
+    /// Whether a tool call went out, which makes the finish `tool_calls` whatever the provider said.
+    called_tools: bool,
 }
 
 impl OpenAiStreamEncoder {
     pub fn new(meta: StreamMeta) -> Self {
-        OpenAiStreamEncoder { meta, started: false, finish: None }
+        OpenAiStreamEncoder { meta, started: false, finish: None, called_tools: false }
     }
 
     fn chunk(&self, delta: Value, finish: Option<FinishReason>) -> Bytes {
@@ -30,7 +32,7 @@ impl OpenAiStreamEncoder {
             "object": "chat.completion.chunk",
             "created": self.meta.created,
             "model": self.meta.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish.map(finish_reason_to_wire)}],
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish.map(|f| finish_reason_to_wire(f, self.called_tools))}],
         });
         if self.meta.include_usage {
             chunk["usage"] = Value::Null;
@@ -53,9 +55,12 @@ impl StreamEncoder for OpenAiStreamEncoder {
         let delta = match event {
             StreamEvent::TextDelta(text) => json!({"content": text}),
             StreamEvent::ReasoningDelta { text } => json!({"reasoning_content": text}),
-            StreamEvent::ToolCallStart { index, id, name } => json!({"tool_calls": [{
-                "index": index, "id": id, "type": "function", "function": {"name": name, "arguments": ""}
-            }]}),
+            StreamEvent::ToolCallStart { index, id, name } => {
+                self.called_tools = true;
+                json!({"tool_calls": [{
+                    "index": index, "id": id, "type": "function", "function": {"name": name, "arguments": ""}
+                }]})
+            }
             StreamEvent::ToolCallDelta { index, arguments } => {
                 json!({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]})
             }
