@@ -8,6 +8,7 @@
 
 mod api_keys;
 mod backend;
+pub mod chat;
 mod error;
 pub mod kv;
 mod ledger;

@@ -187,6 +187,6 @@ struct UserWithHash {
 }
 
 /// Escapes LIKE wildcards in user input (used with `ESCAPE '\'`, which both backends accept).
-fn escape_like(text: &str) -> String {
+pub(crate) fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

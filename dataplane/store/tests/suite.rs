@@ -49,6 +49,10 @@ both_backends!(
     usage_is_aggregated_by_day_and_model_and_by_group,
 );
 
+/// Chat sessions, topics, message trees and agents.
+#[path = "suite/chat.rs"]
+mod chat;
+
 const NOW: i64 = 1_795_428_000_000;
 
 async fn keys_are_found_by_secret_until_revoked_or_expired(store: Store) {
@@ -194,7 +198,7 @@ async fn migrations_can_run_twice(store: Store) {
     let _ = TestDatabase::create; // the helper is public API for other crates' tests
 }
 
-async fn new_user(store: &Store, name: &str, balance: i64) -> oblivious_store::UserRecord {
+pub(crate) async fn new_user(store: &Store, name: &str, balance: i64) -> oblivious_store::UserRecord {
     let new = NewUser {
         username: name.into(),
         email: format!("{name}@Example.com"),

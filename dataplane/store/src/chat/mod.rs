@@ -1,0 +1,24 @@
+//! Chat storage (DESIGN §5 "Chat"): sessions, topics, messages and users' private agents.
+//!
+//! Every read and write takes the owning `user_id` and matches it in SQL, so one user can never
+//! reach another's rows: a foreign id behaves exactly like a missing one (`None` / `false`).
+//!
+//! Messages are rows of a tree per topic (`parent_id`); a topic remembers the leaf of its
+//! active branch. Lists walk that branch upwards from a starting message with a bounded
+//! recursive query, so a page costs `limit` index lookups however long the conversation is.
+
+mod agents;
+mod messages;
+mod sessions;
+mod topics;
+
+pub use agents::{AgentFields, ChatAgent};
+pub use messages::{
+    BranchPage, ChatMessage, ExchangeParent, ExchangeStart, FinalMessage, MAX_BRANCH_WALK, MessageSearchHit, NewTurn,
+    SiblingInfo, StartedExchange,
+};
+pub use sessions::{ChatSession, NewChatSession, SessionUpdate};
+pub use topics::ChatTopic;
+
+/// Status of a message whose reply is still being generated.
+pub const STATUS_STREAMING: &str = "streaming";
