@@ -42,6 +42,8 @@ pub struct Principal {
     pub tpm: Option<u64>,
     /// The key's lifetime spending cap, in micro-units.
     pub max_spend_micros: Option<i64>,
+    /// An internal service (chat, RAG) presenting `OBLIVIOUS_INTERNAL_TOKEN`.
+    pub internal: bool,
 }
 
 impl Principal {
@@ -57,6 +59,7 @@ impl Principal {
             rpm: None,
             tpm: None,
             max_spend_micros: None,
+            internal: false,
         }
     }
 
@@ -72,6 +75,7 @@ impl Principal {
             rpm: positive(record.rpm),
             tpm: positive(record.tpm),
             max_spend_micros: record.max_spend_micros,
+            internal: false,
         }
     }
 
@@ -88,6 +92,11 @@ struct CachedKey {
 /// Header naming the user an internal service (chat, RAG) calls on behalf of. Honoured only
 /// together with the internal service token, so a client cannot claim another user's identity.
 pub const USER_HEADER: &str = "x-oblivious-user-id";
+
+/// Header with which an internal service names the request id (its ledger and log key), so a
+/// chat reply and its charge share an id. Ignored from anyone else: a client choosing ledger keys
+/// could make a charge collide with an earlier one.
+pub const REQUEST_ID_HEADER: &str = "x-oblivious-request-id";
 
 pub struct KeyAuthenticator {
     store: Store,
@@ -145,7 +154,8 @@ impl KeyAuthenticator {
     /// An internal service calling for the user named in `USER_HEADER` (billed to that user, with
     /// their group), or for nobody (unmetered, like an operator key, but never an admin).
     async fn internal_principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
-        let service = Principal { is_admin: false, key_prefix: "internal".into(), ..Principal::bootstrap("internal") };
+        let service =
+            Principal { is_admin: false, internal: true, key_prefix: "internal".into(), ..Principal::bootstrap("internal") };
         let Some(value) = headers.get(USER_HEADER) else { return Ok(service) };
         let user_id =
             value.to_str().ok().and_then(|v| Uuid::parse_str(v.trim()).ok()).ok_or_else(|| {
