@@ -18,8 +18,14 @@ pub enum Command {
     /// Run every role in one process with embedded defaults (SQLite, in-process caches, the
     /// built-in mock upstream, manifests from a watched directory).
     Dev(DevArgs),
-    /// Run the relay role, configured by the operator's config stream (`--config-server`).
-    Relay(crate::relay::RelayArgs),
+    /// Run the relay role (`/v1/...`), configured by the operator's config stream.
+    Relay(crate::roles::RoleArgs),
+    /// Run the gateway role: product API, chat API and web UI, configured by the config stream.
+    Gateway(crate::roles::RoleArgs),
+    /// Run the chat API alone, configured by the config stream.
+    Chat(crate::roles::RoleArgs),
+    /// Run every data-plane role in one process, configured by the config stream.
+    All(crate::roles::RoleArgs),
     /// Create, list and revoke API keys.
     Keys(KeysArgs),
     /// Apply database migrations.

@@ -1,21 +1,16 @@
-//! `oblivious dev`: every role in one process with embedded defaults.
+//! `oblivious dev`: every role in one process with embedded defaults (SQLite, in-process state,
+//! the built-in mock upstream, a watched manifests directory, the web UI).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::PathBuf;
 
 use anyhow::Context;
-use oblivious_gateway::{Gateway, GatewayConfig, Registration, jwt_secret, parse_decimal_micros};
 use oblivious_relay::billing::BillingConfig;
 use oblivious_relay::{Relay, RelayConfig};
-use oblivious_store::kv::SharedState;
 use oblivious_store::{NewApiKey, Store};
 
 use crate::cli::DevArgs;
 use crate::manifests;
-
-/// How long in-flight requests may take to finish after a shutdown signal.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::process::{self, Services};
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let store = args.store.connect().await?;
@@ -27,16 +22,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
 
     let mock_config = oblivious_mock_upstream::MockConfig { record_requests: false };
     let mock = oblivious_mock_upstream::spawn(mock_config).await.context("cannot start the built-in mock upstream")?;
+    let internal_token = process::internal_token(Services::ALL)?;
     let config = RelayConfig {
         max_body_bytes: args.max_body_bytes,
         builtin_mock_base: Some(mock.base_url()),
         bootstrap_key,
+        internal_token: Some(internal_token.clone()),
         billing: BillingConfig { replicas: args.replicas, ..BillingConfig::default() },
         ..RelayConfig::default()
     };
-    let shared = shared_state(args.redis_url.as_deref()).await?;
+    let shared = process::shared_state(args.redis_url.as_deref()).await?;
     let relay = Relay::with_shared_state(config, store.clone(), shared);
-    let gateway = Arc::new(Gateway::new(store, relay.clone(), gateway_config(&args.store.data_dir)?));
+    let gateway_config = process::gateway_config(&args.store.data_dir)?;
+    let gateway = process::gateway(store, relay.clone(), gateway_config, Services::ALL);
 
     let manifests_dir = args.manifests.or_else(|| Some(PathBuf::from("crds/examples")).filter(|p| p.is_dir()));
     manifests::start(relay.clone(), manifests_dir).await?;
@@ -45,58 +43,21 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    // Chat calls the relay like any client: here, this very process.
+    let bus = process::chat_bus(args.redis_url.as_deref()).await?;
+    let chat =
+        oblivious_chat::Chat::new(gateway.clone(), bus, process::chat_config(format!("http://{addr}"), internal_token));
+    // Alone, this process owns every reply: those left streaming by a previous run are over.
+    chat.spawn_reaper(args.replicas <= 1);
     eprintln!(
-        "oblivious dev listening on http://{addr}  (OpenAI: http://{addr}/v1, Anthropic: http://{addr}, Gemini: http://{addr}/v1beta)"
+        "oblivious dev listening on http://{addr}  (web UI: http://{addr}/, OpenAI: http://{addr}/v1, Anthropic: http://{addr}, Gemini: http://{addr}/v1beta)"
     );
 
-    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        oblivious_core::shutdown::signal().await;
-        let _ = drained_tx.send(());
-    };
-    let app = oblivious_relay::app(relay.clone()).merge(oblivious_gateway::router(gateway));
-    let server = axum::serve(oblivious_core::serve::without_nagle(listener), app).with_graceful_shutdown(shutdown);
-    let server = tokio::spawn(async move { server.await });
-    // Serve until the signal, then give in-flight streams DRAIN_TIMEOUT to finish.
-    let _ = drained_rx.await;
-    if tokio::time::timeout(DRAIN_TIMEOUT, server).await.is_err() {
-        eprintln!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}; stopping anyway");
-    }
+    let app = process::router(Services::ALL, relay.clone(), &gateway, Some(chat));
+    process::serve(listener, app).await;
     relay.logs.flush().await;
     mock.shutdown();
     Ok(())
-}
-
-/// The product API's settings from the environment: `OBLIVIOUS_JWT_SECRET` (else a secret kept in
-/// the data dir), `OBLIVIOUS_INITIAL_BALANCE`, `OBLIVIOUS_REGISTRATION=open|closed`,
-/// `OBLIVIOUS_FIRST_USER_ADMIN=true|false`.
-fn gateway_config(data_dir: &Path) -> anyhow::Result<GatewayConfig> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let secret =
-        jwt_secret(env("OBLIVIOUS_JWT_SECRET").as_deref(), data_dir).context("cannot set up the JWT secret")?;
-    let mut config = GatewayConfig::with_secret(secret);
-    if let Some(balance) = env("OBLIVIOUS_INITIAL_BALANCE") {
-        config.initial_balance_micros =
-            parse_decimal_micros(&balance).map_err(|reason| anyhow::anyhow!("OBLIVIOUS_INITIAL_BALANCE: {reason}"))?;
-    }
-    config.registration = match env("OBLIVIOUS_REGISTRATION").as_deref() {
-        None | Some("open") => Registration::Open,
-        Some("closed") => Registration::Closed,
-        Some(other) => anyhow::bail!("OBLIVIOUS_REGISTRATION must be open or closed, not `{other}`"),
-    };
-    config.first_user_admin = !matches!(env("OBLIVIOUS_FIRST_USER_ADMIN").as_deref(), Some("false" | "0"));
-    Ok(config)
-}
-
-/// Quota holds and rate limits: in this process, or in Redis when `REDIS_URL` is set (so several
-/// processes share them, as replicas in a cluster do).
-async fn shared_state(redis_url: Option<&str>) -> anyhow::Result<SharedState> {
-    match redis_url.filter(|u| !u.is_empty()) {
-        None => Ok(SharedState::local()),
-        Some(url) => SharedState::redis(url, oblivious_store::kv::PRODUCTION_PREFIX)
-            .await
-            .context("cannot connect to Redis (REDIS_URL)"),
-    }
 }
 
 /// Without `OBLIVIOUS_BOOTSTRAP_KEY`, the first start creates an admin key and prints it once.

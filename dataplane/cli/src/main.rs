@@ -5,7 +5,9 @@ mod cli;
 mod dev;
 mod keys;
 mod manifests;
-mod relay;
+mod process;
+mod roles;
+mod web;
 
 use clap::Parser;
 
@@ -29,7 +31,10 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Dev(args) => dev::run(args).await,
-            Command::Relay(args) => relay::run(args).await,
+            Command::Relay(args) => roles::run(roles::Role::Relay, args).await,
+            Command::Gateway(args) => roles::run(roles::Role::Gateway, args).await,
+            Command::Chat(args) => roles::run(roles::Role::Chat, args).await,
+            Command::All(args) => roles::run(roles::Role::All, args).await,
             Command::Keys(args) => keys::run(args).await,
             Command::Migrate(args) => migrate(args).await,
             Command::MockUpstream(args) => mock_upstream(args).await,

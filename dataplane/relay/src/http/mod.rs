@@ -20,12 +20,11 @@ use axum::routing::{get, post};
 
 use crate::state::Relay;
 
+pub use openai::not_found;
+
 /// All routes of a relay.
 pub fn app(relay: Arc<Relay>) -> Router {
-    Router::new()
-        .route("/healthz", get(probes::healthz))
-        .route("/readyz", get(probes::readyz))
-        .route("/metrics", get(probes::metrics))
+    probe_routes()
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/models", get(models::list_models))
@@ -35,6 +34,19 @@ pub fn app(relay: Arc<Relay>) -> Router {
         .route("/v1beta/models/{model_action}", post(gemini::generate).get(models::get_gemini_model))
         .fallback(openai::not_found)
         .with_state(relay)
+}
+
+/// Only the probes and metrics: for processes that serve other roles (gateway, chat) but hold
+/// the same configuration and store.
+pub fn probes_router(relay: Arc<Relay>) -> Router {
+    probe_routes().with_state(relay)
+}
+
+fn probe_routes() -> Router<Arc<Relay>> {
+    Router::new()
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(probes::metrics))
 }
 
 /// Adds the request id header every relay answer carries.

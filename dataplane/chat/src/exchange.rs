@@ -1,0 +1,154 @@
+//! Starting a reply — for a send, an edit (a new branch) or a regeneration (a new sibling) —
+//! the same way every time: check the model and the balance, write the exchange in one
+//! transaction, build the prompt, open the stream and start the job. A refusal writes nothing.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode};
+use oblivious_core::lane::LaneContext;
+use oblivious_gateway::{ApiResult, ProductError, UserIdentity};
+use oblivious_store::chat::{
+    ChatMessage, ChatSession, ExchangeParent, ExchangeStart, FinalMessage, NewTurn, StartedExchange,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::catalog::group_may_use;
+use crate::context::{MAX_HISTORY_MESSAGES, build_messages, context_window};
+use crate::job::{self, JobSpec};
+use crate::titles::provisional_title;
+use crate::views::{TopicView, message_view};
+use crate::{Chat, views};
+
+/// What to start.
+pub struct Exchange<'a> {
+    pub session: &'a ChatSession,
+    pub topic_id: Option<Uuid>,
+    pub parent: ExchangeParent,
+    /// The user's new message; `None` when regenerating.
+    pub user_text: Option<String>,
+    /// A model other than the session's, for this reply only.
+    pub model: Option<String>,
+}
+
+/// Starts the exchange and answers `{topic, user_message?, assistant_message, stream_id}`.
+pub async fn start(
+    chat: &Arc<Chat>,
+    identity: &UserIdentity,
+    headers: &HeaderMap,
+    exchange: Exchange<'_>,
+) -> ApiResult<Value> {
+    let user = &identity.user;
+    let model = exchange.model.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| exchange.session.model.clone());
+    check_model_and_balance(chat, user, &model)?;
+    let new_topic = exchange.topic_id.is_none();
+    let start = ExchangeStart {
+        user_id: user.id,
+        session_id: exchange.session.id,
+        topic_id: exchange.topic_id,
+        new_topic_title: exchange.user_text.as_deref().map_or_else(|| "New topic".into(), provisional_title),
+        parent: exchange.parent,
+        user_turn: exchange.user_text.clone().map(|content| NewTurn { content }),
+        model: model.clone(),
+    };
+    let started = chat.store().start_chat_exchange(&start).await.map_err(not_found_or_store)?;
+    let reply = started.assistant_message.id;
+    let lane = LaneContext::from_headers(headers);
+    match prompt(chat, exchange.session, &started, &model).await {
+        Ok(request) => {
+            let title_from = match (&exchange.user_text, new_topic) {
+                (Some(question), true) => Some((started.topic.id, question.clone())),
+                _ => None,
+            };
+            let spec = JobSpec {
+                message_id: reply,
+                user_id: user.id,
+                group: user.group.clone(),
+                model,
+                request,
+                lane,
+                title_from,
+            };
+            if let Err(error) = chat.bus.open(reply).await {
+                tracing::warn!(%error, "cannot open the stream on the bus; readers will use the stored reply");
+            }
+            let stop = chat.bus.jobs().register(reply);
+            tokio::spawn(job::run(chat.clone(), spec, stop));
+        }
+        Err(error) => {
+            // The exchange is written; end its placeholder rather than leave it streaming.
+            let failed = FinalMessage {
+                status: "error".into(),
+                error_code: Some(error.code.to_string()),
+                error_message: Some(error.message.clone()),
+                sources: json!([]),
+                ..FinalMessage::default()
+            };
+            let _ = chat.store().finalize_chat_message(reply, &failed).await;
+            return Err(error);
+        }
+    }
+    respond(chat, user.id, &started).await
+}
+
+/// 404 for a model the user's group cannot use, 402 for an empty balance on a priced model.
+fn check_model_and_balance(chat: &Chat, user: &oblivious_store::UserRecord, model: &str) -> ApiResult<()> {
+    let active = chat.gateway.relay.active();
+    if !group_may_use(&active, &user.group, model) {
+        return Err(ProductError::new(
+            StatusCode::NOT_FOUND,
+            "model_not_found",
+            format!("The model `{model}` does not exist or you do not have access to it."),
+        ));
+    }
+    let priced = active.snapshot.price(model, oblivious_store::now_ms()).is_some_and(|p| p.input > 0 || p.output > 0);
+    if priced && user.balance_micros <= 0 {
+        return Err(ProductError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "insufficient_quota",
+            "Your balance is used up. Redeem a code or ask an administrator to top it up.",
+        ));
+    }
+    Ok(())
+}
+
+fn not_found_or_store(error: oblivious_store::StoreError) -> ProductError {
+    match error {
+        oblivious_store::StoreError::NotFound(what) => ProductError::not_found(what),
+        other => ProductError::store(other),
+    }
+}
+
+/// The Chat Completions request for the reply: the branch up to the placeholder's parent.
+async fn prompt(chat: &Chat, session: &ChatSession, started: &StartedExchange, model: &str) -> ApiResult<Value> {
+    let history: Vec<ChatMessage> = match started.assistant_message.parent_id {
+        Some(parent) => chat.store().chat_branch_to(started.topic.id, parent, MAX_HISTORY_MESSAGES).await?,
+        None => Vec::new(),
+    };
+    let messages = build_messages(&session.system_prompt, &history, context_window(model));
+    let mut request = json!({"model": model, "messages": messages});
+    if let Some(temperature) = views::temperature(session.temperature_milli) {
+        request["temperature"] = json!(temperature);
+    }
+    Ok(request)
+}
+
+async fn respond(chat: &Chat, user_id: Uuid, started: &StartedExchange) -> ApiResult<Value> {
+    let with_siblings = |message: &ChatMessage| {
+        let message = message.clone();
+        async move {
+            let siblings = chat.store().chat_message_siblings(user_id, message.id).await?;
+            Ok::<Value, ProductError>(message_view(&message, siblings.as_ref()))
+        }
+    };
+    let user_message = match &started.user_message {
+        Some(message) => with_siblings(message).await?,
+        None => Value::Null,
+    };
+    Ok(json!({
+        "topic": TopicView::from(&started.topic),
+        "user_message": user_message,
+        "assistant_message": with_siblings(&started.assistant_message).await?,
+        "stream_id": started.assistant_message.id,
+    }))
+}

@@ -1,0 +1,100 @@
+//! Chat for end users (DESIGN §5 "Chat"; the HTTP contract is `API.md`, the invariants are in
+//! `NOTES.md`): sessions, topics, messages as a tree with branches, generation jobs that outlive
+//! the request and stream through a resumable bus, agents, and the models a user may pick.
+//!
+//! The chat service is mounted beside the gateway (whose accounts and tokens it uses) and calls
+//! the relay over HTTP like any client, as an internal service acting for the user — so quota,
+//! limits and billing are the relay's.
+
+pub mod bus;
+pub mod catalog;
+pub mod context;
+pub mod events;
+mod exchange;
+mod job;
+pub mod relay_client;
+mod routes;
+pub mod running;
+#[cfg(test)]
+mod test_support;
+mod titles;
+pub mod views;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use oblivious_gateway::{ApiResult, Gateway, UserIdentity};
+use oblivious_store::Store;
+
+pub use job::HEARTBEAT_EVERY;
+pub use routes::{route_docs, router};
+
+use crate::bus::StreamBus;
+use crate::relay_client::RelayClient;
+
+/// A reply whose row was not touched for this long lost its job (its process died).
+pub const INTERRUPTED_AFTER: Duration = Duration::from_secs(120);
+const REAP_EVERY: Duration = Duration::from_secs(30);
+
+/// Settings of the chat service.
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    /// The relay's base URL, e.g. `http://127.0.0.1:8080` (in `oblivious dev`, this process).
+    pub relay_url: String,
+    /// The token the relay accepts from internal services (`OBLIVIOUS_INTERNAL_TOKEN`).
+    pub internal_token: String,
+    /// Name new topics with a short model-written title after their first reply.
+    pub generate_titles: bool,
+}
+
+/// The chat service's state.
+pub struct Chat {
+    /// Accounts, tokens, the store and the active configuration (through its relay).
+    pub gateway: Arc<Gateway>,
+    pub relay: RelayClient,
+    pub bus: StreamBus,
+    pub config: ChatConfig,
+}
+
+impl Chat {
+    pub fn new(gateway: Arc<Gateway>, bus: StreamBus, config: ChatConfig) -> Arc<Self> {
+        let relay = RelayClient::new(&config.relay_url, &config.internal_token);
+        Arc::new(Chat { gateway, relay, bus, config })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.gateway.store
+    }
+
+    /// The calling user (access token or the user's API key).
+    pub async fn user(&self, headers: &HeaderMap) -> ApiResult<UserIdentity> {
+        self.gateway.authenticate_user(headers).await
+    }
+
+    /// Ends replies whose job died with its process, now and then every `REAP_EVERY`. With
+    /// `all_now` (a single-process deployment starting up) every reply still marked streaming
+    /// is ended at once: no job of this process can own it yet.
+    pub fn spawn_reaper(self: &Arc<Self>, all_now: bool) {
+        let chat = self.clone();
+        tokio::spawn(async move {
+            if all_now {
+                reap(&chat, oblivious_store::now_ms() + 1).await;
+            }
+            let mut every = tokio::time::interval(REAP_EVERY);
+            loop {
+                every.tick().await;
+                let stale_before = oblivious_store::now_ms() - INTERRUPTED_AFTER.as_millis() as i64;
+                reap(&chat, stale_before).await;
+            }
+        });
+    }
+}
+
+async fn reap(chat: &Chat, stale_before: i64) {
+    match chat.store().reap_interrupted_chat_messages(stale_before).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "ended interrupted replies"),
+        Err(error) => tracing::warn!(%error, "cannot reap interrupted replies"),
+    }
+}

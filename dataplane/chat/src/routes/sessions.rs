@@ -1,0 +1,181 @@
+//! `/chat/sessions` and `/chat/sessions/{id}`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use oblivious_gateway::{ApiResult, Body, ProductError};
+use oblivious_store::chat::{NewChatSession, SessionUpdate};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::agents::find_agent;
+use super::input::{
+    MAX_PROMPT_CHARS, MAX_SHORT_TEXT_CHARS, MAX_TITLE_CHARS, bounded, bounded_opt, nullable, temperature,
+};
+use crate::Chat;
+use crate::catalog::{group_may_use, models_for_group};
+use crate::views::{AgentView, SessionView};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    agent_id: Option<Uuid>,
+    title: Option<String>,
+    model: Option<String>,
+    system_prompt: Option<String>,
+    temperature: Option<f64>,
+    avatar: Option<String>,
+    description: Option<String>,
+    opening_message: Option<String>,
+    group: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchSession {
+    title: Option<String>,
+    avatar: Option<String>,
+    description: Option<String>,
+    system_prompt: Option<String>,
+    model: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    temperature: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    opening_message: Option<Option<String>>,
+    pinned: Option<bool>,
+    group: Option<String>,
+}
+
+pub async fn list(State(chat): State<Arc<Chat>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let user = chat.user(&headers).await?.user;
+    let sessions = chat.store().list_chat_sessions(user.id).await?;
+    Ok(Json(json!({"sessions": sessions.iter().map(SessionView::from).collect::<Vec<_>>()})))
+}
+
+pub async fn get_one(
+    State(chat): State<Arc<Chat>>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<SessionView>> {
+    let user = chat.user(&headers).await?.user;
+    let session =
+        chat.store().get_chat_session(user.id, id).await?.ok_or_else(|| ProductError::not_found("session"))?;
+    Ok(Json(SessionView::from(&session)))
+}
+
+/// A model the user's group may use, refused with the field's name otherwise.
+fn usable_model(chat: &Chat, group: &str, model: &str) -> ApiResult<()> {
+    if group_may_use(&chat.gateway.relay.active(), group, model) {
+        Ok(())
+    } else {
+        Err(ProductError::invalid("model", format!("`{model}` is not a model you may use")))
+    }
+}
+
+pub async fn create(
+    State(chat): State<Arc<Chat>>,
+    headers: HeaderMap,
+    Body(body): Body<CreateSession>,
+) -> ApiResult<(StatusCode, Json<SessionView>)> {
+    let user = chat.user(&headers).await?.user;
+    bounded_opt("title", body.title.as_deref(), MAX_TITLE_CHARS)?;
+    bounded_opt("system_prompt", body.system_prompt.as_deref(), MAX_PROMPT_CHARS)?;
+    bounded_opt("opening_message", body.opening_message.as_deref(), MAX_PROMPT_CHARS)?;
+    for (field, value) in [("avatar", &body.avatar), ("description", &body.description), ("group", &body.group)] {
+        bounded_opt(field, value.as_deref(), MAX_SHORT_TEXT_CHARS)?;
+    }
+    let agent: Option<AgentView> = match body.agent_id {
+        Some(id) => Some(find_agent(&chat, &user, id).await?.ok_or_else(|| ProductError::not_found("agent"))?),
+        None => None,
+    };
+    let temperature_milli = match body.temperature {
+        Some(_) => temperature("temperature", body.temperature)?,
+        None => agent.as_ref().and_then(|a| crate::views::temperature_milli(a.temperature).ok().flatten()),
+    };
+    let model = match body.model {
+        Some(model) => {
+            usable_model(&chat, &user.group, &model)?;
+            model
+        }
+        None => default_model(&chat, &user.group, agent.as_ref().and_then(|a| a.model.as_deref())),
+    };
+    let from_agent = |pick: fn(&AgentView) -> String| agent.as_ref().map(pick).unwrap_or_default();
+    let new = NewChatSession {
+        user_id: user.id,
+        agent_id: agent.as_ref().map(|a| a.id),
+        title: body.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| {
+            let name = from_agent(|a| a.name.clone());
+            if name.is_empty() { "Just chat".to_string() } else { name }
+        }),
+        avatar: body.avatar.unwrap_or_else(|| from_agent(|a| a.avatar.clone())),
+        description: body.description.unwrap_or_else(|| from_agent(|a| a.description.clone())),
+        system_prompt: body.system_prompt.unwrap_or_else(|| from_agent(|a| a.system_prompt.clone())),
+        model,
+        temperature_milli,
+        opening_message: body.opening_message.or_else(|| agent.as_ref().and_then(|a| a.opening_message.clone())),
+        group: body.group.unwrap_or_default(),
+    };
+    let session = chat.store().create_chat_session(new).await?;
+    Ok((StatusCode::CREATED, Json(SessionView::from(&session))))
+}
+
+/// The agent's model when the user may use it, else the first model they may use.
+fn default_model(chat: &Chat, group: &str, preferred: Option<&str>) -> String {
+    let active = chat.gateway.relay.active();
+    if let Some(model) = preferred.filter(|m| group_may_use(&active, group, m)) {
+        return model.to_string();
+    }
+    models_for_group(&active, group, oblivious_store::now_ms()).into_iter().next().map(|m| m.id).unwrap_or_default()
+}
+
+pub async fn patch(
+    State(chat): State<Arc<Chat>>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Body(body): Body<PatchSession>,
+) -> ApiResult<Json<SessionView>> {
+    let user = chat.user(&headers).await?.user;
+    if let Some(title) = &body.title {
+        bounded("title", title, MAX_TITLE_CHARS)?;
+    }
+    bounded_opt("system_prompt", body.system_prompt.as_deref(), MAX_PROMPT_CHARS)?;
+    bounded_opt("opening_message", body.opening_message.clone().flatten().as_deref(), MAX_PROMPT_CHARS)?;
+    for (field, value) in [("avatar", &body.avatar), ("description", &body.description), ("group", &body.group)] {
+        bounded_opt(field, value.as_deref(), MAX_SHORT_TEXT_CHARS)?;
+    }
+    if let Some(model) = &body.model {
+        usable_model(&chat, &user.group, model)?;
+    }
+    let temperature_milli = match body.temperature {
+        Some(value) => Some(temperature("temperature", value)?),
+        None => None,
+    };
+    let update = SessionUpdate {
+        title: body.title,
+        avatar: body.avatar,
+        description: body.description,
+        system_prompt: body.system_prompt,
+        model: body.model,
+        temperature_milli,
+        opening_message: body.opening_message,
+        pinned: body.pinned,
+        group: body.group,
+    };
+    let session = chat
+        .store()
+        .update_chat_session(user.id, id, &update)
+        .await?
+        .ok_or_else(|| ProductError::not_found("session"))?;
+    Ok(Json(SessionView::from(&session)))
+}
+
+pub async fn delete(State(chat): State<Arc<Chat>>, headers: HeaderMap, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    let user = chat.user(&headers).await?.user;
+    if !chat.store().delete_chat_session(user.id, id).await? {
+        return Err(ProductError::not_found("session"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

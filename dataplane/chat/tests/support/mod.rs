@@ -1,0 +1,391 @@
+//! A whole chat deployment in the test process: store, relay with billing, gateway, chat and
+//! the mock upstream, served on a port of its own; and an HTTP client speaking its API.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oblivious_chat::bus::StreamBus;
+use oblivious_chat::{Chat, ChatConfig};
+use oblivious_core::sse::SseParser;
+use oblivious_gateway::{Gateway, GatewayConfig};
+use oblivious_relay::{Relay, RelayConfig};
+use oblivious_store::Store;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+pub const BOOTSTRAP: &str = "sk-chat-test-bootstrap";
+const INTERNAL: &str = "internal-chat-test-token";
+/// Conditions a test waits for are met within this, or the test fails.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// `fast` answers five words; `slow` forty at 40 words/s (one second); `free` has no price;
+/// `broken` fails with a 500; `vip` is only for the `vip` group. Prices in EUR per 1M tokens.
+const MANIFESTS: &str = r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: up}
+stringData: {key: sk-upstream}
+---
+apiVersion: oblivious.dev/v1alpha1
+kind: Channel
+metadata: {name: main}
+spec:
+  provider: openai
+  baseUrl: builtin://mock-upstream/v1
+  apiKeySecretRef: {name: up, key: key}
+  models:
+    - {name: fast, upstreamModel: "u@words=5"}
+    - {name: slow, upstreamModel: "u@words=40,tps=40"}
+    - {name: free, upstreamModel: "u@words=3"}
+    - {name: text-embedding-3-small}
+---
+apiVersion: oblivious.dev/v1alpha1
+kind: Channel
+metadata: {name: failing}
+spec:
+  provider: openai
+  baseUrl: builtin://mock-upstream/v1
+  apiKeySecretRef: {name: up, key: key}
+  models: [{name: broken, upstreamModel: "u@status=500"}]
+---
+apiVersion: oblivious.dev/v1alpha1
+kind: Channel
+metadata: {name: vip-only}
+spec:
+  provider: anthropic
+  baseUrl: builtin://mock-upstream
+  apiKeySecretRef: {name: up, key: key}
+  groups: [vip]
+  models: [{name: vip, upstreamModel: "claude@words=4"}]
+---
+apiVersion: oblivious.dev/v1alpha1
+kind: ModelPricing
+metadata: {name: p}
+spec:
+  currency: EUR
+  models:
+    - {name: fast, input: "1", output: "2"}
+    - {name: slow, input: "1", output: "2"}
+    - {name: broken, input: "1", output: "2"}
+---
+apiVersion: oblivious.dev/v1alpha1
+kind: Agent
+metadata: {name: translator}
+spec:
+  displayName: Translator
+  systemPrompt: You translate into French.
+  model: fast
+  parameters: {temperature: "0.3"}
+  openingMessage: Bonjour !
+---
+apiVersion: oblivious.dev/v1alpha1
+kind: Agent
+metadata: {name: concierge}
+spec:
+  displayName: Concierge
+  model: vip
+  groups: [vip]
+"#;
+
+/// A signed-in user.
+pub struct User {
+    pub token: String,
+    pub id: String,
+}
+
+pub struct Api {
+    base: String,
+    mock_base: String,
+    http: reqwest::Client,
+    _mock: oblivious_mock_upstream::MockServer,
+}
+
+impl Api {
+    pub async fn start(store: Store) -> Api {
+        let mock = oblivious_mock_upstream::spawn(oblivious_mock_upstream::MockConfig { record_requests: true })
+            .await
+            .unwrap();
+        let config = RelayConfig {
+            builtin_mock_base: Some(mock.base_url()),
+            bootstrap_key: Some(BOOTSTRAP.into()),
+            internal_token: Some(INTERNAL.into()),
+            ..RelayConfig::default()
+        };
+        let relay = Relay::new(config, store.clone());
+        let mut manifests = oblivious_crds::Manifests::default();
+        let mut errors = Vec::new();
+        oblivious_crds::parse_documents(Path::new("t.yaml"), MANIFESTS, &mut manifests, &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        relay.install(oblivious_compile::compile(&manifests).unwrap());
+        let mut gateway = Gateway::new(store, relay.clone(), GatewayConfig::with_secret(vec![7; 32]));
+        gateway.extra_routes = oblivious_chat::route_docs();
+        let gateway = Arc::new(gateway);
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let chat_config =
+            ChatConfig { relay_url: base.clone(), internal_token: INTERNAL.into(), generate_titles: true };
+        let chat = Chat::new(gateway.clone(), StreamBus::local(), chat_config);
+        let app =
+            oblivious_relay::app(relay).merge(oblivious_gateway::router(gateway)).merge(oblivious_chat::router(chat));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Api { base, mock_base: mock.base_url(), http: reqwest::Client::new(), _mock: mock }
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, String) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    async fn json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, text) = self.call(method, path, token, body).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, user: &User, path: &str) -> (StatusCode, Value) {
+        self.json(reqwest::Method::GET, path, Some(&user.token), None).await
+    }
+
+    pub async fn get_text(&self, user: &User, path: &str) -> (StatusCode, String) {
+        self.call(reqwest::Method::GET, path, Some(&user.token), None).await
+    }
+
+    pub async fn get_anonymous(&self, path: &str) -> (StatusCode, Value) {
+        self.json(reqwest::Method::GET, path, None, None).await
+    }
+
+    pub async fn post(&self, user: &User, path: &str, body: Value) -> (StatusCode, Value) {
+        self.json(reqwest::Method::POST, path, Some(&user.token), Some(body)).await
+    }
+
+    pub async fn put(&self, user: &User, path: &str, body: Value) -> (StatusCode, Value) {
+        self.json(reqwest::Method::PUT, path, Some(&user.token), Some(body)).await
+    }
+
+    pub async fn patch(&self, user: &User, path: &str, body: Value) -> (StatusCode, Value) {
+        self.json(reqwest::Method::PATCH, path, Some(&user.token), Some(body)).await
+    }
+
+    pub async fn delete(&self, user: &User, path: &str) -> (StatusCode, Value) {
+        self.json(reqwest::Method::DELETE, path, Some(&user.token), None).await
+    }
+
+    /// Registers, logs in and credits `balance` (a decimal string) through the admin API.
+    pub async fn user_with_balance(&self, name: &str, balance: &str) -> User {
+        let register =
+            json!({"username": name, "email": format!("{name}@example.com"), "password": "correct horse battery"});
+        let (status, user) = self.json(reqwest::Method::POST, "/api/v1/auth/register", None, Some(register)).await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        let login = json!({"username": name, "password": "correct horse battery"});
+        let (status, tokens) = self.json(reqwest::Method::POST, "/api/v1/auth/login", None, Some(login)).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let id = user["id"].as_str().unwrap().to_string();
+        if balance != "0" {
+            let path = format!("/api/v1/admin/users/{id}/balance");
+            let body = json!({"amount": balance, "note": "test"});
+            let (status, answer) = self.json(reqwest::Method::POST, &path, Some(BOOTSTRAP), Some(body)).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        }
+        User { token: tokens["access_token"].as_str().unwrap().to_string(), id }
+    }
+
+    pub async fn set_group(&self, user: &User, group: &str) {
+        let path = format!("/api/v1/admin/users/{}", user.id);
+        let (status, answer) =
+            self.json(reqwest::Method::PATCH, &path, Some(BOOTSTRAP), Some(json!({"group": group}))).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+
+    /// Creates a session and returns its id.
+    pub async fn session(&self, user: &User, body: Value) -> String {
+        let (status, session) = self.post(user, "/api/v1/chat/sessions", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{session}");
+        session["id"].as_str().unwrap().to_string()
+    }
+
+    /// Sends a message; returns the answer (the reply is still streaming).
+    pub async fn send(&self, user: &User, session: &str, body: Value) -> Value {
+        let (status, sent) = self.post(user, &format!("/api/v1/chat/sessions/{session}/messages"), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{sent}");
+        sent
+    }
+
+    /// Sends a message and reads its reply to the end.
+    pub async fn exchange(&self, user: &User, session: &str, body: Value) -> Value {
+        let sent = self.send(user, session, body).await;
+        let events = self.read_stream(user, sent["stream_id"].as_str().unwrap(), None).await;
+        assert_eq!(events.last().map(|e| e.event.as_str()), Some("done"), "{events:?}");
+        sent
+    }
+
+    /// The contents of the topic's active branch (replies shortened to their first word).
+    pub async fn branch(&self, user: &User, session: &str, topic: &str) -> Vec<String> {
+        let (_, page) = self.get(user, &format!("/api/v1/chat/sessions/{session}/messages?topic_id={topic}")).await;
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let content = m["content"].as_str().unwrap();
+                if m["role"] == "assistant" {
+                    content.split_whitespace().next().unwrap_or("").to_string()
+                } else {
+                    content.to_string()
+                }
+            })
+            .collect()
+    }
+
+    pub async fn open_stream(&self, user: &User, stream: &str, last_event_id: Option<u64>) -> Reader {
+        let mut request = self.http.get(format!("{}/api/v1/chat/streams/{stream}", self.base)).bearer_auth(&user.token);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        Reader { response, parser: SseParser::new(), pending: Vec::new() }
+    }
+
+    /// Every event of the stream until it ends.
+    pub async fn read_stream(&self, user: &User, stream: &str, last_event_id: Option<u64>) -> Vec<Event> {
+        self.open_stream(user, stream, last_event_id).await.rest().await
+    }
+
+    /// Polls the session's newest page until the reply is no longer streaming.
+    pub async fn wait_for_reply(&self, user: &User, session: &str, reply: &str) -> Value {
+        self.wait_until("the reply to finish", || async {
+            let (_, page) = self.get(user, &format!("/api/v1/chat/sessions/{session}/messages")).await;
+            let found = page["messages"].as_array()?.iter().find(|m| m["id"] == reply)?.clone();
+            (found["status"] != "streaming").then_some(found)
+        })
+        .await
+    }
+
+    pub async fn wait_for_topic_title(&self, user: &User, session: &str, topic: &str, old: &str) -> String {
+        self.wait_until("the generated title", || async {
+            let (_, topics) = self.get(user, &format!("/api/v1/chat/sessions/{session}/topics")).await;
+            let found = topics["topics"].as_array()?.iter().find(|t| t["id"] == topic)?.clone();
+            found["title"].as_str().filter(|t| *t != old).map(str::to_string)
+        })
+        .await
+    }
+
+    /// The ledger amount (micro-units, negative) charged for relay request `request_id`, once
+    /// settled (settlement is asynchronous).
+    pub async fn wait_for_charge(&self, user: &User, request_id: &str) -> i64 {
+        self.wait_until("the charge to settle", || async {
+            let (_, ledger) = self.get(user, "/api/v1/user/ledger").await;
+            let entries = ledger["data"].as_array()?;
+            let entry = entries.iter().find(|e| e["request_id"] == request_id)?;
+            oblivious_gateway::parse_decimal_micros(entry["amount"].as_str()?).ok()
+        })
+        .await
+    }
+
+    async fn wait_until<T, F, Fut>(&self, what: &str, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// What the mock upstream received.
+    pub async fn upstream_requests(&self) -> Vec<Value> {
+        let response = self.http.get(format!("{}/_mock/requests", self.mock_base)).send().await.unwrap();
+        response.json::<Value>().await.unwrap().as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// One SSE event as a client sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: u64,
+    pub event: String,
+    pub data: Value,
+}
+
+/// An open stream.
+pub struct Reader {
+    response: reqwest::Response,
+    parser: SseParser,
+    pending: Vec<Event>,
+}
+
+impl Reader {
+    /// The status of a stream request, for requests expected to fail.
+    pub async fn open_raw(api: &Api, user: &User, path: &str, last_event_id: Option<&str>) -> u16 {
+        let mut request = api.http.get(format!("{}{path}", api.base)).bearer_auth(&user.token);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        request.send().await.unwrap().status().as_u16()
+    }
+
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if !self.pending.is_empty() {
+                return Some(self.pending.remove(0));
+            }
+            let chunk = tokio::time::timeout(PATIENCE, self.response.chunk()).await.expect("the stream went silent");
+            let chunk = chunk.ok()??;
+            for event in self.parser.push(&chunk) {
+                self.pending.push(Event {
+                    id: event.id.as_deref().unwrap().parse().unwrap(),
+                    event: event.event.unwrap_or_default(),
+                    data: serde_json::from_str(&event.data).unwrap(),
+                });
+            }
+        }
+    }
+
+    /// The next `count` events.
+    pub async fn take(&mut self, count: usize) -> Vec<Event> {
+        let mut events = Vec::new();
+        while events.len() < count {
+            events.push(self.next().await.expect("the stream ended early"));
+        }
+        events
+    }
+
+    /// Every event until the stream ends (its `done` or `error`).
+    pub async fn rest(mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        while let Some(event) = self.next().await {
+            let last = matches!(event.event.as_str(), "done" | "error");
+            events.push(event);
+            if last {
+                break;
+            }
+        }
+        events
+    }
+}

@@ -1,0 +1,143 @@
+//! What every `oblivious` process is assembled from, whichever roles it serves: the shared
+//! quota/limit state, the chat bus, the internal service token, the product API's settings, the
+//! router of the served roles, and serving it until a signal with a drain period.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use oblivious_chat::Chat;
+use oblivious_chat::bus::StreamBus;
+use oblivious_gateway::{Gateway, GatewayConfig, Registration, jwt_secret, parse_decimal_micros};
+use oblivious_relay::Relay;
+use oblivious_store::kv::{PRODUCTION_PREFIX, SharedState};
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The services a process answers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Services {
+    /// `/v1/...`, `/v1beta/...`: the B-side relay.
+    pub relay: bool,
+    /// `/api/v1/auth|user|keys|admin|openapi.json` and the web UI.
+    pub gateway: bool,
+    /// `/api/v1/chat/...`, `/api/v1/agents`, `/api/v1/models`.
+    pub chat: bool,
+}
+
+impl Services {
+    pub const ALL: Services = Services { relay: true, gateway: true, chat: true };
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Quota holds and rate limits: in this process, or in Redis when `REDIS_URL` is set (so several
+/// processes share them, as replicas in a cluster do).
+pub async fn shared_state(redis_url: Option<&str>) -> anyhow::Result<SharedState> {
+    match redis_url.filter(|u| !u.is_empty()) {
+        None => Ok(SharedState::local()),
+        Some(url) => SharedState::redis(url, PRODUCTION_PREFIX).await.context("cannot connect to Redis (REDIS_URL)"),
+    }
+}
+
+/// Chat streams: in this process, or in Redis streams when `REDIS_URL` is set (so a reader on any
+/// pod resumes any reply, and a stop reaches the job wherever it runs).
+pub async fn chat_bus(redis_url: Option<&str>) -> anyhow::Result<StreamBus> {
+    match redis_url.filter(|u| !u.is_empty()) {
+        None => Ok(StreamBus::local()),
+        Some(url) => StreamBus::redis(url, PRODUCTION_PREFIX)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .context("cannot connect to Redis (REDIS_URL) for chat streams"),
+    }
+}
+
+/// `OBLIVIOUS_INTERNAL_TOKEN`, which the relay accepts from chat (and RAG) acting for a user.
+/// Required when they run in different processes; a process serving both may make one up.
+pub fn internal_token(services: Services) -> anyhow::Result<String> {
+    if let Some(token) = env("OBLIVIOUS_INTERNAL_TOKEN") {
+        return Ok(token);
+    }
+    if services.relay {
+        let random: [u8; 24] = rand::random();
+        return Ok(format!("int-{}", hex::encode(random)));
+    }
+    anyhow::bail!("OBLIVIOUS_INTERNAL_TOKEN must be set (the same value as on the relay pods)")
+}
+
+/// The product API's settings from the environment: `OBLIVIOUS_JWT_SECRET` (else a secret kept in
+/// the data dir), `OBLIVIOUS_INITIAL_BALANCE`, `OBLIVIOUS_REGISTRATION=open|closed`,
+/// `OBLIVIOUS_FIRST_USER_ADMIN=true|false`.
+pub fn gateway_config(data_dir: &Path) -> anyhow::Result<GatewayConfig> {
+    let secret =
+        jwt_secret(env("OBLIVIOUS_JWT_SECRET").as_deref(), data_dir).context("cannot set up the JWT secret")?;
+    let mut config = GatewayConfig::with_secret(secret);
+    if let Some(balance) = env("OBLIVIOUS_INITIAL_BALANCE") {
+        config.initial_balance_micros =
+            parse_decimal_micros(&balance).map_err(|reason| anyhow::anyhow!("OBLIVIOUS_INITIAL_BALANCE: {reason}"))?;
+    }
+    config.registration = match env("OBLIVIOUS_REGISTRATION").as_deref() {
+        None | Some("open") => Registration::Open,
+        Some("closed") => Registration::Closed,
+        Some(other) => anyhow::bail!("OBLIVIOUS_REGISTRATION must be open or closed, not `{other}`"),
+    };
+    config.first_user_admin = !matches!(env("OBLIVIOUS_FIRST_USER_ADMIN").as_deref(), Some("false" | "0"));
+    Ok(config)
+}
+
+/// Settings of the chat service. `OBLIVIOUS_TITLES=false` turns generated topic titles off
+/// (they are billed to the user like any request).
+pub fn chat_config(relay_url: String, internal_token: String) -> oblivious_chat::ChatConfig {
+    let generate_titles = !matches!(env("OBLIVIOUS_TITLES").as_deref(), Some("false" | "0"));
+    oblivious_chat::ChatConfig { relay_url, internal_token, generate_titles }
+}
+
+/// The gateway (with the chat routes in its OpenAPI document when chat is served beside it).
+pub fn gateway(
+    store: oblivious_store::Store,
+    relay: Arc<Relay>,
+    config: GatewayConfig,
+    services: Services,
+) -> Arc<Gateway> {
+    let mut gateway = Gateway::new(store, relay, config);
+    if services.chat {
+        gateway.extra_routes = oblivious_chat::route_docs();
+    }
+    Arc::new(gateway)
+}
+
+/// The router of the served roles. The relay's probes and metrics are always served.
+pub fn router(services: Services, relay: Arc<Relay>, gateway: &Arc<Gateway>, chat: Option<Arc<Chat>>) -> Router {
+    let mut app =
+        if services.relay { oblivious_relay::app(relay) } else { oblivious_relay::http::probes_router(relay) };
+    if services.gateway {
+        app = app.merge(oblivious_gateway::router(gateway.clone()));
+    }
+    if let Some(chat) = chat {
+        app = app.merge(oblivious_chat::router(chat));
+    }
+    if services.gateway {
+        app = app.fallback(crate::web::serve);
+    }
+    app
+}
+
+/// Serves `app` until SIGINT/SIGTERM, then gives in-flight requests `DRAIN_TIMEOUT`.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) {
+    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        oblivious_core::shutdown::signal().await;
+        let _ = drained_tx.send(());
+    };
+    let server = axum::serve(oblivious_core::serve::without_nagle(listener), app).with_graceful_shutdown(shutdown);
+    let server = tokio::spawn(async move { server.await });
+    let _ = drained_rx.await;
+    if tokio::time::timeout(DRAIN_TIMEOUT, server).await.is_err() {
+        eprintln!("in-flight requests did not finish within {DRAIN_TIMEOUT:?}; stopping anyway");
+    }
+}

@@ -1,0 +1,390 @@
+// Browser end-to-end test of the web UI against a real server (see README.md): register, sign
+// in, chat with streaming, stop, regenerate, edit-and-branch, switch branches, reload and find
+// the history, close the page mid-answer and come back to the finished reply, agents, keys,
+// admin pages, language and theme, the phone layout. Screenshots go to screenshots/. Every
+// wait is for a condition (a selector, a text, an attribute), never a fixed sleep.
+// Exits non-zero when any step fails.
+
+import { randomBytes } from 'node:crypto';
+import { api, assert, launchBrowser, log, screenshot, startTarget, Steps, StopRun } from './lib.mjs';
+
+const FAST_MODEL = process.env.OBLIVIOUS_FAST_MODEL ?? 'gpt-4o-mini';
+const SLOW_CANDIDATES = process.env.OBLIVIOUS_SLOW_MODEL ? [process.env.OBLIVIOUS_SLOW_MODEL] : ['browser-slow', 'gpt-4o-mini-slow'];
+// Words each slow model answers (the mock answers exactly `words=N`).
+const SLOW_WORDS = { 'browser-slow': 60, 'gpt-4o-mini-slow': 30 };
+const REASONING_MODEL = process.env.OBLIVIOUS_REASONING_MODEL ?? 'browser-reasoning';
+const TIMEOUT = Number(process.env.OBLIVIOUS_E2E_TIMEOUT_MS ?? 20_000);
+const LONG = 60_000;
+
+const suffix = randomBytes(4).toString('hex');
+const USER = { username: `browser-${suffix}`, email: `browser-${suffix}@example.test`, password: `Browser-pass-${suffix}!` };
+const FIRST_QUESTION = `Hello from the browser test ${suffix}`;
+const EDITED_QUESTION = `Edited question ${suffix}`;
+
+const target = await startTarget({ initialBalance: '0' });
+const browser = await launchBrowser();
+let page = await browser.context.newPage();
+const steps = new Steps(() => page);
+const base = target.url;
+const at = (path) => `${base}${path}`;
+const byTestId = (id) => `[data-testid="${id}"]`;
+const MESSAGES = '[data-testid="message"]';
+
+function preparePage(p) {
+  p.setDefaultTimeout(TIMEOUT);
+  p.on('pageerror', (error) => log('page error:', error.message));
+  p.on('console', (message) => {
+    if (message.type() === 'error') log('console error:', message.text());
+  });
+}
+preparePage(page);
+
+/** The product API from inside the page, with the page's own access token. */
+async function pageApi(method, path, body) {
+  const answer = await page.evaluate(
+    async ({ method, path, body }) => {
+      const tokens = JSON.parse(localStorage.getItem('oblivious.auth') ?? 'null');
+      const response = await fetch(`/api/v1${path}`, {
+        method,
+        headers: { 'Content-Type': 'application/json', ...(tokens ? { Authorization: `Bearer ${tokens.access_token}` } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: response.status, text: await response.text() };
+    },
+    { method, path, body },
+  );
+  assert(answer.status < 400, `${method} ${path} answered ${answer.status}: ${answer.text}`);
+  return answer.text ? JSON.parse(answer.text) : undefined;
+}
+
+/** What the last message of a role shows: id, status, text, word count, sibling position. */
+async function lastMessage(role = 'assistant') {
+  return page.evaluate(
+    ({ selector, role }) => {
+      const all = [...document.querySelectorAll(`${selector}[data-role="${role}"]`)];
+      const last = all[all.length - 1];
+      if (!last) return null;
+      const text = last.querySelector('[data-testid="message-content"]')?.innerText.trim() ?? '';
+      return {
+        id: last.dataset.id,
+        status: last.dataset.status,
+        text,
+        words: text ? text.split(/\s+/).length : 0,
+        position: last.querySelector('[data-testid="sibling-position"]')?.textContent?.replace(/\s+/g, ' ').trim() ?? null,
+        hasMeta: Boolean(last.querySelector('[data-testid="message-meta"]')),
+        hasReasoning: Boolean(last.querySelector('[data-testid="message-reasoning"]')),
+      };
+    },
+    { selector: MESSAGES, role },
+  );
+}
+
+/** Waits until the last message of `role` satisfies `check` (a function of lastMessage()). */
+async function waitLast(role, description, check, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  let seen = null;
+  while (Date.now() < deadline) {
+    seen = await lastMessage(role);
+    if (seen && check(seen)) return seen;
+    // Poll on the next frames rather than a fixed sleep.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 50))));
+  }
+  throw new Error(`timed out waiting for the last ${role} message to be ${description}; last seen: ${JSON.stringify(seen)}`);
+}
+
+async function pickModel(model) {
+  await page.click(byTestId('model-picker'));
+  await page.click(`[data-testid="model-option"][data-model="${model}"]`);
+  await page.waitForFunction((m) => document.querySelector('[data-testid="model-current"]')?.textContent === m, model);
+}
+
+async function sendMessage(text) {
+  const before = await page.locator(`${MESSAGES}[data-role="user"]`).count();
+  await page.fill(byTestId('composer-input'), text);
+  await page.press(byTestId('composer-input'), 'Enter');
+  await waitLast('user', `"${text}"`, (m) => m.text === text);
+  assert((await page.locator(`${MESSAGES}[data-role="user"]`).count()) >= Math.min(before + 1, 1), 'the user message is not shown');
+}
+
+async function messageAction(role, action) {
+  const last = page.locator(`${MESSAGES}[data-role="${role}"]`).last();
+  await last.hover();
+  await last.locator(byTestId(action)).click();
+}
+
+let slowModel;
+let slowWords;
+let chatUrl;
+
+try {
+  await steps.run('register', 'register a new account in the UI', async () => {
+    await page.goto(at('/'));
+    await page.waitForSelector(byTestId('login-form'));
+    await page.click(byTestId('to-register'));
+    await page.fill(byTestId('auth-username'), USER.username);
+    await page.fill(byTestId('auth-email'), USER.email);
+    await page.fill(byTestId('auth-password'), USER.password);
+    await page.click(byTestId('auth-submit'));
+    await page.waitForSelector(byTestId('chat-page'));
+    const profile = await pageApi('GET', '/user/profile');
+    assert(profile.username === USER.username, `signed in as ${profile.username}`);
+    if (profile.role !== 'admin') {
+      // Only the first account of a server is an administrator; promote ours with the admin key.
+      assert(target.adminKey, 'this account is not an admin: set OBLIVIOUS_ADMIN_KEY (an admin API key of the server) or use a fresh server');
+      await api(base, 'PATCH', `/admin/users/${profile.id}`, { token: target.adminKey, body: { role: 'admin' } });
+    }
+  });
+
+  await steps.run('login', 'sign out, then sign in again', async () => {
+    await page.click(byTestId('logout'));
+    await page.waitForSelector(byTestId('login-form'));
+    assert((await page.evaluate(() => localStorage.getItem('oblivious.auth'))) === null, 'tokens survived the sign-out');
+    await page.fill(byTestId('auth-username'), USER.username);
+    await page.fill(byTestId('auth-password'), USER.password);
+    await page.click(byTestId('auth-submit'));
+    await page.waitForSelector(byTestId('chat-page'));
+    await page.waitForSelector(byTestId('nav-admin'));
+  });
+
+  await steps.run('redeem', 'mint a redemption code as admin and redeem it for a balance', async () => {
+    await page.click(byTestId('nav-admin'));
+    await page.click(byTestId('admin-tab-codes'));
+    await page.fill(byTestId('mint-count'), '1');
+    await page.fill(byTestId('mint-amount'), '5');
+    await page.click(byTestId('mint-submit'));
+    const code = (await page.textContent(byTestId('minted-code')))?.trim();
+    assert(code, 'no code was shown after minting');
+    await page.click(byTestId('nav-account'));
+    const before = await page.textContent(byTestId('account-balance'));
+    await page.fill(byTestId('redeem-input'), code);
+    await page.click(byTestId('redeem-submit'));
+    await page.waitForFunction(
+      (old) => {
+        const text = document.querySelector('[data-testid="account-balance"]')?.textContent ?? '';
+        return text !== old && /[1-9]/.test(text);
+      },
+      before,
+    );
+  });
+
+  await steps.run('models', 'the model list has the models this test needs', async () => {
+    const { models } = await pageApi('GET', '/models');
+    const ids = models.map((m) => m.id);
+    assert(ids.includes(FAST_MODEL), `model ${FAST_MODEL} is missing from /models: ${ids.join(', ')}`);
+    slowModel = SLOW_CANDIDATES.find((m) => ids.includes(m));
+    assert(slowModel, `no slow model (${SLOW_CANDIDATES.join(' or ')}) in /models: load e2e/browser/manifests/ (see README)`);
+    slowWords = Number(process.env.OBLIVIOUS_SLOW_WORDS ?? SLOW_WORDS[slowModel] ?? 0);
+  });
+
+  await steps.run('send', 'create a chat, send a message and see the streamed reply with its cost', async () => {
+    await page.click(byTestId('nav-chat'));
+    await page.click(byTestId('new-session'));
+    await page.click(byTestId('agent-option-blank'));
+    await page.waitForSelector(byTestId('chat-view'));
+    await pickModel(FAST_MODEL);
+    await sendMessage(FIRST_QUESTION);
+    const reply = await waitLast('assistant', 'complete', (m) => m.status === 'complete', LONG);
+    assert(reply.text.startsWith('Mock'), `the reply does not look like the mock's: ${reply.text}`);
+    await page.waitForSelector(`${MESSAGES}[data-role="assistant"] ${byTestId('message-meta')}`);
+    await page.waitForFunction(() => /\S/.test(document.querySelector('[data-testid="topic-current"]')?.textContent ?? ''));
+    chatUrl = page.url();
+    assert(/\/chat\/[^/]+\/[^/]+/.test(new URL(chatUrl).pathname), `the URL does not name the topic: ${chatUrl}`);
+    await screenshot(page, 'chat');
+  });
+
+  await steps.run('regenerate', 'regenerate the reply, then switch between the two versions', async () => {
+    const first = await lastMessage('assistant');
+    await messageAction('assistant', 'action-regenerate');
+    const second = await waitLast('assistant', 'a new complete sibling', (m) => m.id !== first.id && m.status === 'complete' && m.position === '2 / 2', LONG);
+    await messageAction('assistant', 'sibling-prev');
+    await waitLast('assistant', 'the first version', (m) => m.id === first.id && m.position === '1 / 2');
+    await messageAction('assistant', 'sibling-next');
+    await waitLast('assistant', 'the second version', (m) => m.id === second.id && m.position === '2 / 2');
+  });
+
+  await steps.run('edit', 'edit the question and resend (a branch), then switch branches', async () => {
+    await messageAction('user', 'action-edit');
+    await page.fill(byTestId('edit-input'), EDITED_QUESTION);
+    await page.click(byTestId('edit-submit'));
+    await waitLast('user', 'the edited question on branch 2 / 2', (m) => m.text === EDITED_QUESTION && m.position === '2 / 2');
+    await waitLast('assistant', 'complete', (m) => m.status === 'complete' && m.position === null, LONG);
+    await messageAction('user', 'sibling-prev');
+    await waitLast('user', 'the original question', (m) => m.text === FIRST_QUESTION && m.position === '1 / 2');
+    // The original branch still has its two regenerated replies.
+    await waitLast('assistant', 'the original branch reply', (m) => m.position === '2 / 2');
+    await messageAction('user', 'sibling-next');
+    await waitLast('user', 'the edited question again', (m) => m.text === EDITED_QUESTION);
+  });
+
+  await steps.run('stop', 'a slow reply streams in, and Stop keeps what was generated', async () => {
+    await pickModel(slowModel);
+    await sendMessage('Tell me a long story');
+    const streaming = await waitLast('assistant', 'streaming with text', (m) => m.status === 'streaming' && m.words >= 2, LONG);
+    assert(streaming.text.startsWith('Mock'), `unexpected streamed text: ${streaming.text}`);
+    await page.click(byTestId('stop-button'));
+    const stopped = await waitLast('assistant', 'stopped', (m) => m.status === 'stopped', LONG);
+    assert(stopped.words >= 2, 'the stopped reply lost its text');
+    if (slowWords) assert(stopped.words < slowWords, `the reply was not stopped early (${stopped.words} of ${slowWords} words)`);
+    await page.waitForSelector(byTestId('send-button'));
+  });
+
+  await steps.run('escape', 'Esc stops a streaming reply', async () => {
+    await sendMessage('Another long story, please');
+    await waitLast('assistant', 'streaming with text', (m) => m.status === 'streaming' && m.words >= 2, LONG);
+    await page.keyboard.press('Escape');
+    await waitLast('assistant', 'stopped', (m) => m.status === 'stopped', LONG);
+  });
+
+  await steps.run('reload', 'reload the page and find the history', async () => {
+    const url = page.url();
+    await page.reload();
+    await page.waitForSelector(byTestId('chat-view'));
+    await waitLast('user', 'the last question', (m) => m.text === 'Another long story, please');
+    await waitLast('assistant', 'the stopped reply', (m) => m.status === 'stopped');
+    assert(page.url() === url, `the reload moved to ${page.url()}`);
+    const topics = await page.locator(byTestId('topic-item')).count();
+    assert(topics >= 1, 'the topic list is empty after a reload');
+    const users = await page.locator(`${MESSAGES}[data-role="user"]`).allInnerTexts();
+    assert(users.some((t) => t.includes(EDITED_QUESTION)), 'the edited question is not in the history');
+  });
+
+  await steps.run('close-mid-stream', 'close the page mid-answer, reopen it, and find the finished reply', async () => {
+    await sendMessage('Are you still there?');
+    const streaming = await waitLast('assistant', 'streaming with text', (m) => m.status === 'streaming' && m.words >= 1, LONG);
+    const url = page.url();
+    await page.close();
+    page = await browser.context.newPage();
+    preparePage(page);
+    await page.goto(url);
+    await page.waitForSelector(byTestId('chat-view'));
+    const finished = await waitLast('assistant', 'the same reply, complete', (m) => m.id === streaming.id && m.status === 'complete', LONG);
+    if (slowWords) assert(finished.words === slowWords, `the finished reply has ${finished.words} words, expected ${slowWords}`);
+    assert(finished.hasMeta, 'the finished reply shows no usage or cost');
+  });
+
+  await steps.run('reasoning', 'a reasoning model shows its thinking, collapsible', async () => {
+    const { models } = await pageApi('GET', '/models');
+    assert(models.some((m) => m.id === REASONING_MODEL), `no ${REASONING_MODEL} model (load e2e/browser/manifests/)`);
+    await pickModel(REASONING_MODEL);
+    await sendMessage('Think first, then answer');
+    await waitLast('assistant', 'complete with reasoning', (m) => m.status === 'complete' && m.hasReasoning, LONG);
+    await pickModel(FAST_MODEL);
+  }, { independent: true });
+
+  await steps.run('search', 'search past conversations and open a result', async () => {
+    await page.click(byTestId('search-open'));
+    await page.fill(byTestId('search-input'), suffix);
+    await page.waitForSelector(byTestId('search-result'));
+    await page.click(byTestId('search-result'));
+    await page.waitForSelector(byTestId('chat-view'));
+    await page.waitForSelector(`${MESSAGES}[data-role="user"]`);
+  }, { independent: true });
+
+  await steps.run('agents', 'create an agent, start a chat from it and see its opening message', async () => {
+    await page.click(byTestId('nav-agents'));
+    await page.waitForSelector(byTestId('agents-page'));
+    await page.click(byTestId('create-agent'));
+    await page.fill(byTestId('agent-name'), `E2E Agent ${suffix}`);
+    await page.fill(byTestId('agent-system-prompt'), 'You answer briefly.');
+    await page.fill(byTestId('agent-opening'), `Hello, I am the e2e agent ${suffix}.`);
+    await page.click(byTestId('agent-save'));
+    const card = page.locator(`[data-testid="agent-card"][data-agent-name="E2E Agent ${suffix}"]`);
+    await card.waitFor();
+    await screenshot(page, 'agents');
+    await card.locator(byTestId('agent-start')).click();
+    await page.waitForSelector(byTestId('chat-view'));
+    await page.waitForSelector(`${byTestId('opening-message')} >> text=Hello, I am the e2e agent ${suffix}.`);
+  }, { independent: true });
+
+  await steps.run('keys', 'create an API key (secret shown once), then revoke it', async () => {
+    await page.click(byTestId('nav-keys'));
+    await page.fill(byTestId('key-name'), `browser key ${suffix}`);
+    await page.click(byTestId('key-create'));
+    const secret = (await page.textContent(byTestId('key-secret')))?.trim() ?? '';
+    assert(secret.startsWith('sk-'), `the new key does not look like a key: ${secret.slice(0, 6)}…`);
+    const row = page.locator(`[data-testid="key-row"][data-key-name="browser key ${suffix}"]`);
+    await row.waitFor();
+    await screenshot(page, 'keys');
+    await page.click(byTestId('key-created-dismiss'));
+    assert((await page.locator(byTestId('key-secret')).count()) === 0, 'the secret is still shown');
+    await row.locator(byTestId('key-revoke')).click();
+    await page.click(byTestId('confirm-ok'));
+    await page.waitForSelector(`[data-testid="key-row"][data-key-name="browser key ${suffix}"][data-state="revoked"]`);
+  }, { independent: true });
+
+  await steps.run('admin', 'admin pages: users, usage charts, logs, channels', async () => {
+    await page.click(byTestId('nav-admin'));
+    await page.click(byTestId('admin-tab-users'));
+    await page.fill(byTestId('user-search'), USER.username);
+    await page.waitForSelector(`[data-testid="user-row"][data-username="${USER.username}"]`);
+    await screenshot(page, 'admin-users');
+    await page.click(byTestId('admin-tab-stats'));
+    await page.waitForSelector(`${byTestId('admin-stats')} ${byTestId('chart-requests')}`);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="stats-requests"]')?.textContent ?? 0) > 0);
+    await screenshot(page, 'admin-stats');
+    await page.click(byTestId('admin-tab-logs'));
+    await page.waitForSelector(byTestId('log-row'));
+    await page.click(byTestId('admin-tab-channels'));
+    await page.waitForSelector(byTestId('channel-row'));
+  }, { independent: true });
+
+  await steps.run('prefs', 'switch language and theme; both survive a reload', async () => {
+    await page.goto(chatUrl);
+    await page.waitForSelector(byTestId('chat-view'));
+    const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+    await page.click(byTestId('language-switch'));
+    await page.waitForFunction(() => document.documentElement.lang === 'zh-CN');
+    await page.waitForSelector(`${byTestId('composer-input')}[placeholder="输入消息…"]`);
+    await page.click(byTestId('theme-toggle'));
+    const dark = theme === 'dark' ? 'light' : 'dark';
+    await page.waitForFunction((t) => document.documentElement.dataset.theme === t, dark);
+    await page.reload();
+    await page.waitForSelector(byTestId('chat-view'));
+    assert((await page.evaluate(() => document.documentElement.lang)) === 'zh-CN', 'the language was not kept');
+    assert((await page.evaluate(() => document.documentElement.dataset.theme)) === dark, 'the theme was not kept');
+    await waitLast('assistant', 'shown', (m) => Boolean(m.status));
+    await screenshot(page, dark === 'dark' ? 'chat-dark' : 'chat-light');
+    await page.click(byTestId('language-switch'));
+    await page.waitForFunction(() => document.documentElement.lang === 'en');
+    await page.click(byTestId('theme-toggle'));
+    await page.waitForFunction((t) => document.documentElement.dataset.theme === t, theme);
+  }, { independent: true });
+
+  await steps.run('mobile', 'phone-sized screen: one pane at a time with a back button', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(at('/chat'));
+    await page.waitForSelector(byTestId('session-rail'));
+    assert((await page.locator(byTestId('chat-view')).count()) === 0, 'the conversation shows beside the session list on a phone');
+    await screenshot(page, 'mobile-sessions');
+    // The chat with the long history, not the agent chat created last.
+    const sessionId = new URL(chatUrl).pathname.split('/')[2];
+    await page.locator(`[data-testid="session-item"][data-session-id="${sessionId}"] a`).click();
+    await page.waitForSelector(byTestId('chat-view'));
+    assert((await page.locator(byTestId('session-rail')).count()) === 0, 'the session list shows beside the conversation on a phone');
+    await page.waitForSelector(byTestId('chat-back'));
+    await waitLast('assistant', 'shown', (m) => Boolean(m.status));
+    await screenshot(page, 'mobile');
+    await page.click(byTestId('show-topics'));
+    await page.waitForSelector(byTestId('topic-list'));
+    await page.click(byTestId('topics-back'));
+    await page.click(byTestId('chat-back'));
+    await page.waitForSelector(byTestId('session-rail'));
+  }, { independent: true });
+} catch (error) {
+  if (!(error instanceof StopRun)) {
+    log('the run broke:', error?.stack ?? error);
+    steps.results.push({ id: 'run', title: 'test harness', status: 'failed', error: String(error) });
+  }
+} finally {
+  await browser.close();
+  const failedServer = steps.results.some((r) => r.status === 'failed') && target.serverLog;
+  if (failedServer) log('--- last server output ---\n' + target.serverLog().slice(-8000));
+  await target.stop();
+}
+
+const summary = steps.summary();
+for (const result of steps.results) {
+  log(`${result.status.toUpperCase().padEnd(7)} ${result.id}${result.error ? `: ${result.error}` : ''}`);
+}
+console.log(`browser: ${summary.passed} passed, ${summary.failed} failed${summary.skipped ? `, ${summary.skipped} skipped` : ''}`);
+process.exit(summary.failed > 0 || summary.passed === 0 ? 1 : 0);

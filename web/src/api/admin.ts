@@ -1,0 +1,36 @@
+// Administrator endpoints (dataplane/gateway/src/routes/admin.rs).
+
+import { api } from './client';
+import type { ChannelView, MintedCode, RedeemCode, RequestLog, StatsGroup, UsageRow, User } from './types';
+
+export interface UserChange {
+  role?: string;
+  group?: string;
+  disabled?: boolean;
+  display_name?: string;
+}
+
+export interface LogFilter {
+  limit?: number;
+  model?: string;
+  user_id?: string;
+  key_id?: string;
+  before?: number;
+}
+
+export const adminApi = {
+  users: (q: string, limit = 50, offset = 0) =>
+    api.get<{ data: User[]; total: number }>('/admin/users', { query: { q, limit, offset } }),
+  updateUser: (userId: string, change: UserChange) => api.patch<User>(`/admin/users/${encodeURIComponent(userId)}`, change),
+  adjustBalance: (userId: string, amount: string, note: string) =>
+    api.post<{ balance: string }>(`/admin/users/${encodeURIComponent(userId)}/balance`, { amount, note }),
+  codes: (limit = 100) => api.get<{ data: RedeemCode[] }>('/admin/redeem-codes', { query: { limit } }),
+  mintCodes: (count: number, amount: string, note: string, expires_at?: number) =>
+    api.post<{ data: MintedCode[] }>('/admin/redeem-codes', { count, amount, note, ...(expires_at ? { expires_at } : {}) }),
+  logs: (filter: LogFilter) => api.get<{ data: RequestLog[] }>('/admin/logs', { query: { ...filter } }),
+  stats: (groupBy: StatsGroup, from?: number, to?: number) =>
+    api.get<{ group_by: string; data: UsageRow[]; currency: string }>('/admin/stats', {
+      query: { group_by: groupBy, from, to },
+    }),
+  channels: () => api.get<{ version: number | string; data: ChannelView[] }>('/admin/channels'),
+};

@@ -1,0 +1,301 @@
+// Shapes of the product and chat API (dataplane/chat/API.md, dataplane/gateway/src/views.rs).
+// Times are Unix milliseconds; money is a decimal string in the price list's currency.
+
+export interface ApiErrorBody {
+  error: { code: string; message: string };
+}
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+}
+
+export type Role = 'admin' | 'user';
+
+export interface User {
+  id: string;
+  username: string;
+  email: string;
+  display_name: string;
+  role: Role | string;
+  group: string;
+  disabled: boolean;
+  balance: string;
+  currency: string;
+  created_at: number;
+}
+
+export interface LoginAnswer extends TokenPair {
+  user: User;
+}
+
+export interface Quota {
+  balance: string;
+  currency: string;
+}
+
+export interface Session {
+  id: string;
+  title: string;
+  avatar: string;
+  description: string;
+  agent_id: string | null;
+  system_prompt: string;
+  model: string;
+  temperature: number | null;
+  opening_message: string | null;
+  pinned: boolean;
+  group: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export type SessionPatch = Partial<
+  Pick<
+    Session,
+    | 'title'
+    | 'avatar'
+    | 'description'
+    | 'system_prompt'
+    | 'model'
+    | 'temperature'
+    | 'opening_message'
+    | 'pinned'
+    | 'group'
+  >
+>;
+
+export interface NewSession {
+  agent_id?: string;
+  title?: string;
+  model?: string;
+  system_prompt?: string;
+  temperature?: number | null;
+  avatar?: string;
+  group?: string;
+}
+
+export interface Topic {
+  id: string;
+  session_id: string;
+  title: string;
+  active_leaf_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export type MessageRole = 'user' | 'assistant' | 'system';
+export type MessageStatus = 'complete' | 'streaming' | 'stopped' | 'error';
+
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cached_input_tokens?: number;
+  reasoning_tokens?: number;
+}
+
+export interface Source {
+  index: number;
+  title: string;
+  url: string | null;
+  snippet: string;
+}
+
+export interface Siblings {
+  index: number;
+  count: number;
+  ids: string[];
+}
+
+export interface Message {
+  id: string;
+  session_id: string;
+  topic_id: string;
+  parent_id: string | null;
+  role: MessageRole;
+  content: string;
+  reasoning: string;
+  model: string | null;
+  status: MessageStatus;
+  error: { code: string; message: string } | null;
+  usage: Usage | null;
+  cost: string | null;
+  currency: string;
+  sources: Source[];
+  /** Null in stream events, where the server does not compute it. */
+  siblings: Siblings | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MessagePage {
+  messages: Message[];
+  has_more: boolean;
+  /** The topic listed (its title may have changed since the topic list was loaded). */
+  topic?: Topic | null;
+}
+
+export interface SendAnswer {
+  topic: Topic;
+  user_message: Message;
+  assistant_message: Message;
+  stream_id: string;
+}
+
+export interface RegenerateAnswer {
+  topic: Topic;
+  assistant_message: Message;
+  stream_id: string;
+}
+
+export interface SearchResult {
+  message_id: string;
+  session_id: string;
+  topic_id: string;
+  topic_title: string;
+  session_title: string;
+  role: MessageRole;
+  snippet: string;
+  created_at: number;
+}
+
+export interface Agent {
+  id: string;
+  source: 'catalog' | 'user';
+  name: string;
+  avatar: string;
+  description: string;
+  tags: string[];
+  system_prompt: string;
+  /** Null: the user's default model. */
+  model: string | null;
+  temperature: number | null;
+  opening_message: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AgentInput {
+  name: string;
+  system_prompt?: string;
+  model?: string;
+  temperature?: number | null;
+  avatar?: string;
+  description?: string;
+  opening_message?: string | null;
+  tags?: string[];
+}
+
+export interface Model {
+  id: string;
+  provider: string;
+  context_window: number | null;
+  price: { input: string; output: string; currency: string } | null;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  models: string[];
+  group: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  rpm: number | null;
+  tpm: number | null;
+  max_spend: string | null;
+  spent: string;
+}
+
+export interface NewApiKey {
+  name: string;
+  models?: string[];
+  expires_at?: number;
+  rpm?: number;
+  tpm?: number;
+  max_spend?: string;
+}
+
+export interface CreatedApiKey extends ApiKey {
+  /** The secret; shown once. */
+  key: string;
+}
+
+export interface UsageRow {
+  bucket: string;
+  model: string | null;
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost: string;
+}
+
+export interface RedeemCode {
+  id: string;
+  prefix: string;
+  amount: string;
+  note: string;
+  created_at: number;
+  expires_at: number | null;
+  redeemed_by: string | null;
+  redeemed_at: number | null;
+}
+
+export interface MintedCode extends RedeemCode {
+  code: string;
+}
+
+export interface RequestLog {
+  id: string;
+  created_at: number;
+  key_id: string | null;
+  user_id: string | null;
+  key_prefix: string;
+  ingress: string;
+  endpoint: string;
+  model: string;
+  upstream_model: string | null;
+  channel: string | null;
+  provider: string | null;
+  status: number;
+  error_class: string | null;
+  attempts: number;
+  stream: boolean;
+  latency_ms: number;
+  ttft_ms: number | null;
+  input_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  usage_estimated: boolean;
+  cost_micros: number;
+  currency: string | null;
+  lane: string | null;
+}
+
+export interface ChannelHealth {
+  ejected: boolean;
+  consecutive_failures: number;
+  disabled_keys: number;
+  last_disable_reason: string | null;
+  successes: number;
+  failures: number;
+}
+
+export interface ChannelView {
+  name: string;
+  provider: string;
+  models: string[];
+  priority: number;
+  weight: number;
+  groups: string[];
+  suspended: boolean;
+  keys: number;
+  health: ChannelHealth;
+}
+
+export type StatsGroup = 'day' | 'model' | 'user' | 'key' | 'channel';

@@ -1,0 +1,157 @@
+// The conversation actions against a scripted server: reattaching to a reply still being
+// generated, and a send whose stream drops and resumes.
+
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Message } from '../api/types';
+import { TOKENS_KEY } from '../api/tokens';
+import { conversationStore, getConversation } from './conversationStore';
+import { openConversation, sendMessage } from './conversation';
+import { onReplySettled } from './streamAttach';
+
+const encoder = new TextEncoder();
+
+function msg(id: string, role: Message['role'], extra: Partial<Message> = {}): Message {
+  return {
+    id,
+    session_id: 's1',
+    topic_id: 't1',
+    parent_id: null,
+    role,
+    content: '',
+    reasoning: '',
+    model: 'gpt-4o-mini',
+    status: 'complete',
+    error: null,
+    usage: null,
+    cost: null,
+    currency: 'USD',
+    sources: [],
+    siblings: { index: 0, count: 1, ids: [id] },
+    created_at: 1,
+    updated_at: 1,
+    ...extra,
+  };
+}
+
+function stream(chunks: string[], end: 'close' | 'error' = 'close'): Response {
+  let i = 0;
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i < chunks.length) controller.enqueue(encoder.encode(chunks[i++] as string));
+        else if (end === 'close') controller.close();
+        else controller.error(new TypeError('network'));
+      },
+    }),
+    { headers: { 'Content-Type': 'text/event-stream' } },
+  );
+}
+
+const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+const ev = (id: number, type: string, data: unknown) => `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+
+function settled(): Promise<Message | undefined> {
+  return new Promise((resolve) => {
+    const off = onReplySettled((message) => {
+      off();
+      resolve(message);
+    });
+  });
+}
+
+let routes: ((url: string, init: RequestInit) => Response | undefined)[] = [];
+const requests: { url: string; lastEventId: string | null }[] = [];
+
+beforeEach(() => {
+  localStorage.setItem(TOKENS_KEY, JSON.stringify({ access_token: 'a.b.c', refresh_token: 'r' }));
+  conversationStore.set({ byTopic: {}, live: {}, reconnecting: {} });
+  routes = [];
+  requests.length = 0;
+  vi.stubGlobal('fetch', async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const url = String(input);
+    requests.push({ url, lastEventId: new Headers(init.headers).get('Last-Event-ID') });
+    for (const route of routes) {
+      const answer = route(url, init);
+      if (answer) return answer;
+    }
+    return json({ error: { code: 'not_found', message: url } }, 404);
+  });
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+describe('conversation', () => {
+  it('reattaches to a reply still streaming when the topic is opened, replaying it from the start', async () => {
+    const user = msg('u1', 'user', { content: 'Hi' });
+    // The row holds what the job had written when the page loaded.
+    const reply = msg('a1', 'assistant', { parent_id: 'u1', status: 'streaming', content: 'Hel' });
+    const final = { ...reply, status: 'complete' as const, content: 'Hello there', usage: { input_tokens: 2, output_tokens: 2 }, cost: '0.00001' };
+    routes.push((url) => (url.startsWith('/api/v1/chat/sessions/s1/messages') ? json({ messages: [user, reply], has_more: false }) : undefined));
+    routes.push((url) =>
+      url === '/api/v1/chat/streams/a1'
+        ? stream([ev(1, 'text', { delta: 'Hel' }), ev(2, 'text', { delta: 'lo there' }), ev(3, 'done', { message: final })])
+        : undefined,
+    );
+    const done = settled();
+    await openConversation('s1', 't1');
+    expect(conversationStore.get().live.a1).toBe(true);
+    const message = await done;
+    expect(message?.content).toBe('Hello there');
+    const held = getConversation('t1')?.messages;
+    expect(held?.map((m) => [m.id, m.status, m.content])).toEqual([
+      ['u1', 'complete', 'Hi'],
+      ['a1', 'complete', 'Hello there'],
+    ]);
+    expect(conversationStore.get().live.a1).toBeUndefined();
+    expect(requests.find((r) => r.url === '/api/v1/chat/streams/a1')?.lastEventId).toBeNull();
+  });
+
+  it('a send shows both messages at once and resumes the reply after a drop with Last-Event-ID', async () => {
+    const topic = { id: 't2', session_id: 's1', title: '', active_leaf_id: 'a2', created_at: 1, updated_at: 1 };
+    const user = msg('u2', 'user', { topic_id: 't2', content: 'Question' });
+    const reply = msg('a2', 'assistant', { topic_id: 't2', parent_id: 'u2', status: 'streaming' });
+    routes.push((url, init) =>
+      url === '/api/v1/chat/sessions/s1/messages' && init.method === 'POST'
+        ? json({ topic, user_message: user, assistant_message: reply, stream_id: 'a2' }, 201)
+        : undefined,
+    );
+    const connections = [
+      () => stream([ev(1, 'text', { delta: 'An' }), ev(2, 'text', { delta: 'sw' })], 'error'),
+      () => stream([ev(3, 'text', { delta: 'er' }), ev(4, 'done', { message: { ...reply, status: 'complete', content: 'Answer' } })]),
+    ];
+    routes.push((url) => (url === '/api/v1/chat/streams/a2' ? (connections.shift() as () => Response)() : undefined));
+    const done = settled();
+    const created = await sendMessage('s1', undefined, 'Question');
+    expect(created.id).toBe('t2');
+    expect(getConversation('t2')?.messages.map((m) => m.id)).toEqual(['u2', 'a2']);
+    await done;
+    expect(getConversation('t2')?.messages[1]).toMatchObject({ status: 'complete', content: 'Answer' });
+    const streamRequests = requests.filter((r) => r.url === '/api/v1/chat/streams/a2');
+    expect(streamRequests.map((r) => r.lastEventId)).toEqual([null, '2']);
+  });
+
+  it('a page fetched while a send landed does not overwrite the send', async () => {
+    let release: (r: Response) => void = () => undefined;
+    routes.push((url, init) =>
+      url.startsWith('/api/v1/chat/sessions/s1/messages?') && (init.method ?? 'GET') === 'GET'
+        ? (new Promise<Response>((resolve) => (release = resolve)) as unknown as Response)
+        : undefined,
+    );
+    const topic = { id: 't3', session_id: 's1', title: '', active_leaf_id: null, created_at: 1, updated_at: 1 };
+    const user = msg('u3', 'user', { topic_id: 't3' });
+    const reply = msg('a3', 'assistant', { topic_id: 't3', parent_id: 'u3', status: 'complete', content: 'x' });
+    routes.push((url, init) =>
+      url === '/api/v1/chat/sessions/s1/messages' && init.method === 'POST'
+        ? json({ topic, user_message: user, assistant_message: reply, stream_id: 'a3' }, 201)
+        : undefined,
+    );
+    routes.push((url) => (url === '/api/v1/chat/streams/a3' ? stream([ev(1, 'done', { message: reply })]) : undefined));
+    const opening = openConversation('s1', 't3');
+    await sendMessage('s1', 't3', 'hello');
+    release(json({ messages: [], has_more: false }));
+    await opening;
+    expect(getConversation('t3')?.messages.map((m) => m.id)).toEqual(['u3', 'a3']);
+  });
+});

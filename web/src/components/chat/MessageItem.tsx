@@ -1,0 +1,239 @@
+// One message of the conversation: reasoning (collapsible), content (Markdown for replies,
+// plain text for what the user typed), status, usage and cost, and its actions.
+
+import { memo, useState, type KeyboardEvent } from 'react';
+import type { Message } from '../../api/types';
+import { useLanguage, useT } from '../../i18n';
+import { formatMoney, formatTime, formatTokens } from '../../lib/format';
+import { Markdown } from '../../markdown/Markdown';
+import { Avatar } from '../Avatar';
+import { Icon } from '../Icon';
+import { SiblingSwitch } from './SiblingSwitch';
+
+export interface MessageActions {
+  onCopy: (message: Message) => void;
+  onEdit: (message: Message, content: string) => void;
+  onRegenerate: (message: Message) => void;
+  onDelete: (message: Message) => void;
+  onSwitch: (message: Message, targetId: string) => void;
+}
+
+interface Props extends MessageActions {
+  message: Message;
+  assistantAvatar: string;
+  assistantName: string;
+  /** A stream is attached to this reply. */
+  live: boolean;
+  /** Reconnect attempt while the stream is being resumed, else 0. */
+  reconnecting: number;
+  /** Another reply in the topic is being generated: branch actions wait. */
+  busy: boolean;
+  highlighted?: boolean;
+}
+
+function EditBox({ initial, onCancel, onSubmit }: { initial: string; onCancel: () => void; onSubmit: (text: string) => void }) {
+  const t = useT();
+  const [text, setText] = useState(initial);
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === 'Escape') {
+      // Esc cancels the edit here; it must not also stop a stream.
+      event.stopPropagation();
+      onCancel();
+    } else if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      if (text.trim()) onSubmit(text);
+    }
+  };
+  return (
+    <div className="edit-box">
+      <textarea
+        className="edit-box__input"
+        value={text}
+        autoFocus
+        aria-label={t('message.editLabel')}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={onKeyDown}
+        rows={Math.min(12, Math.max(2, text.split('\n').length))}
+        data-testid="edit-input"
+      />
+      <div className="edit-box__actions">
+        <button type="button" className="button" onClick={onCancel} data-testid="edit-cancel">
+          {t('common.cancel')}
+        </button>
+        <button
+          type="button"
+          className="button button--primary"
+          disabled={!text.trim()}
+          onClick={() => onSubmit(text)}
+          data-testid="edit-submit"
+        >
+          {t('message.saveAndSend')}
+        </button>
+      </div>
+    </div>
+  );
+}
+
+export const MessageItem = memo(function MessageItem(props: Props) {
+  const { message, live, reconnecting, busy, assistantAvatar, assistantName, highlighted } = props;
+  const t = useT();
+  const language = useLanguage();
+  const [editing, setEditing] = useState(false);
+  const isUser = message.role === 'user';
+  const streaming = message.status === 'streaming';
+  const waiting = streaming && !message.content && !message.reasoning;
+  const usage = message.usage;
+
+  return (
+    <article
+      className={`message message--${message.role}${highlighted ? ' message--highlighted' : ''}`}
+      data-testid="message"
+      data-role={message.role}
+      data-status={message.status}
+      data-id={message.id}
+      aria-label={isUser ? t('message.fromYou') : t('message.fromAssistant', { name: assistantName })}
+    >
+      <div className="message__avatar">
+        {isUser ? <span className="avatar avatar--user" aria-hidden="true">{t('message.youShort')}</span> : <Avatar value={assistantAvatar} />}
+      </div>
+      <div className="message__main">
+        <div className="message__header">
+          <span className="message__author">{isUser ? t('message.you') : assistantName}</span>
+          <time className="message__time" dateTime={new Date(message.created_at).toISOString()}>
+            {formatTime(message.created_at, language)}
+          </time>
+        </div>
+        {!isUser && message.reasoning ? (
+          <details className="reasoning" data-testid="message-reasoning" open={streaming && !message.content}>
+            <summary>
+              <Icon name="brain" size={14} /> {streaming && !message.content ? t('message.thinking') : t('message.reasoning')}
+            </summary>
+            <div className="reasoning__text">{message.reasoning}</div>
+          </details>
+        ) : null}
+        {editing ? (
+          <EditBox
+            initial={message.content}
+            onCancel={() => setEditing(false)}
+            onSubmit={(text) => {
+              setEditing(false);
+              props.onEdit(message, text);
+            }}
+          />
+        ) : (
+          <div className={isUser ? 'message__bubble message__bubble--user' : 'message__bubble'} data-testid="message-content">
+            {isUser ? <p className="plain-text">{message.content}</p> : <Markdown text={message.content} />}
+            {waiting ? (
+              <span className="typing" aria-label={t('message.generating')} role="status">
+                <span />
+                <span />
+                <span />
+              </span>
+            ) : null}
+            {streaming && !waiting ? <span className="cursor" aria-hidden="true" /> : null}
+          </div>
+        )}
+        {message.status === 'stopped' ? (
+          <div className="message__badge" data-testid="message-stopped">
+            {t('message.stopped')}
+          </div>
+        ) : null}
+        {message.status === 'error' ? (
+          <div className="message__error" role="alert" data-testid="message-error">
+            {message.error?.message || t('message.failed')}
+          </div>
+        ) : null}
+        {streaming && reconnecting > 0 ? (
+          <div className="message__badge" role="status">
+            {t('message.reconnecting')}
+          </div>
+        ) : null}
+        {!isUser && !streaming && (usage || message.cost) ? (
+          <div className="message__meta" data-testid="message-meta">
+            {message.model ? <span>{message.model}</span> : null}
+            {usage ? (
+              <span title={t('message.tokensTitle')} data-testid="message-tokens">
+                {t('message.tokens', { input: formatTokens(usage.input_tokens), output: formatTokens(usage.output_tokens) })}
+              </span>
+            ) : null}
+            {message.cost ? (
+              <span title={t('message.costTitle')} data-testid="message-cost">
+                {formatMoney(message.cost, message.currency)}
+              </span>
+            ) : null}
+          </div>
+        ) : null}
+        {!editing ? (
+          <div className="message__actions">
+            <SiblingSwitch message={message} disabled={busy} onSwitch={(target) => props.onSwitch(message, target)} />
+            <button
+              type="button"
+              className="icon-button icon-button--small"
+              aria-label={t('message.copy')}
+              title={t('message.copy')}
+              onClick={() => props.onCopy(message)}
+              data-testid="action-copy"
+            >
+              <Icon name="copy" size={15} />
+            </button>
+            {isUser ? (
+              <button
+                type="button"
+                className="icon-button icon-button--small"
+                aria-label={t('message.edit')}
+                title={t('message.edit')}
+                disabled={busy}
+                onClick={() => setEditing(true)}
+                data-testid="action-edit"
+              >
+                <Icon name="edit" size={15} />
+              </button>
+            ) : (
+              <button
+                type="button"
+                className="icon-button icon-button--small"
+                aria-label={t('message.regenerate')}
+                title={t('message.regenerate')}
+                disabled={busy || live}
+                onClick={() => props.onRegenerate(message)}
+                data-testid="action-regenerate"
+              >
+                <Icon name="refresh" size={15} />
+              </button>
+            )}
+            <button
+              type="button"
+              className="icon-button icon-button--small"
+              aria-label={t('message.delete')}
+              title={t('message.delete')}
+              disabled={live}
+              onClick={() => props.onDelete(message)}
+              data-testid="action-delete"
+            >
+              <Icon name="trash" size={15} />
+            </button>
+          </div>
+        ) : null}
+      </div>
+    </article>
+  );
+});
+
+/** The session's opening message, shown at the start of an empty topic; not a stored message. */
+export function OpeningMessage({ text, avatar, name }: { text: string; avatar: string; name: string }) {
+  return (
+    <article className="message message--assistant message--opening" data-testid="opening-message">
+      <div className="message__avatar">
+        <Avatar value={avatar} />
+      </div>
+      <div className="message__main">
+        <div className="message__header">
+          <span className="message__author">{name}</span>
+        </div>
+        <div className="message__bubble">
+          <Markdown text={text} />
+        </div>
+      </div>
+    </article>
+  );
+}

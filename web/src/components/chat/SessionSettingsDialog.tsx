@@ -1,0 +1,87 @@
+// Settings of one session: the agent fields plus folder (group) and pin.
+
+import { useState } from 'react';
+import type { Session } from '../../api/types';
+import { folderNames } from '../../chat/sessionGroups';
+import { useT } from '../../i18n';
+import { chatDataStore, updateSession } from '../../state/chatData';
+import { useStore } from '../../state/store';
+import { toastError } from '../../state/toasts';
+import { AgentForm, type AgentFields } from '../AgentForm';
+import { Modal } from '../Modal';
+
+export function SessionSettingsDialog({ session, onClose }: { session: Session; onClose: () => void }) {
+  const t = useT();
+  const models = useStore(chatDataStore, (s) => s.models);
+  const sessions = useStore(chatDataStore, (s) => s.sessions);
+  const [fields, setFields] = useState<AgentFields>({
+    name: session.title,
+    avatar: session.avatar,
+    description: session.description,
+    system_prompt: session.system_prompt,
+    model: session.model,
+    temperature: session.temperature,
+    opening_message: session.opening_message ?? '',
+  });
+  const [group, setGroup] = useState(session.group);
+  const [pinned, setPinned] = useState(session.pinned);
+  const [busy, setBusy] = useState(false);
+
+  const save = async () => {
+    setBusy(true);
+    try {
+      await updateSession(session.id, {
+        title: fields.name.trim() || session.title,
+        avatar: fields.avatar,
+        description: fields.description,
+        system_prompt: fields.system_prompt,
+        ...(fields.model ? { model: fields.model } : {}),
+        temperature: fields.temperature,
+        opening_message: fields.opening_message.trim() ? fields.opening_message : null,
+        group: group.trim(),
+        pinned,
+      });
+      onClose();
+    } catch (error) {
+      toastError(error);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal
+      title={t('session.settings')}
+      onClose={onClose}
+      wide
+      testId="session-settings"
+      footer={
+        <>
+          <button type="button" className="button" onClick={onClose}>
+            {t('common.cancel')}
+          </button>
+          <button type="button" className="button button--primary" disabled={busy} onClick={() => void save()} data-testid="session-settings-save">
+            {t('common.save')}
+          </button>
+        </>
+      }
+    >
+      <AgentForm value={fields} onChange={setFields} models={models} />
+      <div className="form-row">
+        <label className="field field--grow">
+          <span>{t('session.group')}</span>
+          <input list="session-folders" value={group} placeholder={t('session.groupPlaceholder')} onChange={(e) => setGroup(e.target.value)} data-testid="session-group" />
+          <datalist id="session-folders">
+            {folderNames(sessions).map((name) => (
+              <option key={name} value={name} />
+            ))}
+          </datalist>
+        </label>
+        <label className="field field--check">
+          <input type="checkbox" checked={pinned} onChange={(e) => setPinned(e.target.checked)} />
+          <span>{t('session.pin')}</span>
+        </label>
+      </div>
+    </Modal>
+  );
+}

@@ -1,0 +1,63 @@
+// Display formatting for money (decimal strings, never floats), token counts and times.
+
+const SYMBOLS: Record<string, string> = { USD: '$', EUR: '€', CNY: '¥', GBP: '£', JPY: '¥' };
+
+/**
+ * A decimal string as money: at least two decimals, trailing zeros beyond them dropped, so a
+ * tiny per-answer cost (`0.000123`) stays exact and a balance reads `5.00`.
+ */
+export function formatMoney(amount: string | null | undefined, currency?: string | null): string {
+  if (amount === null || amount === undefined || amount === '') return '—';
+  const match = /^(-?)(\d*)(?:\.(\d*))?$/.exec(amount.trim());
+  if (!match) return amount;
+  const [, sign = '', whole = '0', fraction = ''] = match;
+  let decimals = fraction.replace(/0+$/, '');
+  if (decimals.length < 2) decimals = decimals.padEnd(2, '0');
+  const integer = (whole.replace(/^0+(?=\d)/, '') || '0').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const symbol = currency ? SYMBOLS[currency] : undefined;
+  const number = `${integer}.${decimals}`;
+  if (symbol) return `${sign}${symbol}${number}`;
+  return currency ? `${sign}${number} ${currency}` : `${sign}${number}`;
+}
+
+/** Integer micro-units (request logs) as a decimal string. */
+export function microsToDecimal(micros: number): string {
+  const sign = micros < 0 ? '-' : '';
+  const abs = Math.abs(Math.trunc(micros));
+  const whole = Math.floor(abs / 1_000_000);
+  const fraction = String(abs % 1_000_000).padStart(6, '0');
+  return `${sign}${whole}.${fraction}`;
+}
+
+export function formatTokens(count: number | null | undefined): string {
+  if (count === null || count === undefined) return '—';
+  if (count < 1000) return String(count);
+  if (count < 1_000_000) return `${(count / 1000).toFixed(count < 10_000 ? 1 : 0)}k`;
+  return `${(count / 1_000_000).toFixed(1)}M`;
+}
+
+export function formatDateTime(ms: number | null | undefined, language: string): string {
+  if (!ms) return '—';
+  return new Date(ms).toLocaleString(language, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+export function formatDate(ms: number | null | undefined, language: string): string {
+  if (!ms) return '—';
+  return new Date(ms).toLocaleDateString(language, { dateStyle: 'medium' });
+}
+
+/** "5 min ago" style, falling back to a date after a week. */
+export function formatRelative(ms: number, language: string, now = Date.now()): string {
+  const seconds = Math.round((ms - now) / 1000);
+  const abs = Math.abs(seconds);
+  const rtf = new Intl.RelativeTimeFormat(language, { numeric: 'auto' });
+  if (abs < 60) return rtf.format(seconds, 'second');
+  if (abs < 3600) return rtf.format(Math.round(seconds / 60), 'minute');
+  if (abs < 86400) return rtf.format(Math.round(seconds / 3600), 'hour');
+  if (abs < 7 * 86400) return rtf.format(Math.round(seconds / 86400), 'day');
+  return formatDate(ms, language);
+}
+
+export function formatTime(ms: number, language: string): string {
+  return new Date(ms).toLocaleTimeString(language, { hour: '2-digit', minute: '2-digit' });
+}
