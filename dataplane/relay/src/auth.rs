@@ -154,8 +154,12 @@ impl KeyAuthenticator {
     /// An internal service calling for the user named in `USER_HEADER` (billed to that user, with
     /// their group), or for nobody (unmetered, like an operator key, but never an admin).
     async fn internal_principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
-        let service =
-            Principal { is_admin: false, internal: true, key_prefix: "internal".into(), ..Principal::bootstrap("internal") };
+        let service = Principal {
+            is_admin: false,
+            internal: true,
+            key_prefix: "internal".into(),
+            ..Principal::bootstrap("internal")
+        };
         let Some(value) = headers.get(USER_HEADER) else { return Ok(service) };
         let user_id =
             value.to_str().ok().and_then(|v| Uuid::parse_str(v.trim()).ok()).ok_or_else(|| {

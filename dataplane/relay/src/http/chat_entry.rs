@@ -94,7 +94,8 @@ mod tests {
     fn only_internal_services_choose_their_request_id() {
         let id = uuid::Uuid::now_v7();
         let mut headers = HeaderMap::new();
-        headers.insert(REQUEST_ID_HEADER, HeaderValue::from_str(&id.to_string()).unwrap_or(HeaderValue::from_static("")));
+        headers
+            .insert(REQUEST_ID_HEADER, HeaderValue::from_str(&id.to_string()).unwrap_or(HeaderValue::from_static("")));
         let client = Principal::bootstrap("sk");
         assert_eq!(internal_request_id(&client, &headers), None, "a client cannot pick ledger keys");
         let service = Principal { internal: true, ..Principal::bootstrap("internal") };
