@@ -6,6 +6,10 @@
 
 mod support;
 
+/// Two pods sharing Redis (the production bus).
+#[path = "api/pods.rs"]
+mod pods;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{Api, Reader};

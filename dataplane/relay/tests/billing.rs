@@ -230,8 +230,8 @@ async fn key_rate_limits_refuse_with_openai_headers_and_retry_after() {
 /// Two relays sharing one PostgreSQL database and one Redis, as two replicas would.
 async fn two_replicas(yaml: &str) -> Option<(Harness, Harness, TestDatabase)> {
     let db = TestDatabase::create().await.unwrap()?;
-    let redis = test_redis_url()?;
-    let prefix = format!("obl-test:{}:", Uuid::now_v7().simple());
+    let redis = oblivious_store::testing::test_redis_url()?;
+    let prefix = oblivious_store::testing::unique_redis_prefix();
     let mut replicas = Vec::new();
     for _ in 0..2 {
         let store = db.store().await.unwrap();
@@ -243,13 +243,6 @@ async fn two_replicas(yaml: &str) -> Option<(Harness, Harness, TestDatabase)> {
     let b = replicas.pop().unwrap();
     let a = replicas.pop().unwrap();
     Some((a, b, db))
-}
-
-fn test_redis_url() -> Option<String> {
-    let url = std::env::var("OBLIVIOUS_TEST_REDIS_URL").ok().filter(|u| !u.is_empty());
-    let required = std::env::var("OBLIVIOUS_REQUIRE_REDIS").is_ok_and(|v| v == "1");
-    assert!(url.is_some() || !required, "OBLIVIOUS_TEST_REDIS_URL is not set but Redis tests are required");
-    url
 }
 
 #[tokio::test]
@@ -337,7 +330,7 @@ impl Drop for OwnRedis {
 
 #[tokio::test]
 async fn with_redis_down_requests_are_billed_against_the_database_balance() {
-    let _ = test_redis_url(); // this test runs its own Redis, but only where Redis tests run
+    let _ = oblivious_store::testing::test_redis_url(); // this test runs its own Redis, but only where Redis tests run
     let mut redis = OwnRedis::start().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(None, dir.path()).await.unwrap();

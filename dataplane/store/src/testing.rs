@@ -14,6 +14,25 @@ use crate::{Store, StoreError, StoreResult};
 
 /// Environment variable naming the PostgreSQL server for tests.
 pub const TEST_DATABASE_URL: &str = "OBLIVIOUS_TEST_DATABASE_URL";
+/// Environment variable naming the Redis server for tests.
+pub const TEST_REDIS_URL: &str = "OBLIVIOUS_TEST_REDIS_URL";
+
+/// The Redis server for tests, or `None` to skip them — a failure instead when
+/// `OBLIVIOUS_REQUIRE_REDIS=1` (set by `scripts/test`), so CI never skips them silently.
+pub fn test_redis_url() -> Option<String> {
+    let url = std::env::var(TEST_REDIS_URL).ok().filter(|u| !u.is_empty());
+    let required = std::env::var("OBLIVIOUS_REQUIRE_REDIS").is_ok_and(|v| v == "1");
+    assert!(url.is_some() || !required, "{TEST_REDIS_URL} is not set but Redis tests are required");
+    if url.is_none() {
+        eprintln!("skipped: {TEST_REDIS_URL} is not set");
+    }
+    url
+}
+
+/// A Redis key prefix of its own for one test: tests share one Redis and run in parallel.
+pub fn unique_redis_prefix() -> String {
+    format!("obl-test:{}:", Uuid::now_v7().simple())
+}
 
 /// A throw-away database; `drop_database` removes it.
 pub struct TestDatabase {

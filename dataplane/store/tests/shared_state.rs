@@ -28,15 +28,8 @@ macro_rules! both {
 }
 
 async fn redis_state() -> Option<SharedState> {
-    let url = std::env::var("OBLIVIOUS_TEST_REDIS_URL").ok().filter(|u| !u.is_empty());
-    let Some(url) = url else {
-        let required = std::env::var("OBLIVIOUS_REQUIRE_REDIS").is_ok_and(|v| v == "1");
-        assert!(!required, "OBLIVIOUS_TEST_REDIS_URL is not set but Redis tests are required");
-        eprintln!("skipped: OBLIVIOUS_TEST_REDIS_URL is not set");
-        return None;
-    };
-    // A unique prefix per test: tests share one Redis and run in parallel.
-    Some(SharedState::redis(&url, &format!("obl-test:{}:", Uuid::now_v7().simple())).await.unwrap())
+    let url = oblivious_store::testing::test_redis_url()?;
+    Some(SharedState::redis(&url, &oblivious_store::testing::unique_redis_prefix()).await.unwrap())
 }
 
 both!(

@@ -103,6 +103,11 @@ pub struct Api {
 
 impl Api {
     pub async fn start(store: Store) -> Api {
+        Self::start_with_bus(store, StreamBus::local()).await
+    }
+
+    /// A deployment whose chat streams go through `bus` (Redis, to play several pods).
+    pub async fn start_with_bus(store: Store, bus: StreamBus) -> Api {
         let mock = oblivious_mock_upstream::spawn(oblivious_mock_upstream::MockConfig { record_requests: true })
             .await
             .unwrap();
@@ -126,7 +131,7 @@ impl Api {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let chat_config =
             ChatConfig { relay_url: base.clone(), internal_token: INTERNAL.into(), generate_titles: true };
-        let chat = Chat::new(gateway.clone(), StreamBus::local(), chat_config);
+        let chat = Chat::new(gateway.clone(), bus, chat_config);
         let app =
             oblivious_relay::app(relay).merge(oblivious_gateway::router(gateway)).merge(oblivious_chat::router(chat));
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -191,6 +196,19 @@ impl Api {
     }
 
     /// Registers, logs in and credits `balance` (a decimal string) through the admin API.
+    /// Logs an existing user in (on another pod, say).
+    pub async fn log_in(&self, name: &str) -> User {
+        let login = json!({"username": name, "password": "correct horse battery"});
+        let (status, tokens) = self.json(reqwest::Method::POST, "/api/v1/auth/login", None, Some(login)).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let (_, profile) =
+            self.json(reqwest::Method::GET, "/api/v1/user/profile", tokens["access_token"].as_str(), None).await;
+        User {
+            token: tokens["access_token"].as_str().unwrap().to_string(),
+            id: profile["id"].as_str().unwrap().to_string(),
+        }
+    }
+
     pub async fn user_with_balance(&self, name: &str, balance: &str) -> User {
         let register =
             json!({"username": name, "email": format!("{name}@example.com"), "password": "correct horse battery"});
