@@ -133,4 +133,7 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Relay overhead: direct-to-mock vs through-relay latency, throughput, TTFT and RSS.
     Relay(crate::bench::RelayBenchArgs),
+    /// Chat: message-page latency on a 1M-message PostgreSQL database, and send-to-first-event
+    /// against the relay's own time to first token.
+    Chat(crate::bench::ChatBenchArgs),
 }

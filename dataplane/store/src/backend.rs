@@ -44,6 +44,26 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// How a transaction that will write starts. SQLite's default `BEGIN` takes the write lock only
+/// at the first write, and a transaction that read first then fails with `SQLITE_BUSY_SNAPSHOT`
+/// (no busy timeout helps) when another connection committed meanwhile; `BEGIN IMMEDIATE` takes
+/// the lock up front, so writers queue on the busy timeout instead.
+pub(crate) trait WriteTransaction {
+    fn write_begin(&self) -> &'static str;
+}
+
+impl WriteTransaction for PgPool {
+    fn write_begin(&self) -> &'static str {
+        "BEGIN"
+    }
+}
+
+impl WriteTransaction for SqlitePool {
+    fn write_begin(&self) -> &'static str {
+        "BEGIN IMMEDIATE"
+    }
+}
+
 impl Store {
     /// Connects to PostgreSQL when `database_url` is given, else opens (creating it if needed)
     /// the embedded SQLite database under `data_dir`.
@@ -99,6 +119,12 @@ impl Store {
     /// A cheap round trip, for readiness probes.
     pub async fn ping(&self) -> StoreResult<()> {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop)?);
+        Ok(())
+    }
+
+    /// Refreshes the planner's statistics (after a bulk load, as autovacuum would in time).
+    pub async fn analyze(&self) -> StoreResult<()> {
+        on_pool!(self, pool => sqlx::query("ANALYZE").execute(pool).await.map(drop)?);
         Ok(())
     }
 

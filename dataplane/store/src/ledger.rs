@@ -6,7 +6,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::backend::on_pool;
+use crate::backend::{WriteTransaction, on_pool};
 use crate::{Store, StoreError, StoreResult};
 
 /// Why a balance changed.
@@ -111,7 +111,7 @@ impl Store {
     pub async fn change_balance(&self, change: &BalanceChange) -> StoreResult<(LedgerEntry, BalanceState)> {
         let now = crate::now_ms();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(pool.write_begin()).await?;
             let state: Option<BalanceState> = sqlx::query_as(
                 "UPDATE users SET balance_micros = balance_micros + $1, balance_version = balance_version + 1, \
                  updated_at = $2 WHERE id = $3 RETURNING balance_micros, balance_version",
@@ -160,7 +160,7 @@ impl Store {
     pub async fn settle_charge(&self, charge: &Charge) -> StoreResult<SettledCharge> {
         let now = crate::now_ms();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(pool.write_begin()).await?;
             let entry_id = Uuid::now_v7();
             // The ledger row goes first: its unique request id is what makes settlement idempotent.
             let inserted = sqlx::query(

@@ -7,7 +7,7 @@ use rand::distr::Alphanumeric;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::backend::on_pool;
+use crate::backend::{WriteTransaction, on_pool};
 use crate::{BalanceState, LedgerEntry, Store, StoreError, StoreResult, hash_api_key, key_prefix};
 
 /// A minted code without its secret.
@@ -58,7 +58,7 @@ impl Store {
         let now = crate::now_ms();
         let mut minted = Vec::with_capacity(count);
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(pool.write_begin()).await?;
             for _ in 0..count {
                 let random: String = rand::rng().sample_iter(&Alphanumeric).take(CODE_RANDOM_LEN).map(char::from).collect();
                 let secret = format!("rc-{random}");
@@ -98,7 +98,7 @@ impl Store {
     pub async fn redeem_code(&self, code: &str, user_id: Uuid, now: i64) -> StoreResult<Redemption> {
         let hash = hash_api_key(code.trim());
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(pool.write_begin()).await?;
             let claimed: Option<(Uuid, i64)> = sqlx::query_as(
                 "UPDATE redeem_codes SET redeemed_by = $1, redeemed_at = $2 WHERE code_hash = $3 \
                  AND redeemed_at IS NULL AND (expires_at IS NULL OR expires_at > $2) RETURNING id, amount_micros",

@@ -5,7 +5,7 @@
 
 use uuid::Uuid;
 
-use crate::backend::on_pool;
+use crate::backend::{WriteTransaction, on_pool};
 use crate::{Store, StoreResult};
 
 /// One stored token (no secret).
@@ -65,7 +65,7 @@ impl Store {
         new_expires_at: i64,
     ) -> StoreResult<Rotation> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(pool.write_begin()).await?;
             // Claim the token atomically: only one concurrent rotation can flip used_at.
             let claimed: Option<(Uuid, Uuid)> = sqlx::query_as(
                 "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \

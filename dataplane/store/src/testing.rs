@@ -54,12 +54,19 @@ impl TestDatabase {
             }
             return Ok(None);
         };
-        let name = format!("obl_test_{}", Uuid::now_v7().simple());
+        Self::create_on(&admin_url, "obl_test").await.map(Some)
+    }
+
+    /// Creates an empty database named `{prefix}_{unique}` on the server of `admin_url` (a user
+    /// who may `CREATE DATABASE`), e.g. for a benchmark.
+    pub async fn create_on(admin_url: &str, prefix: &str) -> StoreResult<TestDatabase> {
+        let admin_url = admin_url.to_string();
+        let name = format!("{prefix}_{}", Uuid::now_v7().simple());
         let mut admin = PgConnection::connect(&admin_url).await?;
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await?;
         admin.close().await?;
         let url = replace_database(&admin_url, &name)?;
-        Ok(Some(TestDatabase { admin_url, name, url }))
+        Ok(TestDatabase { admin_url, name, url })
     }
 
     /// A migrated store on this database.

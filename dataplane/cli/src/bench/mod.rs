@@ -1,9 +1,11 @@
 //! `oblivious bench …`: benchmarks are commands that print numbers, never timed tests.
 
+mod chat;
 mod load;
 mod processes;
 mod relay;
 
+pub use chat::ChatBenchArgs;
 pub use relay::RelayBenchArgs;
 
 use crate::cli::{BenchArgs, BenchCommand};
@@ -11,5 +13,6 @@ use crate::cli::{BenchArgs, BenchCommand};
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Relay(args) => relay::run(args).await,
+        BenchCommand::Chat(args) => chat::run(args).await,
     }
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::STATUS_STREAMING;
 use super::topics::{ChatTopic, TOPIC_COLUMNS};
-use crate::backend::on_pool;
+use crate::backend::{WriteTransaction, on_pool};
 use crate::users::escape_like;
 use crate::{Store, StoreError, StoreResult};
 
@@ -137,14 +137,24 @@ const MESSAGE_COLUMNS: &str = "id, topic_id, session_id, user_id, parent_id, rol
 /// The most messages one walk up a branch returns (exports and context building).
 pub const MAX_BRANCH_WALK: i64 = 10_000;
 
-/// The path from `$1` (a message of topic `$2`) up to the root, at most `$3 + 1` rows, with the
-/// distance from the start. Bounded, so a page costs `limit` primary-key lookups.
+/// The path from the message `{start}` names (a message of topic `$1`) up to the root, at most
+/// `$2 + 1` rows, with the distance from the start. Bounded, so a page costs `limit`
+/// primary-key lookups.
 const WALK_UP: &str = "WITH RECURSIVE path (id, parent_id, depth) AS ( \
-       SELECT id, parent_id, 0 FROM chat_messages WHERE id = $1 AND topic_id = $2 \
+       SELECT id, parent_id, 0 FROM chat_messages WHERE id = {start} AND topic_id = $1 \
        UNION ALL \
        SELECT m.id, m.parent_id, path.depth + 1 FROM chat_messages m JOIN path ON m.id = path.parent_id \
-       WHERE path.depth < $3 \
+       WHERE path.depth < $2 \
      )";
+
+/// Where a walk up a branch starts.
+enum WalkStart {
+    /// This message.
+    Message(Uuid),
+    /// The topic's active leaf (no `before`) or the parent of `before`, as the user's: the
+    /// start is looked up inside the walk's own statement.
+    Page { user_id: Uuid, before: Option<Uuid> },
+}
 
 /// From message `$1`, follow the newest child down to a leaf; the last row is the leaf.
 const NEWEST_LEAF: &str = "WITH RECURSIVE down (id, depth) AS ( \
@@ -162,7 +172,7 @@ impl Store {
     pub async fn start_chat_exchange(&self, start: &ExchangeStart) -> StoreResult<StartedExchange> {
         let now = crate::now_ms();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(pool.write_begin()).await?;
             let owned: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM chat_sessions WHERE id = $1 AND user_id = $2")
                 .bind(start.session_id)
                 .bind(start.user_id)
@@ -281,6 +291,9 @@ impl Store {
 
     /// A page of the topic's active branch: the newest `limit` messages, or with `before` the
     /// `limit` messages just above that one. Oldest first. `None` when the topic is not the user's.
+    ///
+    /// Two round trips on the common path: the walk (which finds its own starting point, so the
+    /// topic is not read first) and the siblings. Only an empty walk asks why it was empty.
     pub async fn chat_branch_page(
         &self,
         user_id: Uuid,
@@ -288,19 +301,11 @@ impl Store {
         before: Option<Uuid>,
         limit: i64,
     ) -> StoreResult<Option<BranchPage>> {
-        let Some(topic) = self.get_chat_topic(user_id, topic_id).await? else { return Ok(None) };
-        let start = match before {
-            None => topic.active_leaf_id,
-            Some(before) => {
-                let sql = "SELECT parent_id FROM chat_messages WHERE id = $1 AND topic_id = $2";
-                let row: Option<(Option<Uuid>,)> =
-                    on_pool!(self, pool => sqlx::query_as(sql).bind(before).bind(topic_id).fetch_optional(pool).await?);
-                row.ok_or(StoreError::NotFound("message"))?.0
-            }
-        };
-        let Some(start) = start else { return Ok(Some(BranchPage { messages: Vec::new(), has_more: false })) };
         let limit = limit.clamp(1, 200);
-        let mut path = self.walk_up(topic_id, start, limit + 1).await?;
+        let mut path = self.walk_up(topic_id, WalkStart::Page { user_id, before }, limit + 1).await?;
+        if path.is_empty() {
+            return self.explain_empty_page(user_id, topic_id, before).await;
+        }
         let has_more = i64::try_from(path.len()).unwrap_or(i64::MAX) > limit;
         if has_more {
             path.remove(0);
@@ -309,24 +314,56 @@ impl Store {
         Ok(Some(BranchPage { messages: path.into_iter().zip(siblings).collect(), has_more }))
     }
 
+    /// Why a page came back empty: not the user's topic (`None`), a `before` that is not on
+    /// this topic (`NotFound`), or simply nothing there.
+    async fn explain_empty_page(
+        &self,
+        user_id: Uuid,
+        topic_id: Uuid,
+        before: Option<Uuid>,
+    ) -> StoreResult<Option<BranchPage>> {
+        if self.get_chat_topic(user_id, topic_id).await?.is_none() {
+            return Ok(None);
+        }
+        if let Some(before) = before {
+            let found = self.get_chat_message(user_id, before).await?;
+            if found.is_none_or(|m| m.topic_id != topic_id) {
+                return Err(StoreError::NotFound("message"));
+            }
+        }
+        Ok(Some(BranchPage { messages: Vec::new(), has_more: false }))
+    }
+
     /// The branch ending at `leaf` (included), oldest first, at most `limit` messages: the
     /// history a reply is generated from, or an export.
     pub async fn chat_branch_to(&self, topic_id: Uuid, leaf: Uuid, limit: i64) -> StoreResult<Vec<ChatMessage>> {
-        self.walk_up(topic_id, leaf, limit.clamp(1, MAX_BRANCH_WALK)).await
+        self.walk_up(topic_id, WalkStart::Message(leaf), limit.clamp(1, MAX_BRANCH_WALK)).await
     }
 
     /// Up to `count` messages from `start` towards the root, returned oldest first.
-    async fn walk_up(&self, topic_id: Uuid, start: Uuid, count: i64) -> StoreResult<Vec<ChatMessage>> {
+    async fn walk_up(&self, topic_id: Uuid, start: WalkStart, count: i64) -> StoreResult<Vec<ChatMessage>> {
         let columns = MESSAGE_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
+        let start_sql = match start {
+            WalkStart::Message(_) => "$3",
+            WalkStart::Page { before: None, .. } => {
+                "(SELECT active_leaf_id FROM chat_topics WHERE id = $1 AND user_id = $3 AND $4 IS NULL)"
+            }
+            WalkStart::Page { before: Some(_), .. } => {
+                "(SELECT b.parent_id FROM chat_messages b WHERE b.id = $4 AND b.topic_id = $1 AND b.user_id = $3)"
+            }
+        };
+        let walk = WALK_UP.replace("{start}", start_sql);
         let sql = format!(
-            "{WALK_UP} SELECT {columns} FROM chat_messages m JOIN path ON m.id = path.id ORDER BY path.depth DESC"
+            "{walk} SELECT {columns} FROM chat_messages m JOIN path ON m.id = path.id ORDER BY path.depth DESC"
         );
-        Ok(on_pool!(self, pool => sqlx::query_as(&sql)
-            .bind(start)
-            .bind(topic_id)
-            .bind(count - 1)
-            .fetch_all(pool)
-            .await?))
+        Ok(on_pool!(self, pool => {
+            let query = sqlx::query_as(&sql).bind(topic_id).bind(count - 1);
+            let query = match start {
+                WalkStart::Message(id) => query.bind(id),
+                WalkStart::Page { user_id, before } => query.bind(user_id).bind(before),
+            };
+            query.fetch_all(pool).await?
+        }))
     }
 
     /// For each message, the ids of the messages sharing its parent (itself included).

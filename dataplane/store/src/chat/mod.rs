@@ -22,3 +22,6 @@ pub use topics::ChatTopic;
 
 /// Status of a message whose reply is still being generated.
 pub const STATUS_STREAMING: &str = "streaming";
+
+mod seed;
+pub use seed::{SeededChats, seed_chat_topics};

@@ -20,6 +20,7 @@ both_backends!(
     search_finds_only_the_callers_messages,
     topics_page_by_activity_and_keep_user_titles,
     private_agents_belong_to_their_owner,
+    seeded_topics_are_linear_branches_the_pager_walks,
 );
 
 async fn session_for(store: &Store, user: Uuid) -> Uuid {
@@ -139,6 +140,9 @@ async fn branch_pages_walk_the_active_branch_newest_page_first(store: Store) {
     assert!(!third.has_more);
     assert_eq!(contents(&third), ["q0", "re: q0", "q1", "re: q1"]);
     assert!(store.chat_branch_page(bob, topic, None, 8).await.unwrap().is_none(), "not bob's topic");
+    assert!(store.chat_branch_page(bob, topic, Some(before), 8).await.unwrap().is_none(), "not even with a cursor");
+    let stray = store.chat_branch_page(alice, topic, Some(Uuid::now_v7()), 8).await;
+    assert!(matches!(stray, Err(StoreError::NotFound("message"))), "a cursor off the topic is refused");
     let leaf = first.messages[7].0.id;
     assert_eq!(store.chat_branch_to(topic, leaf, 10_000).await.unwrap().len(), 20);
 }
@@ -301,4 +305,24 @@ async fn private_agents_belong_to_their_owner(store: Store) {
     assert_eq!((updated.name.as_str(), updated.temperature_milli), ("Poet", Some(300)));
     assert!(!store.delete_chat_agent(bob, agent.id).await.unwrap());
     assert!(store.delete_chat_agent(alice, agent.id).await.unwrap());
+}
+
+async fn seeded_topics_are_linear_branches_the_pager_walks(store: Store) {
+    let seeded = oblivious_store::chat::seed_chat_topics(&store, 3, 7, |_| {}).await.unwrap();
+    let user = seeded.user_id;
+    for topic in 1..=3 {
+        let topic_id = seeded.topic_id(topic);
+        let page = store.chat_branch_page(user, topic_id, None, 5).await.unwrap().unwrap();
+        assert!(page.has_more);
+        let ids: Vec<Uuid> = page.messages.iter().map(|(m, _)| m.id).collect();
+        assert_eq!(ids, (3..=7).map(|n| seeded.message_id(topic, n)).collect::<Vec<_>>());
+        assert_eq!(
+            page.messages[0].0.content,
+            format!("Message 3 of topic {topic}: a paragraph of ordinary length to make rows realistic.")
+        );
+        let rest = store.chat_branch_page(user, topic_id, Some(ids[0]), 5).await.unwrap().unwrap();
+        assert_eq!(rest.messages.len(), 2);
+        assert_eq!(rest.messages[0].0.parent_id, None);
+        assert_eq!(rest.messages[0].0.role, "user");
+    }
 }
