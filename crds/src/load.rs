@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::secret::decode_data_value;
-use crate::{API_VERSION, AgentSpec, ChannelSpec, ModelPricingSpec, ObjectMeta, Secret};
+use crate::{API_VERSION, AgentSpec, ChannelSpec, LaneSpec, ModelPricingSpec, ObjectMeta, Secret, TenantSpec};
 
 /// A resource together with where it was read from.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +40,9 @@ pub struct Manifests {
     pub channels: Vec<Sourced<ChannelSpec>>,
     pub pricings: Vec<Sourced<ModelPricingSpec>>,
     pub agents: Vec<Sourced<AgentSpec>>,
+    pub lanes: Vec<Sourced<LaneSpec>>,
+    /// Cluster-scoped: `metadata.namespace` is empty. Outside a cluster they are only checked.
+    pub tenants: Vec<Sourced<TenantSpec>>,
     pub secrets: Vec<Sourced<Secret>>,
     /// `file: kind/name` of documents this version does not handle (other Kubernetes kinds,
     /// Oblivious kinds of later versions), so callers can mention them.
@@ -140,6 +143,14 @@ pub fn parse_documents(file: &Path, text: &str, manifests: &mut Manifests, error
                 Ok((metadata, spec)) => manifests.agents.push(Sourced { file: file.into(), document, metadata, spec }),
                 Err((path, reason)) => errors.push(error(&path, reason)),
             },
+            (API_VERSION, "Lane") => match typed::<LaneSpec>(value) {
+                Ok((metadata, spec)) => manifests.lanes.push(Sourced { file: file.into(), document, metadata, spec }),
+                Err((path, reason)) => errors.push(error(&path, reason)),
+            },
+            (API_VERSION, "Tenant") => match typed::<TenantSpec>(value) {
+                Ok((metadata, spec)) => manifests.tenants.push(Sourced { file: file.into(), document, metadata, spec }),
+                Err((path, reason)) => errors.push(error(&path, reason)),
+            },
             ("v1", "Secret") => match secret(value) {
                 Ok(secret) => manifests.secrets.push(Sourced {
                     file: file.into(),
@@ -172,10 +183,82 @@ struct Typed<S> {
 
 type FieldError = (String, String);
 
-fn typed<S: DeserializeOwned>(value: serde_yaml::Value) -> Result<(ObjectMeta, S), FieldError> {
-    let parsed: Typed<S> = serde_path_to_error::deserialize(value).map_err(field_error)?;
+fn typed<S: DeserializeOwned + Serialize>(value: serde_yaml::Value) -> Result<(ObjectMeta, S), FieldError> {
+    let written = value.get("spec").cloned();
+    let parsed: Typed<S> = match serde_path_to_error::deserialize(value.clone()) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let (path, reason) = field_error(error);
+            return Err(misspelled_required_field(&value, &path, &reason).unwrap_or((path, reason)));
+        }
+    };
     check_name(&parsed.metadata)?;
+    // The spec types accept unknown fields (an operator must not choke on a field of a newer
+    // CRD); a manifest must not have any, so a typo is caught here: whatever the typed spec does
+    // not write back was not understood.
+    if let Some(written) = written {
+        let understood = serde_yaml::to_value(&parsed.spec).map_err(|e| ("spec".to_string(), e.to_string()))?;
+        if let Some((path, field)) = unknown_field(&written, &understood, "spec") {
+            return Err((path, format!("unknown field `{field}`")));
+        }
+    }
     Ok((parsed.metadata, parsed.spec))
+}
+
+/// A required field reported missing because it was misspelled (`baseURL` for `baseUrl`):
+/// name the misspelling, which is what the author has to fix.
+fn misspelled_required_field(document: &serde_yaml::Value, path: &str, reason: &str) -> Option<FieldError> {
+    let missing = reason.strip_prefix("missing field `")?.split('`').next()?;
+    let mut node = document;
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        let (name, index) = match segment.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        node = node.get(name)?;
+        if let Some(index) = index {
+            node = node.get(index)?;
+        }
+    }
+    let normalize = |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    let written = node
+        .as_mapping()?
+        .keys()
+        .filter_map(|k| k.as_str())
+        .find(|k| *k != missing && normalize(k) == normalize(missing))?;
+    Some((format!("{path}.{written}"), format!("unknown field `{written}` (did you mean `{missing}`?)")))
+}
+
+/// The first field of `written` (path and name) that `understood` lacks. A `null` counts as
+/// absent: serializing leaves out unset optional fields.
+fn unknown_field(written: &serde_yaml::Value, understood: &serde_yaml::Value, path: &str) -> Option<(String, String)> {
+    use serde_yaml::Value;
+    match (written, understood) {
+        (Value::Mapping(written), Value::Mapping(understood)) => {
+            for (key, value) in written {
+                if value.is_null() {
+                    continue;
+                }
+                let name = key.as_str().map(str::to_string).unwrap_or_else(|| format!("{key:?}"));
+                let child = format!("{path}.{name}");
+                match understood.get(key) {
+                    None => return Some((child, name)),
+                    Some(known) => {
+                        if let Some(found) = unknown_field(value, known, &child) {
+                            return Some(found);
+                        }
+                    }
+                }
+            }
+            None
+        }
+        (Value::Sequence(written), Value::Sequence(understood)) => written
+            .iter()
+            .zip(understood)
+            .enumerate()
+            .find_map(|(i, (w, u))| unknown_field(w, u, &format!("{path}[{i}]"))),
+        _ => None,
+    }
 }
 
 fn field_error(error: serde_path_to_error::Error<serde_yaml::Error>) -> FieldError {
@@ -270,6 +353,26 @@ spec:
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].path, "spec.baseURL", "the path names the unknown field itself");
         assert!(errors[0].reason.contains("baseURL"), "{}", errors[0].reason);
+    }
+
+    #[test]
+    fn a_typo_deep_in_a_list_is_reported_with_its_path() {
+        let text = CHANNEL.replace("models: [{name: gpt-4o}]", "models: [{name: gpt-4o}, {name: b, upstream: c}]");
+        let (_, errors) = parse(&text);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].path, "spec.models[1].upstream");
+        assert_eq!(errors[0].reason, "unknown field `upstream`");
+    }
+
+    #[test]
+    fn explicit_nulls_and_map_keys_are_not_unknown_fields() {
+        let text = CHANNEL.replace(
+            "models: [{name: gpt-4o}]",
+            "models: [{name: gpt-4o, upstreamModel: null}]\n  headers: {X-Anything: v}",
+        );
+        let (m, errors) = parse(&text);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(m.channels[0].spec.headers["X-Anything"], "v");
     }
 
     #[test]

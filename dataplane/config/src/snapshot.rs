@@ -19,6 +19,114 @@ pub struct Snapshot {
     pub group_limits: Vec<GroupLimit>,
     /// Published agents (the `Agent` resources), sorted by name.
     pub agents: Vec<Agent>,
+    /// Enabled canary lanes, sorted by priority (highest first), then name.
+    pub lanes: Vec<Lane>,
+    /// Settings of the tenant this snapshot is for (absent outside a cluster).
+    pub tenant: Option<TenantSettings>,
+}
+
+/// A canary lane the edge evaluates (`Lane` resource).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Lane {
+    /// `namespace/name` of the Lane resource.
+    pub name: String,
+    /// The value of `x-oblivious-lane`.
+    pub tag: String,
+    pub priority: i32,
+    /// How `rules` combine; with no rules only callers allowed to pick a lane reach it.
+    pub operator: LaneOperator,
+    pub rules: Vec<LaneRule>,
+    /// Lane versions per service, sorted by service.
+    pub members: Vec<LaneMember>,
+    pub fallback: LaneFallback,
+    /// Milliseconds since the epoch after which the lane dyes nothing.
+    pub expires_at_ms: Option<i64>,
+}
+
+/// `And` / `Or`. `Unknown` is what an older pod reads for an operator's newer variant: such a
+/// lane must not match (the edge treats it as disabled).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LaneOperator {
+    And,
+    #[default]
+    Or,
+    #[serde(other)]
+    Unknown,
+}
+
+/// One dyeing rule; exactly one field is set. A rule with none set (a newer kind of rule, seen
+/// by an older pod) never matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct LaneRule {
+    pub header: Option<ValueMatch>,
+    pub cookie: Option<ValueMatch>,
+    pub query: Option<ValueMatch>,
+    /// Sorted.
+    pub user_ids: Option<Vec<String>>,
+    pub hash: Option<HashRule>,
+    /// 0 to 100, random per request.
+    pub percentage: Option<u32>,
+}
+
+/// A named request value; without `value`, presence matches. Header names are lowercase.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ValueMatch {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+/// `hash(sticky key) % 100 < percent`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HashRule {
+    /// `userId`, `header:<name>`, `cookie:<name>` or `query:<name>`.
+    pub sticky_key: String,
+    pub percent: u32,
+}
+
+/// A service's lane version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct LaneMember {
+    /// `gateway`, `chat`, `relay` or `rag`.
+    pub service: String,
+    /// Base URL of the lane version (empty while unknown).
+    pub endpoint: String,
+    /// Whether the lane version has a ready instance; hops use the baseline (or fail, for
+    /// `Strict`) when it has none.
+    pub ready: bool,
+}
+
+/// What a dyed request does when the next hop's member is not ready.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LaneFallback {
+    #[default]
+    Baseline,
+    Strict,
+    /// A newer variant: treated as `Baseline`, the safe choice for a request.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Per-tenant settings (`Tenant` resource).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TenantSettings {
+    /// The Tenant's name.
+    pub name: String,
+    /// Monthly spending limit, if any.
+    pub budget: Option<Budget>,
+}
+
+/// A monthly spending limit in micro-units of `currency`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Budget {
+    pub currency: String,
+    pub monthly_limit_micros: u64,
 }
 
 /// A published assistant.
@@ -283,6 +391,17 @@ mod tests {
         assert_eq!(snap.price("c", 10), None, "not yet effective");
         assert_eq!(snap.price("zzz", 10), None);
         assert_eq!(snap.price("a", 0).map(|p| p.multiplier_ppm("vip")), Some(1_000_000));
+    }
+
+    #[test]
+    fn lanes_with_variants_from_a_newer_operator_still_parse() {
+        let json =
+            r#"{"version":"v","lanes":[{"tag":"gray","operator":"Xor","fallback":"Mirror","rules":[{"geo":"eu"}]}]}"#;
+        let snap: Snapshot = serde_json::from_str(json).unwrap_or_default();
+        assert_eq!(snap.lanes.len(), 1, "an unknown variant must not fail the whole snapshot");
+        assert_eq!(snap.lanes[0].operator, LaneOperator::Unknown);
+        assert_eq!(snap.lanes[0].fallback, LaneFallback::Unknown);
+        assert_eq!(snap.lanes[0].rules[0], LaneRule::default());
     }
 
     #[test]

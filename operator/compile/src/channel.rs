@@ -12,7 +12,7 @@ use crate::{CompileError, parse_duration_ms};
 pub const BUILTIN_SCHEME: &str = "builtin";
 
 /// Limits that keep a snapshot sane (the CRD schema enforces the same bounds in a cluster).
-const MAX_MODELS_PER_CHANNEL: usize = 1024;
+const MAX_MODELS_PER_CHANNEL: usize = 256;
 const MAX_WEIGHT: u32 = 1_000_000;
 
 pub(crate) fn compile_channels(

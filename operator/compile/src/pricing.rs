@@ -181,7 +181,7 @@ fn compile_tier(tier: &PriceTierSpec, error: &mut dyn FnMut(&str, String)) -> Op
 }
 
 /// `2026-11-01T00:00:00Z` (UTC) -> milliseconds since the epoch.
-fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
     let time = humantime::parse_rfc3339(text.trim())
         .map_err(|e| format!("`{text}` is not a UTC RFC 3339 time such as 2026-11-01T00:00:00Z: {e}"))?;
     let since = time.duration_since(std::time::UNIX_EPOCH).map_err(|_| format!("`{text}` is before 1970"))?;

@@ -163,3 +163,107 @@ fn agents_must_name_served_models_and_their_parameters_become_thousandths() {
     let paths: Vec<String> = errors_of(&text).into_iter().map(|e| e.path).collect();
     assert_eq!(paths, ["spec.model", "spec.parameters.temperature"]);
 }
+
+fn lane(name: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: oblivious.dev/v1alpha1\nkind: Lane\nmetadata: {{name: {name}}}\nspec:\n  tag: {name}\n  \
+         members:\n  - {{service: relay, endpoint: 'http://10.0.0.7:8080/'}}\n  - {{service: chat, selector: {{track: {name}}}}}\n{extra}"
+    )
+}
+
+#[test]
+fn lanes_compile_sorted_by_priority_with_fixed_endpoints_ready_and_selector_members_as_observed() {
+    let text = format!(
+        "{}---\n{}",
+        lane("blue", "  priority: 1\n  conditions: {rules: [{header: {name: X-Canary, value: '1'}}]}\n"),
+        lane("gray", "  priority: 5\n  expiresAt: '2030-01-01T00:00:00Z'\n  fallback: Strict\n")
+    );
+    let snap = compile(&manifests(&text)).unwrap();
+    let tags: Vec<&str> = snap.lanes.iter().map(|l| l.tag.as_str()).collect();
+    assert_eq!(tags, ["gray", "blue"], "highest priority first");
+    let gray = &snap.lanes[0];
+    assert_eq!(gray.expires_at_ms, Some(1_893_456_000_000));
+    assert_eq!(gray.fallback, oblivious_config::LaneFallback::Strict);
+    assert_eq!(gray.members[0].service, "chat", "members sorted by service");
+    assert!(!gray.members[0].ready, "a selector member nobody observed is not ready");
+    assert_eq!(gray.members[1].endpoint, "http://10.0.0.7:8080");
+    assert!(gray.members[1].ready);
+    assert_eq!(snap.lanes[1].rules[0].header.as_ref().unwrap().name, "x-canary", "header names are lowercased");
+
+    let observed = Observed {
+        lane_members: [(
+            "default/gray".to_string(),
+            [(
+                "chat".to_string(),
+                ObservedMember { endpoint: "http://chat-lane-gray.default.svc:8080".into(), ready: true },
+            )]
+            .into(),
+        )]
+        .into(),
+        ..Observed::default()
+    };
+    let seen = compile_with(&manifests(&text), &observed).unwrap();
+    assert!(seen.lanes[0].members[0].ready);
+    assert_ne!(seen.version, snap.version, "readiness is part of the content");
+}
+
+#[test]
+fn a_disabled_lane_is_left_out_and_a_reused_tag_is_an_error_on_the_later_name() {
+    let snap = compile(&manifests(&lane("gray", "  enabled: false\n"))).unwrap();
+    assert!(snap.lanes.is_empty());
+    let text = format!("{}---\n{}", lane("b", ""), lane("a", "").replace("tag: a", "tag: b"));
+    let errors = errors_of(&text);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].resource, "Lane default/b");
+    assert!(errors[0].reason.contains("already uses tag `b`"));
+}
+
+#[test]
+fn a_lane_rule_must_set_exactly_one_matcher() {
+    let errors = errors_of(&lane(
+        "gray",
+        "  conditions: {rules: [{percentage: 5, userIds: [u]}, {hash: {stickyKey: 'nope', percent: 5}}]}\n",
+    ));
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["spec.conditions.rules[0]", "spec.conditions.rules[1]"], "{errors:?}");
+}
+
+const TENANT: &str = "apiVersion: oblivious.dev/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\nspec:\n  namespace: tenant-acme\n  budget: {currency: USD, monthlyLimit: '5000.5'}\n";
+
+#[test]
+fn the_tenant_a_snapshot_is_for_brings_its_budget_and_others_are_only_checked() {
+    let m = manifests(TENANT);
+    assert_eq!(compile(&m).unwrap().tenant, None);
+    let observed = Observed { tenant: Some("acme".into()), ..Observed::default() };
+    let tenant = compile_with(&m, &observed).unwrap().tenant.unwrap();
+    assert_eq!(tenant.budget.unwrap().monthly_limit_micros, 5_000_500_000);
+    let errors = errors_of(&TENANT.replace("tenant-acme", "Not_A_Namespace"));
+    assert_eq!(errors[0].path, "spec.namespace");
+}
+
+#[test]
+fn tolerant_compile_leaves_out_a_broken_channel_and_the_agent_that_needed_it() {
+    let agent = "apiVersion: oblivious.dev/v1alpha1\nkind: Agent\nmetadata: {name: helper}\nspec: {displayName: H, model: only-here}\n";
+    let broken = channel("broken", "").replace("gpt-4o", "only-here").replace("name: keys", "name: missing");
+    let text = format!("{SECRET}---\n{}---\n{broken}---\n{agent}", channel("good", ""));
+    let compiled = compile_tolerant(&manifests(&text), &Observed::default());
+    let names: Vec<&str> = compiled.snapshot.channels.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["default/good"]);
+    assert!(compiled.snapshot.agents.is_empty());
+    let rejected: Vec<&(String, String)> = compiled.rejected.keys().collect();
+    assert_eq!(
+        rejected,
+        [&("Agent".to_string(), "default/helper".to_string()), &("Channel".to_string(), "default/broken".to_string())]
+    );
+    assert!(compiled.rejected[&("Agent".into(), "default/helper".into())][0].reason.contains("no Channel serves"));
+    assert!(!compiled.snapshot.version.is_empty());
+}
+
+#[test]
+fn tolerant_compile_of_valid_resources_equals_the_strict_compile() {
+    let text = format!("{SECRET}---\n{}---\n{}", channel("a", ""), lane("gray", ""));
+    let strict = compile(&manifests(&text)).unwrap();
+    let tolerant = compile_tolerant(&manifests(&text), &Observed::default());
+    assert_eq!(tolerant.snapshot, strict);
+    assert!(tolerant.rejected.is_empty());
+}

@@ -1,1 +1,91 @@
-//! The data-plane workloads a Tenant owns. (Being written.)
+//! The data-plane workloads a Tenant owns, as pure builders: per role a Deployment, a Service,
+//! a HorizontalPodAutoscaler on the in-flight-requests Pods metric, and a PodDisruptionBudget.
+//! The Tenant controller applies them (server-side apply) with the Tenant as owner. The
+//! runtime contract — container args, env, ports, probes — is the one the Helm chart's default
+//! fleet uses (charts/NOTES.md), so a tenant's pods behave like the platform's.
+
+pub mod isolation;
+mod scaling;
+mod workload;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::ObjectMeta;
+use oblivious_crds::DataPlaneService;
+
+pub use scaling::{autoscaler, disruption_budget};
+pub use workload::{deployment, service};
+
+use crate::controllers::FIELD_MANAGER;
+
+/// The port every data-plane role listens on (HTTP API, probes, metrics).
+pub const HTTP_PORT: i32 = 8080;
+/// The Pods metric the HPA scales on (the chart's `dataPlane.inFlightMetric` default); each
+/// role exports it as a gauge of requests in flight.
+pub const IN_FLIGHT_METRIC: &str = "oblivious_inflight_requests";
+/// The tenant's Secret (in its namespace), like the chart's `<release>-secrets`: `DATABASE_URL`
+/// (shared and schema isolation) and the tenant's own `OBLIVIOUS_JWT_SECRET`.
+pub const TENANT_SECRET: &str = "oblivious-secrets";
+/// The key of the connection string.
+pub const DATABASE_URL_KEY: &str = "DATABASE_URL";
+/// The key of the gateway's token signing secret: per tenant, so one tenant's tokens mean
+/// nothing to another's gateway.
+pub const JWT_SECRET_KEY: &str = "OBLIVIOUS_JWT_SECRET";
+/// Label naming the Tenant on everything made for it (the Tenant controller watches on it).
+pub const TENANT_LABEL: &str = "oblivious.dev/tenant";
+
+/// What one role of one tenant's fleet is built from.
+#[derive(Debug, Clone)]
+pub struct FleetMember {
+    pub tenant: String,
+    pub namespace: String,
+    pub role: DataPlaneService,
+    pub image: String,
+    pub config_server: String,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    pub target_in_flight_per_pod: u32,
+    pub requests: BTreeMap<String, String>,
+    pub limits: BTreeMap<String, String>,
+    /// The Secret and key holding `DATABASE_URL` (absent: the pods use their embedded store).
+    pub database: Option<(String, String)>,
+    pub owner: OwnerReference,
+}
+
+impl FleetMember {
+    /// `oblivious-<role>`, the same names the chart gives the platform's fleet.
+    pub fn name(&self) -> String {
+        format!("oblivious-{}", self.role.as_str())
+    }
+
+    /// Labels selecting the role's pods (stable: a Deployment's selector is immutable).
+    pub fn selector_labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("app.kubernetes.io/name".into(), "oblivious".into()),
+            ("app.kubernetes.io/component".into(), self.role.as_str().into()),
+            ("app.kubernetes.io/instance".into(), self.tenant.clone()),
+        ])
+    }
+
+    /// Labels on every object of the role.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.selector_labels();
+        labels.insert("app.kubernetes.io/managed-by".into(), FIELD_MANAGER.into());
+        // The stream admission finds data-plane pods through Services with this label.
+        labels.insert("app.kubernetes.io/part-of".into(), "oblivious".into());
+        labels.insert(TENANT_LABEL.into(), self.tenant.clone());
+        labels
+    }
+
+    /// Metadata of an object of this role, owned by the Tenant.
+    pub fn metadata(&self) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(self.name()),
+            namespace: Some(self.namespace.clone()),
+            labels: Some(self.labels()),
+            owner_references: Some(vec![self.owner.clone()]),
+            ..ObjectMeta::default()
+        }
+    }
+}

@@ -1,0 +1,121 @@
+{{/* The chart name, or nameOverride. */}}
+{{- define "oblivious.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Prefix of every resource name: fullnameOverride, else the release name when it already contains
+the chart name (`oblivious` -> `oblivious-operator`), else `<release>-<chart>`. Kept short enough
+that `<prefix>-operator` and `<prefix>-gateway` stay within 63 characters.
+*/}}
+{{- define "oblivious.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "oblivious.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Selector labels of one component (`operator`, `gateway`, `chat`, `relay`). Stable: a
+Deployment's selector is immutable, so nothing here may depend on the chart version.
+Called with (dict "root" $ "component" "gateway").
+*/}}
+{{- define "oblivious.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "oblivious.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Labels on every object of one component. Called like oblivious.selectorLabels. */}}
+{{- define "oblivious.labels" -}}
+{{ include "oblivious.selectorLabels" . }}
+app.kubernetes.io/part-of: oblivious
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ include "oblivious.chart" .root }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The image of every container: repository@digest, or repository:tag (default appVersion). */}}
+{{- define "oblivious.image" -}}
+{{- $image := .Values.image }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $image.repository $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $image.repository (default .Chart.AppVersion $image.tag) }}
+{{- end }}
+{{- end }}
+
+{{- define "oblivious.operator.name" -}}
+{{- printf "%s-operator" (include "oblivious.fullname" .) }}
+{{- end }}
+
+{{/* Where data-plane pods, here and in Tenant namespaces, dial the config stream. */}}
+{{- define "oblivious.configServer" -}}
+{{- printf "http://%s.%s.svc:8081" (include "oblivious.operator.name" .) .Release.Namespace }}
+{{- end }}
+
+{{/* Name of the Secret holding DATABASE_URL, REDIS_URL, OBLIVIOUS_JWT_SECRET, OBLIVIOUS_BOOTSTRAP_KEY. */}}
+{{- define "oblivious.secretName" -}}
+{{- if .Values.secrets.existingSecret }}
+{{- .Values.secrets.existingSecret }}
+{{- else }}
+{{- printf "%s-secrets" (include "oblivious.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* The data-plane roles, in a stable order. */}}
+{{- define "oblivious.roles" -}}
+{{- toJson (list "gateway" "chat" "relay") }}
+{{- end }}
+
+{{/*
+Affinity of a component's pods: the given one, else a preferred anti-affinity on the node so
+replicas spread where the cluster allows. Called with (dict "root" $ "component" "x" "affinity" map).
+*/}}
+{{- define "oblivious.affinity" -}}
+{{- if .affinity }}
+{{- toYaml .affinity }}
+{{- else }}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        topologyKey: kubernetes.io/hostname
+        labelSelector:
+          matchLabels:
+            {{- include "oblivious.selectorLabels" . | nindent 12 }}
+{{- end }}
+{{- end }}
+
+{{/* Refuses value combinations the schema cannot express. */}}
+{{- define "oblivious.validate" -}}
+{{- $s := .Values.secrets }}
+{{- if and $s.existingSecret (or $s.databaseUrl $s.redisUrl $s.jwtSecret $s.bootstrapKey) }}
+{{- fail "secrets.existingSecret is set: leave secrets.databaseUrl, redisUrl, jwtSecret and bootstrapKey empty and put those keys in the existing Secret" }}
+{{- end }}
+{{- if and .Values.ingress.enabled (not .Values.dataPlane.gateway.enabled) }}
+{{- fail "ingress.enabled needs dataPlane.gateway.enabled: the Ingress routes to the gateway" }}
+{{- end }}
+{{- range $role := include "oblivious.roles" . | fromJsonArray }}
+{{- $a := (index $.Values.dataPlane $role).autoscaling }}
+{{- if and $a.enabled (not $a.inFlightPerPod) (not $a.cpuUtilization) }}
+{{- fail (printf "dataPlane.%s.autoscaling: set inFlightPerPod or cpuUtilization (or both)" $role) }}
+{{- end }}
+{{- if and $a.enabled (gt (int $a.minReplicas) (int $a.maxReplicas)) }}
+{{- fail (printf "dataPlane.%s.autoscaling: minReplicas is above maxReplicas" $role) }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,660 @@
+"""The platform chart (charts/oblivious), rendered by the real Helm v4 engine for the default
+values and every file in ci/, linted, and validated against the Kubernetes schemas."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from urllib.parse import urlparse
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from rbac import allowed, grants
+from rendering import (
+    KUBE_VERSION,
+    NAMESPACE,
+    PLATFORM,
+    RELEASE,
+    ci_values,
+    container,
+    env_of,
+    lint,
+    pod_spec,
+    render,
+    selects,
+)
+
+ROLES = ("gateway", "chat", "relay")
+KINDS = ("channels", "modelpricings", "agents", "lanes", "tenants")
+OPERATOR = f"{RELEASE}-operator"
+# Kinds kubernetes-validate has no schema for, because they come from someone else's CRD.
+NOT_OURS_TO_VALIDATE = {("monitoring.coreos.com/v1", "ServiceMonitor"): "Prometheus Operator CRD; checked structurally below"}
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace"}
+
+VALUES = {"defaults": {}, **ci_values()}
+
+
+def values_with(**paths) -> dict:
+    """Values with dotted paths set: values_with(**{"dataPlane.chat.enabled": False})."""
+    values: dict = {}
+    for path, value in paths.items():
+        node = values
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return values
+
+
+@pytest.fixture(scope="module")
+def defaults():
+    return render(PLATFORM)
+
+
+@pytest.fixture(scope="module")
+def ha():
+    return render(PLATFORM, VALUES["ha-values.yaml"])
+
+
+# --- every render: lint, schemas, names ---------------------------------------------------
+
+
+def test_ci_values_files_exist_for_ha_and_a_minimal_install():
+    assert {"ha-values.yaml", "relay-only-values.yaml"} <= set(VALUES)
+
+
+@pytest.mark.parametrize("case", VALUES)
+def test_chart_lints_clean_in_strict_mode(case):
+    report = lint(PLATFORM, VALUES[case] or None)
+    serious = [m for m in report["messages"] if m["severity"] >= 2]
+    assert report["errors"] == [] and serious == [], report
+
+
+@pytest.mark.parametrize("case", VALUES)
+def test_every_rendered_object_is_valid_against_the_strict_kubernetes_schema(case):
+    rendered = render(PLATFORM, VALUES[case] or None)
+    assert len(rendered) > 5
+    invalid, unvalidated = [], []
+    for obj in rendered:
+        key = (obj["apiVersion"], obj.kind)
+        if key in NOT_OURS_TO_VALIDATE:
+            unvalidated.append(key)
+            continue
+        try:
+            kubernetes_validate.validate(obj.body, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(p) for p in error.absolute_path)
+            invalid.append(f"{obj.template} {obj.kind}/{obj.name} at {path}: {error.message}")
+        except kubernetes_validate.SchemaNotFoundError as error:
+            invalid.append(f"{obj.template}: {error.message}")
+    assert invalid == []
+
+
+def test_a_typo_inside_a_kubernetes_passthrough_value_is_caught_by_strict_validation():
+    # The schema lists Affinity's fields but not their contents; the strict Kubernetes schema
+    # is what catches the rest, so it must really run strict.
+    rendered = render(PLATFORM, values_with(**{"operator.affinity": {"podAntiAffinity": {"preferred": []}}}))
+    with pytest.raises(kubernetes_validate.ValidationError, match="preferred"):
+        kubernetes_validate.validate(rendered.get("Deployment", OPERATOR).body, KUBE_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("case", VALUES)
+def test_namespaced_objects_name_the_release_namespace_and_names_are_unique(case):
+    rendered = render(PLATFORM, VALUES[case] or None)
+    seen = set()
+    for obj in rendered:
+        namespace = obj["metadata"].get("namespace")
+        if obj.kind in CLUSTER_SCOPED:
+            assert namespace is None, f"{obj.kind}/{obj.name} is cluster-scoped"
+        else:
+            assert namespace == NAMESPACE, f"{obj.kind}/{obj.name} has namespace {namespace!r}"
+        key = (obj["apiVersion"].split("/")[0], obj.kind, obj.name)
+        assert key not in seen, f"{key} rendered twice"
+        seen.add(key)
+        assert len(obj.name) <= 63 or obj.kind in CLUSTER_SCOPED
+        assert obj.labels.get("app.kubernetes.io/part-of") == "oblivious"
+
+
+def test_two_releases_in_two_namespaces_share_no_cluster_scoped_name():
+    first = render(PLATFORM, namespace="team-a")
+    second = render(PLATFORM, namespace="team-b")
+    names = lambda r: {(o.kind, o.name) for o in r if o.kind in CLUSTER_SCOPED}  # noqa: E731
+    assert names(first) and not names(first) & names(second)
+
+
+# --- values.schema.json ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bogus",
+    [
+        {"bogus": True},
+        {"operator": {"replica": 3}},
+        {"operator": {"resources": {"request": {"cpu": "1"}}}},
+        {"dataPlane": {"relay": {"enable": False}}},
+        {"dataPlane": {"gateway": {"autoscaling": {"target": 5}}}},
+        {"dataPlane": {"rag": {"enabled": True}}},
+        {"networkPolicy": {"providers": {"cidr": ["0.0.0.0/0"]}}},
+        {"ingress": {"hosts": [{"host": "x", "paths": [{"path": "/", "pathType": "Prefix", "port": 80}]}]}},
+        {"operator": {"securityContext": {"readOnlyRootFileSystem": True}}},
+    ],
+    ids=lambda v: json.dumps(v, separators=(",", ":"))[:60],
+)
+def test_schema_refuses_a_key_it_does_not_know_at_any_level(bogus):
+    with pytest.raises(helm.HelmValuesError, match="additional properties"):
+        render(PLATFORM, bogus)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"operator": {"replicas": 0}},
+        {"operator": {"logFormat": "yaml"}},
+        {"image": {"pullPolicy": "Sometimes"}},
+        {"dataPlane": {"chat": {"replicas": "2"}}},
+        {"secrets": {"databaseUrl": "mysql://x"}},
+    ],
+    ids=lambda v: json.dumps(v, separators=(",", ":"))[:60],
+)
+def test_schema_refuses_wrongly_typed_or_out_of_range_values(bad):
+    with pytest.raises(helm.HelmValuesError):
+        render(PLATFORM, bad)
+
+
+def test_every_object_in_the_schema_closes_its_properties():
+    schema = json.loads((PLATFORM / "values.schema.json").read_text())
+    open_objects = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            is_object = node.get("type") == "object" or "properties" in node
+            if is_object:
+                extra = node.get("additionalProperties")
+                if "properties" in node and extra is not False:
+                    open_objects.append(f"{path}: lists properties but additionalProperties is {extra!r}")
+                if "properties" not in node and not isinstance(extra, dict):
+                    open_objects.append(f"{path}: a map must type its values, not {extra!r}")
+            for key, child in node.items():
+                walk(child, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{path}/{index}")
+
+    walk(schema, "#")
+    # List items that pass a Kubernetes type through are the one allowed exception.
+    passthrough_items = [p for p in open_objects if p.endswith("/items: a map must type its values, not True")]
+    assert [p for p in open_objects if p not in passthrough_items] == []
+
+
+def test_schema_and_values_yaml_describe_the_same_keys():
+    schema = json.loads((PLATFORM / "values.schema.json").read_text())
+    values = yaml.safe_load((PLATFORM / "values.yaml").read_text())
+
+    def resolve(node):
+        ref = node.get("$ref")
+        return resolve(schema["$defs"][ref.split("/")[-1]]) if ref else node
+
+    def walk(schema_node, value, path, missing):
+        schema_node = resolve(schema_node)
+        props = schema_node.get("properties")
+        if not isinstance(value, dict) or props is None or not any(props.values()):
+            return
+        for key in set(props) | set(value):
+            if key not in value and props.get(key) != {}:
+                missing.append(f"{path}.{key} is in the schema but not in values.yaml")
+            elif key in value:
+                walk(props.get(key, {}), value[key], f"{path}.{key}", missing)
+
+    missing: list[str] = []
+    walk(schema, values, "", missing)
+    assert missing == []
+
+
+# --- the operator ----------------------------------------------------------------------------
+
+
+def test_operator_runs_two_replicas_with_a_disruption_budget_by_default(defaults):
+    deployment = defaults.get("Deployment", OPERATOR)
+    assert deployment["spec"]["replicas"] == 2
+    budget = defaults.get("PodDisruptionBudget", OPERATOR)
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert selects(budget["spec"]["selector"], deployment["spec"]["template"]["metadata"]["labels"])
+    # A rollout never drops below the configured replicas.
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_operator_replicas_spread_across_nodes_unless_told_otherwise(defaults):
+    affinity = pod_spec(defaults.get("Deployment", OPERATOR))["affinity"]
+    term = affinity["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+
+
+def test_operator_pod_runs_non_root_with_a_read_only_root_and_no_capabilities(defaults):
+    deployment = defaults.get("Deployment", OPERATOR)
+    pod = pod_spec(deployment)["securityContext"]
+    assert pod["runAsNonRoot"] is True and pod["runAsUser"] != 0
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    c = container(deployment)["securityContext"]
+    assert c["readOnlyRootFilesystem"] is True
+    assert c["allowPrivilegeEscalation"] is False
+    assert c["capabilities"]["drop"] == ["ALL"]
+    mounts = {m["mountPath"]: m["name"] for m in container(deployment)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+
+
+def test_operator_runs_the_contracted_command_with_probes_and_resources(defaults):
+    c = container(defaults.get("Deployment", OPERATOR))
+    assert c["command"] + c["args"] == ["oblivious-operator", "run", "--listen", "0.0.0.0:8081"]
+    assert c["image"] == "ghcr.io/oblivious-dev/oblivious:" + helm.Chart.load(PLATFORM).metadata["appVersion"]
+    assert c["ports"] == [{"name": "http", "containerPort": 8081, "protocol": "TCP"}]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert c["resources"]["requests"]["memory"] and c["resources"]["limits"]["memory"]
+
+
+def test_operator_environment_follows_the_runtime_contract(defaults):
+    env = env_of(defaults.get("Deployment", OPERATOR))
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["OBLIVIOUS_LEADER_LEASE"]["value"] == "oblivious-operator"
+    assert env["OBLIVIOUS_LOG_FORMAT"]["value"] == "json"
+    assert env["RUST_LOG"]["value"] == "info"
+    assert "OBLIVIOUS_WATCH_NAMESPACE" not in env, "unset means every namespace"
+    assert env["OBLIVIOUS_CONFIG_SERVER"]["value"] == f"http://{OPERATOR}.{NAMESPACE}.svc:8081"
+    assert env["OBLIVIOUS_DATA_PLANE_IMAGE"]["value"] == container(defaults.get("Deployment", f"{RELEASE}-relay"))["image"]
+    assert env["OBLIVIOUS_DATABASE_SECRET"]["value"] == defaults.of("Secret")[0].name
+
+
+def test_watch_namespace_and_lease_name_reach_the_operator():
+    rendered = render(PLATFORM, values_with(**{"operator.watchNamespace": "ai", "operator.leaseName": "ob-lead"}))
+    env = env_of(rendered.get("Deployment", OPERATOR))
+    assert env["OBLIVIOUS_WATCH_NAMESPACE"]["value"] == "ai"
+    assert env["OBLIVIOUS_LEADER_LEASE"]["value"] == "ob-lead"
+    found = grants(rendered, OPERATOR, NAMESPACE)
+    assert allowed(found, "coordination.k8s.io", "leases", "update", NAMESPACE, name="ob-lead")
+    assert not allowed(found, "coordination.k8s.io", "leases", "update", NAMESPACE, name="oblivious-operator")
+
+
+def test_config_stream_service_selects_the_operator_pods_on_its_named_port(defaults):
+    service = defaults.get("Service", OPERATOR)
+    pods = defaults.get("Deployment", OPERATOR)["spec"]["template"]["metadata"]["labels"]
+    assert selects({"matchLabels": service["spec"]["selector"]}, pods)
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8081, "targetPort": "http", "protocol": "TCP"}]
+    for role in ROLES:
+        assert not selects({"matchLabels": service["spec"]["selector"]},
+                           defaults.get("Deployment", f"{RELEASE}-{role}")["spec"]["template"]["metadata"]["labels"])
+
+
+def test_image_digest_wins_over_the_tag():
+    digest = "sha256:" + "a" * 64
+    rendered = render(PLATFORM, values_with(**{"image.digest": digest, "image.tag": "ignored"}))
+    for deployment in rendered.of("Deployment"):
+        assert container(deployment)["image"] == f"ghcr.io/oblivious-dev/oblivious@{digest}"
+
+
+# --- RBAC ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", VALUES)
+def test_data_plane_service_accounts_have_no_rbac_and_cannot_read_secrets(case):
+    rendered = render(PLATFORM, VALUES[case] or None)
+    accounts = [sa.name for sa in rendered.of("ServiceAccount") if sa.name != OPERATOR]
+    assert accounts, "the data plane has ServiceAccounts of its own"
+    for account in accounts:
+        found = grants(rendered, account, NAMESPACE)
+        assert found == [], f"{account} is granted {found}"
+        for verb in ("get", "list", "watch"):
+            assert not allowed(found, "", "secrets", verb, NAMESPACE)
+
+
+@pytest.mark.parametrize("case", VALUES)
+def test_only_the_operator_service_account_is_bound_to_a_role_that_reads_secrets(case):
+    rendered = render(PLATFORM, VALUES[case] or None)
+    for binding in rendered.of("RoleBinding") + rendered.of("ClusterRoleBinding"):
+        role = rendered.get(binding["roleRef"]["kind"], binding["roleRef"]["name"])
+        reads_secrets = any(
+            set(r.get("apiGroups", [])) & {"", "*"} and set(r.get("resources", [])) & {"secrets", "*"}
+            and set(r.get("verbs", [])) & {"get", "list", "watch", "*"}
+            for r in role.body.get("rules", [])
+        )
+        if reads_secrets:
+            assert binding["subjects"] == [{"kind": "ServiceAccount", "name": OPERATOR, "namespace": NAMESPACE}]
+
+
+def test_data_plane_service_accounts_and_pods_mount_no_token(defaults):
+    for role in ROLES:
+        name = f"{RELEASE}-{role}"
+        assert defaults.get("ServiceAccount", name)["automountServiceAccountToken"] is False
+        deployment = defaults.get("Deployment", name)
+        assert pod_spec(deployment)["serviceAccountName"] == name
+        assert pod_spec(deployment)["automountServiceAccountToken"] is False
+
+
+def test_operator_may_do_what_its_controllers_do(defaults):
+    found = grants(defaults, OPERATOR, NAMESPACE)
+    for kind in KINDS:
+        for verb in ("get", "list", "watch"):
+            assert allowed(found, "oblivious.dev", kind, verb), (kind, verb)
+        assert allowed(found, "oblivious.dev", f"{kind}/status", "patch"), kind
+    assert allowed(found, "oblivious.dev", "tenants", "patch"), "finalizers for preventDeletion"
+    assert allowed(found, "oblivious.dev", "tenants/finalizers", "update"), "blockOwnerDeletion on children"
+    assert allowed(found, "events.k8s.io", "events", "create") and allowed(found, "events.k8s.io", "events", "patch")
+    for verb in ("get", "list", "watch", "create", "patch"):
+        assert allowed(found, "", "secrets", verb)
+    assert allowed(found, "discovery.k8s.io", "endpointslices", "watch")
+    children = [("", "namespaces"), ("", "resourcequotas"), ("", "limitranges"), ("", "services"),
+                ("rbac.authorization.k8s.io", "rolebindings"), ("networking.k8s.io", "networkpolicies"),
+                ("apps", "deployments"), ("autoscaling", "horizontalpodautoscalers"), ("policy", "poddisruptionbudgets")]
+    for group, resource in children:
+        for verb in ("get", "list", "watch", "create", "patch"):
+            assert allowed(found, group, resource, verb), (group, resource, verb)
+    for role in ("admin", "edit", "view"):
+        assert allowed(found, "rbac.authorization.k8s.io", "clusterroles", "bind", name=role)
+
+
+def test_operator_rbac_is_least_privilege(defaults):
+    found = grants(defaults, OPERATOR, NAMESPACE)
+    for grant in found:
+        for field in ("apiGroups", "resources", "verbs"):
+            assert "*" not in grant.rule.get(field, []), f"wildcard {field} in {grant.via}: {grant.rule}"
+    assert not allowed(found, "", "secrets", "delete"), "a Tenant's Secrets go with their owner"
+    assert not allowed(found, "", "namespaces", "delete"), "a Tenant's namespace goes with its owner"
+    assert not allowed(found, "", "pods", "get") and not allowed(found, "", "pods", "create", NAMESPACE)
+    assert not allowed(found, "rbac.authorization.k8s.io", "clusterroles", "bind", name="cluster-admin")
+    assert not allowed(found, "rbac.authorization.k8s.io", "clusterroles", "escalate", name="admin")
+    assert not allowed(found, "rbac.authorization.k8s.io", "clusterrolebindings", "create")
+    # Leader election: only in its own namespace, and only its own Lease beyond create.
+    assert not allowed(found, "coordination.k8s.io", "leases", "create"), "no cluster-wide Lease access"
+    assert not allowed(found, "coordination.k8s.io", "leases", "update", "kube-system", name="oblivious-operator")
+    assert allowed(found, "coordination.k8s.io", "leases", "create", NAMESPACE)
+    assert allowed(found, "coordination.k8s.io", "leases", "update", NAMESPACE, name="oblivious-operator")
+    assert not allowed(found, "coordination.k8s.io", "leases", "update", NAMESPACE, name="kube-controller-manager")
+
+
+def test_rbac_can_be_left_to_the_cluster_admin():
+    rendered = render(PLATFORM, values_with(**{"rbac.create": False}))
+    assert not [o for o in rendered if o.kind in {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}]
+    assert rendered.get("ServiceAccount", OPERATOR)
+
+
+# --- the data plane --------------------------------------------------------------------------
+
+
+def test_each_role_runs_the_contracted_command_against_the_operator_service(defaults):
+    service = defaults.get("Service", OPERATOR)
+    for role in ROLES:
+        c = container(defaults.get("Deployment", f"{RELEASE}-{role}"))
+        args = c["args"]
+        assert c["command"] == ["oblivious"] and args[0] == role
+        flags = dict(zip(args[1::2], args[2::2]))
+        assert flags["--listen"] == "0.0.0.0:8080"
+        assert flags["--state-dir"] == "/var/lib/oblivious/config"
+        server = urlparse(flags["--config-server"])
+        assert server.scheme == "http"
+        assert server.hostname == f"{service.name}.{NAMESPACE}.svc"
+        assert server.port == service["spec"]["ports"][0]["port"]
+
+
+def test_each_role_gets_the_contracted_environment(defaults):
+    secret = defaults.of("Secret")[0]
+    for role in ROLES:
+        deployment = defaults.get("Deployment", f"{RELEASE}-{role}")
+        env = env_of(deployment)
+        assert env["OBLIVIOUS_TENANT"]["value"] == "default"
+        assert env["OBLIVIOUS_POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+        assert env["OBLIVIOUS_LANE"]["value"] == ""
+        assert env["OBLIVIOUS_BUILTIN_MOCK"]["value"] == "false"
+        assert env["OBLIVIOUS_REPLICAS"]["value"] == str(deployment["spec"]["replicas"])
+        for key in ("DATABASE_URL", "REDIS_URL", "OBLIVIOUS_JWT_SECRET", "OBLIVIOUS_BOOTSTRAP_KEY"):
+            ref = env[key]["valueFrom"]["secretKeyRef"]
+            assert (ref["name"], ref["key"], ref["optional"]) == (secret.name, key, True)
+
+
+def test_each_role_pod_is_non_root_read_only_with_writable_state_and_probes(defaults):
+    for role in ROLES:
+        deployment = defaults.get("Deployment", f"{RELEASE}-{role}")
+        pod, c = pod_spec(deployment), container(deployment)
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+        assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+        state = mounts["/var/lib/oblivious"]
+        assert "emptyDir" in volumes[state["name"]] and not state.get("readOnly")
+        assert c["workingDir"] == "/var/lib/oblivious", "the embedded store lands on the emptyDir"
+        assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+        assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
+        assert c["lifecycle"]["preStop"]["sleep"]["seconds"] == 5
+        assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+@pytest.mark.parametrize("case", VALUES)
+def test_services_and_budgets_select_exactly_their_own_role(case):
+    rendered = render(PLATFORM, VALUES[case] or None)
+    deployments = rendered.of("Deployment")
+    for service in rendered.of("Service"):
+        chosen = [d.name for d in deployments
+                  if selects({"matchLabels": service["spec"]["selector"]}, d["spec"]["template"]["metadata"]["labels"])]
+        assert chosen == [service.name], f"Service {service.name} selects {chosen}"
+        target = service["spec"]["ports"][0]["targetPort"]
+        assert target in {p["name"] for p in container(rendered.get("Deployment", service.name))["ports"]}
+    for budget in rendered.of("PodDisruptionBudget"):
+        chosen = [d.name for d in deployments if selects(budget["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])]
+        assert chosen == [budget.name]
+    for deployment in deployments:
+        assert selects(deployment["spec"]["selector"], deployment["spec"]["template"]["metadata"]["labels"])
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_turning_a_role_off_removes_everything_it_had(role):
+    full = render(PLATFORM, VALUES["ha-values.yaml"])
+    values = copy.deepcopy(VALUES["ha-values.yaml"])
+    values["dataPlane"][role]["enabled"] = False
+    if role == "gateway":
+        values["ingress"]["enabled"] = False
+    rendered = render(PLATFORM, values)
+    name = f"{RELEASE}-{role}"
+    for kind in ("Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy"):
+        assert full.find(kind, name), f"{kind}/{name} exists while the role is on"
+        assert rendered.find(kind, name) is None, f"{kind}/{name} is left behind"
+    others = [r for r in ROLES if r != role]
+    assert {d.name for d in rendered.of("Deployment")} == {OPERATOR, *(f"{RELEASE}-{r}" for r in others)}
+    monitor = rendered.get("ServiceMonitor", f"{RELEASE}-data-plane")
+    assert monitor["spec"]["selector"]["matchExpressions"][0]["values"] == others
+
+
+def test_with_every_role_off_only_the_operator_remains():
+    off = {role: {"enabled": False} for role in ROLES}
+    rendered = render(PLATFORM, {"dataPlane": off, "serviceMonitor": {"enabled": True}, "networkPolicy": {"enabled": True}})
+    assert [d.name for d in rendered.of("Deployment")] == [OPERATOR]
+    assert [s.name for s in rendered.of("ServiceAccount")] == [OPERATOR]
+    assert [m.name for m in rendered.of("ServiceMonitor")] == [OPERATOR]
+    assert "none" in rendered.notes
+
+
+def test_autoscaling_hands_replicas_to_an_hpa_on_in_flight_requests_with_cpu_fallback(ha):
+    gateway = ha.get("Deployment", f"{RELEASE}-gateway")
+    assert "replicas" not in gateway["spec"], "the HPA owns replicas; a fixed count would fight it"
+    hpa = ha.get("HorizontalPodAutoscaler", f"{RELEASE}-gateway")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": gateway.name}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 30)
+    metrics = {m["type"]: m for m in hpa["spec"]["metrics"]}
+    assert metrics["Pods"]["pods"]["metric"]["name"] == "oblivious_inflight_requests"
+    assert metrics["Pods"]["pods"]["target"] == {"type": "AverageValue", "averageValue": "200"}
+    assert metrics["Resource"]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+    # While Redis is unreachable each pod enforces limit / OBLIVIOUS_REPLICAS: the HPA's floor.
+    assert env_of(gateway)["OBLIVIOUS_REPLICAS"]["value"] == "3"
+    relay = ha.get("HorizontalPodAutoscaler", f"{RELEASE}-relay")
+    assert [m["type"] for m in relay["spec"]["metrics"]] == ["Pods"], "cpuUtilization 0 drops the CPU metric"
+
+
+def test_autoscaling_without_an_adapter_scales_on_cpu_only():
+    rendered = render(PLATFORM, values_with(**{"dataPlane.chat.autoscaling.enabled": True}))
+    hpa = rendered.get("HorizontalPodAutoscaler", f"{RELEASE}-chat")
+    assert [m["type"] for m in hpa["spec"]["metrics"]] == ["Resource"]
+    assert rendered.find("HorizontalPodAutoscaler", f"{RELEASE}-relay") is None
+
+
+def test_autoscaling_with_no_metric_at_all_is_refused():
+    values = values_with(**{"dataPlane.relay.autoscaling.enabled": True, "dataPlane.relay.autoscaling.cpuUtilization": 0})
+    with pytest.raises(helm.HelmRenderError, match="inFlightPerPod or cpuUtilization"):
+        render(PLATFORM, values)
+
+
+def test_tenant_lane_and_mock_values_reach_every_role():
+    rendered = render(PLATFORM, values_with(**{"dataPlane.tenant": "acme", "dataPlane.lane": "canary", "dataPlane.builtinMock": True}))
+    for role in ROLES:
+        env = env_of(rendered.get("Deployment", f"{RELEASE}-{role}"))
+        assert (env["OBLIVIOUS_TENANT"]["value"], env["OBLIVIOUS_LANE"]["value"], env["OBLIVIOUS_BUILTIN_MOCK"]["value"]) == ("acme", "canary", "true")
+
+
+# --- Secrets ---------------------------------------------------------------------------------
+
+
+def test_chart_secret_carries_only_the_values_given_and_a_generated_jwt_key(defaults, ha):
+    secret = defaults.get("Secret", f"{RELEASE}-secrets")
+    assert set(secret["data"]) == {"OBLIVIOUS_JWT_SECRET"}, "unset keys stay unset so roles use their defaults"
+    assert len(base64.b64decode(secret["data"]["OBLIVIOUS_JWT_SECRET"])) >= 32
+    full = ha.get("Secret", f"{RELEASE}-secrets")["data"]
+    assert set(full) == {"DATABASE_URL", "REDIS_URL", "OBLIVIOUS_JWT_SECRET", "OBLIVIOUS_BOOTSTRAP_KEY"}
+    assert base64.b64decode(full["DATABASE_URL"]).decode() == VALUES["ha-values.yaml"]["secrets"]["databaseUrl"]
+    assert "WARNING: no DATABASE_URL" in defaults.notes and "WARNING" not in ha.notes
+
+
+def test_existing_secret_replaces_the_chart_secret_everywhere():
+    rendered = render(PLATFORM, VALUES["relay-only-values.yaml"])
+    assert rendered.of("Secret") == []
+    env = env_of(rendered.get("Deployment", f"{RELEASE}-relay"))
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "oblivious-connection"
+    assert env_of(rendered.get("Deployment", OPERATOR))["OBLIVIOUS_DATABASE_SECRET"]["value"] == "oblivious-connection"
+    assert "checksum/secrets" not in (rendered.get("Deployment", f"{RELEASE}-relay")["spec"]["template"]["metadata"].get("annotations") or {})
+
+
+def test_existing_secret_and_inline_values_together_are_refused():
+    with pytest.raises(helm.HelmRenderError, match="existingSecret"):
+        render(PLATFORM, {"secrets": {"existingSecret": "x", "databaseUrl": "postgres://h/db"}})
+
+
+def test_pods_roll_when_the_chart_secret_changes():
+    annotation = lambda r: r.get("Deployment", f"{RELEASE}-relay")["spec"]["template"]["metadata"]["annotations"]["checksum/secrets"]  # noqa: E731
+    one = render(PLATFORM, values_with(**{"secrets.jwtSecret": "a" * 40, "secrets.databaseUrl": "postgres://h/one"}))
+    two = render(PLATFORM, values_with(**{"secrets.jwtSecret": "a" * 40, "secrets.databaseUrl": "postgres://h/two"}))
+    same = render(PLATFORM, values_with(**{"secrets.jwtSecret": "a" * 40, "secrets.databaseUrl": "postgres://h/one"}))
+    assert annotation(one) != annotation(two)
+    assert annotation(one) == annotation(same)
+
+
+# --- optional pieces: NetworkPolicy, Ingress, ServiceMonitor ----------------------------------
+
+
+def test_no_network_policy_ingress_or_service_monitor_by_default(defaults):
+    for kind in ("NetworkPolicy", "Ingress", "ServiceMonitor", "HorizontalPodAutoscaler"):
+        assert defaults.of(kind) == [], kind
+
+
+def test_network_policies_exist_for_the_operator_and_each_role_when_enabled(ha):
+    names = {p.name for p in ha.of("NetworkPolicy")}
+    assert names == {OPERATOR, *(f"{RELEASE}-{r}" for r in ROLES)}
+    deployments = ha.of("Deployment")
+    for policy in ha.of("NetworkPolicy"):
+        chosen = [d.name for d in deployments if selects(policy["spec"]["podSelector"], d["spec"]["template"]["metadata"]["labels"])]
+        assert chosen == [policy.name]
+
+
+def test_operator_accepts_traffic_only_on_its_port(ha):
+    policy = ha.get("NetworkPolicy", OPERATOR)["spec"]
+    assert policy["policyTypes"] == ["Ingress"]
+    assert [r["ports"] for r in policy["ingress"]] == [[{"port": 8081, "protocol": "TCP"}]]
+    assert policy["ingress"][0]["from"] == [{"namespaceSelector": {}}], "Tenant fleets dial it from their own namespaces"
+
+
+def test_data_plane_egress_is_dns_config_stream_databases_peers_and_providers(ha):
+    operator_pods = ha.get("Deployment", OPERATOR)["spec"]["template"]["metadata"]["labels"]
+    relay_pods = ha.get("Deployment", f"{RELEASE}-relay")["spec"]["template"]["metadata"]["labels"]
+    for role in ROLES:
+        spec = ha.get("NetworkPolicy", f"{RELEASE}-{role}")["spec"]
+        assert spec["policyTypes"] == ["Ingress", "Egress"]
+        egress = spec["egress"]
+        ports = lambda rule: {(p["port"], p["protocol"]) for p in rule.get("ports", [])}  # noqa: E731
+        assert any(ports(r) == {(53, "UDP"), (53, "TCP")} and "to" not in r for r in egress), "DNS"
+        config = [r for r in egress if ports(r) == {(8081, "TCP")}]
+        assert len(config) == 1 and selects(config[0]["to"][0]["podSelector"], operator_pods)
+        peers = [r for r in egress if ports(r) == {(8080, "TCP")}]
+        assert peers and selects(peers[0]["to"][0]["podSelector"], relay_pods)
+        database = [r for r in egress if ports(r) == {(5432, "TCP")}]
+        assert database[0]["to"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "databases"}
+        assert [r for r in egress if ports(r) == {(6379, "TCP")}]
+        providers = [r for r in egress if ports(r) == {(443, "TCP")}]
+        block = providers[0]["to"][0]["ipBlock"]
+        assert block["cidr"] == "0.0.0.0/0" and "10.0.0.0/8" in block["except"]
+        assert egress[-1] == VALUES["ha-values.yaml"]["networkPolicy"]["extraEgress"][0]
+        allowed_ports = set().union(*(ports(r) for r in egress))
+        assert (8081, "TCP") in allowed_ports and (22, "TCP") not in allowed_ports
+
+
+def test_only_the_gateway_is_open_to_everyone(ha):
+    gateway = ha.get("NetworkPolicy", f"{RELEASE}-gateway")["spec"]["ingress"]
+    assert gateway == [{"ports": [{"port": 8080, "protocol": "TCP"}]}], "no `from`: the edge takes any source"
+    gateway_pods = ha.get("Deployment", f"{RELEASE}-gateway")["spec"]["template"]["metadata"]["labels"]
+    operator_pods = ha.get("Deployment", OPERATOR)["spec"]["template"]["metadata"]["labels"]
+    for role in ("chat", "relay"):
+        rule = ha.get("NetworkPolicy", f"{RELEASE}-{role}")["spec"]["ingress"][0]
+        assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+        assert selects(rule["from"][0]["podSelector"], gateway_pods)
+        assert not selects(rule["from"][0]["podSelector"], operator_pods)
+        assert rule["from"][1] == VALUES["ha-values.yaml"]["networkPolicy"]["metricsFrom"][0]
+
+
+def test_ingress_routes_to_the_gateway_service_port(ha):
+    ingress = ha.get("Ingress", f"{RELEASE}-gateway")
+    service = ha.get("Service", f"{RELEASE}-gateway")
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == service.name
+    assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"][0]["secretName"] == "ai-example-com-tls"
+    assert "https://ai.example.com/v1" in ha.notes
+
+
+def test_ingress_without_a_gateway_is_refused():
+    with pytest.raises(helm.HelmRenderError, match="gateway"):
+        render(PLATFORM, {"ingress": {"enabled": True}, "dataPlane": {"gateway": {"enabled": False}}})
+
+
+def test_service_monitors_scrape_named_ports_of_services_they_select(ha):
+    monitors = ha.of("ServiceMonitor")
+    assert {m.name for m in monitors} == {OPERATOR, f"{RELEASE}-data-plane"}
+    for monitor in monitors:
+        spec = monitor["spec"]
+        assert monitor.labels["release"] == "kube-prometheus-stack"
+        assert spec["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+        services = [s for s in ha.of("Service") if selects(spec["selector"], s.labels)]
+        assert services, f"{monitor.name} selects no Service"
+        for endpoint in spec["endpoints"]:
+            assert endpoint["path"] == "/metrics"
+            for service in services:
+                assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    data_plane = ha.get("ServiceMonitor", f"{RELEASE}-data-plane")
+    assert {s.name for s in ha.of("Service") if selects(data_plane["spec"]["selector"], s.labels)} == {f"{RELEASE}-{r}" for r in ROLES}
+
+
+# --- names under another release ---------------------------------------------------------------
+
+
+def test_another_release_name_prefixes_everything_and_the_config_server_follows():
+    rendered = render(PLATFORM, release="ai", namespace="platform")
+    operator = rendered.get("Service", "ai-oblivious-operator")
+    for role in ROLES:
+        args = container(rendered.get("Deployment", f"ai-oblivious-{role}"))["args"]
+        assert args[args.index("--config-server") + 1] == f"http://{operator.name}.platform.svc:8081"
+    assert env_of(rendered.get("Deployment", "ai-oblivious-operator"))["OBLIVIOUS_CONFIG_SERVER"]["value"] == f"http://{operator.name}.platform.svc:8081"

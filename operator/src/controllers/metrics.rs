@@ -1,0 +1,62 @@
+//! Reconcile metrics, one set shared by every controller and labelled by it.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Labels of the per-controller metrics.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabels {
+    pub controller: &'static str,
+}
+
+/// Labels of the error counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub controller: &'static str,
+    pub error: &'static str,
+}
+
+/// `reconciles_total`, `reconcile_errors_total`, `reconcile_duration_seconds`.
+#[derive(Debug)]
+pub struct ReconcileMetrics {
+    pub reconciles: Family<ControllerLabels, Counter>,
+    pub errors: Family<ErrorLabels, Counter>,
+    pub duration: Family<ControllerLabels, Histogram>,
+}
+
+impl Default for ReconcileMetrics {
+    fn default() -> Self {
+        ReconcileMetrics {
+            reconciles: Family::default(),
+            errors: Family::default(),
+            duration: Family::new_with_constructor(|| {
+                Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0])
+            }),
+        }
+    }
+}
+
+impl ReconcileMetrics {
+    /// Registers every metric in `registry`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("reconciles", "Reconciles run, per controller", self.reconciles.clone());
+        registry.register("reconcile_errors", "Failed reconciles, per controller and error", self.errors.clone());
+        registry.register("reconcile_duration_seconds", "Time a reconcile took, per controller", self.duration.clone());
+    }
+
+    /// Counts one reconcile of `controller` that took `took`.
+    pub fn observe(&self, controller: &'static str, took: Duration) {
+        self.reconciles.get_or_create(&ControllerLabels { controller }).inc();
+        self.duration.get_or_create(&ControllerLabels { controller }).observe(took.as_secs_f64());
+    }
+
+    /// Counts one failure.
+    pub fn failed(&self, controller: &'static str, error: &super::Error) {
+        self.errors.get_or_create(&ErrorLabels { controller, error: error.metric_label() }).inc();
+    }
+}

@@ -1,0 +1,252 @@
+use std::sync::Arc;
+
+use oblivious_operator::cluster::insert;
+use oblivious_operator::controllers::tenant;
+use serde_json::{Value, json};
+
+use crate::fixtures::*;
+
+fn acme(extra: Value) -> oblivious_crds::Tenant {
+    let mut spec = json!({
+        "namespace": "tenant-acme",
+        "owners": [{"kind": "Group", "name": "acme-admins"}, {"kind": "User", "name": "ann", "role": "view"}],
+        "quota": {"pods": "40", "requests.cpu": "8"},
+        "fleet": {"roles": ["relay", "gateway"], "minReplicas": 2, "maxReplicas": 5, "targetInFlightPerPod": 32},
+        "database": {"isolation": "Schema"}
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    object(
+        json!({"apiVersion": "oblivious.dev/v1alpha1", "kind": "Tenant", "metadata": {"name": "acme"}, "spec": spec}),
+    )
+}
+
+fn platform_database() -> k8s_openapi::api::core::v1::Secret {
+    secret(
+        "oblivious-system",
+        "oblivious-secrets",
+        &[("DATABASE_URL", "postgres://oblivious@db.oblivious-system/oblivious")],
+    )
+}
+
+fn owned_by_acme(body: &Value) {
+    let owner = &body["metadata"]["ownerReferences"][0];
+    assert_eq!(
+        (owner["kind"].as_str(), owner["name"].as_str(), owner["uid"].as_str()),
+        (Some("Tenant"), Some("acme"), Some("uid-1")),
+        "{body:#}"
+    );
+    assert_eq!(body["metadata"]["labels"]["oblivious.dev/tenant"], "acme");
+}
+
+#[tokio::test]
+async fn tenant_creates_namespace_quota_and_fleet_with_owner_references() {
+    let object = acme(json!({}));
+    let stores = stores(|w| {
+        insert(&mut w.tenants, object.clone());
+        insert(&mut w.secrets, platform_database());
+    });
+    let (client, log) = fake_api(|_| None);
+    tenant::reconcile(Arc::new(object), context(client, stores, true, vec![])).await.unwrap();
+    settle().await;
+
+    let ns = "/api/v1/namespaces/tenant-acme";
+    let applied: Vec<String> = log.all().iter().filter(|r| r.method == "PATCH").map(|r| r.path.clone()).collect();
+    let expected = [
+        "/api/v1/namespaces/tenant-acme".to_string(),
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/tenant-acme/rolebindings/oblivious-admin".to_string(),
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/tenant-acme/rolebindings/oblivious-view".to_string(),
+        format!("{ns}/resourcequotas/oblivious-quota"),
+        "/apis/networking.k8s.io/v1/namespaces/tenant-acme/networkpolicies/oblivious-default-deny".to_string(),
+        "/apis/networking.k8s.io/v1/namespaces/tenant-acme/networkpolicies/oblivious-data-plane".to_string(),
+        format!("{ns}/secrets/oblivious-secrets"),
+        "/apis/apps/v1/namespaces/tenant-acme/deployments/oblivious-relay".to_string(),
+        format!("{ns}/services/oblivious-relay"),
+        "/apis/autoscaling/v2/namespaces/tenant-acme/horizontalpodautoscalers/oblivious-relay".to_string(),
+        "/apis/policy/v1/namespaces/tenant-acme/poddisruptionbudgets/oblivious-relay".to_string(),
+        "/apis/apps/v1/namespaces/tenant-acme/deployments/oblivious-gateway".to_string(),
+        format!("{ns}/services/oblivious-gateway"),
+        "/apis/autoscaling/v2/namespaces/tenant-acme/horizontalpodautoscalers/oblivious-gateway".to_string(),
+        "/apis/policy/v1/namespaces/tenant-acme/poddisruptionbudgets/oblivious-gateway".to_string(),
+        "/apis/oblivious.dev/v1alpha1/tenants/acme/status".to_string(),
+    ];
+    assert_eq!(applied, expected);
+    for request in log.all().iter().filter(|r| r.method == "PATCH" && !r.path.ends_with("/status")) {
+        assert!(request.query.contains("fieldManager=oblivious-operator"), "{}", request.route());
+        owned_by_acme(&request.body);
+    }
+    // The unused edit binding is removed, not left behind; the LimitRange is absent (no defaults set).
+    assert!(log.routes().contains(
+        &"DELETE /apis/rbac.authorization.k8s.io/v1/namespaces/tenant-acme/rolebindings/oblivious-edit".to_string()
+    ));
+
+    let admin =
+        log.only("PATCH /apis/rbac.authorization.k8s.io/v1/namespaces/tenant-acme/rolebindings/oblivious-admin").body;
+    assert_eq!(admin["roleRef"]["name"], "admin");
+    assert_eq!(
+        admin["subjects"][0],
+        json!({"kind": "Group", "name": "acme-admins", "apiGroup": "rbac.authorization.k8s.io"})
+    );
+
+    let deny =
+        log.only("PATCH /apis/networking.k8s.io/v1/namespaces/tenant-acme/networkpolicies/oblivious-default-deny").body;
+    assert_eq!(deny["spec"], json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}));
+    let allow =
+        log.only("PATCH /apis/networking.k8s.io/v1/namespaces/tenant-acme/networkpolicies/oblivious-data-plane").body;
+    let provider = &allow["spec"]["egress"][3];
+    assert_eq!(provider["ports"], json!([{"port": 443, "protocol": "TCP"}]));
+    assert!(
+        provider["to"][0]["ipBlock"]["except"].as_array().unwrap().contains(&json!("10.0.0.0/8")),
+        "the internet, not the cluster"
+    );
+
+    let secret = log.only(&format!("PATCH {ns}/secrets/oblivious-secrets")).body;
+    let url = String::from_utf8(base64_decode(secret["data"]["DATABASE_URL"].as_str().unwrap())).unwrap();
+    assert_eq!(url, "postgres://oblivious@db.oblivious-system/oblivious?options=-c%20search_path%3Dtenant_acme");
+    let jwt = base64_decode(secret["data"]["OBLIVIOUS_JWT_SECRET"].as_str().unwrap());
+    assert_eq!(jwt.len(), 64, "a tenant signs its tokens with a key of its own");
+
+    let relay = log.only("PATCH /apis/apps/v1/namespaces/tenant-acme/deployments/oblivious-relay").body;
+    assert!(relay["spec"].get("replicas").is_none(), "replicas belong to the HPA");
+    let container = &relay["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["command"], json!(["oblivious"]));
+    assert_eq!(
+        container["args"],
+        json!([
+            "relay",
+            "--listen",
+            "0.0.0.0:8080",
+            "--config-server",
+            "http://oblivious-operator.oblivious-system.svc:8081",
+            "--state-dir",
+            "/var/lib/oblivious/config"
+        ])
+    );
+    let env: Vec<&str> = container["env"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert!(env.contains(&"OBLIVIOUS_POD_NAME") && env.contains(&"DATABASE_URL"), "{env:?}");
+    let tenant_env = container["env"].as_array().unwrap().iter().find(|e| e["name"] == "OBLIVIOUS_TENANT").unwrap();
+    assert_eq!(tenant_env["value"], "acme", "pods subscribe for their own tenant's config only");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+
+    let hpa =
+        log.only("PATCH /apis/autoscaling/v2/namespaces/tenant-acme/horizontalpodautoscalers/oblivious-relay").body;
+    assert_eq!(hpa["spec"]["metrics"][0]["pods"]["metric"]["name"], "oblivious_inflight_requests");
+    assert_eq!(hpa["spec"]["metrics"][0]["pods"]["target"]["averageValue"], "32");
+    assert_eq!((hpa["spec"]["minReplicas"].as_i64(), hpa["spec"]["maxReplicas"].as_i64()), (Some(2), Some(5)));
+
+    let status = log.only("PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status").body["status"].clone();
+    assert_eq!(condition(&status, "NamespaceReady")["status"], "True");
+    assert_eq!(condition(&status, "DatabaseReady")["status"], "True");
+    assert_eq!(condition(&status, "FleetReady")["reason"], "Progressing", "no pod is ready yet");
+    assert_eq!(condition(&status, "Ready")["reason"], "Progressing");
+    assert_eq!(condition(&status, "Reconciling")["status"], "True", "kstatus: in progress, not failed");
+    assert_eq!(status["replicas"], "0/4");
+    assert!(status["configVersion"].as_str().is_some_and(|v| !v.is_empty()));
+    assert!(!log.routes().iter().any(|r| r.contains("finalizers")), "no finalizer without preventDeletion");
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).unwrap()
+}
+
+#[tokio::test]
+async fn tenant_whose_namespace_belongs_to_someone_else_touches_nothing_inside_it() {
+    let object = acme(json!({}));
+    let stores = stores(|w| insert(&mut w.tenants, object.clone()));
+    let (client, log) = fake_api(|request| {
+        (request.route() == "GET /api/v1/namespaces/tenant-acme")
+            .then(|| (200, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tenant-acme"}})))
+    });
+    tenant::reconcile(Arc::new(object), context(client, stores, true, vec![])).await.unwrap();
+    settle().await;
+    let writes: Vec<String> =
+        log.all().iter().filter(|r| r.method != "GET" && !r.path.ends_with("/events")).map(|r| r.route()).collect();
+    assert_eq!(writes, ["PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status"]);
+    let status = log.only("PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status").body["status"].clone();
+    assert_eq!(condition(&status, "Ready")["reason"], "NamespaceTaken");
+}
+
+#[tokio::test]
+async fn tenant_with_prevent_deletion_gets_the_protection_finalizer() {
+    let object = acme(json!({"preventDeletion": true}));
+    let stores = stores(|w| insert(&mut w.tenants, object.clone()));
+    let (client, log) = fake_api(|_| None);
+    tenant::reconcile(Arc::new(object), context(client, stores, true, vec![])).await.unwrap();
+    settle().await;
+    let patch = log.all().into_iter().find(|r| r.route() == "PATCH /apis/oblivious.dev/v1alpha1/tenants/acme").unwrap();
+    assert_eq!(patch.body["metadata"]["finalizers"], json!(["oblivious.dev/prevent-deletion"]));
+    assert_eq!(patch.body["metadata"]["resourceVersion"], "100", "guarded against concurrent finalizer edits");
+    let status = log.only("PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status").body["status"].clone();
+    assert_eq!(condition(&status, "DeletionProtected")["status"], "True");
+    assert_eq!(condition(&status, "DatabaseReady")["reason"], "PlatformDatabaseMissing");
+}
+
+#[tokio::test]
+async fn deleting_a_protected_tenant_is_blocked_and_status_says_how_to_let_it_go() {
+    let mut object = acme(json!({"preventDeletion": true}));
+    object.metadata.finalizers = Some(vec!["oblivious.dev/prevent-deletion".into()]);
+    object.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+    let stores = stores(|w| insert(&mut w.tenants, object.clone()));
+    let (client, log) = fake_api(|_| None);
+    tenant::reconcile(Arc::new(object), context(client, stores, true, vec![])).await.unwrap();
+    settle().await;
+    assert_eq!(log.routes(), ["PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status"]);
+    let status = log.only("PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status").body["status"].clone();
+    let protected = condition(&status, "DeletionProtected");
+    assert_eq!(protected["reason"], "DeletionBlocked");
+    assert!(protected["message"].as_str().unwrap().contains("set it to false"));
+}
+
+#[tokio::test]
+async fn deleting_an_unprotected_tenant_releases_the_finalizer_and_leaves_the_rest_to_owner_references() {
+    let mut object = acme(json!({"preventDeletion": false}));
+    object.metadata.finalizers = Some(vec!["oblivious.dev/prevent-deletion".into(), "someone.else/keep".into()]);
+    object.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+    let stores = stores(|w| insert(&mut w.tenants, object.clone()));
+    let (client, log) = fake_api(|_| None);
+    tenant::reconcile(Arc::new(object), context(client, stores, true, vec![])).await.unwrap();
+    settle().await;
+    assert_eq!(log.routes(), ["PATCH /apis/oblivious.dev/v1alpha1/tenants/acme"]);
+    assert_eq!(log.all()[0].body["metadata"]["finalizers"], json!(["someone.else/keep"]), "other finalizers stay");
+}
+
+#[tokio::test]
+async fn a_failed_apply_is_an_error_the_controller_retries_with_backoff() {
+    let object = acme(json!({}));
+    let stores = stores(|w| insert(&mut w.tenants, object.clone()));
+    let (client, _log) = fake_api(|request| {
+        (request.method == "PATCH" && request.path.contains("resourcequotas")).then(|| {
+            (403, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403, "message": "forbidden"}))
+        })
+    });
+    let ctx = context(client, stores, true, vec![]);
+    let error = tenant::reconcile(Arc::new(object.clone()), ctx.clone()).await.unwrap_err();
+    assert_eq!(error.metric_label(), "forbidden");
+    let first = oblivious_operator::controllers::error_policy("tenant", &object, &error, &ctx);
+    let second = oblivious_operator::controllers::error_policy("tenant", &object, &error, &ctx);
+    assert_eq!(first, kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(1)));
+    assert_eq!(second, kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(2)));
+}
+
+#[tokio::test]
+async fn the_tenants_token_signing_key_is_kept_across_reconciles() {
+    use base64::Engine;
+    let object = acme(json!({}));
+    let stores = stores(|w| insert(&mut w.tenants, object.clone()));
+    let (client, log) = fake_api(|request| {
+        (request.route() == "GET /api/v1/namespaces/tenant-acme/secrets/oblivious-secrets").then(|| {
+            let key = base64::engine::general_purpose::STANDARD.encode("kept-key");
+            (200, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "oblivious-secrets", "namespace": "tenant-acme"},
+                "data": {"OBLIVIOUS_JWT_SECRET": key}}))
+        })
+    });
+    tenant::reconcile(Arc::new(object), context(client, stores, true, vec![])).await.unwrap();
+    settle().await;
+    let secret = log.only("PATCH /api/v1/namespaces/tenant-acme/secrets/oblivious-secrets").body;
+    assert_eq!(base64_decode(secret["data"]["OBLIVIOUS_JWT_SECRET"].as_str().unwrap()), b"kept-key");
+}
