@@ -41,7 +41,7 @@ pub enum Command {
 #[derive(Args, Clone)]
 pub struct StoreArgs {
     /// Data directory for the embedded SQLite store.
-    #[arg(long, default_value = ".oblivious", global = true)]
+    #[arg(long, env = "OBLIVIOUS_DATA_DIR", default_value = ".oblivious", global = true)]
     pub data_dir: PathBuf,
     /// PostgreSQL URL; when set, used instead of the embedded store.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]

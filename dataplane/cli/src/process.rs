@@ -113,6 +113,8 @@ pub fn gateway(
 
 /// The router of the served roles. The relay's probes and metrics are always served.
 pub fn router(services: Services, relay: Arc<Relay>, gateway: &Arc<Gateway>, chat: Option<Arc<Chat>>) -> Router {
+    let counting =
+        axum::middleware::from_fn_with_state(relay.metrics.in_flight.clone(), oblivious_relay::http::count_in_flight);
     let mut app =
         if services.relay { oblivious_relay::app(relay) } else { oblivious_relay::http::probes_router(relay) };
     if services.gateway {
@@ -124,7 +126,7 @@ pub fn router(services: Services, relay: Arc<Relay>, gateway: &Arc<Gateway>, cha
     if services.gateway {
         app = app.fallback(crate::web::serve);
     }
-    app
+    app.layer(counting)
 }
 
 /// Serves `app` until SIGINT/SIGTERM, then gives in-flight requests `DRAIN_TIMEOUT`.

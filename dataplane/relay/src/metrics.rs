@@ -51,13 +51,23 @@ pub struct Metrics {
     pub duration: Histogram,
     pub time_to_first_token: Histogram,
     pub logs_dropped: Gauge,
+    /// Requests being answered right now, streams until their last byte, on every route of the
+    /// process (`oblivious_inflight_requests`, what the HPA scales on).
+    pub in_flight: Gauge,
     config_info: Family<VersionLabels, Gauge>,
     current_version: Mutex<String>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("oblivious_relay");
+        let mut root = Registry::default();
+        let in_flight = Gauge::default();
+        root.register(
+            "oblivious_inflight_requests",
+            "Requests in flight in this process, streams included",
+            in_flight.clone(),
+        );
+        let registry = root.sub_registry_with_prefix("oblivious_relay");
         let requests = Family::<RequestLabels, Counter>::default();
         let attempts = Family::<AttemptLabels, Counter>::default();
         let ejections = Family::<ChannelLabels, Counter>::default();
@@ -93,7 +103,7 @@ impl Default for Metrics {
             billing_pending_charges.clone(),
         );
         Metrics {
-            registry,
+            registry: root,
             billing_refusals,
             billing_pending_charges,
             requests,
@@ -102,6 +112,7 @@ impl Default for Metrics {
             duration,
             time_to_first_token,
             logs_dropped,
+            in_flight,
             config_info,
             current_version: Mutex::new(String::new()),
         }

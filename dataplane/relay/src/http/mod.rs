@@ -7,6 +7,7 @@ mod body;
 mod chat_entry;
 mod embeddings;
 mod gemini;
+mod in_flight;
 mod models;
 mod openai;
 mod probes;
@@ -20,6 +21,7 @@ use axum::routing::{get, post};
 
 use crate::state::Relay;
 
+pub use in_flight::count_in_flight;
 pub use openai::not_found;
 
 /// All routes of a relay.

@@ -1,0 +1,89 @@
+//! Counts requests in flight (`oblivious_inflight_requests`) for every route of a process: a
+//! request counts from its arrival until its response body ends or is dropped, so a chat stream
+//! or an SSE reader counts for as long as it is open — the load the HPA should scale on.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::metrics::gauge::Gauge;
+
+/// Decrements the gauge when dropped.
+struct Counted(Gauge);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// A response body that keeps its request counted until it is finished.
+struct CountedBody {
+    inner: Body,
+    _counted: Counted,
+}
+
+impl HttpBody for CountedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Middleware: `router.layer(axum::middleware::from_fn_with_state(relay.metrics.in_flight.clone(), count_in_flight))`.
+pub async fn count_in_flight(State(gauge): State<Gauge>, request: Request, next: Next) -> Response {
+    gauge.inc();
+    let counted = Counted(gauge);
+    next.run(request).await.map(|inner| Body::new(CountedBody { inner, _counted: counted }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::Router;
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_counts_until_its_streamed_body_is_done() {
+        let gauge = Gauge::default();
+        let (chunks, body) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+        let body = std::sync::Arc::new(std::sync::Mutex::new(Some(body)));
+        let app = Router::new()
+            .route(
+                "/stream",
+                get(move || {
+                    let body = body.lock().unwrap().take().unwrap();
+                    async move { Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(body)) }
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(gauge.clone(), count_in_flight));
+        let response = app.oneshot(Request::get("/stream").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(gauge.get(), 1, "the handler returned, but the stream is still open");
+        chunks.send(Ok(Bytes::from_static(b"data"))).await.unwrap();
+        drop(chunks);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], b"data");
+        assert_eq!(gauge.get(), 0, "finished streams no longer count");
+    }
+}
