@@ -14,30 +14,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{Api, Reader};
 
-macro_rules! both_backends {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let dir = tempfile::tempdir().unwrap();
-                let store = oblivious_store::Store::open_sqlite(dir.path()).await.unwrap();
-                store.migrate().await.unwrap();
-                super::$case(super::Api::start(store).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = oblivious_store::testing::TestDatabase::create().await.unwrap() else { return };
-                let store = db.store().await.unwrap();
-                super::$case(super::Api::start(store.clone()).await).await;
-                store.close().await;
-                db.drop_database().await.unwrap();
-            }
-        }
-    )*};
-}
-
-both_backends!(
+oblivious_store::both_backends!(
+    start = Api::start;
     a_sent_message_streams_its_reply_which_is_stored_with_usage_and_cost,
     a_reader_resumes_after_a_given_event_id_and_two_readers_see_the_same_stream,
     stop_ends_the_reply_as_stopped_keeping_what_was_generated,
@@ -52,6 +30,7 @@ both_backends!(
     a_topic_exports_as_markdown_and_json_and_gets_a_generated_title,
     search_finds_the_callers_messages_with_a_snippet,
     bad_input_is_refused_naming_the_field,
+    the_lane_of_a_send_travels_with_its_reply_to_the_upstream,
 );
 
 async fn a_sent_message_streams_its_reply_which_is_stored_with_usage_and_cost(api: Api) {
@@ -430,4 +409,16 @@ async fn bad_input_is_refused_naming_the_field(api: Api) {
     let sent = api.exchange(&user, &session, json!({"content": "hi"})).await;
     let stream = format!("/api/v1/chat/streams/{}", sent["stream_id"].as_str().unwrap());
     assert_eq!(Reader::open_raw(&api, &user, &stream, Some("x")).await, StatusCode::BAD_REQUEST.as_u16());
+}
+
+async fn the_lane_of_a_send_travels_with_its_reply_to_the_upstream(api: Api) {
+    let user = api.user_with_balance("alice", "5").await;
+    let session = api.session(&user, json!({"model": "fast"})).await;
+    let lane = [("x-oblivious-lane", "gray"), ("baggage", "lane=gray,tenant=acme")];
+    let sent = api.send_with_headers(&user, &session, json!({"content": "canary question"}), &lane).await;
+    api.read_stream(&user, sent["stream_id"].as_str().unwrap(), None).await;
+    let upstream = api.upstream_requests().await;
+    let reply = upstream.iter().find(|r| r["body"]["messages"][0]["content"] == "canary question").unwrap();
+    assert_eq!(reply["headers"]["x-oblivious-lane"], "gray");
+    assert_eq!(reply["headers"]["baggage"], "lane=gray,tenant=acme");
 }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use oblivious_gateway::{Gateway, GatewayConfig, jwt};
 use oblivious_relay::{Relay, RelayConfig};
 use oblivious_store::Store;
-use oblivious_store::testing::TestDatabase;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -99,30 +98,8 @@ impl Api {
     }
 }
 
-macro_rules! both_backends {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                let dir = tempfile::tempdir().unwrap();
-                let store = oblivious_store::Store::open_sqlite(dir.path()).await.unwrap();
-                store.migrate().await.unwrap();
-                super::$case(super::Api::start(store).await).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let Some(db) = super::TestDatabase::create().await.unwrap() else { return };
-                let store = db.store().await.unwrap();
-                super::$case(super::Api::start(store.clone()).await).await;
-                store.close().await;
-                db.drop_database().await.unwrap();
-            }
-        }
-    )*};
-}
-
-both_backends!(
+oblivious_store::both_backends!(
+    start = Api::start;
     registration_login_and_profile_work_and_the_first_user_is_admin,
     refresh_tokens_rotate_and_a_reused_one_signs_the_whole_login_out,
     tampered_and_foreign_tokens_are_refused,

@@ -91,3 +91,40 @@ fn replace_database(url: &str, name: &str) -> StoreResult<String> {
     parsed.set_path(&format!("/{name}"));
     Ok(parsed.to_string())
 }
+
+/// Turns each `async fn case(x)` into two tests, `case::sqlite` and `case::postgres`, each on a
+/// fresh migrated store (DESIGN rule 3: one suite, both backends). With `start = f;`, the case
+/// receives `f(store).await` instead of the store (a whole server built on it, say); `f` is
+/// resolved in the calling module. The calling crate needs `tokio` and `tempfile`.
+#[macro_export]
+macro_rules! both_backends {
+    (start = $start:path; $($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let dir = tempfile::tempdir().unwrap();
+                let store = $crate::Store::open_sqlite(dir.path()).await.unwrap();
+                store.migrate().await.unwrap();
+                super::$case($start(store).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = $crate::testing::TestDatabase::create().await.unwrap() else {
+                    eprintln!("skipped: {} is not set", $crate::testing::TEST_DATABASE_URL);
+                    return;
+                };
+                let store = db.store().await.unwrap();
+                super::$case($start(store.clone()).await).await;
+                store.close().await;
+                db.drop_database().await.unwrap();
+            }
+        }
+    )*};
+    ($($case:ident),* $(,)?) => {
+        $crate::both_backends!(start = ::std::future::ready; $($case),*);
+    };
+}

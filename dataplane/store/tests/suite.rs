@@ -9,33 +9,7 @@ use oblivious_store::{
 };
 use uuid::Uuid;
 
-macro_rules! both_backends {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn sqlite() {
-                let dir = tempfile::tempdir().unwrap();
-                let store = oblivious_store::Store::open_sqlite(dir.path()).await.unwrap();
-                store.migrate().await.unwrap();
-                super::$case(store).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let Some(db) = oblivious_store::testing::TestDatabase::create().await.unwrap() else {
-                    eprintln!("skipped: {} is not set", oblivious_store::testing::TEST_DATABASE_URL);
-                    return;
-                };
-                let store = db.store().await.unwrap();
-                super::$case(store.clone()).await;
-                store.close().await;
-                db.drop_database().await.unwrap();
-            }
-        }
-    )*};
-}
-
-both_backends!(
+oblivious_store::both_backends!(
     keys_are_found_by_secret_until_revoked_or_expired,
     keys_follow_their_owner_and_keep_their_models,
     revoking_an_unknown_prefix_changes_nothing_and_ids_work,

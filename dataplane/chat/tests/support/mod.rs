@@ -248,6 +248,21 @@ impl Api {
         sent
     }
 
+    /// Sends a message with extra request headers (a canary lane, say).
+    pub async fn send_with_headers(&self, user: &User, session: &str, body: Value, headers: &[(&str, &str)]) -> Value {
+        let mut request = self
+            .http
+            .post(format!("{}/api/v1/chat/sessions/{session}/messages", self.base))
+            .bearer_auth(&user.token)
+            .json(&body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
     /// Sends a message and reads its reply to the end.
     pub async fn exchange(&self, user: &User, session: &str, body: Value) -> Value {
         let sent = self.send(user, session, body).await;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::new_user;
 
-both_backends!(
+oblivious_store::both_backends!(
     sessions_list_pinned_first_and_belong_to_their_owner,
     an_exchange_writes_the_topic_both_messages_and_the_active_leaf_or_nothing,
     branch_pages_walk_the_active_branch_newest_page_first,
