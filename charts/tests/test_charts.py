@@ -19,6 +19,7 @@ from rendering import (
     NAMESPACE,
     PLATFORM,
     RELEASE,
+    Obj,
     ci_values,
     container,
     env_of,
@@ -63,8 +64,8 @@ def ha():
 # --- every render: lint, schemas, names ---------------------------------------------------
 
 
-def test_ci_values_files_exist_for_ha_and_a_minimal_install():
-    assert {"ha-values.yaml", "relay-only-values.yaml"} <= set(VALUES)
+def test_ci_values_files_exist_for_ha_a_minimal_install_and_an_external_relay():
+    assert {"ha-values.yaml", "relay-only-values.yaml", "external-relay-values.yaml"} <= set(VALUES)
 
 
 @pytest.mark.parametrize("case", VALUES)
@@ -356,6 +357,9 @@ def test_operator_may_do_what_its_controllers_do(defaults):
             assert allowed(found, group, resource, verb), (group, resource, verb)
     for role in ("admin", "edit", "view"):
         assert allowed(found, "rbac.authorization.k8s.io", "clusterroles", "bind", name=role)
+    # Each replica's sync report (operator/NOTES.md "HA"): applied by its replica, watched by the leader.
+    for verb in ("get", "list", "watch", "create", "patch"):
+        assert allowed(found, "", "configmaps", verb, NAMESPACE, name="oblivious-sync-oblivious-operator-7d9f-abcde"), verb
 
 
 def test_operator_rbac_is_least_privilege(defaults):
@@ -375,6 +379,17 @@ def test_operator_rbac_is_least_privilege(defaults):
     assert allowed(found, "coordination.k8s.io", "leases", "create", NAMESPACE)
     assert allowed(found, "coordination.k8s.io", "leases", "update", NAMESPACE, name="oblivious-operator")
     assert not allowed(found, "coordination.k8s.io", "leases", "update", NAMESPACE, name="kube-controller-manager")
+    # Sync reports: the release namespace only, and never deleted or replaced wholesale.
+    assert not allowed(found, "", "configmaps", "get"), "no cluster-wide ConfigMap access"
+    assert not allowed(found, "", "configmaps", "patch", "kube-system")
+    for verb in ("delete", "deletecollection", "update"):
+        assert not allowed(found, "", "configmaps", verb, NAMESPACE), verb
+
+
+def test_the_sync_report_rule_grants_configmaps_and_nothing_else(defaults):
+    role = defaults.get("Role", f"{OPERATOR}-leader-election")
+    rules = [r for r in role["rules"] if "configmaps" in r["resources"]]
+    assert rules == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "create", "patch"]}]
 
 
 def test_rbac_can_be_left_to_the_cluster_admin():
@@ -414,6 +429,9 @@ def test_each_role_gets_the_contracted_environment(defaults):
         for key in ("DATABASE_URL", "REDIS_URL", "OBLIVIOUS_JWT_SECRET", "OBLIVIOUS_BOOTSTRAP_KEY"):
             ref = env[key]["valueFrom"]["secretKeyRef"]
             assert (ref["name"], ref["key"], ref["optional"]) == (secret.name, key, True)
+        ref = env["OBLIVIOUS_INTERNAL_TOKEN"]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"], ref["optional"]) == (secret.name, "OBLIVIOUS_INTERNAL_TOKEN", False)
+        assert ("OBLIVIOUS_RELAY_URL" in env) == (role != "relay")
 
 
 def test_each_role_pod_is_non_root_read_only_with_writable_state_and_probes(defaults):
@@ -462,6 +480,8 @@ def test_turning_a_role_off_removes_everything_it_had(role):
     values["dataPlane"][role]["enabled"] = False
     if role == "gateway":
         values["ingress"]["enabled"] = False
+    if role == "relay":
+        values["dataPlane"]["relayUrl"] = "http://relay.elsewhere.svc:8080"
     rendered = render(PLATFORM, values)
     name = f"{RELEASE}-{role}"
     for kind in ("Deployment", "Service", "ServiceAccount", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy"):
@@ -518,16 +538,103 @@ def test_tenant_lane_and_mock_values_reach_every_role():
         assert (env["OBLIVIOUS_TENANT"]["value"], env["OBLIVIOUS_LANE"]["value"], env["OBLIVIOUS_BUILTIN_MOCK"]["value"]) == ("acme", "canary", "true")
 
 
+# --- chat -> relay: OBLIVIOUS_RELAY_URL and OBLIVIOUS_INTERNAL_TOKEN ---------------------------
+
+
+def internal_token_ref(deployment: Obj) -> dict:
+    return env_of(deployment)["OBLIVIOUS_INTERNAL_TOKEN"]["valueFrom"]["secretKeyRef"]
+
+
+@pytest.mark.parametrize("case", VALUES)
+def test_every_relay_gateway_and_chat_pod_reads_the_same_internal_token(case):
+    rendered = render(PLATFORM, VALUES[case] or None)
+    deployments = [d for d in rendered.of("Deployment") if d.name != OPERATOR]
+    assert deployments
+    refs = {(internal_token_ref(d)["name"], internal_token_ref(d)["key"]) for d in deployments}
+    assert len(refs) == 1, f"pods of one release read different tokens: {refs}"
+    (name, key), = refs
+    assert key == "OBLIVIOUS_INTERNAL_TOKEN"
+    secrets = rendered.of("Secret")
+    if secrets:
+        assert name == secrets[0].name and key in secrets[0]["data"], "the key the pods read is in the chart's Secret"
+    else:
+        assert name == VALUES[case]["secrets"]["existingSecret"]
+    assert "OBLIVIOUS_INTERNAL_TOKEN" not in {e["name"] for d in deployments for e in container(d)["env"] if "value" in e}, \
+        "never a literal in the pod spec"
+
+
+@pytest.mark.parametrize("case", VALUES)
+def test_gateway_and_chat_call_the_relay_service_of_the_release(case):
+    values = VALUES[case] or {}
+    rendered = render(PLATFORM, values or None)
+    relay = rendered.find("Service", f"{RELEASE}-relay")
+    external = values.get("dataPlane", {}).get("relayUrl")
+    callers = [rendered.find("Deployment", f"{RELEASE}-{role}") for role in ("gateway", "chat")]
+    for caller in filter(None, callers):
+        url = env_of(caller)["OBLIVIOUS_RELAY_URL"]["value"]
+        if external:
+            assert url == external
+        else:
+            url = urlparse(url)
+            assert url.scheme == "http" and url.path == ""
+            assert url.hostname == f"{relay.name}.{NAMESPACE}.svc"
+            assert url.port == relay["spec"]["ports"][0]["port"]
+            assert selects({"matchLabels": relay["spec"]["selector"]}, rendered.get("Deployment", relay.name)["spec"]["template"]["metadata"]["labels"])
+        assert internal_token_ref(caller)["optional"] is False, "gateway and chat do not start without it"
+    relay_deployment = rendered.find("Deployment", f"{RELEASE}-relay")
+    if relay_deployment and not any(callers):
+        # A relay with no chat beside it may make its token up (relay-only-values: existingSecret without the key).
+        assert internal_token_ref(relay_deployment)["optional"] is True
+    if relay_deployment:
+        assert "OBLIVIOUS_RELAY_URL" not in env_of(relay_deployment)
+
+
+def test_without_the_relay_gateway_and_chat_need_a_relay_url():
+    off = values_with(**{"dataPlane.relay.enabled": False})
+    with pytest.raises(helm.HelmRenderError, match="dataPlane.relayUrl"):
+        render(PLATFORM, off)
+    with pytest.raises(helm.HelmRenderError, match="dataPlane.relayUrl"):
+        render(PLATFORM, values_with(**{"dataPlane.relay.enabled": False, "dataPlane.gateway.enabled": False}))
+    # No caller, no need.
+    alone = render(PLATFORM, values_with(**{"dataPlane.relay.enabled": False, "dataPlane.gateway.enabled": False, "dataPlane.chat.enabled": False}))
+    assert [d.name for d in alone.of("Deployment")] == [OPERATOR]
+
+
+def test_a_relay_url_reaches_gateway_and_chat_and_wins_over_the_release_relay():
+    url = "https://relay.platform.example.com"
+    for relay_on in (False, True):
+        rendered = render(PLATFORM, values_with(**{"dataPlane.relay.enabled": relay_on, "dataPlane.relayUrl": url}))
+        for role in ("gateway", "chat"):
+            assert env_of(rendered.get("Deployment", f"{RELEASE}-{role}"))["OBLIVIOUS_RELAY_URL"]["value"] == url
+
+
+@pytest.mark.parametrize("bad", ["relay:8080", "ftp://relay", "http://", "http:// relay"])
+def test_schema_refuses_a_relay_url_that_is_not_http(bad):
+    with pytest.raises(helm.HelmValuesError):
+        render(PLATFORM, values_with(**{"dataPlane.relayUrl": bad}))
+
+
+def test_relay_only_with_an_existing_secret_keeps_working_without_the_token_key():
+    rendered = render(PLATFORM, VALUES["relay-only-values.yaml"])
+    ref = internal_token_ref(rendered.get("Deployment", f"{RELEASE}-relay"))
+    assert (ref["name"], ref["optional"]) == ("oblivious-connection", True)
+
+
 # --- Secrets ---------------------------------------------------------------------------------
 
 
 def test_chart_secret_carries_only_the_values_given_and_a_generated_jwt_key(defaults, ha):
     secret = defaults.get("Secret", f"{RELEASE}-secrets")
-    assert set(secret["data"]) == {"OBLIVIOUS_JWT_SECRET"}, "unset keys stay unset so roles use their defaults"
-    assert len(base64.b64decode(secret["data"]["OBLIVIOUS_JWT_SECRET"])) >= 32
+    generated = {"OBLIVIOUS_JWT_SECRET", "OBLIVIOUS_INTERNAL_TOKEN"}
+    assert set(secret["data"]) == generated, "unset keys stay unset so roles use their defaults"
+    for key in generated:
+        assert len(base64.b64decode(secret["data"][key])) >= 32, key
+    assert secret["data"]["OBLIVIOUS_JWT_SECRET"] != secret["data"]["OBLIVIOUS_INTERNAL_TOKEN"], "two keys, two values"
     full = ha.get("Secret", f"{RELEASE}-secrets")["data"]
-    assert set(full) == {"DATABASE_URL", "REDIS_URL", "OBLIVIOUS_JWT_SECRET", "OBLIVIOUS_BOOTSTRAP_KEY"}
+    assert set(full) == {"DATABASE_URL", "REDIS_URL", "OBLIVIOUS_JWT_SECRET", "OBLIVIOUS_INTERNAL_TOKEN", "OBLIVIOUS_BOOTSTRAP_KEY"}
     assert base64.b64decode(full["DATABASE_URL"]).decode() == VALUES["ha-values.yaml"]["secrets"]["databaseUrl"]
+    assert base64.b64decode(full["OBLIVIOUS_INTERNAL_TOKEN"]).decode() == VALUES["ha-values.yaml"]["secrets"]["internalToken"]
+    assert "internal token (relay <- chat) was generated" in defaults.notes and "internal token" not in ha.notes
     assert "WARNING: no DATABASE_URL" in defaults.notes and "WARNING" not in ha.notes
 
 
@@ -540,16 +647,18 @@ def test_existing_secret_replaces_the_chart_secret_everywhere():
     assert "checksum/secrets" not in (rendered.get("Deployment", f"{RELEASE}-relay")["spec"]["template"]["metadata"].get("annotations") or {})
 
 
-def test_existing_secret_and_inline_values_together_are_refused():
+@pytest.mark.parametrize("inline", [{"databaseUrl": "postgres://h/db"}, {"internalToken": "t" * 40}], ids=["databaseUrl", "internalToken"])
+def test_existing_secret_and_inline_values_together_are_refused(inline):
     with pytest.raises(helm.HelmRenderError, match="existingSecret"):
-        render(PLATFORM, {"secrets": {"existingSecret": "x", "databaseUrl": "postgres://h/db"}})
+        render(PLATFORM, {"secrets": {"existingSecret": "x", **inline}})
 
 
 def test_pods_roll_when_the_chart_secret_changes():
     annotation = lambda r: r.get("Deployment", f"{RELEASE}-relay")["spec"]["template"]["metadata"]["annotations"]["checksum/secrets"]  # noqa: E731
-    one = render(PLATFORM, values_with(**{"secrets.jwtSecret": "a" * 40, "secrets.databaseUrl": "postgres://h/one"}))
-    two = render(PLATFORM, values_with(**{"secrets.jwtSecret": "a" * 40, "secrets.databaseUrl": "postgres://h/two"}))
-    same = render(PLATFORM, values_with(**{"secrets.jwtSecret": "a" * 40, "secrets.databaseUrl": "postgres://h/one"}))
+    keys = {"secrets.jwtSecret": "a" * 40, "secrets.internalToken": "b" * 40}
+    one = render(PLATFORM, values_with(**keys, **{"secrets.databaseUrl": "postgres://h/one"}))
+    two = render(PLATFORM, values_with(**keys, **{"secrets.databaseUrl": "postgres://h/two"}))
+    same = render(PLATFORM, values_with(**keys, **{"secrets.databaseUrl": "postgres://h/one"}))
     assert annotation(one) != annotation(two)
     assert annotation(one) == annotation(same)
 
@@ -602,28 +711,103 @@ def test_data_plane_egress_is_dns_config_stream_databases_peers_and_providers(ha
         assert (8081, "TCP") in allowed_ports and (22, "TCP") not in allowed_ports
 
 
-def test_only_the_gateway_is_open_to_everyone(ha):
-    gateway = ha.get("NetworkPolicy", f"{RELEASE}-gateway")["spec"]["ingress"]
+def test_without_an_ingress_only_the_gateway_is_open_to_everyone():
+    values = copy.deepcopy(VALUES["ha-values.yaml"])
+    values["ingress"]["enabled"] = False
+    rendered = render(PLATFORM, values)
+    gateway = rendered.get("NetworkPolicy", f"{RELEASE}-gateway")["spec"]["ingress"]
     assert gateway == [{"ports": [{"port": 8080, "protocol": "TCP"}]}], "no `from`: the edge takes any source"
-    gateway_pods = ha.get("Deployment", f"{RELEASE}-gateway")["spec"]["template"]["metadata"]["labels"]
-    operator_pods = ha.get("Deployment", OPERATOR)["spec"]["template"]["metadata"]["labels"]
+    gateway_pods = rendered.get("Deployment", f"{RELEASE}-gateway")["spec"]["template"]["metadata"]["labels"]
+    operator_pods = rendered.get("Deployment", OPERATOR)["spec"]["template"]["metadata"]["labels"]
     for role in ("chat", "relay"):
-        rule = ha.get("NetworkPolicy", f"{RELEASE}-{role}")["spec"]["ingress"][0]
+        rule = rendered.get("NetworkPolicy", f"{RELEASE}-{role}")["spec"]["ingress"][0]
         assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
         assert selects(rule["from"][0]["podSelector"], gateway_pods)
         assert not selects(rule["from"][0]["podSelector"], operator_pods)
-        assert rule["from"][1] == VALUES["ha-values.yaml"]["networkPolicy"]["metricsFrom"][0]
+        assert rule["from"][1:] == values["networkPolicy"]["metricsFrom"]
 
 
-def test_ingress_routes_to_the_gateway_service_port(ha):
+def test_what_the_ingress_routes_to_accepts_the_edge_peers(ha):
+    # ha: Ingress on, gatewayFrom empty -> relay and chat are edges open to any source too.
+    for role in ROLES:
+        rule = ha.get("NetworkPolicy", f"{RELEASE}-{role}")["spec"]["ingress"]
+        assert rule == [{"ports": [{"port": 8080, "protocol": "TCP"}]}], role
+    # With gatewayFrom set they take exactly those peers, beside the platform's pods and scrapers.
+    controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    values = copy.deepcopy(VALUES["ha-values.yaml"])
+    values["networkPolicy"]["gatewayFrom"] = [controller]
+    rendered = render(PLATFORM, values)
+    assert rendered.get("NetworkPolicy", f"{RELEASE}-gateway")["spec"]["ingress"][0]["from"] == [controller]
+    for role in ("chat", "relay"):
+        peers = rendered.get("NetworkPolicy", f"{RELEASE}-{role}")["spec"]["ingress"][0]["from"]
+        assert peers[1:] == values["networkPolicy"]["metricsFrom"] + [controller], role
+
+
+def routes(rendered, rule=0) -> dict[str, str]:
+    """path -> Service of one Ingress rule, each backend checked to be a rendered Service's named port."""
+    ingress = rendered.get("Ingress", f"{RELEASE}-gateway")
+    table = {}
+    for path in ingress["spec"]["rules"][rule]["http"]["paths"]:
+        backend = path["backend"]["service"]
+        service = rendered.get("Service", backend["name"])
+        assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+        assert path["path"] not in table, f"{path['path']} routed twice"
+        assert path["pathType"] == "Prefix"
+        table[path["path"]] = backend["name"]
+    return table
+
+
+CHAT_PATHS = ("/api/v1/chat", "/api/v1/agents", "/api/v1/models")
+
+
+def test_ingress_sends_the_relay_apis_to_the_relay_the_chat_api_to_chat_and_the_rest_to_the_gateway(ha):
     ingress = ha.get("Ingress", f"{RELEASE}-gateway")
-    service = ha.get("Service", f"{RELEASE}-gateway")
-    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend["name"] == service.name
-    assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+    relay, chat, gateway = (f"{RELEASE}-{r}" for r in ("relay", "chat", "gateway"))
+    assert routes(ha) == {"/v1": relay, "/v1beta": relay, **{p: chat for p in CHAT_PATHS}, "/": gateway}
+    assert ingress["spec"]["rules"][0]["host"] == "ai.example.com"
     assert ingress["spec"]["ingressClassName"] == "nginx"
     assert ingress["spec"]["tls"][0]["secretName"] == "ai-example-com-tls"
-    assert "https://ai.example.com/v1" in ha.notes
+    assert "https://ai.example.com/v1" in ha.notes and "https://ai.example.com/\n" in ha.notes
+
+
+def test_without_a_chat_deployment_the_gateway_serves_the_chat_api():
+    rendered = render(PLATFORM, values_with(**{"ingress.enabled": True, "dataPlane.chat.enabled": False}))
+    relay, gateway = f"{RELEASE}-relay", f"{RELEASE}-gateway"
+    assert routes(rendered) == {"/v1": relay, "/v1beta": relay, "/": gateway}
+
+
+def test_without_the_relay_the_ingress_has_no_relay_routes():
+    rendered = render(PLATFORM, values_with(**{"ingress.enabled": True, "dataPlane.relay.enabled": False,
+                                               "dataPlane.relayUrl": "http://relay.shared.svc:8080"}))
+    assert set(routes(rendered)) == {*CHAT_PATHS, "/"}
+
+
+def test_ingress_hosts_share_the_route_table_and_a_listed_relay_path_stays_the_relays():
+    hosts = [{"host": "a.example.com"}, {"host": "b.example.com", "paths": [{"path": "/", "pathType": "Prefix"},
+                                                                              {"path": "/v1", "pathType": "Prefix"}]}]
+    rendered = render(PLATFORM, {"ingress": {"enabled": True, "hosts": hosts}})
+    assert routes(rendered, 0) == routes(rendered, 1)
+    assert routes(rendered, 1)["/v1"] == f"{RELEASE}-relay"
+
+
+STREAMING = {
+    "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600",
+    "nginx.ingress.kubernetes.io/proxy-body-size": "32m",
+}
+
+
+def test_ingress_turns_ingress_nginx_buffering_off_for_streams_by_default():
+    annotations = lambda r: r.get("Ingress", f"{RELEASE}-gateway")["metadata"].get("annotations") or {}  # noqa: E731
+    assert annotations(render(PLATFORM, values_with(**{"ingress.enabled": True}))) == STREAMING
+    # The user's annotations win one by one, and add to the set.
+    mine = {"nginx.ingress.kubernetes.io/proxy-read-timeout": "86400", "example.com/x": "1"}
+    assert annotations(render(PLATFORM, values_with(**{"ingress.enabled": True, "ingress.annotations": mine}))) == {**STREAMING, **mine}
+    # Another controller: none of ingress-nginx's.
+    other = {"traefik.ingress.kubernetes.io/router.entrypoints": "websecure"}
+    assert annotations(render(PLATFORM, values_with(**{"ingress.enabled": True, "ingress.nginxAnnotations": False,
+                                                       "ingress.annotations": other}))) == other
 
 
 def test_ingress_without_a_gateway_is_refused():

@@ -67,13 +67,72 @@ helm.sh/chart: {{ include "oblivious.chart" .root }}
 {{- printf "http://%s.%s.svc:8081" (include "oblivious.operator.name" .) .Release.Namespace }}
 {{- end }}
 
-{{/* Name of the Secret holding DATABASE_URL, REDIS_URL, OBLIVIOUS_JWT_SECRET, OBLIVIOUS_BOOTSTRAP_KEY. */}}
+{{/*
+Name of the Secret holding DATABASE_URL, REDIS_URL, OBLIVIOUS_JWT_SECRET, OBLIVIOUS_INTERNAL_TOKEN
+and OBLIVIOUS_BOOTSTRAP_KEY.
+*/}}
 {{- define "oblivious.secretName" -}}
 {{- if .Values.secrets.existingSecret }}
 {{- .Values.secrets.existingSecret }}
 {{- else }}
 {{- printf "%s-secrets" (include "oblivious.fullname" .) }}
 {{- end }}
+{{- end }}
+
+{{/*
+Where gateway and chat pods call the relay (OBLIVIOUS_RELAY_URL): dataPlane.relayUrl, else this
+release's relay Service. Empty when neither exists (oblivious.validate refuses that while gateway
+or chat is enabled).
+*/}}
+{{- define "oblivious.relayUrl" -}}
+{{- if .Values.dataPlane.relayUrl }}
+{{- .Values.dataPlane.relayUrl }}
+{{- else if .Values.dataPlane.relay.enabled }}
+{{- printf "http://%s-relay.%s.svc:8080" (include "oblivious.fullname" .) .Release.Namespace }}
+{{- end }}
+{{- end }}
+
+{{/*
+The Ingress routes, most specific first: (list path pathType role). The relay serves the
+OpenAI/Anthropic (`/v1`) and Gemini (`/v1beta`) dialects; a `chat` Deployment takes the chat API
+off the gateway; the gateway (product API, chat API, web UI) takes the rest. Called with a host
+entry of ingress.hosts as .host.
+*/}}
+{{- define "oblivious.ingressRoutes" -}}
+{{- $dp := .root.Values.dataPlane }}
+{{- $routes := list }}
+{{- if $dp.relay.enabled }}
+{{- range $path := list "/v1" "/v1beta" }}
+{{- $routes = append $routes (list $path "Prefix" "relay") }}
+{{- end }}
+{{- end }}
+{{- if $dp.chat.enabled }}
+{{- range $path := list "/api/v1/chat" "/api/v1/agents" "/api/v1/models" }}
+{{- $routes = append $routes (list $path "Prefix" "chat") }}
+{{- end }}
+{{- end }}
+{{- $taken := list }}
+{{- range $routes }}{{ $taken = append $taken (index . 0) }}{{ end }}
+{{- range (.host.paths | default (list (dict "path" "/" "pathType" "Prefix"))) }}
+{{- /* A path the relay or chat already serves stays theirs (an older values file listing /v1). */}}
+{{- if not (has .path $taken) }}
+{{- $routes = append $routes (list .path .pathType "gateway") }}
+{{- end }}
+{{- end }}
+{{- toJson $routes }}
+{{- end }}
+
+{{/* The roles the Ingress sends traffic to (they are edges: NetworkPolicy lets clients in). */}}
+{{- define "oblivious.ingressRoles" -}}
+{{- $roles := list }}
+{{- if .Values.ingress.enabled }}
+{{- range $role := include "oblivious.roles" . | fromJsonArray }}
+{{- if (index $.Values.dataPlane $role).enabled }}
+{{- $roles = append $roles $role }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $roles }}
 {{- end }}
 
 {{/* The data-plane roles, in a stable order. */}}
@@ -103,8 +162,12 @@ podAntiAffinity:
 {{/* Refuses value combinations the schema cannot express. */}}
 {{- define "oblivious.validate" -}}
 {{- $s := .Values.secrets }}
-{{- if and $s.existingSecret (or $s.databaseUrl $s.redisUrl $s.jwtSecret $s.bootstrapKey) }}
-{{- fail "secrets.existingSecret is set: leave secrets.databaseUrl, redisUrl, jwtSecret and bootstrapKey empty and put those keys in the existing Secret" }}
+{{- if and $s.existingSecret (or $s.databaseUrl $s.redisUrl $s.jwtSecret $s.internalToken $s.bootstrapKey) }}
+{{- fail "secrets.existingSecret is set: leave secrets.databaseUrl, redisUrl, jwtSecret, internalToken and bootstrapKey empty and put those keys in the existing Secret" }}
+{{- end }}
+{{- $dp := .Values.dataPlane }}
+{{- if and (or $dp.gateway.enabled $dp.chat.enabled) (not (include "oblivious.relayUrl" .)) }}
+{{- fail "dataPlane.relay.enabled is false: gateway and chat call the relay for every model request, so set dataPlane.relayUrl (e.g. http://oblivious-relay.<namespace>.svc:8080) to a relay sharing this release's OBLIVIOUS_INTERNAL_TOKEN" }}
 {{- end }}
 {{- if and .Values.ingress.enabled (not .Values.dataPlane.gateway.enabled) }}
 {{- fail "ingress.enabled needs dataPlane.gateway.enabled: the Ingress routes to the gateway" }}

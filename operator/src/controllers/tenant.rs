@@ -1,7 +1,8 @@
 //! Tenant: an isolated deployment. Applies (server-side, Tenant as owner of everything) the
-//! namespace, owner RoleBindings, ResourceQuota, LimitRange, NetworkPolicies, database Secret
-//! and the data-plane fleet, then reports how far it got. Deleting a Tenant deletes all of it
-//! through owner references — except while `preventDeletion` holds the protection finalizer.
+//! namespace, owner RoleBindings, ResourceQuota, LimitRange, NetworkPolicies, tenant Secret
+//! (database URL, token signing key, internal token) and the data-plane fleet, then reports how
+//! far it got. Deleting a Tenant deletes all of it through owner references — except while
+//! `preventDeletion` holds the protection finalizer.
 //! No finalizer is needed otherwise: nothing the operator makes lives outside the cluster
 //! (a `Schema`'s tables live in the shared database and are kept, on purpose, for retention).
 //!
@@ -22,14 +23,16 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
-use oblivious_crds::{DatabaseIsolation, Tenant, TenantStatus};
+use oblivious_crds::{DataPlaneService, DatabaseIsolation, Tenant, TenantStatus};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
     Conditions, Context, Error, FIELD_MANAGER, apply_status, error_policy, instrumented, publish_condition_events,
 };
-use crate::fleet::{self, DATABASE_URL_KEY, FleetMember, JWT_SECRET_KEY, TENANT_LABEL, TENANT_SECRET, isolation};
+use crate::fleet::{
+    self, DATABASE_URL_KEY, FleetMember, INTERNAL_TOKEN_KEY, JWT_SECRET_KEY, TENANT_LABEL, TENANT_SECRET, isolation,
+};
 
 const NAME: &str = "tenant";
 const RESYNC: Duration = Duration::from_secs(300);
@@ -152,7 +155,20 @@ async fn reconcile_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action, Erro
         apply(&Api::<PodDisruptionBudget>::namespaced(ctx.client.clone(), ns), &fleet::disruption_budget(&member))
             .await?;
     }
-    if ready >= desired && desired > 0 {
+    let calls_relay = spec.fleet.roles.iter().any(|r| *r != DataPlaneService::Relay);
+    if calls_relay && !spec.fleet.roles.contains(&DataPlaneService::Relay) {
+        // Their pods start and turn Ready, but every chat request would fail to connect.
+        conditions.set(
+            "FleetReady",
+            false,
+            "RelayMissing",
+            format!(
+                "the {} role(s) call the relay at {}, which this fleet does not run; add `relay` to spec.fleet.roles",
+                spec.fleet.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+                fleet::relay_url(ns)
+            ),
+        );
+    } else if ready >= desired && desired > 0 {
         conditions.set("FleetReady", true, "Available", format!("{ready} data-plane pod(s) ready"));
     } else {
         conditions.set(
@@ -192,9 +208,9 @@ async fn write_status(
     Ok(Action::requeue(RESYNC))
 }
 
-/// Applies the tenant's Secret (its own token signing key, kept across reconciles, and for
-/// shared or schema isolation the `DATABASE_URL`) and returns where the pods' `DATABASE_URL`
-/// comes from.
+/// Applies the tenant's Secret (its own token signing key and internal token, both kept across
+/// reconciles, and for shared or schema isolation the `DATABASE_URL`) and returns where the
+/// pods' `DATABASE_URL` comes from. Neither key is ever logged, nor put in status or events.
 async fn tenant_secret(
     ctx: &Context,
     tenant: &Tenant,
@@ -212,18 +228,18 @@ async fn tenant_secret(
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &spec.namespace);
     let mut values = BTreeMap::new();
     // Generated once and kept: read from the API, not the cache, which does not see the
-    // tenant's namespace when the operator watches one namespace only (a new key would sign
-    // every user out).
-    let existing = secrets
-        .get_opt(TENANT_SECRET)
-        .await?
-        .and_then(|s| s.data?.get(JWT_SECRET_KEY).map(|b| String::from_utf8_lossy(&b.0).into_owned()));
-    let jwt = existing.unwrap_or_else(|| {
-        let mut bytes = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-        hex::encode(bytes)
-    });
-    values.insert(JWT_SECRET_KEY.to_string(), jwt);
+    // tenant's namespace when the operator watches one namespace only (a new JWT key would sign
+    // every user out; a new internal token would have chat refused by relays not yet restarted).
+    // A Secret written before a key existed gets that key generated and keeps the others.
+    let existing = secrets.get_opt(TENANT_SECRET).await?.and_then(|s| s.data).unwrap_or_default();
+    for key in [JWT_SECRET_KEY, INTERNAL_TOKEN_KEY] {
+        let value = existing.get(key).map(|b| String::from_utf8_lossy(&b.0).into_owned()).unwrap_or_else(|| {
+            let mut bytes = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+            hex::encode(bytes)
+        });
+        values.insert(key.to_string(), value);
+    }
 
     let platform_secret = &ctx.settings.platform_secret;
     let database = match spec.database.isolation {

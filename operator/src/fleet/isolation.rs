@@ -1,6 +1,6 @@
 //! What isolates a tenant, as pure builders: its Namespace, owner RoleBindings, ResourceQuota,
 //! LimitRange, default-deny NetworkPolicies with the egress the data plane needs, and the
-//! tenant's Secret (database URL, token signing key).
+//! tenant's Secret (database URL, token signing key, internal token).
 
 use std::collections::BTreeMap;
 

@@ -25,13 +25,18 @@ pub const HTTP_PORT: i32 = 8080;
 /// role exports it as a gauge of requests in flight.
 pub const IN_FLIGHT_METRIC: &str = "oblivious_inflight_requests";
 /// The tenant's Secret (in its namespace), like the chart's `<release>-secrets`: `DATABASE_URL`
-/// (shared and schema isolation) and the tenant's own `OBLIVIOUS_JWT_SECRET`.
+/// (shared and schema isolation), the tenant's own `OBLIVIOUS_JWT_SECRET` and
+/// `OBLIVIOUS_INTERNAL_TOKEN`.
 pub const TENANT_SECRET: &str = "oblivious-secrets";
 /// The key of the connection string.
 pub const DATABASE_URL_KEY: &str = "DATABASE_URL";
 /// The key of the gateway's token signing secret: per tenant, so one tenant's tokens mean
 /// nothing to another's gateway.
 pub const JWT_SECRET_KEY: &str = "OBLIVIOUS_JWT_SECRET";
+/// The key of the token the relay accepts from chat acting for a user: the same on every pod of
+/// the tenant (a relay without it makes one up, and gateway and chat refuse to start), and per
+/// tenant, so one tenant's chat cannot act for its users on another tenant's relay.
+pub const INTERNAL_TOKEN_KEY: &str = "OBLIVIOUS_INTERNAL_TOKEN";
 /// Label naming the Tenant on everything made for it (the Tenant controller watches on it).
 pub const TENANT_LABEL: &str = "oblivious.dev/tenant";
 
@@ -53,10 +58,22 @@ pub struct FleetMember {
     pub owner: OwnerReference,
 }
 
+/// `oblivious-<role>`, the name of a role's Deployment, Service, HPA and PDB in a tenant's
+/// namespace (the chart's names for the default release).
+pub fn role_name(role: DataPlaneService) -> String {
+    format!("oblivious-{}", role.as_str())
+}
+
+/// Where a tenant's gateway, chat and RAG pods call the relay (`OBLIVIOUS_RELAY_URL`): the
+/// tenant's own relay Service.
+pub fn relay_url(namespace: &str) -> String {
+    format!("http://{}.{namespace}.svc:{HTTP_PORT}", role_name(DataPlaneService::Relay))
+}
+
 impl FleetMember {
     /// `oblivious-<role>`, the same names the chart gives the platform's fleet.
     pub fn name(&self) -> String {
-        format!("oblivious-{}", self.role.as_str())
+        role_name(self.role)
     }
 
     /// Labels selecting the role's pods (stable: a Deployment's selector is immutable).

@@ -11,8 +11,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::ObjectMeta;
+use oblivious_crds::DataPlaneService;
 
-use super::{FleetMember, HTTP_PORT, JWT_SECRET_KEY, TENANT_SECRET};
+use super::{FleetMember, HTTP_PORT, INTERNAL_TOKEN_KEY, JWT_SECRET_KEY, TENANT_SECRET, relay_url};
 
 /// Where the pod keeps its last-known-good snapshot: an emptyDir, so a container restart
 /// (not a new pod) boots from it while the operator is down.
@@ -46,7 +47,14 @@ pub fn deployment(member: &FleetMember) -> Deployment {
         value("OBLIVIOUS_REPLICAS", &member.min_replicas.to_string()),
         value("OBLIVIOUS_BUILTIN_MOCK", "false"),
         from_secret(JWT_SECRET_KEY, TENANT_SECRET, JWT_SECRET_KEY, true),
+        // Applied into the tenant Secret before any Deployment, so required: a pod never runs
+        // with a token of its own making that its peers would refuse.
+        from_secret(INTERNAL_TOKEN_KEY, TENANT_SECRET, INTERNAL_TOKEN_KEY, false),
     ];
+    if member.role != DataPlaneService::Relay {
+        // Gateway and chat (and RAG, for embeddings) reach models through the tenant's relay.
+        env.push(value("OBLIVIOUS_RELAY_URL", &relay_url(&member.namespace)));
+    }
     if let Some((secret, key)) = &member.database {
         env.push(from_secret("DATABASE_URL", secret, key, false));
     }

@@ -106,6 +106,14 @@ async fn tenant_creates_namespace_quota_and_fleet_with_owner_references() {
     assert_eq!(url, "postgres://oblivious@db.oblivious-system/oblivious?options=-c%20search_path%3Dtenant_acme");
     let jwt = base64_decode(secret["data"]["OBLIVIOUS_JWT_SECRET"].as_str().unwrap());
     assert_eq!(jwt.len(), 64, "a tenant signs its tokens with a key of its own");
+    let internal = base64_decode(secret["data"]["OBLIVIOUS_INTERNAL_TOKEN"].as_str().unwrap());
+    assert_eq!(internal.len(), 64, "chat -> relay token of the tenant's own");
+    assert_ne!(internal, jwt, "two keys, two values");
+    let internal = String::from_utf8(internal).unwrap();
+    let secret_route = format!("PATCH {ns}/secrets/oblivious-secrets");
+    for request in log.all().iter().filter(|r| r.route() != secret_route) {
+        assert!(!request.body.to_string().contains(&internal), "the token leaked into {}", request.route());
+    }
 
     let relay = log.only("PATCH /apis/apps/v1/namespaces/tenant-acme/deployments/oblivious-relay").body;
     assert!(relay["spec"].get("replicas").is_none(), "replicas belong to the HPA");
@@ -129,6 +137,24 @@ async fn tenant_creates_namespace_quota_and_fleet_with_owner_references() {
     assert_eq!(tenant_env["value"], "acme", "pods subscribe for their own tenant's config only");
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert!(!env.contains(&"OBLIVIOUS_RELAY_URL"), "the relay calls no relay");
+
+    // Every pod of the tenant reads the same internal token, and gateway (and chat) find the
+    // tenant's own relay Service.
+    let gateway = log.only("PATCH /apis/apps/v1/namespaces/tenant-acme/deployments/oblivious-gateway").body;
+    for deployment in [&relay, &gateway] {
+        let env = env_of(deployment);
+        assert_eq!(
+            env["OBLIVIOUS_INTERNAL_TOKEN"]["valueFrom"]["secretKeyRef"],
+            json!({"name": "oblivious-secrets", "key": "OBLIVIOUS_INTERNAL_TOKEN", "optional": false}),
+            "required: a pod must not make up a token its peers would refuse"
+        );
+        assert!(env["OBLIVIOUS_INTERNAL_TOKEN"].get("value").is_none(), "never a literal in the pod spec");
+    }
+    assert_eq!(env_of(&gateway)["OBLIVIOUS_RELAY_URL"]["value"], "http://oblivious-relay.tenant-acme.svc:8080");
+    let relay_service = log.only(&format!("PATCH {ns}/services/oblivious-relay")).body;
+    assert_eq!(relay_service["spec"]["ports"][0]["port"], 8080);
+    assert_eq!(relay_service["spec"]["selector"]["app.kubernetes.io/component"], "relay");
 
     let hpa =
         log.only("PATCH /apis/autoscaling/v2/namespaces/tenant-acme/horizontalpodautoscalers/oblivious-relay").body;
@@ -145,6 +171,16 @@ async fn tenant_creates_namespace_quota_and_fleet_with_owner_references() {
     assert_eq!(status["replicas"], "0/4");
     assert!(status["configVersion"].as_str().is_some_and(|v| !v.is_empty()));
     assert!(!log.routes().iter().any(|r| r.contains("finalizers")), "no finalizer without preventDeletion");
+}
+
+/// The env of a Deployment body's only container, by name.
+fn env_of(deployment: &Value) -> std::collections::BTreeMap<String, Value> {
+    deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().to_string(), e.clone()))
+        .collect()
 }
 
 fn base64_decode(text: &str) -> Vec<u8> {
@@ -233,20 +269,79 @@ async fn a_failed_apply_is_an_error_the_controller_retries_with_backoff() {
     assert_eq!(second, kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(2)));
 }
 
-#[tokio::test]
-async fn the_tenants_token_signing_key_is_kept_across_reconciles() {
+/// Reconciles `object` once against a server whose tenant Secret holds `data`, and returns the
+/// applied Secret's data, decoded.
+async fn reconcile_with_tenant_secret(
+    object: oblivious_crds::Tenant,
+    data: &'static [(&'static str, &'static str)],
+) -> (std::collections::BTreeMap<String, String>, Log) {
     use base64::Engine;
-    let object = acme(json!({}));
     let stores = stores(|w| insert(&mut w.tenants, object.clone()));
-    let (client, log) = fake_api(|request| {
+    let (client, log) = fake_api(move |request| {
         (request.route() == "GET /api/v1/namespaces/tenant-acme/secrets/oblivious-secrets").then(|| {
-            let key = base64::engine::general_purpose::STANDARD.encode("kept-key");
+            let data: serde_json::Map<String, Value> = data
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), json!(base64::engine::general_purpose::STANDARD.encode(v))))
+                .collect();
             (200, json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "oblivious-secrets", "namespace": "tenant-acme"},
-                "data": {"OBLIVIOUS_JWT_SECRET": key}}))
+                "data": data}))
         })
     });
     tenant::reconcile(Arc::new(object), context(client, stores, true, vec![])).await.unwrap();
     settle().await;
     let secret = log.only("PATCH /api/v1/namespaces/tenant-acme/secrets/oblivious-secrets").body;
-    assert_eq!(base64_decode(secret["data"]["OBLIVIOUS_JWT_SECRET"].as_str().unwrap()), b"kept-key");
+    let data = secret["data"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), String::from_utf8(base64_decode(v.as_str().unwrap())).unwrap()))
+        .collect();
+    (data, log)
+}
+
+#[tokio::test]
+async fn the_tenants_token_signing_key_and_internal_token_are_kept_across_reconciles() {
+    let kept = &[("OBLIVIOUS_JWT_SECRET", "kept-key"), ("OBLIVIOUS_INTERNAL_TOKEN", "kept-internal-token")];
+    let (data, log) = reconcile_with_tenant_secret(acme(json!({})), kept).await;
+    assert_eq!(data["OBLIVIOUS_JWT_SECRET"], "kept-key");
+    assert_eq!(
+        data["OBLIVIOUS_INTERNAL_TOKEN"], "kept-internal-token",
+        "a new token would have chat refused by relays"
+    );
+    for request in log.all().iter().filter(|r| !r.path.ends_with("/secrets/oblivious-secrets")) {
+        assert!(!request.body.to_string().contains("kept-internal-token"), "the token leaked into {}", request.route());
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_secret_from_before_the_internal_token_gets_one_and_keeps_its_signing_key() {
+    let (data, _) = reconcile_with_tenant_secret(acme(json!({})), &[("OBLIVIOUS_JWT_SECRET", "kept-key")]).await;
+    assert_eq!(data["OBLIVIOUS_JWT_SECRET"], "kept-key", "users stay signed in");
+    let token = &data["OBLIVIOUS_INTERNAL_TOKEN"];
+    assert!(token.len() == 64 && token.chars().all(|c| c.is_ascii_hexdigit()), "{token:?}");
+}
+
+#[tokio::test]
+async fn a_fleet_whose_chat_has_no_relay_to_call_says_so() {
+    let object = acme(json!({"fleet": {"roles": ["gateway", "chat"]}}));
+    let stores = stores(|w| insert(&mut w.tenants, object.clone()));
+    let (client, log) = fake_api(|_| None);
+    tenant::reconcile(Arc::new(object), context(client, stores, true, vec![])).await.unwrap();
+    settle().await;
+    for role in ["gateway", "chat"] {
+        let deployment =
+            log.only(&format!("PATCH /apis/apps/v1/namespaces/tenant-acme/deployments/oblivious-{role}")).body;
+        assert_eq!(env_of(&deployment)["OBLIVIOUS_RELAY_URL"]["value"], "http://oblivious-relay.tenant-acme.svc:8080");
+        assert_eq!(
+            env_of(&deployment)["OBLIVIOUS_INTERNAL_TOKEN"]["valueFrom"]["secretKeyRef"]["key"],
+            "OBLIVIOUS_INTERNAL_TOKEN"
+        );
+    }
+    let status = log.only("PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status").body["status"].clone();
+    let fleet = condition(&status, "FleetReady");
+    assert_eq!((fleet["status"].as_str(), fleet["reason"].as_str()), (Some("False"), Some("RelayMissing")));
+    let message = fleet["message"].as_str().unwrap();
+    assert!(message.contains("gateway, chat") && message.contains("add `relay` to spec.fleet.roles"), "{message}");
+    assert_eq!(condition(&status, "Stalled")["status"], "True", "a spec to fix, not a rollout to wait for");
+    assert!(log.event_reasons().iter().any(|(_, reason)| reason == "RelayMissing"), "{:?}", log.event_reasons());
 }
