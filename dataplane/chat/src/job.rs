@@ -74,9 +74,11 @@ pub async fn run(chat: Arc<Chat>, spec: JobSpec, mut stop: StopSignal) {
     } else {
         generate(&chat, &spec, &mut stop, &mut progress).await
     };
+    let completed = matches!(outcome, Outcome::Complete);
     finish(&chat, &spec, outcome, &mut progress).await;
     chat.bus.jobs().finished(spec.message_id);
-    if let Some((topic_id, question)) = spec.title_from {
+    // Only a finished first answer is worth naming the topic after (and paying for the title).
+    if let Some((topic_id, question)) = spec.title_from.filter(|_| completed) {
         let reply = progress.content;
         let (user_id, model, lane) = (spec.user_id, spec.model, spec.lane);
         tokio::spawn(async move { titles::generate(&chat, topic_id, user_id, &model, &lane, &question, &reply).await });
