@@ -8,15 +8,18 @@
 //! recursive query, so a page costs `limit` index lookups however long the conversation is.
 
 mod agents;
+mod branches;
+mod exchange;
 mod messages;
+mod replies;
 mod sessions;
 mod topics;
 
 pub use agents::{AgentFields, ChatAgent};
-pub use messages::{
-    BranchPage, ChatMessage, ExchangeParent, ExchangeStart, FinalMessage, MAX_BRANCH_WALK, MessageSearchHit, NewTurn,
-    SiblingInfo, StartedExchange,
-};
+pub use branches::{BranchPage, MAX_BRANCH_WALK, SiblingInfo};
+pub use exchange::{ExchangeParent, ExchangeStart, NewTurn, StartedExchange};
+pub use messages::{ChatMessage, MessageSearchHit};
+pub use replies::FinalMessage;
 pub use sessions::{ChatSession, NewChatSession, SessionUpdate};
 pub use topics::ChatTopic;
 
