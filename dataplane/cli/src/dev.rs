@@ -4,8 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use oblivious_relay::billing::BillingConfig;
-use oblivious_relay::{Relay, RelayConfig};
 use oblivious_store::{NewApiKey, Store};
 
 use crate::cli::DevArgs;
@@ -15,24 +13,20 @@ use crate::process::{self, Services};
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let store = args.store.connect().await?;
     store.migrate().await.context("migrations failed")?;
-    let bootstrap_key = std::env::var("OBLIVIOUS_BOOTSTRAP_KEY").ok().filter(|k| !k.is_empty());
-    if bootstrap_key.is_none() {
+    if process::bootstrap_key().is_none() {
         ensure_admin_key(&store).await?;
     }
 
-    let mock_config = oblivious_mock_upstream::MockConfig { record_requests: false };
-    let mock = oblivious_mock_upstream::spawn(mock_config).await.context("cannot start the built-in mock upstream")?;
+    let mock = process::start_builtin_mock().await?;
     let internal_token = process::internal_token(Services::ALL)?;
-    let config = RelayConfig {
+    let settings = process::RelaySettings {
         max_body_bytes: args.max_body_bytes,
-        builtin_mock_base: Some(mock.base_url()),
-        bootstrap_key,
-        internal_token: Some(internal_token.clone()),
-        billing: BillingConfig { replicas: args.replicas, ..BillingConfig::default() },
-        ..RelayConfig::default()
+        replicas: args.replicas,
+        redis_url: args.redis_url.as_deref(),
+        mock: Some(&mock),
+        internal_token: internal_token.clone(),
     };
-    let shared = process::shared_state(args.redis_url.as_deref()).await?;
-    let relay = Relay::with_shared_state(config, store.clone(), shared);
+    let relay = process::relay(store.clone(), settings).await?;
     let gateway_config = process::gateway_config(&args.store.data_dir)?;
     let gateway = process::gateway(store, relay.clone(), gateway_config, Services::ALL);
 

@@ -36,6 +36,44 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// `OBLIVIOUS_BOOTSTRAP_KEY`: a string every role accepts as an admin API key.
+pub fn bootstrap_key() -> Option<String> {
+    env("OBLIVIOUS_BOOTSTRAP_KEY")
+}
+
+/// The mock upstream that `builtin://mock-upstream` channels point at, in this process.
+pub async fn start_builtin_mock() -> anyhow::Result<oblivious_mock_upstream::MockServer> {
+    let config = oblivious_mock_upstream::MockConfig { record_requests: false };
+    oblivious_mock_upstream::spawn(config).await.context("cannot start the built-in mock upstream")
+}
+
+/// What every role's relay state is built from.
+pub struct RelaySettings<'a> {
+    pub max_body_bytes: usize,
+    pub replicas: u64,
+    pub redis_url: Option<&'a str>,
+    pub mock: Option<&'a oblivious_mock_upstream::MockServer>,
+    pub internal_token: String,
+}
+
+/// The relay state (configuration, keys, billing) of a process, whether or not it serves `/v1`:
+/// the gateway and chat read the active configuration and authenticate keys through it.
+pub async fn relay(store: oblivious_store::Store, settings: RelaySettings<'_>) -> anyhow::Result<Arc<Relay>> {
+    let config = oblivious_relay::RelayConfig {
+        max_body_bytes: settings.max_body_bytes,
+        builtin_mock_base: settings.mock.map(|mock| mock.base_url()),
+        bootstrap_key: bootstrap_key(),
+        internal_token: Some(settings.internal_token),
+        billing: oblivious_relay::billing::BillingConfig {
+            replicas: settings.replicas,
+            ..oblivious_relay::billing::BillingConfig::default()
+        },
+        ..oblivious_relay::RelayConfig::default()
+    };
+    let shared = shared_state(settings.redis_url).await?;
+    Ok(Relay::with_shared_state(config, store, shared))
+}
+
 /// Quota holds and rate limits: in this process, or in Redis when `REDIS_URL` is set (so several
 /// processes share them, as replicas in a cluster do).
 pub async fn shared_state(redis_url: Option<&str>) -> anyhow::Result<SharedState> {

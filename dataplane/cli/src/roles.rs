@@ -20,8 +20,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use oblivious_config::subscriber::{NodeIdentity, Subscriber, SubscriberConfig, SubscriberHandle};
-use oblivious_relay::billing::BillingConfig;
-use oblivious_relay::{Relay, RelayConfig};
+use oblivious_relay::Relay;
 
 use crate::cli::StoreArgs;
 use crate::process::{self, Services};
@@ -99,25 +98,17 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     let services = role.services();
     let store = args.store.connect().await?;
     store.migrate().await.context("migrations failed")?;
-    let bootstrap_key = std::env::var("OBLIVIOUS_BOOTSTRAP_KEY").ok().filter(|k| !k.is_empty());
     let internal_token = process::internal_token(services)?;
 
-    let mock = if args.builtin_mock && services.relay {
-        let config = oblivious_mock_upstream::MockConfig { record_requests: false };
-        Some(oblivious_mock_upstream::spawn(config).await.context("cannot start the built-in mock upstream")?)
-    } else {
-        None
-    };
-    let config = RelayConfig {
+    let mock = if args.builtin_mock && services.relay { Some(process::start_builtin_mock().await?) } else { None };
+    let settings = process::RelaySettings {
         max_body_bytes: args.max_body_bytes,
-        builtin_mock_base: mock.as_ref().map(|mock| mock.base_url()),
-        bootstrap_key,
-        internal_token: Some(internal_token.clone()),
-        billing: BillingConfig { replicas: args.replicas, ..BillingConfig::default() },
-        ..RelayConfig::default()
+        replicas: args.replicas,
+        redis_url: args.redis_url.as_deref(),
+        mock: mock.as_ref(),
+        internal_token: internal_token.clone(),
     };
-    let shared = process::shared_state(args.redis_url.as_deref()).await?;
-    let relay = Relay::with_shared_state(config, store.clone(), shared);
+    let relay = process::relay(store.clone(), settings).await?;
     let _subscriber = subscribe(role, &args, relay.clone())?;
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
