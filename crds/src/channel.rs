@@ -102,6 +102,13 @@ pub struct ChannelSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 64)))]
     pub api_version: Option<String>,
+    /// A canary lane's channel: it serves only requests dyed with this lane tag, which prefer
+    /// it over baseline channels for its models (and fall back to them unless the lane is
+    /// `Strict`). Unset: a baseline channel, which lane requests use for models their lane has
+    /// no channel for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = crate::schema::DNS_LABEL_PATTERN), length(min = 1, max = 63)))]
+    pub lane: Option<String>,
 }
 
 fn default_weight() -> u32 {

@@ -42,7 +42,7 @@ pub fn models_for_group(active: &ActiveConfig, group: &str, now_ms: i64) -> Vec<
         .iter()
         .filter(|name| is_chat_model(name))
         .filter_map(|name| {
-            let candidates = active.routes.candidates(&active.snapshot, name, group);
+            let candidates = active.routes.candidates(&active.snapshot, name, group, None);
             let first = candidates.first()?;
             let provider = active.snapshot.channels[first.channel].provider.as_str().to_string();
             let price = active.snapshot.price(name, now_ms).map(|p| ModelPriceView {
@@ -57,7 +57,7 @@ pub fn models_for_group(active: &ActiveConfig, group: &str, now_ms: i64) -> Vec<
 
 /// Whether `group` may chat with `model`.
 pub fn group_may_use(active: &ActiveConfig, group: &str, model: &str) -> bool {
-    is_chat_model(model) && !active.routes.candidates(&active.snapshot, model, group).is_empty()
+    is_chat_model(model) && !active.routes.candidates(&active.snapshot, model, group, None).is_empty()
 }
 
 /// A price per 1M tokens (micro-units) as the decimal string manifests use.

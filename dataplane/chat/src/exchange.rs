@@ -73,7 +73,7 @@ pub async fn start(
                 tracing::warn!(%error, "cannot open the stream on the bus; readers will use the stored reply");
             }
             let stop = chat.bus.jobs().register(reply);
-            tokio::spawn(job::run(chat.clone(), spec, stop));
+            chat.lifecycle.spawn_job(job::run(chat.clone(), spec, stop));
         }
         Err(error) => {
             // The exchange is written; end its placeholder rather than leave it streaming.

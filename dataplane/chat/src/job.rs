@@ -81,7 +81,10 @@ pub async fn run(chat: Arc<Chat>, spec: JobSpec, mut stop: StopSignal) {
     if let Some((topic_id, question)) = spec.title_from.filter(|_| completed) {
         let reply = progress.content;
         let (user_id, model, lane) = (spec.user_id, spec.model, spec.lane);
-        tokio::spawn(async move { titles::generate(&chat, topic_id, user_id, &model, &lane, &question, &reply).await });
+        let lifecycle = chat.lifecycle.clone();
+        lifecycle.spawn_job(async move {
+            titles::generate(&chat, topic_id, user_id, &model, &lane, &question, &reply).await
+        });
     }
 }
 
@@ -89,6 +92,7 @@ async fn generate(chat: &Chat, spec: &JobSpec, stop: &mut StopSignal, progress: 
     let started = tokio::select! {
         started = chat.relay.stream(spec.user_id, &spec.lane, spec.message_id, &spec.request) => started,
         _ = stopped(stop) => return Outcome::Stopped,
+        _ = chat.lifecycle.deadline() => return Outcome::Failed(cut_by_shutdown()),
     };
     let mut stream = match started {
         Ok(stream) => stream,
@@ -101,6 +105,8 @@ async fn generate(chat: &Chat, spec: &JobSpec, stop: &mut StopSignal, progress: 
         tokio::select! {
             biased;
             _ = stopped(stop) => return Outcome::Stopped,
+            // The process is going away and its grace period is over: keep what was written.
+            _ = chat.lifecycle.deadline() => return Outcome::Failed(cut_by_shutdown()),
             chunk = tokio::time::timeout(IDLE_LIMIT, stream.next()) => {
                 let Ok(chunk) = chunk else {
                     return Outcome::Failed(RelayFailure {
@@ -130,6 +136,14 @@ async fn generate(chat: &Chat, spec: &JobSpec, stop: &mut StopSignal, progress: 
                 }
             }
         }
+    }
+}
+
+fn cut_by_shutdown() -> RelayFailure {
+    RelayFailure {
+        status: 0,
+        code: "interrupted".into(),
+        message: "The reply was interrupted by a restart of the service; regenerate to continue.".into(),
     }
 }
 

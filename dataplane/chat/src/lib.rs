@@ -24,6 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
+use oblivious_core::edge::Hops;
+use oblivious_core::shutdown::Lifecycle;
 use oblivious_gateway::{ApiResult, Gateway, UserIdentity};
 use oblivious_store::Store;
 
@@ -55,12 +57,22 @@ pub struct Chat {
     pub relay: RelayClient,
     pub bus: StreamBus,
     pub config: ChatConfig,
+    /// The process's shutdown state: jobs are spawned on it.
+    pub lifecycle: Arc<Lifecycle>,
 }
 
 impl Chat {
-    pub fn new(gateway: Arc<Gateway>, bus: StreamBus, config: ChatConfig) -> Arc<Self> {
-        let relay = RelayClient::new(&config.relay_url, &config.internal_token);
-        Arc::new(Chat { gateway, relay, bus, config })
+    /// `hops` sends the relay calls of a request in a lane to that lane's relay; `lifecycle`
+    /// tracks generation jobs so a shutdown waits for them.
+    pub fn new(
+        gateway: Arc<Gateway>,
+        bus: StreamBus,
+        config: ChatConfig,
+        hops: Arc<Hops>,
+        lifecycle: Arc<Lifecycle>,
+    ) -> Arc<Self> {
+        let relay = RelayClient::new(&config.relay_url, &config.internal_token, hops);
+        Arc::new(Chat { gateway, relay, bus, config, lifecycle })
     }
 
     pub fn store(&self) -> &Store {
@@ -83,7 +95,11 @@ impl Chat {
             }
             let mut every = tokio::time::interval(REAP_EVERY);
             loop {
-                every.tick().await;
+                tokio::select! {
+                    _ = every.tick() => {}
+                    // A draining process leaves reaping to the pods that stay.
+                    _ = chat.lifecycle.stopping() => return,
+                }
                 let stale_before = oblivious_store::now_ms() - INTERRUPTED_AFTER.as_millis() as i64;
                 reap(&chat, stale_before).await;
             }

@@ -1,17 +1,19 @@
 //! The chat service's client of the relay (DESIGN §5: chat -> relay). It calls the relay's own
 //! OpenAI endpoint as an internal service acting for the user (`OBLIVIOUS_INTERNAL_TOKEN` plus
 //! `x-oblivious-user-id`), so rate limits, quota holds and settlement are the relay's, exactly
-//! as for a B-side client. Lane headers of the user's request travel on.
+//! as for a B-side client. The call goes to the relay version of the request's lane
+//! (`edge::Hops`), with the lane headers, the hop token and the reply's request id.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use oblivious_core::edge::{HopError, Hops, REQUEST_ID_HEADER, USER_HEADER};
 use oblivious_core::lane::LaneContext;
 use oblivious_core::sse::SseParser;
-use oblivious_relay::auth::{REQUEST_ID_HEADER, USER_HEADER};
 use oblivious_relay::ir::Usage;
 use serde_json::Value;
 use uuid::Uuid;
@@ -38,6 +40,17 @@ pub struct RelayFailure {
 }
 
 impl RelayFailure {
+    fn from_hop(error: HopError) -> Self {
+        match error {
+            HopError::LaneUnavailable { .. } => RelayFailure {
+                status: 503,
+                code: "lane_unavailable".into(),
+                message: format!("The model service is unavailable: {error}."),
+            },
+            HopError::Transport(error) => Self::unreachable(error),
+        }
+    }
+
     fn unreachable(detail: impl std::fmt::Display) -> Self {
         tracing::warn!(%detail, "relay unreachable");
         RelayFailure {
@@ -64,29 +77,42 @@ pub struct RelayClient {
     /// E.g. `http://127.0.0.1:8080` (no trailing slash, no `/v1`).
     base_url: String,
     internal_token: String,
+    hops: Arc<Hops>,
 }
 
 impl RelayClient {
-    pub fn new(base_url: &str, internal_token: &str) -> Self {
+    pub fn new(base_url: &str, internal_token: &str, hops: Arc<Hops>) -> Self {
         let http = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).build().unwrap_or_default();
         RelayClient {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             internal_token: internal_token.into(),
+            hops,
         }
     }
 
-    fn request(&self, user: Uuid, lane: &LaneContext, body: &Value) -> reqwest::RequestBuilder {
-        let mut request = self
-            .http
-            .post(format!("{}/v1/chat/completions", self.base_url))
-            .bearer_auth(&self.internal_token)
-            .header(USER_HEADER, user.to_string())
-            .json(body);
-        for (name, value) in lane.outbound_headers() {
-            request = request.header(name, value);
-        }
-        request
+    /// Posts a Chat Completions request for `user` to the relay of the request's lane. With
+    /// `request_id`, the relay records (and bills) the request under that id.
+    async fn send(
+        &self,
+        user: Uuid,
+        lane: &LaneContext,
+        request_id: Option<Uuid>,
+        body: &Value,
+    ) -> Result<reqwest::Response, RelayFailure> {
+        let build = |base: &str| {
+            let request = self
+                .http
+                .post(format!("{base}/v1/chat/completions"))
+                .bearer_auth(&self.internal_token)
+                .header(USER_HEADER, user.to_string())
+                .json(body);
+            match request_id {
+                Some(id) => request.header(REQUEST_ID_HEADER, id.to_string()),
+                None => request,
+            }
+        };
+        self.hops.send("relay", &self.base_url, lane, build).await.map_err(RelayFailure::from_hop)
     }
 
     /// Starts a streamed completion (`body` is a Chat Completions request; `stream` and usage
@@ -102,8 +128,7 @@ impl RelayClient {
         let mut body = body.clone();
         body["stream"] = Value::Bool(true);
         body["stream_options"] = serde_json::json!({"include_usage": true});
-        let request = self.request(user, lane, &body).header(REQUEST_ID_HEADER, request_id.to_string());
-        let response = request.send().await.map_err(RelayFailure::unreachable)?;
+        let response = self.send(user, lane, Some(request_id), &body).await?;
         let status = response.status().as_u16();
         if status != 200 {
             let bytes = response.bytes().await.unwrap_or_default();
@@ -115,7 +140,7 @@ impl RelayClient {
 
     /// A complete (non-streamed) answer's text, for small jobs such as topic titles.
     pub async fn complete(&self, user: Uuid, lane: &LaneContext, body: &Value) -> Result<String, RelayFailure> {
-        let response = self.request(user, lane, body).send().await.map_err(RelayFailure::unreachable)?;
+        let response = self.send(user, lane, None, body).await?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(RelayFailure::unreachable)?;
         if status != 200 {

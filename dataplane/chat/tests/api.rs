@@ -30,7 +30,7 @@ oblivious_store::both_backends!(
     a_topic_exports_as_markdown_and_json_and_gets_a_generated_title,
     search_finds_the_callers_messages_with_a_snippet,
     bad_input_is_refused_naming_the_field,
-    the_lane_of_a_send_travels_with_its_reply_to_the_upstream,
+    the_lane_a_send_is_dyed_with_travels_with_its_reply_and_a_users_own_lane_header_does_not,
 );
 
 async fn a_sent_message_streams_its_reply_which_is_stored_with_usage_and_cost(api: Api) {
@@ -411,14 +411,24 @@ async fn bad_input_is_refused_naming_the_field(api: Api) {
     assert_eq!(Reader::open_raw(&api, &user, &stream, Some("x")).await, StatusCode::BAD_REQUEST.as_u16());
 }
 
-async fn the_lane_of_a_send_travels_with_its_reply_to_the_upstream(api: Api) {
+async fn the_lane_a_send_is_dyed_with_travels_with_its_reply_and_a_users_own_lane_header_does_not(api: Api) {
     let user = api.user_with_balance("alice", "5").await;
     let session = api.session(&user, json!({"model": "fast"})).await;
-    let lane = [("x-oblivious-lane", "gray"), ("baggage", "lane=gray,tenant=acme")];
-    let sent = api.send_with_headers(&user, &session, json!({"content": "canary question"}), &lane).await;
+    let dyed = [("x-canary", "1")];
+    let sent = api.send_with_headers(&user, &session, json!({"content": "canary question"}), &dyed).await;
     api.read_stream(&user, sent["stream_id"].as_str().unwrap(), None).await;
+    let claimed = [("x-oblivious-lane", "gray"), ("baggage", "lane=gray,tenant=acme")];
+    let sent = api.send_with_headers(&user, &session, json!({"content": "sneaky question"}), &claimed).await;
+    api.read_stream(&user, sent["stream_id"].as_str().unwrap(), None).await;
+
     let upstream = api.upstream_requests().await;
-    let reply = upstream.iter().find(|r| r["body"]["messages"][0]["content"] == "canary question").unwrap();
-    assert_eq!(reply["headers"]["x-oblivious-lane"], "gray");
-    assert_eq!(reply["headers"]["baggage"], "lane=gray,tenant=acme");
+    let asked = |question: &str| {
+        upstream.iter().find(|r| r["body"]["messages"].as_array().unwrap().iter().any(|m| m["content"] == question)).unwrap()
+    };
+    let dyed = asked("canary question");
+    assert_eq!(dyed["headers"]["x-oblivious-lane"], "gray");
+    assert_eq!(dyed["headers"]["baggage"], "lane=gray");
+    let claimed = asked("sneaky question");
+    assert_eq!(claimed["headers"].get("x-oblivious-lane"), None, "a user may not pick a lane: {claimed}");
+    assert_eq!(claimed["headers"].get("baggage"), None);
 }

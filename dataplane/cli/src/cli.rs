@@ -101,6 +101,9 @@ pub enum KeysCommand {
         /// Make it an admin key.
         #[arg(long)]
         admin: bool,
+        /// Let it name a canary lane itself with `x-oblivious-lane` (admin keys always may).
+        #[arg(long)]
+        lane_select: bool,
         /// Print one JSON object instead of the bare key.
         #[arg(long)]
         json: bool,

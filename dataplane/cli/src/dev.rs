@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use oblivious_core::edge::Hop;
 use oblivious_store::{NewApiKey, Store};
 
 use crate::cli::DevArgs;
@@ -11,6 +12,7 @@ use crate::manifests;
 use crate::process::{self, Services};
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    let drain = process::DrainSettings::from_env()?;
     let store = args.store.connect().await?;
     store.migrate().await.context("migrations failed")?;
     if process::bootstrap_key().is_none() {
@@ -37,19 +39,19 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let hop = Hop { role: "all".into(), lane: String::new(), instance: "dev".into() };
+    let edge = process::edge(&relay, &gateway, hop);
     // Chat calls the relay like any client: here, this very process.
     let bus = process::chat_bus(args.redis_url.as_deref()).await?;
-    let chat =
-        oblivious_chat::Chat::new(gateway.clone(), bus, process::chat_config(format!("http://{addr}"), internal_token));
+    let chat = process::chat(&gateway, bus, process::chat_config(format!("http://{addr}"), internal_token), &edge);
     // Alone, this process owns every reply: those left streaming by a previous run are over.
     chat.spawn_reaper(args.replicas <= 1);
     eprintln!(
         "oblivious dev listening on http://{addr}  (web UI: http://{addr}/, OpenAI: http://{addr}/v1, Anthropic: http://{addr}, Gemini: http://{addr}/v1beta)"
     );
 
-    let app = process::router(Services::ALL, relay.clone(), &gateway, Some(chat));
-    process::serve(listener, app).await;
-    relay.logs.flush().await;
+    let app = process::router(Services::ALL, relay.clone(), &gateway, Some(chat), edge);
+    process::serve(listener, app, &relay, drain).await;
     mock.shutdown();
     Ok(())
 }

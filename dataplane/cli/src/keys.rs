@@ -13,7 +13,7 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
     store.migrate().await.context("migrations failed")?;
     let now = now_ms();
     match args.command {
-        KeysCommand::Create { name, models, expires, admin, json } => {
+        KeysCommand::Create { name, models, expires, admin, lane_select, json } => {
             let expires_at = match expires {
                 Some(text) => Some(now + parse_lifetime_ms(&text)?),
                 None => None,
@@ -21,7 +21,14 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
             let models: Vec<String> =
                 models.into_iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect();
             let created = store
-                .create_api_key(NewApiKey { name, models, expires_at, is_admin: admin, ..NewApiKey::default() })
+                .create_api_key(NewApiKey {
+                    name,
+                    models,
+                    expires_at,
+                    is_admin: admin,
+                    lane_select,
+                    ..NewApiKey::default()
+                })
                 .await?;
             if json {
                 let mut value = serde_json::to_value(&created.record)?;

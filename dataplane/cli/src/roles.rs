@@ -20,6 +20,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use oblivious_config::subscriber::{NodeIdentity, Subscriber, SubscriberConfig, SubscriberHandle};
+use oblivious_core::edge::Hop;
 use oblivious_relay::Relay;
 
 use crate::cli::StoreArgs;
@@ -96,6 +97,7 @@ pub struct RoleArgs {
 
 pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     let services = role.services();
+    let drain = process::DrainSettings::from_env()?;
     let store = args.store.connect().await?;
     store.migrate().await.context("migrations failed")?;
     let internal_token = process::internal_token(services)?;
@@ -109,13 +111,16 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
         internal_token: internal_token.clone(),
     };
     let relay = process::relay(store.clone(), settings).await?;
-    let _subscriber = subscribe(role, &args, relay.clone())?;
+    let pod = args.pod_name.clone().unwrap_or_else(|| default_pod_name(role));
+    let _subscriber = subscribe(role, &args, &pod, relay.clone())?;
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let gateway = process::gateway(store, relay.clone(), process::gateway_config(&args.store.data_dir)?, services);
+    let edge =
+        process::edge(&relay, &gateway, Hop { role: role.name().into(), lane: args.lane.clone(), instance: pod });
     let chat = if services.chat {
         let relay_url = match (&args.relay_url, services.relay) {
             (Some(url), _) => url.clone(),
@@ -123,7 +128,7 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
             (None, false) => anyhow::bail!("the {} role needs --relay-url (OBLIVIOUS_RELAY_URL)", role.name()),
         };
         let bus = process::chat_bus(args.redis_url.as_deref()).await?;
-        let chat = oblivious_chat::Chat::new(gateway.clone(), bus, process::chat_config(relay_url, internal_token));
+        let chat = process::chat(&gateway, bus, process::chat_config(relay_url, internal_token), &edge);
         chat.spawn_reaper(false);
         Some(chat)
     } else {
@@ -131,8 +136,7 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     };
     eprintln!("oblivious {} listening on http://{addr} (ready once a configuration is held)", role.name());
 
-    process::serve(listener, process::router(services, relay.clone(), &gateway, chat)).await;
-    relay.logs.flush().await;
+    process::serve(listener, process::router(services, relay.clone(), &gateway, chat, edge), &relay, drain).await;
     if let Some(mock) = mock {
         mock.shutdown();
     }
@@ -141,10 +145,10 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
 
 /// Subscribes to the config stream; each valid snapshot is installed into the relay state
 /// (which the gateway and chat read too) before it is ACKed.
-fn subscribe(role: Role, args: &RoleArgs, relay: Arc<Relay>) -> anyhow::Result<SubscriberHandle> {
+fn subscribe(role: Role, args: &RoleArgs, pod: &str, relay: Arc<Relay>) -> anyhow::Result<SubscriberHandle> {
     let state_dir = args.state_dir.clone().unwrap_or_else(|| args.store.data_dir.join("config"));
     let node = NodeIdentity {
-        pod: args.pod_name.clone().unwrap_or_else(|| default_pod_name(role)),
+        pod: pod.to_string(),
         role: role.name().into(),
         tenant: args.tenant.clone(),
         lane: args.lane.clone(),

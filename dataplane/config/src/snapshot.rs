@@ -203,6 +203,8 @@ pub struct Channel {
     pub headers: BTreeMap<String, String>,
     /// Azure OpenAI `api-version` query parameter.
     pub api_version: Option<String>,
+    /// The canary lane this channel serves exclusively; empty for a baseline channel.
+    pub lane: String,
 }
 
 impl Default for Channel {
@@ -221,6 +223,7 @@ impl Default for Channel {
             quirks: Quirks::default(),
             headers: BTreeMap::new(),
             api_version: None,
+            lane: String::new(),
         }
     }
 }

@@ -15,6 +15,8 @@ pub struct UserView {
     pub role: String,
     pub group: String,
     pub disabled: bool,
+    /// May name a canary lane with `x-oblivious-lane`.
+    pub lane_select: bool,
     pub balance: String,
     pub currency: String,
     pub created_at: i64,
@@ -30,6 +32,7 @@ impl UserView {
             role: user.role.clone(),
             group: user.group.clone(),
             disabled: user.disabled,
+            lane_select: user.lane_select,
             balance: format_micros(user.balance_micros),
             currency: currency.to_string(),
             created_at: user.created_at,

@@ -33,6 +33,8 @@ pub struct Principal {
     /// Allowed public models; empty means all.
     pub models: Vec<String>,
     pub is_admin: bool,
+    /// May name a canary lane itself (admins always may).
+    pub lane_select: bool,
     pub group: String,
     /// The account billed for this caller's requests; None for operator keys (the bootstrap key
     /// and keys made with `oblivious keys create`), which are not metered.
@@ -54,6 +56,7 @@ impl Principal {
             key_prefix: key_prefix.to_string(),
             models: Vec::new(),
             is_admin: true,
+            lane_select: true,
             group: "default".into(),
             user_id: None,
             rpm: None,
@@ -70,6 +73,7 @@ impl Principal {
             key_prefix: record.prefix.clone(),
             models: record.models.clone(),
             is_admin: record.is_admin,
+            lane_select: record.lane_select,
             group: record.group.clone(),
             user_id: record.user_id,
             rpm: positive(record.rpm),
@@ -90,13 +94,9 @@ struct CachedKey {
 }
 
 /// Header naming the user an internal service (chat, RAG) calls on behalf of. Honoured only
-/// together with the internal service token, so a client cannot claim another user's identity.
-pub const USER_HEADER: &str = "x-oblivious-user-id";
-
-/// Header with which an internal service names the request id (its ledger and log key), so a
-/// chat reply and its charge share an id. Ignored from anyone else: a client choosing ledger keys
-/// could make a charge collide with an earlier one.
-pub const REQUEST_ID_HEADER: &str = "x-oblivious-request-id";
+/// together with the internal service token, so a client cannot claim another user's identity
+/// (and the edge strips it from every request from outside).
+pub use oblivious_core::edge::USER_HEADER;
 
 pub struct KeyAuthenticator {
     store: Store,
@@ -156,6 +156,7 @@ impl KeyAuthenticator {
     async fn internal_principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let service = Principal {
             is_admin: false,
+            lane_select: false,
             internal: true,
             key_prefix: "internal".into(),
             ..Principal::bootstrap("internal")

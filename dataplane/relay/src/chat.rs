@@ -57,7 +57,8 @@ pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
         record.lane = call.lane.tag().map(str::to_string);
     }
     let model = call.request.model.clone();
-    let candidates = active.routes.candidates(&active.snapshot, &model, &call.principal.group);
+    let lane = live_lane(&active, &call.lane);
+    let candidates = active.routes.candidates(&active.snapshot, &model, &call.principal.group, lane);
     if candidates.is_empty() || !call.principal.may_use_model(&model) {
         return reject(call, ApiError::model_not_found(&model));
     }
@@ -75,6 +76,13 @@ pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
     let mut response = answer(&relay, &active, &candidates, call).await;
     response.headers_mut().extend(rate_limit_headers);
     response
+}
+
+/// The request's lane, when it is live in this configuration (a disabled or expired lane's
+/// requests are baseline requests).
+pub fn live_lane<'a>(active: &'a ActiveConfig, lane: &LaneContext) -> Option<&'a str> {
+    let tag = lane.tag()?;
+    active.lanes.live(tag, oblivious_store::now_ms()).map(|lane| lane.tag.as_str())
 }
 
 /// Tries candidates until one answers, failing over on transient errors before the first byte.

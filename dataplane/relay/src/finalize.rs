@@ -79,7 +79,12 @@ fn submit(relay: &Relay, record: RequestRecord, admission: Option<Admission>) {
         let tokens = record.usage.input_tokens + record.usage.output_tokens;
         relay.billing.complete(admission, record.cost_micros, tokens, &record.model);
     }
-    let labels = RequestLabels { ingress: record.ingress, endpoint: record.endpoint, status: record.status };
+    let labels = RequestLabels {
+        ingress: record.ingress,
+        endpoint: record.endpoint,
+        status: record.status,
+        lane: record.lane.clone().unwrap_or_else(|| "baseline".into()),
+    };
     relay.metrics.requests.get_or_create(&labels).inc();
     relay.metrics.duration.observe(record.started.elapsed().as_secs_f64());
     if let Some(ttft) = record.ttft {

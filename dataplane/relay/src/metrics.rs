@@ -14,6 +14,8 @@ pub struct RequestLabels {
     pub ingress: &'static str,
     pub endpoint: &'static str,
     pub status: u16,
+    /// The request's canary lane, `baseline` outside every lane.
+    pub lane: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

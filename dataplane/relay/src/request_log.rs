@@ -56,8 +56,13 @@ pub struct RequestRecord {
 
 impl RequestRecord {
     pub fn new(ingress: &'static str, endpoint: &'static str) -> Self {
+        Self::with_id(Uuid::now_v7(), ingress, endpoint)
+    }
+
+    /// A record for the request the edge named `id`.
+    pub fn with_id(id: Uuid, ingress: &'static str, endpoint: &'static str) -> Self {
         RequestRecord {
-            id: Uuid::now_v7(),
+            id,
             started: Instant::now(),
             created_at_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0),
             key_id: None,

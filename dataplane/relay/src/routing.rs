@@ -1,10 +1,19 @@
 //! Channel selection: the routing table built from a snapshot, and the choice of the next
 //! channel for an attempt (priority tier first, weighted random inside the tier).
+//!
+//! Lane channels (`Channel.lane`) serve only requests dyed with their lane. For a model its
+//! lane has channels for, a dyed request's candidates are the lane's channels lifted into a tier
+//! above every baseline tier (so they are preferred, and failover still reaches the baseline
+//! ones unless the lane is `Strict`); for other models, the baseline's.
 
 use std::collections::HashMap;
 
-use oblivious_config::{Channel, Snapshot};
+use oblivious_config::{Channel, LaneFallback, Snapshot};
 use rand::Rng;
+
+/// Added to a lane channel's priority for requests in its lane: above any baseline tier
+/// (priorities are bounded to ±1000 by the CRD).
+const LANE_TIER: i32 = 1_000_000;
 
 /// A channel able to serve one public model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +28,11 @@ pub struct Candidate {
 /// Public model name -> candidates, sorted by priority (highest first). Built once per snapshot.
 #[derive(Debug, Default)]
 pub struct RoutingTable {
+    /// Baseline channels only.
     models: HashMap<String, Vec<Candidate>>,
+    /// (lane tag, model) -> the lane's channels (lifted by `LANE_TIER`) and, unless the lane is
+    /// `Strict`, the baseline's after them.
+    lane_models: HashMap<(String, String), Vec<Candidate>>,
     /// Every public model name, sorted, for listings.
     names: Vec<String>,
 }
@@ -27,28 +40,50 @@ pub struct RoutingTable {
 impl RoutingTable {
     pub fn build(snapshot: &Snapshot) -> Self {
         let mut models: HashMap<String, Vec<Candidate>> = HashMap::new();
+        let mut lane_models: HashMap<(String, String), Vec<Candidate>> = HashMap::new();
         for (index, channel) in snapshot.channels.iter().enumerate() {
             for route in &channel.models {
-                models.entry(route.name.clone()).or_default().push(Candidate {
+                let candidate = Candidate {
                     channel: index,
                     upstream_model: route.upstream_model.clone(),
                     priority: channel.priority,
                     weight: channel.weight,
-                });
+                };
+                if channel.lane.is_empty() {
+                    models.entry(route.name.clone()).or_default().push(candidate);
+                } else {
+                    let lifted = Candidate { priority: channel.priority.saturating_add(LANE_TIER), ..candidate };
+                    lane_models.entry((channel.lane.clone(), route.name.clone())).or_default().push(lifted);
+                }
             }
         }
-        for candidates in models.values_mut() {
+        for ((tag, model), candidates) in &mut lane_models {
+            let strict = snapshot.lanes.iter().any(|l| &l.tag == tag && l.fallback == LaneFallback::Strict);
+            if !strict {
+                candidates.extend(models.get(model).into_iter().flatten().cloned());
+            }
+        }
+        for candidates in models.values_mut().chain(lane_models.values_mut()) {
             candidates.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.channel.cmp(&b.channel)));
         }
-        let mut names: Vec<String> = models.keys().cloned().collect();
+        let mut names: Vec<String> = models.keys().chain(lane_models.keys().map(|(_, m)| m)).cloned().collect();
         names.sort();
-        RoutingTable { models, names }
+        names.dedup();
+        RoutingTable { models, lane_models, names }
     }
 
-    /// Candidates for `model` usable by `group` (a channel with no groups serves everyone).
-    pub fn candidates<'a>(&'a self, snapshot: &'a Snapshot, model: &str, group: &str) -> Vec<&'a Candidate> {
-        self.models
-            .get(model)
+    /// Candidates for `model` usable by `group` (a channel with no groups serves everyone), for a
+    /// request in the live lane `lane` (None: the baseline).
+    pub fn candidates<'a>(
+        &'a self,
+        snapshot: &'a Snapshot,
+        model: &str,
+        group: &str,
+        lane: Option<&str>,
+    ) -> Vec<&'a Candidate> {
+        let in_lane = lane.and_then(|tag| self.lane_models.get(&(tag.to_string(), model.to_string())));
+        in_lane
+            .or_else(|| self.models.get(model))
             .map(|all| all.iter().filter(|c| channel_serves_group(&snapshot.channels[c.channel], group)).collect())
             .unwrap_or_default()
     }
@@ -147,6 +182,49 @@ mod tests {
         let all_ejected = |_: &Candidate| Availability::Ejected;
         assert_eq!(select(&refs, all_ejected, &mut rng).unwrap().channel, 0);
         assert!(select(&refs, |_| Availability::Unusable, &mut rng).is_none());
+    }
+
+    fn lane_snapshot(fallback: LaneFallback) -> Snapshot {
+        let channel = |name: &str, lane: &str, priority: i32| Channel {
+            name: name.into(),
+            lane: lane.into(),
+            priority,
+            models: vec![oblivious_config::ModelRoute { name: "m".into(), upstream_model: "m".into() }],
+            ..Channel::default()
+        };
+        Snapshot {
+            channels: vec![channel("base", "", 10), channel("gray", "gray", 0)],
+            lanes: vec![oblivious_config::Lane { tag: "gray".into(), fallback, ..Default::default() }],
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn lane_channels_serve_only_their_lane_and_come_first_there() {
+        let snapshot = lane_snapshot(LaneFallback::Baseline);
+        let table = RoutingTable::build(&snapshot);
+        let names = |lane| {
+            table
+                .candidates(&snapshot, "m", "default", lane)
+                .iter()
+                .map(|c| snapshot.channels[c.channel].name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(None), ["base"], "baseline traffic never uses a lane channel");
+        assert_eq!(names(Some("gray")), ["gray", "base"], "preferred, with the baseline to fail over to");
+        assert_eq!(names(Some("blue")), ["base"], "a lane without channels uses the baseline's");
+        let mut rng = StdRng::seed_from_u64(3);
+        let lane = table.candidates(&snapshot, "m", "default", Some("gray"));
+        assert_eq!(select(&lane, |_| Availability::Healthy, &mut rng).unwrap().channel, 1);
+        assert_eq!(table.model_names(), ["m"]);
+    }
+
+    #[test]
+    fn a_strict_lanes_requests_never_leave_its_channels() {
+        let snapshot = lane_snapshot(LaneFallback::Strict);
+        let table = RoutingTable::build(&snapshot);
+        let lane = table.candidates(&snapshot, "m", "default", Some("gray"));
+        assert_eq!(lane.iter().map(|c| c.channel).collect::<Vec<_>>(), [1]);
     }
 
     proptest! {

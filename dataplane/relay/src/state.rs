@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use oblivious_config::{Channel, Snapshot};
+use oblivious_core::lane::rules::LaneTable;
+use oblivious_core::shutdown::Lifecycle;
 use oblivious_store::Store;
 
 use oblivious_store::kv::SharedState;
@@ -52,17 +54,20 @@ impl Default for RelayConfig {
     }
 }
 
-/// A snapshot and the routing table derived from it; swapped as one.
+/// A snapshot and the tables derived from it; swapped as one.
 #[derive(Debug, Default)]
 pub struct ActiveConfig {
     pub snapshot: Snapshot,
     pub routes: RoutingTable,
+    /// The lanes, ready for the edge to evaluate.
+    pub lanes: Arc<LaneTable>,
 }
 
 impl ActiveConfig {
     pub fn new(snapshot: Snapshot) -> Self {
         let routes = RoutingTable::build(&snapshot);
-        ActiveConfig { snapshot, routes }
+        let lanes = Arc::new(LaneTable::new(&snapshot.lanes));
+        ActiveConfig { snapshot, routes, lanes }
     }
 }
 
@@ -78,6 +83,8 @@ pub struct Relay {
     pub logs: RequestLogSink,
     pub billing: Billing,
     pub metrics: Metrics,
+    /// The process's shutdown state (`/readyz` answers 503 while draining).
+    pub lifecycle: Arc<Lifecycle>,
     clients: Mutex<HashMap<u64, reqwest::Client>>,
 }
 
@@ -108,6 +115,7 @@ impl Relay {
             logs,
             billing,
             metrics: Metrics::default(),
+            lifecycle: Lifecycle::new(),
             clients: Mutex::new(HashMap::new()),
         })
     }
@@ -127,8 +135,22 @@ impl Relay {
         tracing::info!(version, "configuration installed");
     }
 
+    /// The lanes of the active configuration, for the edge and outbound hops.
+    pub fn lanes(&self) -> Arc<LaneTable> {
+        self.active.load().lanes.clone()
+    }
+
     pub fn is_loaded(&self) -> bool {
         self.loaded.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The last step of a shutdown, after every request has ended: charges into the ledger
+    /// (retried until `deadline` if the database is down), then the request log. In this order,
+    /// so a record never describes a charge the ledger lacks.
+    pub async fn flush_for_shutdown(&self, deadline: tokio::time::Instant) {
+        let unwritten = self.billing.settler.drain(deadline).await;
+        self.logs.flush().await;
+        tracing::info!(unwritten_charges = unwritten, "billing and request log flushed");
     }
 
     /// The HTTP client for a channel. Clients differ only by connect timeout (a client-level

@@ -29,6 +29,9 @@ pub struct ApiKeyRecord {
     #[sqlx(json)]
     pub models: Vec<String>,
     pub is_admin: bool,
+    /// May name a canary lane itself (`x-oblivious-lane`): set on the key, or inherited from
+    /// its owner when looked up for authentication.
+    pub lane_select: bool,
     /// Owner, when the key belongs to a user account.
     pub user_id: Option<Uuid>,
     /// User group selecting channels and prices.
@@ -55,6 +58,7 @@ pub struct NewApiKey {
     /// Milliseconds since the epoch; `None` never expires.
     pub expires_at: Option<i64>,
     pub is_admin: bool,
+    pub lane_select: bool,
     pub user_id: Option<Uuid>,
     /// Defaults to `default`.
     pub group: Option<String>,
@@ -93,7 +97,7 @@ pub fn key_prefix(secret: &str) -> &str {
     &secret[..end]
 }
 
-const COLUMNS: &str = "id, name, prefix, models, is_admin, user_id, group_name, created_at, expires_at, revoked_at, \
+const COLUMNS: &str = "id, name, prefix, models, is_admin, lane_select, user_id, group_name, created_at, expires_at, revoked_at, \
      rpm, tpm, max_spend_micros, spent_micros";
 
 impl Store {
@@ -106,6 +110,7 @@ impl Store {
             prefix: key_prefix(&secret).to_string(),
             models: new.models,
             is_admin: new.is_admin,
+            lane_select: new.lane_select,
             user_id: new.user_id,
             group: new.group.unwrap_or_else(|| "default".to_string()),
             created_at: crate::now_ms(),
@@ -117,7 +122,8 @@ impl Store {
             spent_micros: 0,
         };
         let sql = "INSERT INTO api_keys (id, name, prefix, key_hash, models, is_admin, user_id, group_name, created_at, \
-                   expires_at, rpm, tpm, max_spend_micros) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+                   expires_at, rpm, tpm, max_spend_micros, lane_select) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
         on_pool!(self, pool => sqlx::query(sql)
             .bind(record.id)
             .bind(&record.name)
@@ -132,6 +138,7 @@ impl Store {
             .bind(record.rpm)
             .bind(record.tpm)
             .bind(record.max_spend_micros)
+            .bind(record.lane_select)
             .execute(pool)
             .await
             .map(drop)?);
@@ -142,7 +149,8 @@ impl Store {
     /// its owner (if any) exists and is not disabled. The group is the owner's current group, so
     /// moving a user to another group applies to their existing keys.
     pub async fn find_active_api_key(&self, secret: &str, now_ms: i64) -> StoreResult<Option<ApiKeyRecord>> {
-        let sql = "SELECT k.id, k.name, k.prefix, k.models, k.is_admin, k.user_id, \
+        let sql = "SELECT k.id, k.name, k.prefix, k.models, k.is_admin, \
+             (k.lane_select OR COALESCE(u.lane_select, k.lane_select)) AS lane_select, k.user_id, \
              COALESCE(u.group_name, k.group_name) AS group_name, k.created_at, k.expires_at, k.revoked_at, \
              k.rpm, k.tpm, k.max_spend_micros, k.spent_micros \
              FROM api_keys k LEFT JOIN users u ON u.id = k.user_id \
@@ -227,6 +235,7 @@ mod tests {
                 prefix: "sk-obl-abc".into(),
                 models: vec![],
                 is_admin: false,
+                lane_select: false,
                 user_id: None,
                 group: "default".into(),
                 created_at: 0,

@@ -61,6 +61,8 @@ pub struct RequestLogFilter {
     pub key_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
     pub model: Option<String>,
+    /// A lane tag, or `baseline` for requests outside every lane.
+    pub lane: Option<String>,
     /// Only records created strictly before this time (ms), for paging.
     pub before: Option<i64>,
 }
@@ -114,7 +116,8 @@ impl Store {
     pub async fn list_request_logs(&self, filter: &RequestLogFilter) -> StoreResult<Vec<RequestLog>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM request_logs WHERE ($1 IS NULL OR key_id = $1) AND ($2 IS NULL OR model = $2) \
-             AND ($3 IS NULL OR created_at < $3) AND ($5 IS NULL OR user_id = $5) ORDER BY created_at DESC, id DESC LIMIT $4"
+             AND ($3 IS NULL OR created_at < $3) AND ($5 IS NULL OR user_id = $5) \
+             AND ($6 IS NULL OR COALESCE(lane, 'baseline') = $6) ORDER BY created_at DESC, id DESC LIMIT $4"
         );
         let limit = filter.limit.clamp(1, MAX_PAGE);
         Ok(on_pool!(self, pool => sqlx::query_as(&sql)
@@ -123,6 +126,7 @@ impl Store {
             .bind(filter.before)
             .bind(limit)
             .bind(filter.user_id)
+            .bind(&filter.lane)
             .fetch_all(pool)
             .await?))
     }

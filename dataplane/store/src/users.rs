@@ -27,6 +27,8 @@ pub struct UserRecord {
     #[serde(rename = "group")]
     pub group: String,
     pub disabled: bool,
+    /// May name a canary lane itself (`x-oblivious-lane`).
+    pub lane_select: bool,
     pub balance_micros: i64,
     /// Bumped by every balance change; lets caches keep the newest value.
     pub balance_version: i64,
@@ -63,6 +65,7 @@ pub struct UserUpdate {
     pub role: Option<String>,
     pub group: Option<String>,
     pub disabled: Option<bool>,
+    pub lane_select: Option<bool>,
 }
 
 /// A page of a user search.
@@ -74,8 +77,8 @@ pub struct UserQuery {
     pub offset: i64,
 }
 
-pub(crate) const USER_COLUMNS: &str = "id, username, email, display_name, role, group_name, disabled, balance_micros, \
-     balance_version, created_at, updated_at";
+pub(crate) const USER_COLUMNS: &str = "id, username, email, display_name, role, group_name, disabled, lane_select, \
+     balance_micros, balance_version, created_at, updated_at";
 
 impl Store {
     /// Creates a user. A taken username or email is `StoreError::Conflict` naming the field.
@@ -145,7 +148,7 @@ impl Store {
     pub async fn update_user(&self, id: Uuid, update: &UserUpdate) -> StoreResult<Option<UserRecord>> {
         let sql = "UPDATE users SET display_name = COALESCE($1, display_name), email = COALESCE($2, email), \
                    role = COALESCE($3, role), group_name = COALESCE($4, group_name), disabled = COALESCE($5, disabled), \
-                   updated_at = $6 WHERE id = $7";
+                   lane_select = COALESCE($6, lane_select), updated_at = $7 WHERE id = $8";
         let email = update.email.as_ref().map(|e| e.trim().to_lowercase());
         let result = on_pool!(self, pool => sqlx::query(sql)
             .bind(&update.display_name)
@@ -153,6 +156,7 @@ impl Store {
             .bind(&update.role)
             .bind(&update.group)
             .bind(update.disabled)
+            .bind(update.lane_select)
             .bind(crate::now_ms())
             .bind(id)
             .execute(pool)

@@ -89,6 +89,10 @@ async fn keys_follow_their_owner_and_keep_their_models(store: Store) {
     store.update_user(user.id, &UserUpdate { group: Some("vip".into()), ..UserUpdate::default() }).await.unwrap();
     let found = store.find_active_api_key(&created.secret, NOW).await.unwrap().unwrap();
     assert_eq!(found.group, "vip");
+    assert!(!found.lane_select, "nobody may pick a lane by default");
+    store.update_user(user.id, &UserUpdate { lane_select: Some(true), ..UserUpdate::default() }).await.unwrap();
+    let found = store.find_active_api_key(&created.secret, NOW).await.unwrap().unwrap();
+    assert!(found.lane_select, "a key inherits its owner's laneSelect");
     store.update_user(user.id, &UserUpdate { disabled: Some(true), ..UserUpdate::default() }).await.unwrap();
     assert!(
         store.find_active_api_key(&created.secret, NOW).await.unwrap().is_none(),
@@ -140,6 +144,7 @@ async fn request_logs_are_idempotent_and_listed_newest_first_with_filters(store:
     let month = 31 * 86_400_000;
     let rows: Vec<RequestLog> = (0..900)
         .map(|i| log(NOW - month + i * 3_000_000, if i % 2 == 0 { "a" } else { "b" }, (i % 3 == 0).then_some(key)))
+        .map(|row| RequestLog { lane: (row.created_at % 2 == 0).then(|| "gray".into()), ..row })
         .collect();
     store.insert_request_logs(&rows).await.unwrap();
     store.insert_request_logs(&rows[..10]).await.unwrap(); // a retried batch
@@ -156,11 +161,18 @@ async fn request_logs_are_idempotent_and_listed_newest_first_with_filters(store:
             key_id: Some(key),
             before: Some(NOW),
             user_id: None,
+            lane: None,
         })
         .await
         .unwrap();
     assert_eq!(page.len(), 5);
     assert!(page.iter().all(|r| r.model == "a" && r.key_id == Some(key) && r.created_at < NOW));
+    let lane = |tag: &str| RequestLogFilter { limit: 1000, lane: Some(tag.into()), ..Default::default() };
+    let gray = store.list_request_logs(&lane("gray")).await.unwrap();
+    let baseline = store.list_request_logs(&lane("baseline")).await.unwrap();
+    assert_eq!(gray.len(), rows.iter().filter(|r| r.lane.is_some()).count());
+    assert!(gray.iter().all(|r| r.lane.as_deref() == Some("gray")) && baseline.iter().all(|r| r.lane.is_none()));
+    assert_eq!(gray.len() + baseline.len(), 900, "`baseline` names the requests outside every lane");
     let clamped = store.list_request_logs(&RequestLogFilter { limit: 0, ..Default::default() }).await.unwrap();
     assert_eq!(clamped.len(), 1, "a zero limit is clamped to one row");
 }

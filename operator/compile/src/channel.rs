@@ -102,6 +102,13 @@ fn compile_one(
         }
     }
 
+    if let Some(lane) = &spec.lane
+        && (!crate::lane::is_dns_label(lane) || lane == "baseline")
+    {
+        error("spec.lane", format!("`{lane}` is not a lane tag (a lowercase DNS label other than `baseline`)"));
+        ok = false;
+    }
+
     if !ok {
         return None;
     }
@@ -123,6 +130,7 @@ fn compile_one(
         },
         headers: spec.headers.clone(),
         api_version: spec.api_version.clone(),
+        lane: spec.lane.clone().unwrap_or_default(),
     })
 }
 

@@ -1,12 +1,15 @@
 //! A whole chat deployment in the test process: store, relay with billing, gateway, chat and
 //! the mock upstream, served on a port of its own; and an HTTP client speaking its API.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use oblivious_chat::bus::StreamBus;
 use oblivious_chat::{Chat, ChatConfig};
+use oblivious_core::edge::{Caller, CallerLookup, Edge, EdgeConfig, Hop, Hops};
 use oblivious_core::sse::SseParser;
 use oblivious_gateway::{Gateway, GatewayConfig};
 use oblivious_relay::{Relay, RelayConfig};
@@ -19,6 +22,7 @@ const INTERNAL: &str = "internal-chat-test-token";
 /// Conditions a test waits for are met within this, or the test fails.
 const PATIENCE: Duration = Duration::from_secs(20);
 
+/// Requests with `x-canary` are dyed `gray` (a lane whose only member, rag, chat never calls).
 /// `fast` answers five words; `slow` forty at 40 words/s (one second); `free` has no price;
 /// `broken` fails with a 500; `vip` is only for the `vip` group. Prices in EUR per 1M tokens.
 const MANIFESTS: &str = r#"
@@ -86,12 +90,38 @@ spec:
   displayName: Concierge
   model: vip
   groups: [vip]
+---
+apiVersion: oblivious.dev/v1alpha1
+kind: Lane
+metadata: {name: gray}
+spec:
+  tag: gray
+  conditions: {rules: [{header: {name: x-canary}}]}
+  members: [{service: rag, endpoint: "http://127.0.0.1:9"}]
 "#;
 
 /// A signed-in user.
 pub struct User {
     pub token: String,
     pub id: String,
+}
+
+/// Lanes never look at the caller in these tests.
+struct NoCallers;
+
+impl CallerLookup for NoCallers {
+    fn lookup<'a>(&'a self, _: &'a axum::http::request::Parts) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>> {
+        Box::pin(async { Caller::default() })
+    }
+}
+
+/// The edge layer every process mounts, so chat's calls reach the relay as in production.
+fn edge(relay: &Arc<Relay>) -> Arc<Edge> {
+    let lanes = relay.clone();
+    let hops = Hops::new(Arc::new(move || lanes.lanes()), Some(INTERNAL.into()));
+    let hop = Hop { role: "all".into(), lane: String::new(), instance: "test".into() };
+    let in_flight = relay.metrics.in_flight.clone();
+    Edge::new(EdgeConfig { hop, hops, callers: Arc::new(NoCallers), in_flight, max_body_bytes: 1 << 20 })
 }
 
 pub struct Api {
@@ -131,9 +161,12 @@ impl Api {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let chat_config =
             ChatConfig { relay_url: base.clone(), internal_token: INTERNAL.into(), generate_titles: true };
-        let chat = Chat::new(gateway.clone(), bus, chat_config);
-        let app =
-            oblivious_relay::app(relay).merge(oblivious_gateway::router(gateway)).merge(oblivious_chat::router(chat));
+        let edge = edge(&relay);
+        let chat = Chat::new(gateway.clone(), bus, chat_config, edge.hops.clone(), relay.lifecycle.clone());
+        let app = oblivious_relay::app(relay)
+            .merge(oblivious_gateway::router(gateway))
+            .merge(oblivious_chat::router(chat))
+            .layer(axum::middleware::from_fn_with_state(edge, oblivious_core::edge::layer));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Api { base, mock_base: mock.base_url(), http: reqwest::Client::new(), _mock: mock }
     }

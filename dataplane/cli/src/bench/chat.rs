@@ -213,8 +213,10 @@ impl Deployment {
         let base = format!("http://{}", listener.local_addr()?);
         let mut chat_config = process::chat_config(base.clone(), internal_token.clone());
         chat_config.generate_titles = false;
-        let chat = oblivious_chat::Chat::new(gateway.clone(), oblivious_chat::bus::StreamBus::local(), chat_config);
-        let app = process::router(Services::ALL, relay, &gateway, Some(chat));
+        let hop = oblivious_core::edge::Hop { role: "all".into(), lane: String::new(), instance: "bench".into() };
+        let edge = process::edge(&relay, &gateway, hop);
+        let chat = process::chat(&gateway, oblivious_chat::bus::StreamBus::local(), chat_config, &edge);
+        let app = process::router(Services::ALL, relay, &gateway, Some(chat), edge);
         tokio::spawn(async move { axum::serve(oblivious_core::serve::without_nagle(listener), app).await });
         Ok(Deployment { base, internal_token, user_id: OnceLock::new(), _mock: mock, _dir: dir })
     }
@@ -243,7 +245,8 @@ impl Deployment {
         let mut response = http
             .post(format!("{}/v1/chat/completions", self.base))
             .bearer_auth(&self.internal_token)
-            .header(oblivious_relay::auth::USER_HEADER, self.user_id.get().context("no user")?.as_str())
+            .header(oblivious_core::edge::HOP_TOKEN_HEADER, &self.internal_token)
+            .header(oblivious_core::edge::USER_HEADER, self.user_id.get().context("no user")?.as_str())
             .json(&body)
             .send()
             .await?

@@ -55,6 +55,9 @@ pub struct UserChange {
     disabled: Option<bool>,
     #[serde(default)]
     display_name: Option<String>,
+    /// May name a canary lane with `x-oblivious-lane`.
+    #[serde(default)]
+    lane_select: Option<bool>,
 }
 
 pub async fn update_user(
@@ -82,6 +85,7 @@ pub async fn update_user(
         role: body.role,
         group: body.group,
         disabled: body.disabled,
+        lane_select: body.lane_select,
     };
     let user = gateway.store.update_user(id, &update).await?.ok_or_else(|| ProductError::not_found("user"))?;
     if body.disabled == Some(true) {
@@ -192,6 +196,8 @@ pub struct LogQuery {
     key_id: Option<Uuid>,
     user_id: Option<Uuid>,
     model: Option<String>,
+    /// A lane tag, or `baseline` for requests outside every lane.
+    lane: Option<String>,
     before: Option<i64>,
 }
 
@@ -206,6 +212,7 @@ pub async fn logs(
         key_id: query.key_id,
         user_id: query.user_id,
         model: query.model.filter(|m| !m.is_empty()),
+        lane: query.lane.filter(|l| !l.is_empty()),
         before: query.before,
     };
     let rows = gateway.store.list_request_logs(&filter).await?;

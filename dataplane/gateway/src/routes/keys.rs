@@ -92,6 +92,8 @@ pub async fn create(
             models: body.models.iter().map(|m| m.trim().to_string()).collect(),
             expires_at,
             is_admin: false,
+            // A user's keys pick lanes only through the account's own `laneSelect`.
+            lane_select: false,
             user_id: Some(identity.user.id),
             group: Some(identity.user.group.clone()),
             rpm,

@@ -34,6 +34,9 @@ pub struct Settlement {
 enum Command {
     Settle(Box<Settlement>),
     Flush(oneshot::Sender<()>),
+    /// Shutdown: write everything, retrying waiting charges until the instant; answers how many
+    /// charges are still unwritten.
+    Drain(tokio::time::Instant, oneshot::Sender<usize>),
 }
 
 /// The sending side; cheap to clone.
@@ -77,6 +80,17 @@ impl Settler {
             let _ = wait.await;
         }
     }
+
+    /// For shutdown: processes everything submitted so far and keeps retrying charges that wait
+    /// for the database until `deadline`. Returns how many charges are still unwritten (lost
+    /// when the process exits: under-billing, never over-billing).
+    pub async fn drain(&self, deadline: tokio::time::Instant) -> usize {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Command::Drain(deadline, done)).is_err() {
+            return self.pending();
+        }
+        wait.await.unwrap_or_else(|_| self.pending())
+    }
 }
 
 async fn run(store: Store, sweep_book: QuotaBook, mut rx: mpsc::UnboundedReceiver<Command>, pending: Arc<AtomicUsize>) {
@@ -97,6 +111,19 @@ async fn run(store: Store, sweep_book: QuotaBook, mut rx: mpsc::UnboundedReceive
                 }
                 Some(Command::Flush(done)) => {
                     let _ = done.send(());
+                }
+                Some(Command::Drain(deadline, done)) => {
+                    while !waiting.is_empty() && !replay(&store, &mut waiting).await {
+                        if tokio::time::Instant::now() + retry_in >= deadline {
+                            break;
+                        }
+                        tokio::time::sleep(retry_in).await;
+                        retry_in = (retry_in * 2).min(RETRY_MAX);
+                    }
+                    if !waiting.is_empty() {
+                        tracing::error!(unwritten = waiting.len(), "shutting down with charges the database never took");
+                    }
+                    let _ = done.send(waiting.len());
                 }
                 None => return,
             },

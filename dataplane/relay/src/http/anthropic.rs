@@ -7,17 +7,23 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use oblivious_core::Dialect;
+use oblivious_core::edge::RequestId;
 
 use super::chat_entry::{ChatEntry, enter_chat};
 use crate::dialect::IngressHints;
 use crate::state::Relay;
 
-pub async fn messages(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
+pub async fn messages(
+    State(relay): State<Arc<Relay>>,
+    request_id: RequestId,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let entry = ChatEntry {
         dialect: Dialect::Anthropic,
         hints: IngressHints::default(),
         query_key: None,
         gemini_json_array: false,
     };
-    enter_chat(relay, entry, headers, body).await
+    enter_chat(relay, entry, request_id, headers, body).await
 }

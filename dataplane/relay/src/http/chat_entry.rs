@@ -8,9 +8,9 @@ use axum::body::Body;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use oblivious_core::Dialect;
+use oblivious_core::edge::{RequestId, read_limited};
 use oblivious_core::lane::LaneContext;
 
-use super::body::read_limited;
 use super::with_request_id;
 use crate::chat::{ChatCall, serve_chat};
 use crate::dialect::{self, IngressHints};
@@ -27,8 +27,16 @@ pub struct ChatEntry<'a> {
     pub gemini_json_array: bool,
 }
 
-pub async fn enter_chat(relay: Arc<Relay>, entry: ChatEntry<'_>, headers: HeaderMap, body: Body) -> Response {
-    let record = RequestRecord::new(entry.dialect.as_str(), "chat");
+/// `request_id` is the edge's: a fresh one for a client, the caller's for a trusted hop (chat
+/// names its reply's id, so the reply and its charge share it).
+pub async fn enter_chat(
+    relay: Arc<Relay>,
+    entry: ChatEntry<'_>,
+    RequestId(request_id): RequestId,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let record = RequestRecord::with_id(request_id, entry.dialect.as_str(), "chat");
     let mut guard = RecordGuard::new(relay.clone(), record);
     let lane = LaneContext::from_headers(&headers);
     guard.record().lane = lane.tag().map(str::to_string);
@@ -49,9 +57,6 @@ pub async fn enter_chat(relay: Arc<Relay>, entry: ChatEntry<'_>, headers: Header
         Ok(principal) => principal,
         Err(error) => return early_error(guard, error),
     };
-    if let Some(chosen) = internal_request_id(&principal, &headers) {
-        guard.record().id = chosen;
-    }
     guard.record().key_id = principal.key_id;
     guard.record().key_prefix = principal.key_prefix.clone();
     let bytes = match read_limited(body, relay.config.max_body_bytes).await {
@@ -72,35 +77,4 @@ pub async fn enter_chat(relay: Arc<Relay>, entry: ChatEntry<'_>, headers: Header
         gemini_json_array: entry.gemini_json_array,
     };
     with_request_id(serve_chat(relay, call).await, request_id)
-}
-
-/// The request id an internal service chose (`REQUEST_ID_HEADER`), for it only.
-fn internal_request_id(principal: &crate::auth::Principal, headers: &HeaderMap) -> Option<uuid::Uuid> {
-    if !principal.internal {
-        return None;
-    }
-    let value = headers.get(crate::auth::REQUEST_ID_HEADER)?.to_str().ok()?;
-    uuid::Uuid::parse_str(value.trim()).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::HeaderValue;
-
-    use super::*;
-    use crate::auth::{Principal, REQUEST_ID_HEADER};
-
-    #[test]
-    fn only_internal_services_choose_their_request_id() {
-        let id = uuid::Uuid::now_v7();
-        let mut headers = HeaderMap::new();
-        headers
-            .insert(REQUEST_ID_HEADER, HeaderValue::from_str(&id.to_string()).unwrap_or(HeaderValue::from_static("")));
-        let client = Principal::bootstrap("sk");
-        assert_eq!(internal_request_id(&client, &headers), None, "a client cannot pick ledger keys");
-        let service = Principal { internal: true, ..Principal::bootstrap("internal") };
-        assert_eq!(internal_request_id(&service, &headers), Some(id));
-        headers.insert(REQUEST_ID_HEADER, HeaderValue::from_static("not-an-id"));
-        assert_eq!(internal_request_id(&service, &headers), None);
-    }
 }

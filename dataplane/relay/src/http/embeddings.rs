@@ -9,11 +9,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oblivious_config::{Channel, Provider};
+use oblivious_core::edge::{RequestId, read_limited};
 use oblivious_core::lane::LaneContext;
 use oblivious_core::{ApiError, Dialect, ErrorKind};
 use serde_json::Value;
 
-use super::body::read_limited;
 use super::with_request_id;
 use crate::billing::estimate_embeddings;
 use crate::dialect::{FailureAction, UpstreamFailure, UpstreamRequest, provider_dialect};
@@ -25,9 +25,13 @@ use crate::routing::select;
 use crate::state::Relay;
 use crate::upstream;
 
-pub async fn embeddings(State(relay): State<Arc<Relay>>, headers: HeaderMap, body: Body) -> Response {
-    let record = RequestRecord::new("openai", "embeddings");
-    let request_id = record.id;
+pub async fn embeddings(
+    State(relay): State<Arc<Relay>>,
+    RequestId(request_id): RequestId,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let record = RequestRecord::with_id(request_id, "openai", "embeddings");
     let mut guard = RecordGuard::new(relay.clone(), record);
     let response = match run(&relay, &mut guard, &headers, body).await {
         Ok((response, usage)) => {
@@ -74,7 +78,7 @@ async fn run(
     let active = relay.active();
     let candidates: Vec<_> = active
         .routes
-        .candidates(&active.snapshot, &model, &principal.group)
+        .candidates(&active.snapshot, &model, &principal.group, crate::chat::live_lane(&active, &lane))
         .into_iter()
         .filter(|c| provider_dialect(active.snapshot.channels[c.channel].provider) == Dialect::OpenAi)
         .collect();

@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use oblivious_core::edge::RequestId;
 use oblivious_core::{ApiError, Dialect, ErrorKind};
 
 use super::chat_entry::{ChatEntry, enter_chat};
@@ -17,6 +18,7 @@ pub async fn generate(
     State(relay): State<Arc<Relay>>,
     Path(model_action): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    request_id: RequestId,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -36,7 +38,7 @@ pub async fn generate(
         query_key: query.get("key").map(String::as_str),
         gemini_json_array: stream && !sse,
     };
-    enter_chat(relay, entry, headers, body).await
+    enter_chat(relay, entry, request_id, headers, body).await
 }
 
 fn unknown_method(path: &str) -> Response {

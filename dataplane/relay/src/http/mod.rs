@@ -3,11 +3,9 @@
 //! serving so tests can drive it directly.
 
 mod anthropic;
-mod body;
 mod chat_entry;
 mod embeddings;
 mod gemini;
-mod in_flight;
 mod models;
 mod openai;
 mod probes;
@@ -21,7 +19,6 @@ use axum::routing::{get, post};
 
 use crate::state::Relay;
 
-pub use in_flight::count_in_flight;
 pub use openai::not_found;
 
 /// All routes of a relay.

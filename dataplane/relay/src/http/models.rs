@@ -25,7 +25,7 @@ fn visible_models(relay: &Relay, principal: &Principal) -> Vec<String> {
         .model_names()
         .iter()
         .filter(|m| principal.may_use_model(m))
-        .filter(|m| !active.routes.candidates(&active.snapshot, m, &principal.group).is_empty())
+        .filter(|m| !active.routes.candidates(&active.snapshot, m, &principal.group, None).is_empty())
         .cloned()
         .collect()
 }

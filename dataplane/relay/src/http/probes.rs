@@ -13,8 +13,11 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready: a configuration is installed and the store answers.
+/// Ready: not shutting down, a configuration is installed and the store answers.
 pub async fn readyz(State(relay): State<Arc<Relay>>) -> Response {
+    if relay.lifecycle.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
     if !relay.is_loaded() {
         return (StatusCode::SERVICE_UNAVAILABLE, "no configuration loaded").into_response();
     }

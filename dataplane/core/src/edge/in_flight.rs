@@ -6,7 +6,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes, HttpBody};
+#[cfg(test)]
 use axum::extract::{Request, State};
+#[cfg(test)]
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus_client::metrics::gauge::Gauge;
@@ -46,11 +48,25 @@ impl HttpBody for CountedBody {
     }
 }
 
-/// Middleware: `router.layer(axum::middleware::from_fn_with_state(relay.metrics.in_flight.clone(), count_in_flight))`.
-pub async fn count_in_flight(State(gauge): State<Gauge>, request: Request, next: Next) -> Response {
-    gauge.inc();
-    let counted = Counted(gauge);
-    next.run(request).await.map(|inner| Body::new(CountedBody { inner, _counted: counted }))
+/// Counts a request from now until the body of its response ends or is dropped.
+pub struct InFlight(Counted);
+
+impl InFlight {
+    pub fn start(gauge: &Gauge) -> Self {
+        gauge.inc();
+        InFlight(Counted(gauge.clone()))
+    }
+
+    /// Hands the count over to the response body.
+    pub fn until_body_ends(self, response: Response) -> Response {
+        response.map(|inner| Body::new(CountedBody { inner, _counted: self.0 }))
+    }
+}
+
+#[cfg(test)]
+async fn count_in_flight(State(gauge): State<Gauge>, request: Request, next: Next) -> Response {
+    let counted = InFlight::start(&gauge);
+    counted.until_body_ends(next.run(request).await)
 }
 
 #[cfg(test)]

@@ -1,5 +1,9 @@
-//! Lane propagation: the canary-lane tag and W3C baggage that arrived on a request are carried on
-//! every outbound request the service makes (DESIGN §5 "Lanes").
+//! Canary lanes (DESIGN §5 "Lanes"): which lane a request is dyed with (`rules`), where a hop
+//! sends it next (`route`), and propagation: the lane tag and W3C baggage that arrived on a
+//! request are carried on every outbound request the service makes.
+
+pub mod route;
+pub mod rules;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
