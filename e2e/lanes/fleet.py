@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -172,7 +173,17 @@ class Process:
         self.wait_ready(timeout)
         return self
 
+    def accepts_connections(self) -> bool:
+        host, _, port = self.url.removeprefix("http://").partition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=1.0).close()
+            return True
+        except OSError:
+            return False
+
     def is_ready(self) -> bool:
+        if not self.ready_path:  # only a listening port to go by
+            return self.accepts_connections()
         try:
             return httpx.get(self.url + self.ready_path, timeout=1.0).status_code == 200
         except httpx.HTTPError:
@@ -185,7 +196,8 @@ class Process:
             return self.is_ready()
 
         try:
-            poll(ready, timeout, f"{self.name} to answer GET {self.ready_path} 200", interval=0.05)
+            what = f"GET {self.ready_path} 200" if self.ready_path else "a connection"
+            poll(ready, timeout, f"{self.name} to answer {what}", interval=0.05)
         except AssertionError as error:
             raise AssertionError(f"{error}\n--- {self.name} log ({self.log_path}):\n{self.log()[-6000:]}") from None
 
@@ -443,7 +455,9 @@ class Fleet:
                 self._base_env(),
                 self.workdir / "operator.log",
                 f"http://127.0.0.1:{port}",
-                "/healthz",
+                # Its /healthz is served over HTTP/2 only (tonic without accept_http1), which
+                # neither httpx nor an HTTP/1.1 probe speaks: a listening port has to do.
+                "",
             )
         ).start()
         base0 = self.baseline_pod("base-0", self.base0_port).start()

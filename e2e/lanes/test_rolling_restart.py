@@ -9,8 +9,11 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
+from typing import Callable
 
-from fleet import EXIT_TIMEOUT, Fleet, Process, ProductApi, User, micros
+import httpx
+
+from fleet import EXIT_TIMEOUT, Answer, Fleet, Process, ProductApi, User, completion, micros, route_of
 from support import poll
 from traffic import Load, Outcome, Service
 
@@ -20,21 +23,30 @@ RELAY_WORKERS = [(False, False), (False, False), (False, False), (True, False), 
 CHAT_WORKERS = [False, True]
 
 
-def drain(pod: Process) -> float:
-    """SIGTERM `pod`, check it turns unready while still running, and wait for exit 0. Returns
-    how long it took to exit."""
+def drain(pod: Process, call: Callable[[str], Answer]) -> str:
+    """SIGTERM `pod`; it must turn unready at once, still answer `call` during its 1 s pre-stop
+    pause, and exit 0. Returns how long each phase took."""
     assert pod.popen is not None
     signalled = time.monotonic()
     pod.popen.send_signal(signal.SIGTERM)
-    poll(lambda: not pod.is_ready(), 0.9, f"{pod.name} to turn unready on SIGTERM", interval=0.02)
+    poll(lambda: not pod.is_ready(), 0.5, f"{pod.name} to turn unready on SIGTERM", interval=0.02)
     assert pod.running, f"{pod.name} exited before its 1 s pre-stop pause was over"
-    try:
-        code = pod.popen.wait(timeout=EXIT_TIMEOUT)
-    except Exception:
+    answer = call(pod.url)
+    assert answer.ok, f"{pod.name} did not serve during its pre-stop pause: {answer.status} {answer.body[:300]}"
+    assert route_of(answer.headers)[0].instance == pod.name
+    closed = None
+    while pod.popen.poll() is None and time.monotonic() < signalled + EXIT_TIMEOUT:
+        if closed is None and not pod.accepts_connections():
+            closed = time.monotonic() - signalled
+        time.sleep(0.02)
+    if pod.popen.poll() is None:
         pod.kill()
-        raise AssertionError(f"{pod.name} did not exit within {EXIT_TIMEOUT:.0f}s of SIGTERM") from None
+        raise AssertionError(f"{pod.name} did not exit within {EXIT_TIMEOUT:.0f}s of SIGTERM")
+    code = pod.popen.returncode
     assert code == 0, f"{pod.name} exited with {code} after SIGTERM"
-    return time.monotonic() - signalled
+    exited = time.monotonic() - signalled
+    listening = f"stopped listening after {closed:.1f}s, " if closed is not None else ""
+    return f"{pod.name} drained: {listening}exited 0 after {exited:.1f}s"
 
 
 def served_since(load: Load, moment: float, predicate) -> int:
@@ -49,6 +61,13 @@ def test_a_rolling_restart_under_load_loses_no_request_and_no_charge(fleet: Flee
     service = Service(fleet.baseline_pods).start()
     load = Load(service, payer, RELAY_WORKERS, CHAT_WORKERS).start()
     steps: list[str] = []
+    direct: list[Answer] = []  # calls straight to a draining pod, paid by the payer too
+
+    def call_directly(url: str) -> Answer:
+        with httpx.Client() as client:
+            direct.append(completion(client, url, payer.key, content="straight to a draining pod"))
+        return direct[-1]
+
     try:
         poll(lambda: len(load.snapshot()) >= 30, 20, "the load to get going")
 
@@ -58,18 +77,18 @@ def test_a_rolling_restart_under_load_loses_no_request_and_no_charge(fleet: Flee
         poll(lambda: served_since(load, moment, lambda o: o.backend == base1.url) >= 10, 15, "traffic on base-1")
         steps.append("base-1 up")
 
-        steps.append(f"base-0 drained in {drain(base0):.1f}s")
+        steps.append(drain(base0, call_directly))
         base0.start()  # the replacement: same name and address, a new process
         moment = time.monotonic()
         poll(lambda: served_since(load, moment, lambda o: o.backend == base0.url) >= 10, 15, "traffic on the new base-0")
         steps.append("base-0 replaced")
 
-        steps.append(f"base-1 drained in {drain(base1):.1f}s")
+        steps.append(drain(base1, call_directly))
         fleet.set_baseline([base0])
 
         gray = fleet.gray_relay
         assert gray is not None
-        steps.append(f"relay-gray-0 drained in {drain(gray):.1f}s")
+        steps.append(drain(gray, call_directly))
         gray.start()
         moment = time.monotonic()
         poll(
@@ -93,7 +112,14 @@ def test_a_rolling_restart_under_load_loses_no_request_and_no_charge(fleet: Flee
     )
     assert Counter(o.kind for o in outcomes)["chat"] >= 2, summary
 
-    spent = sum(o.cost_micros for o in outcomes)
+    unrouted = [o for o in outcomes if not o.route]
+    assert not unrouted, f"{len(unrouted)} answers without x-oblivious-route, e.g. {unrouted[0]}"
+    paid = outcomes + [
+        Outcome("relay", False, "direct", 0, True, a.cost_micros, a.request_id or "", a.headers.get("x-oblivious-route", ""))
+        for a in direct
+        if a.ok
+    ]
+    spent = sum(o.cost_micros for o in paid)
     expected = opening_balance - spent
     try:
         poll(lambda: api.balance_micros(payer.token) == expected, 20, "every charge to settle", interval=0.2)
@@ -101,7 +127,7 @@ def test_a_rolling_restart_under_load_loses_no_request_and_no_charge(fleet: Flee
         actual = api.balance_micros(payer.token)
         raise AssertionError(
             f"balance {actual} micro-units, expected {expected} (opening {opening_balance} - {spent} spent on "
-            f"{len(outcomes)} answers): {actual - expected:+d} off; {charge_differences(api, payer, outcomes)}"
+            f"{len(paid)} answers): {actual - expected:+d} off; {charge_differences(api, payer, paid)}"
         ) from None
     print(f"rollout: {'; '.join(steps)}; {summary}; {spent} micro-units charged exactly")
 

@@ -423,7 +423,10 @@ async fn the_lane_a_send_is_dyed_with_travels_with_its_reply_and_a_users_own_lan
 
     let upstream = api.upstream_requests().await;
     let asked = |question: &str| {
-        upstream.iter().find(|r| r["body"]["messages"].as_array().unwrap().iter().any(|m| m["content"] == question)).unwrap()
+        upstream
+            .iter()
+            .find(|r| r["body"]["messages"].as_array().unwrap().iter().any(|m| m["content"] == question))
+            .unwrap()
     };
     let dyed = asked("canary question");
     assert_eq!(dyed["headers"]["x-oblivious-lane"], "gray");

@@ -8,11 +8,12 @@ use oblivious_core::edge::Hop;
 use oblivious_store::{NewApiKey, Store};
 
 use crate::cli::DevArgs;
+use crate::drain;
 use crate::manifests;
 use crate::process::{self, Services};
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
-    let drain = process::DrainSettings::from_env()?;
+    let drain = drain::DrainSettings::from_env()?;
     let store = args.store.connect().await?;
     store.migrate().await.context("migrations failed")?;
     if process::bootstrap_key().is_none() {
@@ -51,7 +52,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     );
 
     let app = process::router(Services::ALL, relay.clone(), &gateway, Some(chat), edge);
-    process::serve(listener, app, &relay, drain).await;
+    drain::serve(listener, app, &relay, drain).await;
     mock.shutdown();
     Ok(())
 }

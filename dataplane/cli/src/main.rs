@@ -4,6 +4,7 @@ mod bench;
 mod callers;
 mod cli;
 mod dev;
+mod drain;
 mod keys;
 mod manifests;
 mod process;

@@ -1,11 +1,9 @@
 //! What every `oblivious` process is assembled from, whichever roles it serves: the shared
 //! quota/limit state, the chat bus, the internal service token, the product API's settings, the
-//! edge layer, the router of the served roles, and serving it until a signal, then draining in
-//! the order `oblivious_core::shutdown` describes.
+//! edge layer and the router of the served roles (`drain` serves it).
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -15,42 +13,8 @@ use oblivious_core::edge::{Edge, EdgeConfig, Hop, Hops};
 use oblivious_gateway::{Gateway, GatewayConfig, Registration, jwt_secret, parse_decimal_micros};
 use oblivious_relay::Relay;
 use oblivious_store::kv::{PRODUCTION_PREFIX, SharedState};
-use tokio::time::Instant;
 
 use crate::callers::ProcessCallers;
-
-/// After the grace period, what is still running is cancelled; this is how long the cancelled
-/// work gets to write what it has (a chat job its reply so far) before the connections close.
-const CHECKPOINT_TIME: Duration = Duration::from_secs(5);
-/// The longest a shutdown keeps retrying charges the database does not take.
-const FLUSH_TIME: Duration = Duration::from_secs(10);
-
-/// How a process drains on SIGTERM.
-#[derive(Debug, Clone, Copy)]
-pub struct DrainSettings {
-    /// The pre-stop pause: unready but still serving, while endpoints stop sending here
-    /// (`OBLIVIOUS_SHUTDOWN_DELAY`, default 0; a cluster sets a few seconds).
-    pub delay: Duration,
-    /// How long in-flight requests, streams and chat jobs may take to finish
-    /// (`OBLIVIOUS_SHUTDOWN_GRACE`, default 30 s).
-    pub grace: Duration,
-}
-
-impl DrainSettings {
-    pub fn from_env() -> anyhow::Result<Self> {
-        let duration = |name: &str, default: Duration| -> anyhow::Result<Duration> {
-            match env(name) {
-                None => Ok(default),
-                Some(text) => humantime::parse_duration(&text)
-                    .with_context(|| format!("{name}: `{text}` is not a duration such as 5s")),
-            }
-        };
-        Ok(DrainSettings {
-            delay: duration("OBLIVIOUS_SHUTDOWN_DELAY", Duration::ZERO)?,
-            grace: duration("OBLIVIOUS_SHUTDOWN_GRACE", Duration::from_secs(30))?,
-        })
-    }
-}
 
 /// The services a process answers for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,43 +189,4 @@ pub fn router(
         app = app.fallback(crate::web::serve);
     }
     app.layer(axum::middleware::from_fn_with_state(edge, oblivious_core::edge::layer))
-}
-
-/// Serves `app` until SIGINT/SIGTERM, then drains without losing a request or a charge:
-/// unready at once; still serving through the pre-stop pause; chat jobs finish (they may call
-/// this very process's relay); the listener closes and in-flight requests and streams finish;
-/// at the grace deadline what is left is cancelled (jobs checkpoint); then the settler writes
-/// every charge and the request log is flushed.
-pub async fn serve(listener: tokio::net::TcpListener, app: Router, relay: &Relay, drain: DrainSettings) {
-    let lifecycle = relay.lifecycle.clone();
-    let (stop_accepting, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(oblivious_core::serve::without_nagle(listener), app).with_graceful_shutdown(async move {
-        let _ = stop_rx.await;
-    });
-    let mut server = tokio::spawn(async move { server.await });
-    let stopped_on_its_own = tokio::select! {
-        _ = oblivious_core::shutdown::signal() => false,
-        ended = &mut server => {
-            eprintln!("the server stopped on its own: {ended:?}");
-            true
-        }
-    };
-    let deadline = Instant::now() + drain.delay + drain.grace;
-    lifecycle.start_draining();
-    tokio::time::sleep(drain.delay).await;
-
-    if tokio::time::timeout_at(deadline, lifecycle.jobs_done()).await.is_err() {
-        eprintln!("{} chat jobs outlived the grace period; they keep what they wrote", lifecycle.jobs_running());
-        lifecycle.grace_expired();
-        let _ = tokio::time::timeout(CHECKPOINT_TIME, lifecycle.jobs_done()).await;
-    }
-    let _ = stop_accepting.send(());
-    let deadline = deadline.max(Instant::now() + CHECKPOINT_TIME);
-    if !stopped_on_its_own && tokio::time::timeout_at(deadline, &mut server).await.is_err() {
-        eprintln!("in-flight requests did not finish within the grace period; closing them");
-        server.abort();
-        // Aborting drops the handlers, whose request guards record and settle what they served.
-        let _ = server.await;
-    }
-    relay.flush_for_shutdown(Instant::now() + FLUSH_TIME).await;
 }

@@ -24,6 +24,7 @@ use oblivious_core::edge::Hop;
 use oblivious_relay::Relay;
 
 use crate::cli::StoreArgs;
+use crate::drain;
 use crate::process::{self, Services};
 
 /// A data-plane role.
@@ -97,7 +98,7 @@ pub struct RoleArgs {
 
 pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     let services = role.services();
-    let drain = process::DrainSettings::from_env()?;
+    let drain = drain::DrainSettings::from_env()?;
     let store = args.store.connect().await?;
     store.migrate().await.context("migrations failed")?;
     let internal_token = process::internal_token(services)?;
@@ -136,7 +137,7 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     };
     eprintln!("oblivious {} listening on http://{addr} (ready once a configuration is held)", role.name());
 
-    process::serve(listener, process::router(services, relay.clone(), &gateway, chat, edge), &relay, drain).await;
+    drain::serve(listener, process::router(services, relay.clone(), &gateway, chat, edge), &relay, drain).await;
     if let Some(mock) = mock {
         mock.shutdown();
     }

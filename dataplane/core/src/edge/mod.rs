@@ -17,6 +17,8 @@
 mod forward;
 mod hops;
 mod in_flight;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::pin::Pin;
