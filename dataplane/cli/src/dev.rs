@@ -28,6 +28,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         redis_url: args.redis_url.as_deref(),
         mock: Some(&mock),
         internal_token: internal_token.clone(),
+        lane: String::new(),
     };
     let relay = process::relay(store.clone(), settings).await?;
     let gateway_config = process::gateway_config(&args.store.data_dir)?;

@@ -53,6 +53,8 @@ pub struct RelaySettings<'a> {
     pub redis_url: Option<&'a str>,
     pub mock: Option<&'a oblivious_mock_upstream::MockServer>,
     pub internal_token: String,
+    /// `--lane`: the canary lane this process is a version of; empty for the baseline.
+    pub lane: String,
 }
 
 /// The relay state (configuration, keys, billing) of a process, whether or not it serves `/v1`:
@@ -63,6 +65,7 @@ pub async fn relay(store: oblivious_store::Store, settings: RelaySettings<'_>) -
         builtin_mock_base: settings.mock.map(|mock| mock.base_url()),
         bootstrap_key: bootstrap_key(),
         internal_token: Some(settings.internal_token),
+        lane: settings.lane,
         billing: oblivious_relay::billing::BillingConfig {
             replicas: settings.replicas,
             ..oblivious_relay::billing::BillingConfig::default()

@@ -110,6 +110,7 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
         redis_url: args.redis_url.as_deref(),
         mock: mock.as_ref(),
         internal_token: internal_token.clone(),
+        lane: args.lane.clone(),
     };
     let relay = process::relay(store.clone(), settings).await?;
     let pod = args.pod_name.clone().unwrap_or_else(|| default_pod_name(role));

@@ -37,6 +37,9 @@ pub struct RelayConfig {
     pub key_cache_ttl: Duration,
     /// Most upstream attempts for one request.
     pub max_attempts: usize,
+    /// The canary lane this process is a version of (`--lane`); empty for the baseline. A lane
+    /// process is ready only while its lane is in the configuration.
+    pub lane: String,
     pub billing: BillingConfig,
 }
 
@@ -49,6 +52,7 @@ impl Default for RelayConfig {
             internal_token: None,
             key_cache_ttl: Duration::from_secs(5),
             max_attempts: 4,
+            lane: String::new(),
             billing: BillingConfig::default(),
         }
     }
@@ -142,6 +146,12 @@ impl Relay {
 
     pub fn is_loaded(&self) -> bool {
         self.loaded.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether this process's lane (if it is a lane version) is live in the configuration: a
+    /// lane pod whose lane was disabled, deleted or has expired takes no traffic.
+    pub fn lane_is_live(&self) -> bool {
+        self.config.lane.is_empty() || self.lanes().live(&self.config.lane, oblivious_store::now_ms()).is_some()
     }
 
     /// The last step of a shutdown, after every request has ended: charges into the ledger

@@ -33,6 +33,36 @@ pub struct RelayBenchArgs {
 
 const UPSTREAM_KEY: &str = "sk-bench-upstream";
 
+/// Three lanes none of the benchmark's requests match; the last needs the caller's user id.
+const LANES: &str = r#"
+apiVersion: oblivious.dev/v1alpha1
+kind: Lane
+metadata: {name: header}
+spec:
+  tag: header
+  priority: 3
+  conditions: {rules: [{header: {name: x-canary}}]}
+  members: [{service: relay, endpoint: "http://127.0.0.1:9"}]
+---
+apiVersion: oblivious.dev/v1alpha1
+kind: Lane
+metadata: {name: cookie}
+spec:
+  tag: cookie
+  priority: 2
+  conditions: {operator: And, rules: [{cookie: {name: canary, value: "1"}}, {query: {name: lane, value: cookie}}]}
+  members: [{service: relay, endpoint: "http://127.0.0.1:9"}]
+---
+apiVersion: oblivious.dev/v1alpha1
+kind: Lane
+metadata: {name: sticky}
+spec:
+  tag: sticky
+  priority: 1
+  conditions: {rules: [{hash: {stickyKey: userId, percent: 0}}, {userIds: ["00000000-0000-0000-0000-000000000000"]}]}
+  members: [{service: relay, endpoint: "http://127.0.0.1:9"}]
+"#;
+
 pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let duration = Duration::from_secs_f64(args.duration_secs);
@@ -68,20 +98,47 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
         dir.path(),
     )
     .await?;
+    // The same relay with three lanes configured that the benchmark's requests do not match:
+    // the edge still evaluates them all, one after asking who the caller is.
+    let laned_manifests = dir.path().join("manifests-lanes");
+    write_manifests(&laned_manifests, mock_addr, &upstream_model)?;
+    std::fs::write(laned_manifests.join("lanes.yaml"), LANES)?;
+    let laned_data = dir.path().join("data-lanes");
+    let laned_keys = create_keys(&laned_data).await?;
+    let laned_addr = free_addr()?;
+    let laned_listen = laned_addr.to_string();
+    let laned_relay = spawn_oblivious(
+        &[
+            "dev",
+            "--manifests",
+            path_str(&laned_manifests)?,
+            "--data-dir",
+            path_str(&laned_data)?,
+            "--listen",
+            &laned_listen,
+        ],
+        &env_refs,
+        laned_addr,
+        "/readyz",
+        dir.path(),
+    )
+    .await?;
     tokio::time::sleep(Duration::from_millis(500)).await; // let start-up allocations settle before reading RSS
     let idle_rss = relay.rss_kib();
 
     let direct = |stream: bool| target(mock_addr, UPSTREAM_KEY, &upstream_model, stream);
     let unmetered = |stream: bool| target(relay_addr, &keys.operator, "bench", stream);
     let billed = |stream: bool| target(relay_addr, &keys.user, "bench", stream);
+    let laned = |stream: bool| target(laned_addr, &laned_keys.user, "bench", stream);
 
     println!("oblivious bench relay — {:.1} s per measurement, answers of {} tokens", args.duration_secs, args.words);
     println!("mock and relay are separate processes; the relay authenticates a stored key and logs every request.");
     println!("  relay      = an operator key: no billing, no limits");
     println!(
-        "  relay+bill = a user's key: rate limits (key rpm/tpm) checked, quota reserved and settled in the ledger — quota and limits in {}\n",
+        "  relay+bill = a user's key: rate limits (key rpm/tpm) checked, quota reserved and settled in the ledger — quota and limits in {}",
         if redis.is_some() { "Redis" } else { "process memory (pass --redis-url for Redis)" }
     );
+    println!("  +lanes     = +bill on a relay with three canary lanes the requests do not match; Δ is against +bill\n");
     println!(
         "{:>5} {:>11} | {:>9} {:>9} {:>9} {:>10} | {:>9} {:>9} {:>7}",
         "conc", "path", "p50", "p99", "p99.9", "req/s", "Δp50", "Δp99", "thru%"
@@ -89,15 +146,17 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
     for (label, measure, stream) in [("chat", Measure::WholeBody, false), ("ttft", Measure::FirstFrame, true)] {
         for &concurrency in &args.concurrency {
             // Warm every path (connection pools, key cache, quota cache, tiktoken) before measuring.
-            for target in [direct(stream), unmetered(stream), billed(stream)] {
+            for target in [direct(stream), unmetered(stream), billed(stream), laned(stream)] {
                 load::run(&target, concurrency, Duration::from_millis(300), measure).await?;
             }
             let d = load::run(&direct(stream), concurrency, duration, measure).await?;
             let u = load::run(&unmetered(stream), concurrency, duration, measure).await?;
             let b = load::run(&billed(stream), concurrency, duration, measure).await?;
+            let l = load::run(&laned(stream), concurrency, duration, measure).await?;
             print_row(concurrency, &format!("{label} direct"), &d, None);
             print_row(concurrency, &format!("{label} relay"), &u, Some(&d));
             print_row(concurrency, &format!("{label} +bill"), &b, Some(&d));
+            print_row(concurrency, &format!("{label} +lanes"), &l, Some(&b));
         }
         println!();
     }
@@ -105,8 +164,9 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
     let mib = |kib: Option<u64>| kib.map_or("n/a".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
     println!("relay RSS: idle {}, after load {}", mib(idle_rss), mib(loaded_rss));
     println!(
-        "targets (DESIGN §8): overhead p50 < 150 µs and p99 < 1 ms at 64 connections; throughput >= 90 % of direct; streaming TTFT overhead < 1 ms; idle RSS < 50 MB"
+        "targets (DESIGN §8): overhead p50 < 150 µs and p99 < 1 ms at 64 connections; throughput >= 90 % of direct; streaming TTFT overhead < 1 ms; idle RSS < 50 MB; lanes add < 20 µs p50"
     );
+    drop(laned_relay);
     drop(relay);
     drop::<ChildProcess>(mock);
     Ok(())
