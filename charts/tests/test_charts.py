@@ -64,8 +64,8 @@ def ha():
 # --- every render: lint, schemas, names ---------------------------------------------------
 
 
-def test_ci_values_files_exist_for_ha_a_minimal_install_and_an_external_relay():
-    assert {"ha-values.yaml", "relay-only-values.yaml", "external-relay-values.yaml"} <= set(VALUES)
+def test_ci_values_files_exist_for_ha_a_minimal_install_an_external_relay_and_a_lane_fleet():
+    assert {"ha-values.yaml", "relay-only-values.yaml", "external-relay-values.yaml", "lane-values.yaml"} <= set(VALUES)
 
 
 @pytest.mark.parametrize("case", VALUES)
@@ -842,3 +842,253 @@ def test_another_release_name_prefixes_everything_and_the_config_server_follows(
         args = container(rendered.get("Deployment", f"ai-oblivious-{role}"))["args"]
         assert args[args.index("--config-server") + 1] == f"http://{operator.name}.platform.svc:8081"
     assert env_of(rendered.get("Deployment", "ai-oblivious-operator"))["OBLIVIOUS_CONFIG_SERVER"]["value"] == f"http://{operator.name}.platform.svc:8081"
+
+
+# --- a lane fleet as a second release (ci/lane-values.yaml) ----------------------------------------
+
+LANE_RELEASE = "oblivious-gray"
+LANE_TAG = "gray"
+LANE_LABEL = "oblivious.dev/lane"
+
+
+def lane_values(**paths) -> dict:
+    """ci/lane-values.yaml with dotted paths set on top."""
+    values = copy.deepcopy(VALUES["lane-values.yaml"])
+    for path, value in paths.items():
+        node = values
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return values
+
+
+def lane_release(**paths):
+    """The lane fleet as the README installs it: release oblivious-gray beside the main release."""
+    return render(PLATFORM, lane_values(**paths), release=LANE_RELEASE)
+
+
+def pod_labels(deployment: Obj) -> dict:
+    return deployment["spec"]["template"]["metadata"]["labels"]
+
+
+def data_plane_deployments(rendered) -> list[Obj]:
+    return [d for d in rendered.of("Deployment") if d.labels.get("app.kubernetes.io/component") in ROLES]
+
+
+def test_the_lane_values_describe_a_lane_fleet_reusing_the_main_release():
+    values = VALUES["lane-values.yaml"]
+    assert values["operator"]["enabled"] is False
+    assert values["secrets"] == {"existingSecret": f"{RELEASE}-secrets"}, "the main release's Secret, nothing inline"
+    assert values["dataPlane"]["lane"] == LANE_TAG
+    assert values["dataPlane"]["configServer"] == f"http://{OPERATOR}.{NAMESPACE}.svc:8081"
+    assert values["dataPlane"]["gateway"]["enabled"] is False
+    assert values["dataPlane"]["chat"]["replicas"] == values["dataPlane"]["relay"]["replicas"] == 1
+
+
+def test_a_lane_release_renders_no_operator_objects():
+    # Every optional piece on, so nothing of the operator can hide behind a default.
+    rendered = lane_release(**{"serviceMonitor.enabled": True, "networkPolicy.enabled": True, "rbac.create": True})
+    operator_objects = [f"{o.kind}/{o.name}" for o in rendered
+                        if o.labels.get("app.kubernetes.io/component") == "operator" or "operator" in o.name]
+    assert operator_objects == []
+    assert not [o for o in rendered if o.kind in {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}]
+    assert {d.name for d in rendered.of("Deployment")} == {f"{LANE_RELEASE}-chat", f"{LANE_RELEASE}-relay"}
+    assert {s.name for s in rendered.of("ServiceAccount")} == {f"{LANE_RELEASE}-chat", f"{LANE_RELEASE}-relay"}
+    assert [m.name for m in rendered.of("ServiceMonitor")] == [f"{LANE_RELEASE}-data-plane"]
+    assert rendered.of("Secret") == [], "the main release's Secret is reused"
+    assert "leader Lease" not in rendered.notes and "Operator: none in this release" in rendered.notes
+    assert VALUES["lane-values.yaml"]["dataPlane"]["configServer"] in rendered.notes
+
+
+def test_lane_pods_carry_the_lane_label_and_tag_and_dial_the_configured_config_server():
+    rendered = lane_release()
+    server = VALUES["lane-values.yaml"]["dataPlane"]["configServer"]
+    deployments = data_plane_deployments(rendered)
+    assert {d.labels["app.kubernetes.io/component"] for d in deployments} == {"chat", "relay"}
+    for deployment in deployments:
+        assert pod_labels(deployment)[LANE_LABEL] == LANE_TAG
+        env = env_of(deployment)
+        assert env["OBLIVIOUS_LANE"]["value"] == LANE_TAG
+        args = container(deployment)["args"]
+        assert args[args.index("--config-server") + 1] == server
+        assert deployment["spec"]["replicas"] == 1
+        # Same Secret as the main release: one database, one JWT key, one internal token.
+        for key in ("DATABASE_URL", "OBLIVIOUS_JWT_SECRET", "OBLIVIOUS_INTERNAL_TOKEN"):
+            assert env[key]["valueFrom"]["secretKeyRef"]["name"] == f"{RELEASE}-secrets", key
+    # Lane chat's baseline relay is the main release's; the Lane sends dyed requests to gray.
+    chat = env_of(rendered.get("Deployment", f"{LANE_RELEASE}-chat"))
+    assert chat["OBLIVIOUS_RELAY_URL"]["value"] == f"http://{RELEASE}-relay.{NAMESPACE}.svc:8080"
+
+
+@pytest.mark.parametrize("case", [c for c in VALUES if not (VALUES[c].get("dataPlane") or {}).get("lane")])
+def test_baseline_pods_carry_no_lane_label(case):
+    rendered = render(PLATFORM, VALUES[case] or None)
+    deployments = rendered.of("Deployment")
+    assert deployments
+    for deployment in deployments:
+        assert LANE_LABEL not in pod_labels(deployment), deployment.name
+        if deployment.name != OPERATOR:
+            assert env_of(deployment)["OBLIVIOUS_LANE"]["value"] == ""
+
+
+@pytest.mark.parametrize("case", VALUES)
+def test_the_chart_never_puts_the_lane_label_on_a_service_or_workload(case):
+    # The Lane controller deletes Services labelled oblivious.dev/lane=<lane> it did not make;
+    # a Deployment's own labels have no business carrying it either. Only pod templates do.
+    rendered = render(PLATFORM, VALUES[case] or None)
+    for obj in rendered:
+        assert LANE_LABEL not in obj.labels, f"{obj.kind}/{obj.name}"
+
+
+def test_common_labels_cannot_smuggle_the_lane_label_onto_services():
+    with pytest.raises(helm.HelmRenderError, match="oblivious.dev/lane"):
+        render(PLATFORM, values_with(**{"commonLabels": {LANE_LABEL: LANE_TAG}}))
+
+
+@pytest.mark.parametrize(
+    "grace, pause, expected",
+    [(60, 5, "35s"), (90, 10, "60s"), (300, 30, "250s"), (26, 5, "1s"), (10, 5, "1s"), (0, 5, "1s")],
+    ids=["default", "longer", "long-streams", "just-enough", "too-short", "zero"],
+)
+def test_shutdown_grace_is_the_termination_grace_period_less_the_prestop_pause_and_20_seconds(grace, pause, expected):
+    rendered = render(PLATFORM, values_with(**{"dataPlane.terminationGracePeriodSeconds": grace,
+                                               "dataPlane.preStopSleepSeconds": pause}))
+    assert int(expected[:-1]) == max(1, grace - pause - 20)
+    for deployment in data_plane_deployments(rendered):
+        env = env_of(deployment)
+        assert env["OBLIVIOUS_SHUTDOWN_GRACE"]["value"] == expected, deployment.name
+        assert pod_spec(deployment)["terminationGracePeriodSeconds"] == grace
+        assert container(deployment)["lifecycle"]["preStop"]["sleep"]["seconds"] == pause
+
+
+def test_shutdown_delay_is_set_only_when_there_is_no_prestop_hook():
+    with_hook = render(PLATFORM)
+    for deployment in data_plane_deployments(with_hook):
+        assert "OBLIVIOUS_SHUTDOWN_DELAY" not in env_of(deployment), "the preStop sleep is the pause"
+        assert container(deployment)["lifecycle"]["preStop"]["sleep"]["seconds"] == 5
+    without = render(PLATFORM, values_with(**{"dataPlane.preStopSleepSeconds": 0, "dataPlane.terminationGracePeriodSeconds": 60}))
+    for deployment in data_plane_deployments(without):
+        env = env_of(deployment)
+        assert "lifecycle" not in container(deployment)
+        assert env["OBLIVIOUS_SHUTDOWN_DELAY"]["value"] == "5s", "the process pauses itself instead"
+        # The in-process pause comes out of the same termination grace period as a hook would:
+        # pause + grace + checkpoint (5 s) + flush (10 s) stays below it (drain.rs).
+        assert env["OBLIVIOUS_SHUTDOWN_GRACE"]["value"] == "35s"
+        assert 5 + 35 + 15 < pod_spec(deployment)["terminationGracePeriodSeconds"]
+
+
+@pytest.mark.parametrize("case", VALUES)
+def test_every_ci_fleet_fits_its_drain_into_the_termination_grace_period(case):
+    # drain.rs: keep the termination grace period above pause + OBLIVIOUS_SHUTDOWN_GRACE + 15 s.
+    rendered = render(PLATFORM, VALUES[case] or None)
+    for deployment in data_plane_deployments(rendered):
+        env, c = env_of(deployment), container(deployment)
+        hook = (c.get("lifecycle") or {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+        delay = int(env["OBLIVIOUS_SHUTDOWN_DELAY"]["value"][:-1]) if "OBLIVIOUS_SHUTDOWN_DELAY" in env else 0
+        assert (hook == 0) != (delay == 0), "exactly one pause: the preStop hook or the process's own"
+        grace = int(env["OBLIVIOUS_SHUTDOWN_GRACE"]["value"][:-1])
+        assert hook + delay + grace + 15 < pod_spec(deployment)["terminationGracePeriodSeconds"], deployment.name
+
+
+def test_operator_off_without_a_config_server_fails_to_render():
+    with pytest.raises(helm.HelmRenderError, match="dataPlane.configServer"):
+        render(PLATFORM, values_with(**{"operator.enabled": False}))
+    with pytest.raises(helm.HelmRenderError, match="dataPlane.configServer"):
+        render(PLATFORM, lane_values(**{"dataPlane.configServer": ""}), release=LANE_RELEASE)
+
+
+@pytest.mark.parametrize("bad", ["oblivious-operator:8081", "grpc://oblivious-operator:8081", "http://", "http:// op"])
+def test_schema_refuses_a_config_server_that_is_not_http(bad):
+    with pytest.raises(helm.HelmValuesError):
+        render(PLATFORM, values_with(**{"dataPlane.configServer": bad}))
+
+
+@pytest.mark.parametrize("bad", ["Gray", "gray_1", "-gray", "baseline", "g" * 64])
+def test_schema_refuses_a_lane_tag_a_lane_could_not_have(bad):
+    with pytest.raises(helm.HelmValuesError):
+        render(PLATFORM, values_with(**{"dataPlane.lane": bad}))
+
+
+def test_a_config_server_reaches_the_data_plane_while_the_operator_keeps_announcing_its_own():
+    url = "https://config.platform.example.com"
+    rendered = render(PLATFORM, values_with(**{"dataPlane.configServer": url}))
+    for deployment in data_plane_deployments(rendered):
+        args = container(deployment)["args"]
+        assert args[args.index("--config-server") + 1] == url
+    # Tenant fleets still dial this release's operator.
+    assert env_of(rendered.get("Deployment", OPERATOR))["OBLIVIOUS_CONFIG_SERVER"]["value"] == f"http://{OPERATOR}.{NAMESPACE}.svc:8081"
+
+
+def test_the_lane_release_selector_labels_differ_so_baseline_services_never_select_lane_pods():
+    main = render(PLATFORM)
+    lane = lane_release()
+    main_pods = {d.name: pod_labels(d) for d in data_plane_deployments(main)}
+    lane_pods = {d.name: pod_labels(d) for d in data_plane_deployments(lane)}
+    for role in ("chat", "relay"):
+        ours, theirs = main.get("Deployment", f"{RELEASE}-{role}"), lane.get("Deployment", f"{LANE_RELEASE}-{role}")
+        # Same name and component: only app.kubernetes.io/instance tells them apart.
+        assert ours["spec"]["selector"]["matchLabels"] != theirs["spec"]["selector"]["matchLabels"]
+        assert theirs["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == LANE_RELEASE
+    for rendered, others in ((main, lane_pods), (lane, main_pods)):
+        for service in rendered.of("Service"):
+            strays = [n for n, labels in others.items() if selects({"matchLabels": service["spec"]["selector"]}, labels)]
+            assert strays == [], f"Service {service.name} selects the other release's pods {strays}"
+        for budget in rendered.of("PodDisruptionBudget"):
+            assert not [n for n, labels in others.items() if selects(budget["spec"]["selector"], labels)], budget.name
+        for deployment in data_plane_deployments(rendered):
+            assert not [n for n, labels in others.items() if selects(deployment["spec"]["selector"], labels)], deployment.name
+    # What a Lane's member selector picks: exactly the lane version of that role.
+    for role in ("chat", "relay"):
+        member = {"matchLabels": {LANE_LABEL: LANE_TAG, "app.kubernetes.io/component": role}}
+        chosen = [n for n, labels in {**main_pods, **lane_pods}.items() if selects(member, labels)]
+        assert chosen == [f"{LANE_RELEASE}-{role}"]
+
+
+def test_network_policies_let_baseline_and_lane_pods_reach_each_other_and_the_main_operator():
+    main = render(PLATFORM, VALUES["ha-values.yaml"])
+    lane = lane_release(**{"networkPolicy.enabled": True})
+    operator_pods = pod_labels(main.get("Deployment", OPERATOR))
+    ports = lambda rule: {(p["port"], p["protocol"]) for p in rule.get("ports", [])}  # noqa: E731
+
+    def egress_allows(policy, labels, port, same_namespace=True):
+        for rule in policy["spec"]["egress"]:
+            if (port, "TCP") not in ports(rule):
+                continue
+            for peer in rule.get("to", []):
+                if "podSelector" in peer and selects(peer["podSelector"], labels) and (same_namespace or "namespaceSelector" in peer):
+                    return True
+        return False
+
+    def ingress_allows(policy, labels):
+        return any("from" not in rule or any("podSelector" in p and "namespaceSelector" not in p and selects(p["podSelector"], labels)
+                                             for p in rule["from"])
+                   for rule in policy["spec"]["ingress"])
+
+    for role in ("chat", "relay"):
+        policy = lane.get("NetworkPolicy", f"{LANE_RELEASE}-{role}")
+        # The config stream of the main release's operator, wherever its namespace is.
+        config = [r for r in policy["spec"]["egress"] if ports(r) == {(8081, "TCP")}]
+        assert len(config) == 1 and config[0]["to"][0]["namespaceSelector"] == {}
+        assert egress_allows(policy, operator_pods, 8081, same_namespace=False)
+        assert not selects(config[0]["to"][0]["podSelector"], pod_labels(main.get("Deployment", f"{RELEASE}-relay")))
+        # Lane pods call the baseline's (its relay is lane chat's baseline) ...
+        assert egress_allows(policy, pod_labels(main.get("Deployment", f"{RELEASE}-relay")), 8080)
+        # ... and the baseline's gateway and chat reach the lane's pods (next hop, forwarding).
+        for caller in ("gateway", "chat"):
+            labels = pod_labels(main.get("Deployment", f"{RELEASE}-{caller}"))
+            assert ingress_allows(policy, labels), (role, caller)
+            assert egress_allows(main.get("NetworkPolicy", f"{RELEASE}-{caller}"), pod_labels(lane.get("Deployment", f"{LANE_RELEASE}-{role}")), 8080)
+        assert not ingress_allows(policy, operator_pods)
+    # The main release's own pods still reach only its own operator.
+    own = [r for r in main.get("NetworkPolicy", f"{RELEASE}-relay")["spec"]["egress"] if ports(r) == {(8081, "TCP")}]
+    assert own[0]["to"] == [{"podSelector": {"matchLabels": main.get("Service", OPERATOR)["spec"]["selector"]}}]
+
+
+def test_a_lane_gateway_behind_restricted_edge_peers_still_takes_what_baseline_pods_forward():
+    controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    lane = lane_release(**{"dataPlane.gateway.enabled": True, "networkPolicy.enabled": True, "networkPolicy.gatewayFrom": [controller]})
+    main = render(PLATFORM)
+    peers = lane.get("NetworkPolicy", f"{LANE_RELEASE}-gateway")["spec"]["ingress"][0]["from"]
+    assert peers[0] == controller
+    assert any("podSelector" in p and selects(p["podSelector"], pod_labels(main.get("Deployment", f"{RELEASE}-gateway"))) for p in peers[1:])

@@ -14,14 +14,17 @@ from fleet import ALL_PROCESSES, Fleet, ProductApi, User
 @pytest.fixture(scope="session")
 def fleet_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     fleet = Fleet(tmp_path_factory.mktemp("lanes"))
+    missing = None
     try:
         fleet.start()
-    except RuntimeError as error:  # a missing binary or database server: say so, don't skip
-        fleet.stop()
-        pytest.fail(str(error), pytrace=False)
+    except RuntimeError as error:  # a missing binary, psql or database server: say so, don't skip
+        missing = str(error)
     except BaseException:
         fleet.stop()
         raise
+    if missing:
+        fleet.stop()
+        pytest.fail(missing, pytrace=False)
     try:
         yield fleet
     finally:

@@ -462,9 +462,7 @@ class Fleet:
         ).start()
         base0 = self.baseline_pod("base-0", self.base0_port).start()
         self.set_baseline([base0])
-        self.gray_relay = self._data_plane(
-            "relay", "relay-gray-0", self.gray_relay_port, lane=LANE_TAG
-        ).start()
+        self.gray_relay = self._data_plane("relay", "relay-gray-0", self.gray_relay_port, lane=LANE_TAG).start()
         self.gray_chat = self._data_plane(
             "chat", "chat-gray-0", self.gray_chat_port, lane=LANE_TAG, relay_url=base0.url
         ).start()
@@ -630,15 +628,14 @@ class Fleet:
         if not base0.running:
             base0.start()
         self.set_baseline([base0])
+        if self.lane != LaneSpec():
+            self._write_lane_file(LaneSpec())  # first: a lane pod is ready only while its lane is
         for pod in (self.gray_relay, self.gray_chat):
             assert pod is not None
             if not pod.running:
                 pod.start()
-        if self.lane != LaneSpec():
-            self.write_lane(LaneSpec())
-        else:
-            # A gray relay that was down is skipped by the baseline pods for a few seconds.
-            self.wait_lane_live()
+        # Also covers a gray relay that was down: the baseline pods skip it for a few seconds.
+        self.wait_lane_live()
         assert self.mock_a is not None and self.mock_b is not None
         self.mock_a.clear()
         self.mock_b.clear()
@@ -816,7 +813,12 @@ class ChatReply:
     @property
     def ok(self) -> bool:
         message = self.done
-        return message is not None and message.get("status") == "complete" and bool(message.get("content"))
+        return (
+            message is not None
+            and message.get("status") == "complete"
+            and bool(message.get("content"))
+            and message.get("cost") is not None
+        )
 
     @property
     def cost_micros(self) -> int:

@@ -158,8 +158,24 @@ def test_killing_the_gray_relay_with_baseline_fallback_fails_no_dyed_request(fle
     assert not errors and not failed, f"{len(errors) + len(failed)} of {len(answers)} dyed requests failed: {(errors + failed)[:5]}"
     after = answers[killed_at + 8 :]  # the first few may have been answered by the gray relay before it died
     assert after and all(route_text(a.headers) == BASELINE_ROUTE for a in after), {route_text(a.headers) for a in after}
-    tokens = Counter(a.usage["completion_tokens"] for a in after if a.usage)
-    assert tokens == {WORDS_A: len(after)}, f"completion tokens after the kill (mock A answers {WORDS_A}): {dict(tokens)}"
+
+
+def test_with_the_gray_relay_dead_a_baseline_fallback_request_is_served_by_the_baseline_channel(fleet: Fleet, user: User):
+    fleet.gray_relay.kill()
+    with httpx.Client() as client:
+        answers = [
+            completion(client, fleet.url, user.key, stream=stream, headers=canary(), content=f"fallen back {i}")
+            for i, stream in enumerate((False, True, False))
+        ]
+    for answer in answers:
+        assert answer.ok, describe(answer)
+        assert route_text(answer.headers) == BASELINE_ROUTE
+    tokens = Counter(a.usage["completion_tokens"] for a in answers if a.usage)
+    assert tokens == {WORDS_A: len(answers)}, (
+        f"a dyed request that fell back to the baseline relay should be answered by mock A ({WORDS_A} words), "
+        f"got completion tokens {dict(tokens)}; mock A received {len(received(fleet.mock_a, 'fallen back'))}, "
+        f"mock B {len(received(fleet.mock_b, 'fallen back'))}"
+    )
 
 
 def test_killing_the_gray_relay_of_a_strict_lane_answers_503_lane_unavailable(fleet: Fleet, user: User):
@@ -224,3 +240,14 @@ def test_a_chat_message_with_the_canary_header_is_answered_by_the_gray_chat_thro
     assert plain.ok, f"the reply did not complete: {plain.events}"
     assert plain.done["usage"]["output_tokens"] == WORDS_A
     assert received(fleet.mock_a, "hello baseline chat") and not received(fleet.mock_b, "hello baseline chat")
+
+
+def test_a_lane_header_from_a_web_session_is_honoured_only_for_an_admin_account(fleet: Fleet, admin: User, user: User):
+    picked = {LANE_HEADER: "gray"}
+    with httpx.Client(base_url=fleet.url, timeout=30) as client:
+        as_user = client.get("/api/v1/chat/sessions", headers={"authorization": f"Bearer {user.token}", **picked})
+        as_admin = client.get("/api/v1/chat/sessions", headers={"authorization": f"Bearer {admin.token}", **picked})
+    assert as_user.status_code == 200, as_user.text
+    assert route_text(as_user.headers) == BASELINE_ROUTE, "a plain account may not pick a lane"
+    assert as_admin.status_code == 200, as_admin.text
+    assert route_text(as_admin.headers) == GRAY_CHAT_ROUTE, "an administrator's session may pick a lane"

@@ -127,8 +127,9 @@ class Load:
         kind = "relay-stream" if stream else "relay"
         with self._client() as client:
             while not self._stop.is_set():
-                backend, started = self.service.pick(), time.monotonic()
+                backend, started = "", time.monotonic()
                 try:
+                    backend = self.service.pick()
                     answer = completion(
                         client,
                         backend,
@@ -160,8 +161,9 @@ class Load:
         sent = 0
         with self._client() as client:
             while not self._stop.is_set():
-                backend, started = self.service.pick(), time.monotonic()
+                backend, started = "", time.monotonic()
                 try:
+                    backend = self.service.pick()
                     if session is None or sent % 5 == 0:  # short histories keep the prompts small
                         session = chat_session(client, backend, self.payer.token, headers)
                     sent += 1

@@ -62,9 +62,39 @@ helm.sh/chart: {{ include "oblivious.chart" .root }}
 {{- printf "%s-operator" (include "oblivious.fullname" .) }}
 {{- end }}
 
-{{/* Where data-plane pods, here and in Tenant namespaces, dial the config stream. */}}
+{{/*
+This release's operator Service: what its operator tells Tenant fleets to dial
+(OBLIVIOUS_CONFIG_SERVER), and what this release's data plane dials unless told otherwise.
+*/}}
 {{- define "oblivious.configServer" -}}
 {{- printf "http://%s.%s.svc:8081" (include "oblivious.operator.name" .) .Release.Namespace }}
+{{- end }}
+
+{{/*
+Where this release's data-plane pods dial the config stream (`--config-server`):
+dataPlane.configServer, else this release's operator Service. Empty when neither exists
+(oblivious.validate refuses that: operator.enabled false needs dataPlane.configServer).
+*/}}
+{{- define "oblivious.dataPlane.configServer" -}}
+{{- if .Values.dataPlane.configServer }}
+{{- .Values.dataPlane.configServer }}
+{{- else if .Values.operator.enabled }}
+{{- include "oblivious.configServer" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The pause between "stop" and SIGTERM's drain, in seconds: the preStop sleep, or without one the
+process's own pause (OBLIVIOUS_SHUTDOWN_DELAY, 5 s). Either way it comes out of the termination
+grace period, so OBLIVIOUS_SHUTDOWN_GRACE is what is left after it and the 20 s kept for the
+checkpoint (5 s), the billing flush (10 s) and a margin (5 s). Never below 1 s.
+*/}}
+{{- define "oblivious.shutdownPause" -}}
+{{- ternary (int .Values.dataPlane.preStopSleepSeconds) 5 (gt (int .Values.dataPlane.preStopSleepSeconds) 0) }}
+{{- end }}
+
+{{- define "oblivious.shutdownGrace" -}}
+{{- printf "%ds" (max 1 (sub (sub (int .Values.dataPlane.terminationGracePeriodSeconds) (int (include "oblivious.shutdownPause" .))) 20)) }}
 {{- end }}
 
 {{/*
@@ -168,6 +198,12 @@ podAntiAffinity:
 {{- $dp := .Values.dataPlane }}
 {{- if and (or $dp.gateway.enabled $dp.chat.enabled) (not (include "oblivious.relayUrl" .)) }}
 {{- fail "dataPlane.relay.enabled is false: gateway and chat call the relay for every model request, so set dataPlane.relayUrl (e.g. http://oblivious-relay.<namespace>.svc:8080) to a relay sharing this release's OBLIVIOUS_INTERNAL_TOKEN" }}
+{{- end }}
+{{- if and (not .Values.operator.enabled) (not .Values.dataPlane.configServer) }}
+{{- fail "operator.enabled is false: set dataPlane.configServer to the config stream of the release that runs the operator (e.g. http://oblivious-operator.<namespace>.svc:8081), or the data-plane pods have nothing to dial and never become Ready" }}
+{{- end }}
+{{- if hasKey .Values.commonLabels "oblivious.dev/lane" }}
+{{- fail "commonLabels: oblivious.dev/lane would land on this release's Services, and the Lane controller deletes Services with that label it did not make; set dataPlane.lane (it labels the pods only)" }}
 {{- end }}
 {{- if and .Values.ingress.enabled (not .Values.dataPlane.gateway.enabled) }}
 {{- fail "ingress.enabled needs dataPlane.gateway.enabled: the Ingress routes to the gateway" }}

@@ -43,6 +43,9 @@ pub fn deployment(member: &FleetMember) -> Deployment {
         value("OBLIVIOUS_TENANT", &member.tenant),
         env_from_field("OBLIVIOUS_POD_NAME", "metadata.name"),
         value("OBLIVIOUS_LANE", ""),
+        // After the 5 s preStop pause below, requests, streams and chat jobs get this long; the
+        // rest of the 60 s termination grace period is for checkpoints and the billing flush.
+        value("OBLIVIOUS_SHUTDOWN_GRACE", "35s"),
         // While Redis is unreachable (or absent) each pod enforces limit / replicas.
         value("OBLIVIOUS_REPLICAS", &member.min_replicas.to_string()),
         value("OBLIVIOUS_BUILTIN_MOCK", "false"),
@@ -135,7 +138,8 @@ pub fn deployment(member: &FleetMember) -> Deployment {
                 metadata: Some(ObjectMeta { labels: Some(member.labels()), ..ObjectMeta::default() }),
                 spec: Some(PodSpec {
                     containers: vec![container],
-                    // Streams may run for minutes; give them time to finish on a rollout.
+                    // Streams may run for minutes; give them time to finish on a rollout (the
+                    // pause, grace and flush above fit inside it).
                     termination_grace_period_seconds: Some(60),
                     // The data plane never talks to the Kubernetes API.
                     automount_service_account_token: Some(false),
