@@ -206,12 +206,18 @@ fn routes() -> Vec<Route> {
             doc(
                 "PATCH",
                 "/api/v1/admin/users/{id}",
-                "Change a user's role, group or disabled state",
+                "Change a user's role, group, disabled state or lane_select (may name a canary lane)",
                 "admin",
                 body(|| {
                     object(
                         &[],
-                        &[("role", "string"), ("group", "string"), ("disabled", "boolean"), ("display_name", "string")],
+                        &[
+                            ("role", "string"),
+                            ("group", "string"),
+                            ("disabled", "boolean"),
+                            ("display_name", "string"),
+                            ("lane_select", "boolean"),
+                        ],
                     )
                 }),
                 200,

@@ -8,6 +8,7 @@ export interface UserChange {
   group?: string;
   disabled?: boolean;
   display_name?: string;
+  lane_select?: boolean;
 }
 
 export interface LogFilter {
@@ -15,6 +16,8 @@ export interface LogFilter {
   model?: string;
   user_id?: string;
   key_id?: string;
+  /** A lane tag, or `baseline` for requests outside every lane. */
+  lane?: string;
   before?: number;
 }
 

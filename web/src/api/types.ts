@@ -21,6 +21,8 @@ export interface User {
   role: Role | string;
   group: string;
   disabled: boolean;
+  /** May name a canary lane with `x-oblivious-lane`. */
+  lane_select: boolean;
   balance: string;
   currency: string;
   created_at: number;
