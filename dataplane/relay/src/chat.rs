@@ -1,27 +1,25 @@
 //! A chat request from any dialect, end to end: pick a channel, try it, fail over on transient
 //! errors *before the client has seen a byte*, and answer in the client's dialect.
 //!
-//! Failover rules (see NOTES.md): a channel is tried at most once per request; `Retry` failures
-//! move on to the next channel; `DisableKey` failures disable the key (and thereby the channel,
-//! when it has no other key) and end the request; `ReturnToClient` failures end it unchanged.
-//! Once the first event of a stream has been sent, nothing is retried.
+//! Failover is the relay's one loop (`failover::with_failover`, shared with embeddings); this file
+//! supplies the attempt, which for a stream includes peeking its first events, so nothing is
+//! retried once the first event has been sent.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use oblivious_config::Channel;
 use oblivious_core::lane::LaneContext;
 use oblivious_core::{ApiError, Dialect, ErrorKind};
 
 use crate::auth::Principal;
 use crate::billing::estimate_chat;
 use crate::dialect::{self, FailureAction, UpstreamFailure};
-use crate::failover::{availability, client_error, note_attempt, record_failure};
+use crate::failover::{Attempt, exhausted, with_failover};
 use crate::finalize::RecordGuard;
 use crate::ir::{ChatRequest, ChatResponse, Part};
-use crate::routing::{Candidate, select};
+use crate::routing::Candidate;
 use crate::state::{ActiveConfig, Relay};
 use crate::stream::{self, StreamStart};
 use crate::upstream;
@@ -85,93 +83,49 @@ pub fn live_lane<'a>(active: &'a ActiveConfig, lane: &LaneContext) -> Option<&'a
     active.lanes.live(tag, oblivious_store::now_ms()).map(|lane| lane.tag.as_str())
 }
 
-/// Tries candidates until one answers, failing over on transient errors before the first byte.
+/// Answers from the first candidate that does, failing over on transient errors before the
+/// first byte (`failover::with_failover`).
 async fn answer(relay: &Arc<Relay>, active: &ActiveConfig, candidates: &[&Candidate], mut call: ChatCall) -> Response {
-    let model = call.request.model.clone();
-    let mut tried: Vec<usize> = Vec::new();
-    let mut last_failure: Option<UpstreamFailure> = None;
-    while tried.len() < relay.config.max_attempts {
-        let now = Instant::now();
-        let availability = |c: &Candidate| availability(relay, active, c, &tried, now);
-        let Some(candidate) = select(candidates, availability, &mut rand::rng()) else { break };
-        tried.push(candidate.channel);
-        let channel = &active.snapshot.channels[candidate.channel];
-        note_attempt(&mut call.guard, channel, candidate);
-
-        match attempt(relay, channel, candidate, &call).await {
-            Ok(answer) => {
-                relay.health.record_success(&channel.name);
-                relay.metrics.count_attempt(&channel.name, "success");
-                return match answer {
-                    Answer::Complete(response) => complete(call, response),
-                    Answer::Stream(start) => stream::respond(call, start),
-                };
-            }
-            Err((failure, key_index)) => {
-                record_failure(relay, channel, key_index, &failure);
-                let action = failure.action;
-                last_failure = Some(failure);
-                if action != FailureAction::Retry {
-                    break;
-                }
-            }
+    let (request, lane) = (&call.request, &call.lane);
+    let answered =
+        with_failover(relay, active, candidates, &mut call.guard, |target| attempt(relay, target, request, lane)).await;
+    match answered {
+        Ok(Answer::Complete(response)) => complete(call, response),
+        Ok(Answer::Stream(start)) => stream::respond(call, start),
+        Err(last_failure) => {
+            let (error, class) = exhausted(&call.request.model, last_failure);
+            reject_as(call, error, &class)
         }
-    }
-    match last_failure {
-        // The record keeps the upstream's failure class (`insufficient_quota`, `rate_limit`, ...),
-        // which says more than the kind the client sees.
-        Some(failure) => reject_as(call, client_error(&failure), failure.class),
-        None => reject(
-            call,
-            ApiError::new(ErrorKind::Unavailable, format!("No channel is currently available for model `{model}`."))
-                .with_code("no_available_channel"),
-        ),
     }
 }
 
-/// Runs one attempt against one channel. On failure, also says which key was used (to disable it).
+/// Runs one attempt against one channel.
 async fn attempt(
     relay: &Relay,
-    channel: &Channel,
-    candidate: &Candidate,
-    call: &ChatCall,
-) -> Result<Answer, (UpstreamFailure, Option<usize>)> {
+    target: Attempt<'_>,
+    request: &ChatRequest,
+    lane: &LaneContext,
+) -> Result<Answer, UpstreamFailure> {
+    let Attempt { channel, candidate, key, base_url } = target;
     let started = tokio::time::Instant::now();
-    let Some(key) = relay.health.next_key(channel, Instant::now()) else {
-        let failure = upstream::failure(FailureAction::Retry, ErrorKind::Unavailable, 503, "no_key", "No usable key.");
-        return Err((failure, None));
-    };
-    let key_index = channel.api_keys.iter().position(|k| std::ptr::eq(k, key));
-    let Some(base_url) = relay.resolve_base_url(channel) else {
-        let failure = upstream::failure(
-            FailureAction::Retry,
-            ErrorKind::BadGateway,
-            502,
-            "builtin_unavailable",
-            "The built-in mock upstream is not running in this process.",
-        );
-        return Err((failure, key_index));
-    };
-    let request = dialect::build_upstream_request(channel, &base_url, key, &call.request, &candidate.upstream_model);
+    let upstream_request = dialect::build_upstream_request(channel, &base_url, key, request, &candidate.upstream_model);
     let deadline = started + Duration::from_millis(channel.timeouts.first_byte_ms);
     let client = relay.client_for(channel);
-    let response = upstream::send(&client, channel, request, &call.lane, deadline).await.map_err(|f| (f, key_index))?;
-    if call.request.stream {
-        let start = stream::peek_first_events(channel, response, deadline).await.map_err(|f| (f, key_index))?;
-        return Ok(Answer::Stream(start));
+    let response = upstream::send(&client, channel, upstream_request, lane, deadline).await?;
+    if request.stream {
+        return Ok(Answer::Stream(stream::peek_first_events(channel, response, deadline).await?));
     }
     let idle = Duration::from_millis(channel.timeouts.stream_idle_ms);
-    let body = upstream::read_body(response, idle).await.map_err(|f| (f, key_index))?;
+    let body = upstream::read_body(response, idle).await?;
     let parsed = dialect::parse_upstream_response(channel.provider, &body).map_err(|reason| {
         tracing::warn!(channel = channel.name, reason, "malformed upstream answer");
-        let failure = upstream::failure(
+        upstream::failure(
             FailureAction::Retry,
             ErrorKind::BadGateway,
             502,
             "malformed_response",
             "The upstream returned a malformed answer.",
-        );
-        (failure, key_index)
+        )
     })?;
     Ok(Answer::Complete(parsed))
 }

@@ -1,20 +1,119 @@
-//! The bookkeeping of failover shared by every endpoint that calls upstreams: which candidates
-//! are usable now, what a failed attempt does to channel health, and what the client sees when
-//! every attempt failed.
+//! The one failover loop every endpoint that calls upstreams uses (chat completions in every
+//! dialect, embeddings): which candidates are usable now, which key an attempt uses, what a failed
+//! attempt does to channel health, and what the client sees when every attempt failed.
+//!
+//! Rules (NOTES.md "Failover"): a channel is tried at most once per request, at most
+//! `max_attempts` in all; `Retry` failures move on, `DisableKey` and `ReturnToClient` failures end
+//! the request. Endpoints supply only the attempt itself, which must fail before the client sees a
+//! byte (streams peek their first events inside it).
 
 use std::time::Instant;
 
 use axum::http::StatusCode;
-use oblivious_config::Channel;
+use oblivious_config::{ApiKey, Channel};
 use oblivious_core::{ApiError, ErrorKind};
 
 use crate::dialect::{FailureAction, UpstreamFailure};
 use crate::finalize::RecordGuard;
-use crate::routing::{Availability, Candidate};
+use crate::routing::{Availability, Candidate, select};
 use crate::state::{ActiveConfig, Relay};
+use crate::upstream;
+
+/// Where one attempt goes: the channel, its route to the model, the key and the real base URL.
+pub(crate) struct Attempt<'a> {
+    pub channel: &'a Channel,
+    pub candidate: &'a Candidate,
+    pub key: &'a ApiKey,
+    pub base_url: String,
+}
+
+/// Tries `candidates` until `attempt` answers. `Err(None)`: no candidate was usable at all;
+/// `Err(Some(failure))`: the last attempt's failure.
+pub(crate) async fn with_failover<'a, T, F, Fut>(
+    relay: &Relay,
+    active: &'a ActiveConfig,
+    candidates: &[&'a Candidate],
+    guard: &mut RecordGuard,
+    mut attempt: F,
+) -> Result<T, Option<UpstreamFailure>>
+where
+    F: FnMut(Attempt<'a>) -> Fut,
+    Fut: Future<Output = Result<T, UpstreamFailure>>,
+{
+    let mut tried: Vec<usize> = Vec::new();
+    let mut last_failure = None;
+    while tried.len() < relay.config.max_attempts {
+        let now = Instant::now();
+        let Some(candidate) = select(candidates, |c| availability(relay, active, c, &tried, now), &mut rand::rng())
+        else {
+            break;
+        };
+        tried.push(candidate.channel);
+        let channel = &active.snapshot.channels[candidate.channel];
+        note_attempt(guard, channel, candidate);
+        let (outcome, key_index) = match target(relay, channel, now) {
+            Ok((key, key_index, base_url)) => (attempt(Attempt { channel, candidate, key, base_url }).await, key_index),
+            Err((failure, key_index)) => (Err(failure), key_index),
+        };
+        match outcome {
+            Ok(answer) => {
+                relay.health.record_success(&channel.name);
+                relay.metrics.count_attempt(&channel.name, "success");
+                return Ok(answer);
+            }
+            Err(failure) => {
+                record_failure(relay, channel, key_index, &failure);
+                let action = failure.action;
+                last_failure = Some(failure);
+                if action != FailureAction::Retry {
+                    break;
+                }
+            }
+        }
+    }
+    Err(last_failure)
+}
+
+/// The key (and its index, to disable it on an auth failure) and base URL of an attempt.
+#[allow(clippy::type_complexity)]
+fn target<'a>(
+    relay: &Relay,
+    channel: &'a Channel,
+    now: Instant,
+) -> Result<(&'a ApiKey, Option<usize>, String), (UpstreamFailure, Option<usize>)> {
+    let Some(key) = relay.health.next_key(channel, now) else {
+        let failure = upstream::failure(FailureAction::Retry, ErrorKind::Unavailable, 503, "no_key", "No usable key.");
+        return Err((failure, None));
+    };
+    let key_index = channel.api_keys.iter().position(|k| std::ptr::eq(k, key));
+    let Some(base_url) = relay.resolve_base_url(channel) else {
+        let failure = upstream::failure(
+            FailureAction::Retry,
+            ErrorKind::BadGateway,
+            502,
+            "builtin_unavailable",
+            "The built-in mock upstream is not running in this process.",
+        );
+        return Err((failure, key_index));
+    };
+    Ok((key, key_index, base_url))
+}
+
+/// What the client sees when no attempt answered, and the class the request record keeps (the
+/// upstream's own failure class, which says more than the kind the client sees).
+pub(crate) fn exhausted(model: &str, last_failure: Option<UpstreamFailure>) -> (ApiError, String) {
+    match last_failure {
+        Some(failure) => (client_error(&failure), failure.class.to_string()),
+        None => (
+            ApiError::new(ErrorKind::Unavailable, format!("No channel is currently available for model `{model}`."))
+                .with_code("no_available_channel"),
+            "no_available_channel".to_string(),
+        ),
+    }
+}
 
 /// How usable a candidate is for this request right now.
-pub(crate) fn availability(
+fn availability(
     relay: &Relay,
     active: &ActiveConfig,
     candidate: &Candidate,
@@ -32,7 +131,7 @@ pub(crate) fn availability(
 }
 
 /// Notes on the request record which channel the next attempt goes to.
-pub(crate) fn note_attempt(guard: &mut RecordGuard, channel: &Channel, candidate: &Candidate) {
+fn note_attempt(guard: &mut RecordGuard, channel: &Channel, candidate: &Candidate) {
     let record = guard.record();
     record.attempts += 1;
     record.channel = Some(channel.name.clone());
@@ -41,7 +140,7 @@ pub(crate) fn note_attempt(guard: &mut RecordGuard, channel: &Channel, candidate
 }
 
 /// Updates channel and key health after a failed attempt.
-pub(crate) fn record_failure(relay: &Relay, channel: &Channel, key_index: Option<usize>, failure: &UpstreamFailure) {
+fn record_failure(relay: &Relay, channel: &Channel, key_index: Option<usize>, failure: &UpstreamFailure) {
     relay.metrics.count_attempt(&channel.name, failure.class);
     let now = Instant::now();
     match failure.action {
@@ -76,7 +175,7 @@ pub(crate) fn record_failure(relay: &Relay, channel: &Channel, key_index: Option
 
 /// The error a client sees for an upstream failure: the provider's (sanitized) message with our
 /// kind and, for request errors, the upstream's own status.
-pub(crate) fn client_error(failure: &UpstreamFailure) -> ApiError {
+fn client_error(failure: &UpstreamFailure) -> ApiError {
     let mut error = ApiError::new(failure.kind, failure.message.clone());
     error.code = failure.code.clone();
     if failure.action == FailureAction::ReturnToClient

@@ -2,13 +2,13 @@
 //! same routing and failover as chat (non-OpenAI channels serving the model are skipped).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use oblivious_config::{Channel, Provider};
+use oblivious_config::Provider;
 use oblivious_core::edge::{RequestId, read_limited};
 use oblivious_core::lane::LaneContext;
 use oblivious_core::{ApiError, Dialect, ErrorKind};
@@ -17,11 +17,10 @@ use serde_json::Value;
 use super::with_request_id;
 use crate::billing::estimate_embeddings;
 use crate::dialect::{FailureAction, UpstreamFailure, UpstreamRequest, provider_dialect};
-use crate::failover::{availability, client_error, note_attempt, record_failure};
+use crate::failover::{Attempt, exhausted, with_failover};
 use crate::finalize::RecordGuard;
 use crate::ir::Usage;
 use crate::request_log::RequestRecord;
-use crate::routing::select;
 use crate::state::Relay;
 use crate::upstream;
 
@@ -63,7 +62,7 @@ async fn run(
     let lane = LaneContext::from_headers(headers);
     guard.record().lane = lane.tag().map(str::to_string);
     let bytes = read_limited(body, relay.config.max_body_bytes).await?;
-    let mut request: Value = serde_json::from_slice(&bytes)
+    let request: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::invalid_request(format!("Request body is not valid JSON: {e}")))?;
     let model = request.get("model").and_then(Value::as_str).map(str::to_string);
     let Some(model) = model else {
@@ -94,46 +93,20 @@ async fn run(
     let rate_limit_headers = admission.headers.clone();
     guard.attach_admission(admission);
 
-    let mut tried = Vec::new();
-    let mut last_failure: Option<UpstreamFailure> = None;
-    while tried.len() < relay.config.max_attempts {
-        let now = Instant::now();
-        let Some(candidate) = select(&candidates, |c| availability(relay, &active, c, &tried, now), &mut rand::rng())
-        else {
-            break;
-        };
-        tried.push(candidate.channel);
-        let channel = &active.snapshot.channels[candidate.channel];
-        note_attempt(guard, channel, candidate);
-        request["model"] = Value::String(candidate.upstream_model.clone());
-        match attempt(relay, channel, &candidate.upstream_model, &request, &lane).await {
-            Ok(mut answer) => {
-                relay.health.record_success(&channel.name);
-                relay.metrics.count_attempt(&channel.name, "success");
-                answer["model"] = Value::String(model);
-                let prompt_tokens = answer.pointer("/usage/prompt_tokens").and_then(Value::as_u64).unwrap_or(0);
-                let usage = Usage { input_tokens: prompt_tokens, ..Usage::default() };
-                let mut response = (StatusCode::OK, answer.to_string()).into_response();
-                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                response.headers_mut().extend(rate_limit_headers);
-                return Ok((response, usage));
-            }
-            Err((failure, key_index)) => {
-                record_failure(relay, channel, key_index, &failure);
-                let action = failure.action;
-                last_failure = Some(failure);
-                if action != FailureAction::Retry {
-                    break;
-                }
-            }
+    let answered =
+        with_failover(relay, &active, &candidates, guard, |target| attempt(relay, target, &request, &lane)).await;
+    match answered {
+        Ok(mut answer) => {
+            answer["model"] = Value::String(model);
+            let prompt_tokens = answer.pointer("/usage/prompt_tokens").and_then(Value::as_u64).unwrap_or(0);
+            let usage = Usage { input_tokens: prompt_tokens, ..Usage::default() };
+            let mut response = (StatusCode::OK, answer.to_string()).into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            response.headers_mut().extend(rate_limit_headers);
+            Ok((response, usage))
         }
+        Err(last_failure) => Err(exhausted(&model, last_failure).0),
     }
-    Err(match last_failure {
-        Some(failure) => client_error(&failure),
-        None => {
-            ApiError::new(ErrorKind::Unavailable, format!("No channel is currently available for model `{model}`."))
-        }
-    })
 }
 
 /// Bytes of text to embed (token arrays count as four bytes per token).
@@ -153,30 +126,17 @@ fn input_bytes(request: &Value) -> usize {
     }
 }
 
+/// One attempt: the request with the channel's model name, to its embeddings endpoint.
 async fn attempt(
     relay: &Relay,
-    channel: &Channel,
-    upstream_model: &str,
-    body: &Value,
+    target: Attempt<'_>,
+    request: &Value,
     lane: &LaneContext,
-) -> Result<Value, (UpstreamFailure, Option<usize>)> {
-    let Some(key) = relay.health.next_key(channel, Instant::now()) else {
-        return Err((
-            upstream::failure(FailureAction::Retry, ErrorKind::Unavailable, 503, "no_key", "No usable key."),
-            None,
-        ));
-    };
-    let key_index = channel.api_keys.iter().position(|k| std::ptr::eq(k, key));
-    let fail = |f: UpstreamFailure| (f, key_index);
-    let base = relay.resolve_base_url(channel).ok_or_else(|| {
-        fail(upstream::failure(
-            FailureAction::Retry,
-            ErrorKind::BadGateway,
-            502,
-            "builtin_unavailable",
-            "No built-in mock.",
-        ))
-    })?;
+) -> Result<Value, UpstreamFailure> {
+    let Attempt { channel, candidate, key, base_url: base } = target;
+    let upstream_model = candidate.upstream_model.as_str();
+    let mut body = request.clone();
+    body["model"] = Value::String(upstream_model.to_string());
     let (url, auth) = match channel.provider {
         Provider::AzureOpenai => {
             let version = channel.api_version.as_deref().unwrap_or("2024-10-21");
@@ -187,19 +147,12 @@ async fn attempt(
     };
     let mut headers = vec![auth];
     headers.extend(channel.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let request = UpstreamRequest { url, headers, body: body.clone() };
+    let request = UpstreamRequest { url, headers, body };
     let deadline = tokio::time::Instant::now() + Duration::from_millis(channel.timeouts.first_byte_ms);
     let client = relay.client_for(channel);
-    let response = upstream::send(&client, channel, request, lane, deadline).await.map_err(fail)?;
-    let bytes =
-        upstream::read_body(response, Duration::from_millis(channel.timeouts.stream_idle_ms)).await.map_err(fail)?;
+    let response = upstream::send(&client, channel, request, lane, deadline).await?;
+    let bytes = upstream::read_body(response, Duration::from_millis(channel.timeouts.stream_idle_ms)).await?;
     serde_json::from_slice(&bytes).map_err(|_| {
-        fail(upstream::failure(
-            FailureAction::Retry,
-            ErrorKind::BadGateway,
-            502,
-            "malformed_response",
-            "Malformed answer.",
-        ))
+        upstream::failure(FailureAction::Retry, ErrorKind::BadGateway, 502, "malformed_response", "Malformed answer.")
     })
 }
