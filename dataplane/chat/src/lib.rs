@@ -23,10 +23,9 @@ pub mod views;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::HeaderMap;
 use oblivious_core::edge::Hops;
 use oblivious_core::shutdown::Lifecycle;
-use oblivious_gateway::{ApiResult, Gateway, UserIdentity};
+use oblivious_gateway::{Gateway, GatewayState};
 use oblivious_store::Store;
 
 pub use job::HEARTBEAT_EVERY;
@@ -79,11 +78,6 @@ impl Chat {
         &self.gateway.store
     }
 
-    /// The calling user (access token or the user's API key).
-    pub async fn user(&self, headers: &HeaderMap) -> ApiResult<UserIdentity> {
-        self.gateway.authenticate_user(headers).await
-    }
-
     /// Ends replies whose job died with its process, now and then every `REAP_EVERY`. With
     /// `all_now` (a single-process deployment starting up) every reply still marked streaming
     /// is ended at once: no job of this process can own it yet.
@@ -104,6 +98,13 @@ impl Chat {
                 reap(&chat, stale_before).await;
             }
         });
+    }
+}
+
+/// Chat routes take the gateway's identity extractors: the caller is one of its accounts.
+impl GatewayState for Chat {
+    fn gateway(&self) -> &Gateway {
+        &self.gateway
     }
 }
 

@@ -25,6 +25,7 @@ oblivious_store::both_backends!(
     an_empty_balance_is_refused_with_402_and_writes_nothing,
     a_failing_upstream_ends_the_reply_with_an_error_event_and_status,
     nothing_of_one_user_is_reachable_by_another,
+    every_route_refuses_a_caller_without_credentials_before_reading_its_input,
     agents_from_the_catalog_are_read_only_and_seed_sessions,
     models_follow_the_users_group_and_unknown_models_are_refused,
     a_topic_exports_as_markdown_and_json_and_gets_a_generated_title,
@@ -282,6 +283,17 @@ async fn nothing_of_one_user_is_reachable_by_another(api: Api) {
     assert_eq!(api.branch(&alice, &session, topic).await[0], "secret");
     let (status, _) = api.get_anonymous("/api/v1/chat/sessions").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn every_route_refuses_a_caller_without_credentials_before_reading_its_input(api: Api) {
+    for doc in oblivious_chat::route_docs() {
+        let method = reqwest::Method::from_bytes(doc.method.as_bytes()).unwrap();
+        // An id that is not one and a body that is not JSON: the caller is refused first.
+        let path = doc.path.replace("{id}", "not-an-id");
+        let (status, error) = api.anonymous_raw(method, &path, doc.body.map(|_| "{not json")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {}: {error}", doc.method, doc.path);
+        assert_eq!(error["error"]["code"], "unauthenticated", "{} {}: {error}", doc.method, doc.path);
+    }
 }
 
 async fn agents_from_the_catalog_are_read_only_and_seed_sessions(api: Api) {

@@ -2,8 +2,16 @@
 //! (scripts), or an administrator (an admin user's token or an admin API key such as
 //! `$OBLIVIOUS_BOOTSTRAP_KEY`). Every failure is a 401/403 in the product shape; the reason is
 //! never more specific than "invalid or expired".
+//!
+//! Handlers receive a `UserIdentity` or `AdminIdentity` as an extractor, placed before the path,
+//! query and body extractors: a route that needs a caller cannot forget to check one, and an
+//! unauthenticated call is refused before its input is looked at.
 
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use oblivious_relay::auth::Principal;
 use oblivious_store::UserRecord;
 use uuid::Uuid;
@@ -34,6 +42,35 @@ impl AdminIdentity {
             AdminIdentity::User(user) => Some(user.id),
             AdminIdentity::Key(principal) => principal.user_id,
         }
+    }
+}
+
+/// A router state that can authenticate callers: the gateway itself, or a service mounted beside
+/// it (chat) that holds one, so its routes take the same extractors.
+pub trait GatewayState: Send + Sync + 'static {
+    /// The gateway whose accounts, tokens and keys identify callers.
+    fn gateway(&self) -> &Gateway;
+}
+
+impl GatewayState for Gateway {
+    fn gateway(&self) -> &Gateway {
+        self
+    }
+}
+
+impl<S: GatewayState> FromRequestParts<Arc<S>> for UserIdentity {
+    type Rejection = ProductError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<S>) -> Result<Self, Self::Rejection> {
+        state.gateway().authenticate_user(&parts.headers).await
+    }
+}
+
+impl<S: GatewayState> FromRequestParts<Arc<S>> for AdminIdentity {
+    type Rejection = ProductError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<S>) -> Result<Self, Self::Rejection> {
+        state.gateway().authenticate_admin(&parts.headers).await
     }
 }
 

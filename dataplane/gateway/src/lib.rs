@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 pub use config::{GatewayConfig, Registration, jwt_secret};
 pub use error::{ApiResult, Body, ProductError, parse_body};
-pub use identity::{AdminIdentity, UserIdentity};
+pub use identity::{AdminIdentity, GatewayState, UserIdentity};
 pub use money::{format_micros, parse_decimal_micros};
 pub use openapi::{RouteDoc, object as schema_object};
 
@@ -321,5 +321,43 @@ mod tests {
             assert!(operation.is_object(), "{} {} is not documented", doc.method, doc.path);
         }
         assert_eq!(document["paths"]["/api/v1/keys/{id}"]["delete"]["parameters"][0]["name"], "id");
+    }
+
+    #[tokio::test]
+    async fn every_route_that_needs_a_caller_answers_401_in_the_product_shape_before_reading_its_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path()).await.unwrap();
+        store.migrate().await.unwrap();
+        let relay = Relay::new(oblivious_relay::RelayConfig::default(), store.clone());
+        let gateway = Arc::new(Gateway::new(store, relay, GatewayConfig::with_secret(vec![7; 32])));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router(gateway)).await });
+        let http = reqwest::Client::new();
+        let guarded: Vec<RouteDoc> =
+            routes().into_iter().map(|(doc, _)| doc).filter(|doc| doc.auth != "none").collect();
+        assert!(guarded.iter().any(|doc| doc.auth == "admin") && guarded.iter().any(|doc| doc.auth == "user"));
+        for doc in guarded {
+            let method = axum::http::Method::from_bytes(doc.method.as_bytes()).unwrap();
+            let mut request =
+                http.request(method, format!("{base}{}?limit=many", doc.path.replace("{id}", "not-an-id")));
+            if doc.body.is_some() {
+                request = request.header("content-type", "application/json").body("{not json");
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            assert_eq!(status, axum::http::StatusCode::UNAUTHORIZED, "{} {}: {body}", doc.method, doc.path);
+            assert_eq!(
+                body,
+                serde_json::json!({"error": {
+                    "code": "unauthenticated",
+                    "message": "Sign in, or send `Authorization: Bearer <token or API key>`.",
+                }}),
+                "{} {}",
+                doc.method,
+                doc.path
+            );
+        }
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use oblivious_gateway::{ApiResult, Body, ProductError};
+use axum::http::StatusCode;
+use oblivious_gateway::{ApiResult, Body, ProductError, UserIdentity};
 use oblivious_store::UserRecord;
 use oblivious_store::chat::AgentFields;
 use serde::Deserialize;
@@ -88,10 +88,9 @@ fn read_only() -> ProductError {
 
 pub async fn list(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let user = chat.user(&headers).await?.user;
     let source = query.get("source").map(String::as_str);
     let mut agents = Vec::new();
     if matches!(source, None | Some("catalog")) {
@@ -108,10 +107,9 @@ pub async fn list(
 
 pub async fn create(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Body(body): Body<AgentBody>,
 ) -> ApiResult<(StatusCode, Json<AgentView>)> {
-    let user = chat.user(&headers).await?.user;
     if body.name.is_none() {
         return Err(ProductError::invalid("name", "is required"));
     }
@@ -122,21 +120,19 @@ pub async fn create(
 
 pub async fn get_one(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<AgentView>> {
-    let user = chat.user(&headers).await?.user;
     let agent = find_agent(&chat, &user, id).await?.ok_or_else(|| ProductError::not_found("agent"))?;
     Ok(Json(agent))
 }
 
 pub async fn patch(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Path(id): Path<Uuid>,
     Body(body): Body<AgentBody>,
 ) -> ApiResult<Json<AgentView>> {
-    let user = chat.user(&headers).await?.user;
     let Some(stored) = chat.store().get_chat_agent(user.id, id).await? else {
         return Err(match find_agent(&chat, &user, id).await? {
             Some(_) => read_only(),
@@ -149,8 +145,11 @@ pub async fn patch(
     Ok(Json(AgentView::from(&agent)))
 }
 
-pub async fn delete(State(chat): State<Arc<Chat>>, headers: HeaderMap, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let user = chat.user(&headers).await?.user;
+pub async fn delete(
+    State(chat): State<Arc<Chat>>,
+    UserIdentity { user, .. }: UserIdentity,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     if chat.store().delete_chat_agent(user.id, id).await? {
         return Ok(StatusCode::NO_CONTENT);
     }
@@ -160,8 +159,7 @@ pub async fn delete(State(chat): State<Arc<Chat>>, headers: HeaderMap, Path(id):
     })
 }
 
-pub async fn models(State(chat): State<Arc<Chat>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let user = chat.user(&headers).await?.user;
+pub async fn models(State(chat): State<Arc<Chat>>, UserIdentity { user, .. }: UserIdentity) -> ApiResult<Json<Value>> {
     let models = crate::catalog::models_for_group(&chat.gateway.relay.active(), &user.group, oblivious_store::now_ms());
     Ok(Json(json!({"models": models})))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use oblivious_gateway::{ApiResult, Body, ProductError};
+use oblivious_gateway::{ApiResult, Body, ProductError, UserIdentity};
 use oblivious_store::chat::ExchangeParent;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -44,11 +44,10 @@ pub struct EditMessage {
 
 pub async fn list(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Path(session_id): Path<Uuid>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let user = chat.user(&headers).await?.user;
     let limit = super::limit(&query, DEFAULT_PAGE)?;
     let before = query_id("before", query.get("before").map(String::as_str))?;
     let topic = match query_id("topic_id", query.get("topic_id").map(String::as_str))? {
@@ -80,11 +79,11 @@ pub async fn list(
 
 pub async fn send(
     State(chat): State<Arc<Chat>>,
+    identity: UserIdentity,
     headers: HeaderMap,
     Path(session_id): Path<Uuid>,
     Body(body): Body<SendMessage>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let identity = chat.user(&headers).await?;
     required_text("content", &body.content, MAX_MESSAGE_CHARS)?;
     let session = chat
         .store()
@@ -109,11 +108,11 @@ pub async fn send(
 
 pub async fn regenerate(
     State(chat): State<Arc<Chat>>,
+    identity: UserIdentity,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let identity = chat.user(&headers).await?;
     // The body is optional: `{}` or nothing regenerates with the reply's model.
     let body: Regenerate =
         if body.is_empty() { Regenerate { model: None } } else { oblivious_gateway::parse_body(&body)? };
@@ -136,11 +135,11 @@ pub async fn regenerate(
 
 pub async fn edit(
     State(chat): State<Arc<Chat>>,
+    identity: UserIdentity,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
     Body(body): Body<EditMessage>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let identity = chat.user(&headers).await?;
     required_text("content", &body.content, MAX_MESSAGE_CHARS)?;
     let original =
         chat.store().get_chat_message(identity.user.id, id).await?.ok_or_else(|| ProductError::not_found("message"))?;
@@ -166,17 +165,19 @@ pub async fn edit(
 
 pub async fn activate(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Value>> {
-    let user = chat.user(&headers).await?.user;
     let topic =
         chat.store().activate_chat_message(user.id, id).await?.ok_or_else(|| ProductError::not_found("message"))?;
     Ok(Json(json!({"topic": TopicView::from(&topic)})))
 }
 
-pub async fn delete(State(chat): State<Arc<Chat>>, headers: HeaderMap, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let user = chat.user(&headers).await?.user;
+pub async fn delete(
+    State(chat): State<Arc<Chat>>,
+    UserIdentity { user, .. }: UserIdentity,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     let message =
         chat.store().get_chat_message(user.id, id).await?.ok_or_else(|| ProductError::not_found("message"))?;
     if message.status == oblivious_store::chat::STATUS_STREAMING {
@@ -189,10 +190,9 @@ pub async fn delete(State(chat): State<Arc<Chat>>, headers: HeaderMap, Path(id):
 
 pub async fn search(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let user = chat.user(&headers).await?.user;
     let text = query.get("q").map(|q| q.trim()).unwrap_or_default();
     if text.is_empty() {
         return Err(ProductError::invalid("q", "must not be empty"));

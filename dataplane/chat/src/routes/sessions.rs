@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use oblivious_gateway::{ApiResult, Body, ProductError};
+use axum::http::StatusCode;
+use oblivious_gateway::{ApiResult, Body, ProductError, UserIdentity};
 use oblivious_store::chat::{NewChatSession, SessionUpdate};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -49,18 +49,16 @@ pub struct PatchSession {
     group: Option<String>,
 }
 
-pub async fn list(State(chat): State<Arc<Chat>>, headers: HeaderMap) -> ApiResult<Json<Value>> {
-    let user = chat.user(&headers).await?.user;
+pub async fn list(State(chat): State<Arc<Chat>>, UserIdentity { user, .. }: UserIdentity) -> ApiResult<Json<Value>> {
     let sessions = chat.store().list_chat_sessions(user.id).await?;
     Ok(Json(json!({"sessions": sessions.iter().map(SessionView::from).collect::<Vec<_>>()})))
 }
 
 pub async fn get_one(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<SessionView>> {
-    let user = chat.user(&headers).await?.user;
     let session =
         chat.store().get_chat_session(user.id, id).await?.ok_or_else(|| ProductError::not_found("session"))?;
     Ok(Json(SessionView::from(&session)))
@@ -77,10 +75,9 @@ fn usable_model(chat: &Chat, group: &str, model: &str) -> ApiResult<()> {
 
 pub async fn create(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Body(body): Body<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<SessionView>)> {
-    let user = chat.user(&headers).await?.user;
     bounded_opt("title", body.title.as_deref(), MAX_TITLE_CHARS)?;
     bounded_opt("system_prompt", body.system_prompt.as_deref(), MAX_PROMPT_CHARS)?;
     bounded_opt("opening_message", body.opening_message.as_deref(), MAX_PROMPT_CHARS)?;
@@ -133,11 +130,10 @@ fn default_model(chat: &Chat, group: &str, preferred: Option<&str>) -> String {
 
 pub async fn patch(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Path(id): Path<Uuid>,
     Body(body): Body<PatchSession>,
 ) -> ApiResult<Json<SessionView>> {
-    let user = chat.user(&headers).await?.user;
     if let Some(title) = &body.title {
         bounded("title", title, MAX_TITLE_CHARS)?;
     }
@@ -172,8 +168,11 @@ pub async fn patch(
     Ok(Json(SessionView::from(&session)))
 }
 
-pub async fn delete(State(chat): State<Arc<Chat>>, headers: HeaderMap, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let user = chat.user(&headers).await?.user;
+pub async fn delete(
+    State(chat): State<Arc<Chat>>,
+    UserIdentity { user, .. }: UserIdentity,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     if !chat.store().delete_chat_session(user.id, id).await? {
         return Err(ProductError::not_found("session"));
     }

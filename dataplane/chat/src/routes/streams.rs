@@ -17,7 +17,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use oblivious_gateway::{ApiResult, ProductError};
+use oblivious_gateway::{ApiResult, ProductError, UserIdentity};
 use oblivious_store::chat::{ChatMessage, STATUS_STREAMING};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -36,11 +36,11 @@ const POLL_WITHOUT_BUS: Duration = Duration::from_secs(1);
 
 pub async fn read(
     State(chat): State<Arc<Chat>>,
+    UserIdentity { user, .. }: UserIdentity,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let user = chat.user(&headers).await?.user;
     let message = chat.store().get_chat_message(user.id, id).await?.filter(|m| m.role == "assistant");
     let message = message.ok_or_else(|| ProductError::not_found("stream"))?;
     let after = last_event_id(&headers, &query)?;
@@ -58,10 +58,9 @@ pub async fn read(
 
 pub async fn stop(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Path(id): Path<Uuid>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let user = chat.user(&headers).await?.user;
     let message = chat.store().get_chat_message(user.id, id).await?.filter(|m| m.role == "assistant");
     let message = message.ok_or_else(|| ProductError::not_found("stream"))?;
     if message.status == STATUS_STREAMING

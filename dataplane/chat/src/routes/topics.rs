@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use oblivious_gateway::{ApiResult, Body, ProductError};
+use oblivious_gateway::{ApiResult, Body, ProductError, UserIdentity};
 use oblivious_store::chat::{ChatMessage, ChatTopic, MAX_BRANCH_WALK};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -33,11 +33,10 @@ pub struct RenameTopic {
 
 pub async fn list(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Path(session_id): Path<Uuid>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let user = chat.user(&headers).await?.user;
     chat.store().get_chat_session(user.id, session_id).await?.ok_or_else(|| ProductError::not_found("session"))?;
     let before = query_id("before", query.get("before").map(String::as_str))?;
     let limit = super::limit(&query, DEFAULT_PAGE)?;
@@ -49,11 +48,10 @@ pub async fn list(
 
 pub async fn create(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Path(session_id): Path<Uuid>,
     Body(body): Body<CreateTopic>,
 ) -> ApiResult<(StatusCode, Json<TopicView>)> {
-    let user = chat.user(&headers).await?.user;
     if let Some(title) = &body.title {
         bounded("title", title, MAX_TITLE_CHARS)?;
     }
@@ -67,11 +65,10 @@ pub async fn create(
 
 pub async fn rename(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Path(id): Path<Uuid>,
     Body(body): Body<RenameTopic>,
 ) -> ApiResult<Json<TopicView>> {
-    let user = chat.user(&headers).await?.user;
     required_text("title", &body.title, MAX_TITLE_CHARS)?;
     let topic = chat
         .store()
@@ -81,8 +78,11 @@ pub async fn rename(
     Ok(Json(TopicView::from(&topic)))
 }
 
-pub async fn delete(State(chat): State<Arc<Chat>>, headers: HeaderMap, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let user = chat.user(&headers).await?.user;
+pub async fn delete(
+    State(chat): State<Arc<Chat>>,
+    UserIdentity { user, .. }: UserIdentity,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     if !chat.store().delete_chat_topic(user.id, id).await? {
         return Err(ProductError::not_found("topic"));
     }
@@ -92,11 +92,10 @@ pub async fn delete(State(chat): State<Arc<Chat>>, headers: HeaderMap, Path(id):
 /// The active branch as Markdown (default) or JSON, as a download.
 pub async fn export(
     State(chat): State<Arc<Chat>>,
-    headers: HeaderMap,
+    UserIdentity { user, .. }: UserIdentity,
     Path(id): Path<Uuid>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let user = chat.user(&headers).await?.user;
     let topic = chat.store().get_chat_topic(user.id, id).await?.ok_or_else(|| ProductError::not_found("topic"))?;
     let messages = match topic.active_leaf_id {
         Some(leaf) => chat.store().chat_branch_to(topic.id, leaf, MAX_BRANCH_WALK).await?,

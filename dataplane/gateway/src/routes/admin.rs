@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use oblivious_store::{BalanceChange, LedgerKind, RequestLogFilter, StatsGroup, UserQuery, UserUpdate};
 use serde::Deserialize;
@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::Gateway;
 use crate::error::{ApiResult, Body, ProductError};
+use crate::identity::AdminIdentity;
 use crate::money::{format_micros, parse_decimal_micros};
 use crate::routes::user::Range;
 use crate::time::TimeInput;
@@ -29,10 +30,9 @@ pub struct UserSearch {
 
 pub async fn users(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: AdminIdentity,
     Query(search): Query<UserSearch>,
 ) -> ApiResult<Response> {
-    gateway.authenticate_admin(&headers).await?;
     let query = UserQuery {
         search: search.q.filter(|q| !q.is_empty()),
         limit: search.limit.unwrap_or(50),
@@ -62,11 +62,10 @@ pub struct UserChange {
 
 pub async fn update_user(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: AdminIdentity,
     Path(id): Path<String>,
     Body(body): Body<UserChange>,
 ) -> ApiResult<Response> {
-    gateway.authenticate_admin(&headers).await?;
     let id = parse_id(&id, "user")?;
     if let Some(role) = &body.role
         && role != "user"
@@ -105,11 +104,10 @@ pub struct Adjustment {
 
 pub async fn adjust_balance(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    admin: AdminIdentity,
     Path(id): Path<String>,
     Body(body): Body<Adjustment>,
 ) -> ApiResult<Response> {
-    let admin = gateway.authenticate_admin(&headers).await?;
     let id = parse_id(&id, "user")?;
     let amount = parse_decimal_micros(&body.amount).map_err(|reason| ProductError::invalid("amount", reason))?;
     if amount == 0 {
@@ -144,10 +142,9 @@ pub struct MintCodes {
 
 pub async fn create_codes(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    admin: AdminIdentity,
     Body(body): Body<MintCodes>,
 ) -> ApiResult<Response> {
-    let admin = gateway.authenticate_admin(&headers).await?;
     if !(1..=1000).contains(&body.count) {
         return Err(ProductError::invalid("count", "must be between 1 and 1000"));
     }
@@ -181,10 +178,9 @@ pub struct Limit {
 
 pub async fn list_codes(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: AdminIdentity,
     Query(page): Query<Limit>,
 ) -> ApiResult<Response> {
-    gateway.authenticate_admin(&headers).await?;
     let codes = gateway.store.list_redeem_codes(page.limit.unwrap_or(100)).await?;
     let data: Vec<RedeemCodeView> = codes.iter().map(RedeemCodeView::from).collect();
     Ok(Json(json!({"data": data})).into_response())
@@ -203,10 +199,9 @@ pub struct LogQuery {
 
 pub async fn logs(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: AdminIdentity,
     Query(query): Query<LogQuery>,
 ) -> ApiResult<Response> {
-    gateway.authenticate_admin(&headers).await?;
     let filter = RequestLogFilter {
         limit: query.limit.unwrap_or(100),
         key_id: query.key_id,
@@ -228,10 +223,9 @@ pub struct StatsQuery {
 
 pub async fn stats(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    _admin: AdminIdentity,
     Query(query): Query<StatsQuery>,
 ) -> ApiResult<Response> {
-    gateway.authenticate_admin(&headers).await?;
     let group_by = query.group_by.as_deref().unwrap_or("day");
     let group = StatsGroup::parse(group_by)
         .ok_or_else(|| ProductError::invalid("group_by", "must be user, key, model, channel or day"))?;
@@ -242,8 +236,7 @@ pub async fn stats(
 }
 
 /// Channels of the active configuration with their health as this relay sees it.
-pub async fn channels(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult<Response> {
-    gateway.authenticate_admin(&headers).await?;
+pub async fn channels(State(gateway): State<Arc<Gateway>>, _admin: AdminIdentity) -> ApiResult<Response> {
     let active = gateway.relay.active();
     let now = Instant::now();
     let data: Vec<serde_json::Value> = active

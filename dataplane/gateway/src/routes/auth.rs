@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::Gateway;
 use crate::config::Registration;
 use crate::error::{ApiResult, Body, ProductError};
+use crate::identity::UserIdentity;
 use crate::jwt::{self, Claims};
 use crate::passwords::{check_new_password, hash_password, verify_against_dummy, verify_password};
 use crate::views::UserView;
@@ -182,8 +183,7 @@ pub async fn logout(State(gateway): State<Arc<Gateway>>, Body(body): Body<Refres
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn logout_all(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult<StatusCode> {
-    let identity = gateway.authenticate_user(&headers).await?;
+pub async fn logout_all(State(gateway): State<Arc<Gateway>>, identity: UserIdentity) -> ApiResult<StatusCode> {
     gateway.store.revoke_all_refresh_tokens(identity.user.id, oblivious_store::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use oblivious_store::NewApiKey;
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::Gateway;
 use crate::error::{ApiResult, Body, ProductError};
+use crate::identity::UserIdentity;
 use crate::money::parse_decimal_micros;
 use crate::time::TimeInput;
 use crate::views::KeyView;
@@ -21,8 +22,7 @@ use crate::views::KeyView;
 /// Most keys one user may hold (active or not).
 const MAX_KEYS_PER_USER: usize = 100;
 
-pub async fn list(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult<Response> {
-    let identity = gateway.authenticate_user(&headers).await?;
+pub async fn list(State(gateway): State<Arc<Gateway>>, identity: UserIdentity) -> ApiResult<Response> {
     let keys = gateway.store.list_user_api_keys(identity.user.id).await?;
     let data: Vec<KeyView> = keys.iter().map(KeyView::from).collect();
     Ok(Json(json!({"data": data})).into_response())
@@ -47,10 +47,9 @@ pub struct CreateKey {
 
 pub async fn create(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    identity: UserIdentity,
     Body(body): Body<CreateKey>,
 ) -> ApiResult<Response> {
-    let identity = gateway.authenticate_user(&headers).await?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(ProductError::invalid("name", "must be 1 to 64 characters"));
@@ -108,10 +107,9 @@ pub async fn create(
 
 pub async fn revoke(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    identity: UserIdentity,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let identity = gateway.authenticate_user(&headers).await?;
     let Ok(id) = Uuid::parse_str(&id) else { return Err(ProductError::not_found("key")) };
     if gateway.store.revoke_user_api_key(identity.user.id, id, oblivious_store::now_ms()).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use oblivious_store::{RedeemRefusal, Redemption, UserUpdate};
 use serde::Deserialize;
@@ -12,14 +11,14 @@ use serde_json::json;
 
 use crate::Gateway;
 use crate::error::{ApiResult, Body, ProductError};
+use crate::identity::UserIdentity;
 use crate::money::format_micros;
 use crate::passwords::{check_new_password, hash_password, verify_password};
 use crate::routes::auth::check_email;
 use crate::time::parse_time_ms;
 use crate::views::{LedgerView, UsageView, UserView};
 
-pub async fn profile(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult<Response> {
-    let identity = gateway.authenticate_user(&headers).await?;
+pub async fn profile(State(gateway): State<Arc<Gateway>>, identity: UserIdentity) -> ApiResult<Response> {
     Ok(Json(UserView::new(&identity.user, &gateway.currency())).into_response())
 }
 
@@ -39,10 +38,9 @@ pub struct ProfileUpdate {
 
 pub async fn update_profile(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    identity: UserIdentity,
     Body(body): Body<ProfileUpdate>,
 ) -> ApiResult<Response> {
-    let identity = gateway.authenticate_user(&headers).await?;
     let user_id = identity.user.id;
     if let Some(name) = &body.display_name
         && name.chars().count() > 64
@@ -74,8 +72,7 @@ pub async fn update_profile(
     Ok(Json(UserView::new(&user, &gateway.currency())).into_response())
 }
 
-pub async fn quota(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult<Response> {
-    let identity = gateway.authenticate_user(&headers).await?;
+pub async fn quota(State(gateway): State<Arc<Gateway>>, identity: UserIdentity) -> ApiResult<Response> {
     Ok(Json(json!({"balance": format_micros(identity.user.balance_micros), "currency": gateway.currency()}))
         .into_response())
 }
@@ -113,10 +110,9 @@ impl Range {
 
 pub async fn usage(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    identity: UserIdentity,
     Query(range): Query<Range>,
 ) -> ApiResult<Response> {
-    let identity = gateway.authenticate_user(&headers).await?;
     let (from, to) = range.resolve()?;
     let rows = gateway.store.user_usage(identity.user.id, from, to).await?;
     let data: Vec<UsageView> = rows.iter().map(UsageView::from).collect();
@@ -131,10 +127,9 @@ pub struct Page {
 
 pub async fn ledger(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    identity: UserIdentity,
     Query(page): Query<Page>,
 ) -> ApiResult<Response> {
-    let identity = gateway.authenticate_user(&headers).await?;
     let entries = gateway.store.list_ledger(identity.user.id, page.limit.unwrap_or(50), page.before).await?;
     let data: Vec<LedgerView> = entries.iter().map(LedgerView::from).collect();
     Ok(Json(json!({"data": data})).into_response())
@@ -148,10 +143,9 @@ pub struct RedeemBody {
 
 pub async fn redeem(
     State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
+    identity: UserIdentity,
     Body(body): Body<RedeemBody>,
 ) -> ApiResult<Response> {
-    let identity = gateway.authenticate_user(&headers).await?;
     match gateway.store.redeem_code(&body.code, identity.user.id, oblivious_store::now_ms()).await? {
         Redemption::Credited { entry, balance } => {
             gateway.sync_balance(identity.user.id, balance).await;
