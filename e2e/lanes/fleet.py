@@ -409,8 +409,8 @@ spec:
 
 
 class Fleet:
-    """The whole topology. `baseline` lists the baseline `all` pods (what a Service would select);
-    tests add and remove pods there during a rolling restart."""
+    """The whole topology. `baseline` lists the baseline `all` pods running now (base-0, and
+    base-1 during a rolling restart); `restore()` puts the standard shape back."""
 
     def __init__(self, workdir: Path):
         self.workdir = workdir

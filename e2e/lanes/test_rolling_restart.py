@@ -58,7 +58,7 @@ def test_a_rolling_restart_under_load_loses_no_request_and_no_charge(fleet: Flee
     opening_balance = api.balance_micros(payer.token)
     base0 = fleet.base0
     base1 = fleet.baseline_pod("base-1")
-    service = Service(fleet.baseline_pods).start()
+    service = Service([base0.url, base1.url], fleet.workdir).start()
     load = Load(service, payer, RELAY_WORKERS, CHAT_WORKERS).start()
     steps: list[str] = []
     direct: list[Answer] = []  # calls straight to a draining pod, paid by the payer too

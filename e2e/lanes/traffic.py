@@ -4,19 +4,22 @@ Service's ready endpoints), on a connection of its own."""
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Callable, Optional
+from pathlib import Path
+from typing import Optional
 
 import httpx
 
 from fleet import (
     MODEL,
     SLOW_MODEL,
-    Process,
     User,
     canary,
     chat_send,
@@ -25,41 +28,48 @@ from fleet import (
 )
 from support import poll
 
-# Readiness is refreshed this often.
-ENDPOINTS_REFRESH = 0.1
-
-
 class Service:
-    """Random choice among the ready pods `pods()` names."""
+    """Random choice among the ready pods of `urls`, as `endpoints.py` (a process of its own)
+    sees them."""
 
-    def __init__(self, pods: Callable[[], list[Process]]):
-        self.pods = pods
-        self._ready: list[str] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._refresh_forever, name="endpoints", daemon=True)
+    def __init__(self, urls: list[str], workdir: Path):
+        self.urls = urls
+        self.file = workdir / "endpoints.json"
+        self.log = workdir / "endpoints.log"
+        self._process: Optional[subprocess.Popen[bytes]] = None
 
     def start(self) -> "Service":
-        self._refresh()
-        self._thread.start()
+        self.file.unlink(missing_ok=True)
+        with open(self.log, "ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("endpoints.py")), str(self.file), *self.urls],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        poll(self.file.exists, 10, "the endpoints watcher to start")
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        if self._process is None:
+            return
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
 
-    def _refresh(self) -> None:
-        ready = [pod.url for pod in self.pods() if pod.running and pod.is_ready()]
-        with self._lock:
-            self._ready = ready
-
-    def _refresh_forever(self) -> None:
-        while not self._stop.wait(ENDPOINTS_REFRESH):
-            self._refresh()
+    def _read(self) -> dict:
+        return json.loads(self.file.read_text())
 
     def ready_urls(self) -> list[str]:
-        with self._lock:
-            return list(self._ready)
+        return self._read()["ready"]
+
+    def age(self) -> float:
+        """Seconds since the ready set last changed."""
+        return time.time() - self._read()["at"]
 
     def pick(self) -> str:
         urls = poll(self.ready_urls, 10, "a ready baseline pod", interval=0.01)
@@ -139,7 +149,8 @@ class Load:
                         headers=canary() if dyed else None,
                     )
                 except Exception:  # noqa: BLE001 - a client-visible failure, reported by the test
-                    self._record(Outcome(kind, dyed, backend, started, False, detail=traceback.format_exc(limit=3)))
+                    detail = f"ready set last changed {self.service.age():.2f}s earlier; {traceback.format_exc(limit=3)}"
+                    self._record(Outcome(kind, dyed, backend, started, False, detail=detail))
                     continue
                 self._record(
                     Outcome(
@@ -177,7 +188,8 @@ class Load:
                         stream_urls=self.service.ready_urls,
                     )
                 except Exception:  # noqa: BLE001 - a client-visible failure, reported by the test
-                    self._record(Outcome("chat", dyed, backend, started, False, detail=traceback.format_exc(limit=3)))
+                    detail = f"ready set last changed {self.service.age():.2f}s earlier; {traceback.format_exc(limit=3)}"
+                    self._record(Outcome("chat", dyed, backend, started, False, detail=detail))
                     continue
                 ok = reply.send_status == 201 and reply.ok
                 message = reply.done or {}

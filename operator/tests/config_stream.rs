@@ -362,6 +362,26 @@ impl NodeAdmission for PodNamePrefix {
 }
 
 #[tokio::test]
+async fn probes_and_metrics_beside_the_stream_answer_plain_http1() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_snapshots, source) = watch::channel(tenants(&[]));
+    let (reports, _report_rx) = mpsc::channel(16);
+    let distribution = Distribution::spawn(source, reports, DistributionConfig::default());
+    let extra = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(listener, distribution, Some(extra), std::future::pending()));
+
+    // What a kubelet probe sends: HTTP/1.1, no upgrade.
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nhost: operator\r\nconnection: close\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("ok"), "{answer}");
+}
+
+#[tokio::test]
 async fn a_subscription_refused_by_admission_receives_nothing() {
     let (_snapshots, source) = watch::channel(tenants(&[("acme", snapshot("v1", &["acme/a"], "sk-acme"))]));
     let (reports, _report_rx) = mpsc::channel(16);

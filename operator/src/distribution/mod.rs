@@ -148,6 +148,8 @@ pub async fn serve(
         closer.close_streams();
     };
     tonic::transport::Server::builder()
+        // Kubelet probes and Prometheus speak HTTP/1 to `extra`'s routes; pods' streams are HTTP/2.
+        .accept_http1(true)
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
