@@ -12,9 +12,7 @@ import httpx
 import openai
 import pytest
 
-from support import CLIENT_TIMEOUT, Server, anthropic_client, binary, openai_client
-
-_live_servers: list[tuple[str, Server]] = []
+from support import CLIENT_TIMEOUT, LIVE_LOGS, Server, anthropic_client, binary, openai_client
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -28,7 +26,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The shared server. Tests using it must not change its manifests."""
     instance = Server(tmp_path_factory.mktemp("oblivious-session"))
-    _live_servers.append(("session server", instance))
+    LIVE_LOGS.append(("session server", instance))
     try:
         yield instance.start()
     finally:
@@ -39,12 +37,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def own_server(tmp_path: Path) -> Iterator[Server]:
     """A server of this test's own, with its own copy of the manifests to edit."""
     instance = Server(tmp_path)
-    _live_servers.append(("own server", instance))
+    LIVE_LOGS.append(("own server", instance))
     try:
         yield instance.start()
     finally:
         instance.stop()
-        _live_servers.remove(("own server", instance))
+        LIVE_LOGS.remove(("own server", instance))
 
 
 @pytest.fixture
@@ -70,7 +68,7 @@ def http(server: Server) -> Iterator[httpx.Client]:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: object) -> Iterator[None]:
-    item.stash[_LOG_OFFSETS] = {id(s): s.log_size() for _, s in _live_servers}
+    item.stash[_LOG_OFFSETS] = {id(s): s.log_size() for _, s in LIVE_LOGS}
     yield
 
 
@@ -81,7 +79,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if not report.failed:
         return
     offsets = item.stash.get(_LOG_OFFSETS, {})
-    for name, instance in _live_servers:
+    for name, instance in LIVE_LOGS:
         text = instance.log_since(offsets.get(id(instance), 0))
         if text:
             report.sections.append((f"{name} log ({instance.log_path})", _tail(text)))

@@ -117,7 +117,35 @@ def free_port() -> int:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-class Server:
+# Processes whose logs are attached to the report of a failing test (e2e/conftest.py): every
+# suite registers what it starts, as (name, process).
+LIVE_LOGS: list[tuple[str, "LogFile"]] = []
+
+
+class LogFile:
+    """A process's output in `log_path`, read whole or from an offset (colour codes removed)."""
+
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_since(0)
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, offset: int) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return _ANSI.sub("", f.read().decode(errors="replace"))
+        except FileNotFoundError:
+            return ""
+
+
+class Server(LogFile):
     """One `oblivious dev` process on a free port, with its own manifests and data directories
     and its stderr captured to a file."""
 
@@ -212,25 +240,6 @@ class Server:
             process.kill()
             process.wait(timeout=10)
 
-    def log(self) -> str:
-        try:
-            return _ANSI.sub("", self.log_path.read_text(errors="replace"))
-        except FileNotFoundError:
-            return ""
-
-    def log_size(self) -> int:
-        try:
-            return self.log_path.stat().st_size
-        except FileNotFoundError:
-            return 0
-
-    def log_since(self, offset: int) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                return _ANSI.sub("", f.read().decode(errors="replace"))
-        except FileNotFoundError:
-            return ""
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Runs `oblivious keys ...` (or another store command) against this server's data dir."""

@@ -1,6 +1,7 @@
 """Fixtures of the lanes suite: one fleet of real processes for the session (see fleet.py), put
-back into its standard shape before each test, and the accounts the tests call with. When a test
-fails, what each process logged during it is attached to the report."""
+back into its standard shape before each test, and the accounts the tests call with. Every
+process registers its log with `support.LIVE_LOGS`, so a failing test's report shows what each
+logged during it (e2e/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from fleet import ALL_PROCESSES, Fleet, ProductApi, User
+from fleet import Fleet, ProductApi, User
 
 
 @pytest.fixture(scope="session")
@@ -58,29 +59,3 @@ def fleet(fleet_session: Fleet) -> Fleet:
     empty mock records."""
     fleet_session.restore()
     return fleet_session
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: object) -> Iterator[None]:
-    item.stash[_LOG_OFFSETS] = {id(p): p.log_size() for p in ALL_PROCESSES}
-    yield
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if not report.failed:
-        return
-    offsets = item.stash.get(_LOG_OFFSETS, {})
-    for process in ALL_PROCESSES:
-        text = process.log_since(offsets.get(id(process), 0))
-        if text.strip():
-            report.sections.append((f"{process.name} log ({process.log_path})", _tail(text)))
-
-
-def _tail(text: str, limit: int = 12_000) -> str:
-    return text if len(text) <= limit else "…\n" + text[-limit:]
-
-
-_LOG_OFFSETS = pytest.StashKey[dict]()

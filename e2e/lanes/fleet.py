@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Optional
 
 import httpx
 
-from support import binary, free_port, poll
+from support import LIVE_LOGS, LogFile, binary, free_port, poll
 
 # --- what the manifests define -------------------------------------------------------------------
 
@@ -127,11 +127,7 @@ def assert_request_id(headers: httpx.Headers) -> str:
 
 # --- processes -----------------------------------------------------------------------------------
 
-# Every process this module started in this session, for the failure reports (see conftest.py).
-ALL_PROCESSES: list["Process"] = []
-
-
-class Process:
+class Process(LogFile):
     """One child process with its output in `log_path`. `restart()` starts the same command
     again (appending to the same log), as a pod's replacement would."""
 
@@ -143,7 +139,7 @@ class Process:
         self.url = url
         self.ready_path = ready_path
         self.popen: Optional[subprocess.Popen[bytes]] = None
-        ALL_PROCESSES.append(self)
+        LIVE_LOGS.append((name, self))
 
     def __repr__(self) -> str:
         return f"<{self.name} {self.url} pid={self.pid}>"
@@ -227,22 +223,6 @@ class Process:
         except subprocess.TimeoutExpired:
             self.kill()
 
-    def log(self) -> str:
-        return self.log_since(0)
-
-    def log_size(self) -> int:
-        try:
-            return self.log_path.stat().st_size
-        except FileNotFoundError:
-            return 0
-
-    def log_since(self, offset: int) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
 
 
 def stop_all(processes: Iterable[Process], timeout: float = 15.0) -> None:

@@ -368,5 +368,30 @@ mod tests {
             let _ = percent_decode(&text);
             let _ = query_param(Some(&text), "a");
         }
+
+        /// Widening a rollout only adds users: nobody in the 5% leaves when it becomes 20%.
+        #[test]
+        fn raising_a_sticky_percentage_never_takes_a_user_out(user in "[a-z0-9-]{1,36}", low in 0u32..=100, extra in 0u32..=100) {
+            let high = (low + extra).min(100);
+            let table = |percent| LaneTable::new(&[lane("gray", 0, LaneOperator::Or, vec![hash_rule("userId", percent)])]);
+            let (narrow, wide) = (table(low), table(high));
+            let inside = |t: &LaneTable| dye(t, &HeaderMap::new(), None, Some(&user)).is_some();
+            proptest::prop_assert!(!inside(&narrow) || inside(&wide));
+        }
+
+        /// Whatever the headers, cookies and query, evaluation never panics and picks a live lane.
+        #[test]
+        fn evaluation_of_arbitrary_requests_never_panics(cookie in ".{0,60}", query in ".{0,60}", value in "[ -~]{0,20}") {
+            let table = LaneTable::new(&[
+                lane("a", 2, LaneOperator::And, vec![cookie_rule("c", Some(&value)), query_rule("q", None)]),
+                lane("b", 1, LaneOperator::Or, vec![hash_rule("cookie:c", 50), hash_rule("query:q", 50)]),
+            ]);
+            let mut map = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                map.insert(http::header::COOKIE, v);
+            }
+            let picked = dye(&table, &map, Some(&query), None);
+            proptest::prop_assert!(picked.is_none() || matches!(picked, Some("a" | "b")));
+        }
     }
 }
