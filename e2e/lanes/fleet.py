@@ -659,6 +659,10 @@ class ProductApi:
     def login(self, username: str, password: str) -> dict:
         return self._ok(self._call("POST", "/api/v1/auth/login", json={"username": username, "password": password}))
 
+    def request_logs(self, **filters: str) -> list[dict]:
+        """The relay's request log as an administrator sees it (`GET /api/v1/admin/logs`)."""
+        return self._ok(self._call("GET", "/api/v1/admin/logs", self.admin_key, params=filters))["data"]
+
     def create_key(self, token: str, name: str) -> str:
         return self._ok(self._call("POST", "/api/v1/keys", token, json={"name": name}), 201)["key"]
 

@@ -22,6 +22,7 @@ from fleet import (
     Answer,
     Fleet,
     LaneSpec,
+    ProductApi,
     User,
     assert_request_id,
     canary,
@@ -238,7 +239,7 @@ def test_disabling_the_lane_stops_dyeing_within_a_second(fleet: Fleet, user: Use
 
 
 def test_a_chat_message_with_the_canary_header_is_answered_by_the_gray_chat_through_the_gray_relay(
-    fleet: Fleet, user: User
+    fleet: Fleet, api: ProductApi, user: User
 ):
     with httpx.Client() as client:
         # Two sessions: a reply's relay call carries the session's history.
@@ -261,6 +262,18 @@ def test_a_chat_message_with_the_canary_header_is_answered_by_the_gray_chat_thro
     assert plain.ok, f"the reply did not complete: {plain.events}"
     assert plain.done["usage"]["output_tokens"] == WORDS_A
     assert received(fleet.mock_a, "hello baseline chat") and not received(fleet.mock_b, "hello baseline chat")
+
+    # The relay's request log of the gray reply names every hop it took, filterable by lane.
+    reply_id = dyed.done["id"]
+    logged = poll(
+        lambda: next((row for row in api.request_logs(lane="gray", limit="200") if row["id"] == reply_id), None),
+        10,
+        "the gray reply's request log",
+    )
+    assert logged["route"] == "all=baseline@base-0, chat=gray@chat-gray-0, relay=gray@relay-gray-0", logged
+    assert logged["lane"] == "gray"
+    baseline_ids = {row["id"] for row in api.request_logs(lane="baseline", limit="1000")}
+    assert reply_id not in baseline_ids
 
 
 def test_a_lane_header_from_a_web_session_is_honoured_only_for_an_admin_account(fleet: Fleet, admin: User, user: User):

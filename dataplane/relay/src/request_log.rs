@@ -52,6 +52,8 @@ pub struct RequestRecord {
     pub cost_micros: u64,
     pub currency: Option<String>,
     pub lane: Option<String>,
+    /// The hops the request went through to reach this relay, this one last.
+    pub route: Option<String>,
 }
 
 impl RequestRecord {
@@ -85,6 +87,7 @@ impl RequestRecord {
             cost_micros: 0,
             currency: None,
             lane: None,
+            route: None,
         }
     }
 
@@ -118,6 +121,7 @@ impl RequestRecord {
             cost_micros: tokens(self.cost_micros),
             currency: self.currency,
             lane: self.lane,
+            route: self.route,
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct RequestLog {
     pub cost_micros: i64,
     pub currency: Option<String>,
     pub lane: Option<String>,
+    /// The hops the request went through, outermost first (`x-oblivious-route`).
+    pub route: Option<String>,
 }
 
 /// Which records to list, newest first.
@@ -69,7 +71,7 @@ pub struct RequestLogFilter {
 
 const COLUMNS: &str = "id, created_at, key_id, user_id, key_prefix, ingress, endpoint, model, upstream_model, channel, provider, \
      status, error_class, attempts, stream, latency_ms, ttft_ms, input_tokens, cached_input_tokens, cache_write_tokens, \
-     output_tokens, reasoning_tokens, usage_estimated, cost_micros, currency, lane";
+     output_tokens, reasoning_tokens, usage_estimated, cost_micros, currency, lane, route";
 
 impl Store {
     /// Inserts records; rows already present (same id and time) are skipped.
@@ -103,7 +105,8 @@ impl Store {
                         .push_bind(log.usage_estimated)
                         .push_bind(log.cost_micros)
                         .push_bind(&log.currency)
-                        .push_bind(&log.lane);
+                        .push_bind(&log.lane)
+                        .push_bind(&log.route);
                 });
                 insert.push(" ON CONFLICT DO NOTHING");
                 insert.build().execute(pool).await?;

@@ -135,6 +135,7 @@ fn log(created_at: i64, model: &str, key_id: Option<Uuid>) -> RequestLog {
         cost_micros: 1234,
         currency: Some("USD".into()),
         lane: Some("gray".into()),
+        route: Some("all=baseline@base-0, relay=gray@relay-gray-0".into()),
     }
 }
 

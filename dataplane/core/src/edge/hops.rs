@@ -70,6 +70,9 @@ impl Hops {
             for (name, value) in lane.outbound_headers() {
                 request = request.header(name, value);
             }
+            if let Some(route) = &lane.route {
+                request = request.header(super::ROUTE_HEADER, route.clone());
+            }
             match &self.token {
                 Some(token) => request.header(HOP_TOKEN_HEADER, token.clone()),
                 None => request,

@@ -9,10 +9,11 @@
 //! A request from another data-plane hop (carrying `x-oblivious-hop-token`) keeps its request id,
 //! lane and identity headers: it was edged where it entered.
 //!
-//! For every request it then counts it in flight, refuses a declared body over the limit (413 in
-//! the caller's dialect), forwards a dyed request to this service's lane version when this pod is
-//! not it (`forward`), and stamps the answer with `x-request-id` and this hop in
-//! `x-oblivious-route`.
+//! For every request it then appends this hop to the request's `x-oblivious-route` (the path so
+//! far, which the relay records), counts it in flight, refuses a declared body over the limit (413
+//! in the caller's dialect), forwards a dyed request to this service's lane version when this pod
+//! is not it (`forward`), and stamps the answer with `x-request-id` and this hop prepended to the
+//! answer's `x-oblivious-route` (the path from here on).
 
 mod forward;
 mod hops;
@@ -174,6 +175,14 @@ pub async fn layer(State(edge): State<Arc<Edge>>, request: Request, next: Next) 
         parts.headers.insert(REQUEST_ID_HEADER, value);
     }
     parts.extensions.insert(RequestId(request_id));
+    // The hops so far, this one last: a trusted caller's path (outside callers' was stripped).
+    let path = match parts.headers.get(ROUTE_HEADER).and_then(|v| v.to_str().ok()) {
+        Some(before) => format!("{before}, {}", edge.route_entry),
+        None => edge.route_entry.clone(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&path) {
+        parts.headers.insert(ROUTE_HEADER, value);
+    }
 
     let dialect = dialect_of(parts.uri.path());
     let response = if declared_length(&parts.headers).is_some_and(|n| n > edge.max_body_bytes as u64) {

@@ -88,6 +88,7 @@ async fn a_clients_trusted_headers_are_stripped_and_it_gets_a_fresh_request_id()
         (LANE_HEADER, "gray"),
         ("baggage", "lane=gray"),
         (HOP_TOKEN_HEADER, "guess"),
+        (ROUTE_HEADER, "relay=gray@forged"),
     ];
     let (response, seen) = call(&app, get("/v1/models", &forged)).await;
     for name in [USER_HEADER, LANE_HEADER, "baggage", HOP_TOKEN_HEADER] {
@@ -98,14 +99,22 @@ async fn a_clients_trusted_headers_are_stripped_and_it_gets_a_fresh_request_id()
     assert_eq!(Uuid::parse_str(id).unwrap().get_version_num(), 7);
     assert_eq!(response.headers()[REQUEST_ID_HEADER], id);
     assert_eq!(response.headers()[ROUTE_HEADER], "relay=baseline@pod-0");
+    assert_eq!(seen[ROUTE_HEADER], "relay=baseline@pod-0", "the path starts here");
 }
 
 #[tokio::test]
 async fn a_trusted_hop_keeps_its_request_id_lane_and_user() {
     let app = app(edge_with(Vec::new(), ""));
     let id = "0190d2c4-1111-7000-8000-000000000000";
-    let headers = [(HOP_TOKEN_HEADER, TOKEN), ("x-request-id", id), (USER_HEADER, "u1"), (LANE_HEADER, "gray")];
+    let headers = [
+        (HOP_TOKEN_HEADER, TOKEN),
+        ("x-request-id", id),
+        (USER_HEADER, "u1"),
+        (LANE_HEADER, "gray"),
+        (ROUTE_HEADER, "chat=gray@chat-0"),
+    ];
     let (_, seen) = call(&app, get("/v1/models", &headers)).await;
+    assert_eq!(seen[ROUTE_HEADER], "chat=gray@chat-0, relay=baseline@pod-0", "the path so far, this hop last");
     assert_eq!((seen["x-request-id"].as_str(), seen[USER_HEADER].as_str()), (Some(id), Some("u1")));
     assert_eq!(seen[LANE_HEADER], "gray");
 }

@@ -17,6 +17,9 @@ pub const BAGGAGE_HEADER: &str = "baggage";
 pub struct LaneContext {
     pub lane: Option<HeaderValue>,
     pub baggage: Option<HeaderValue>,
+    /// The hops so far, this one last (`x-oblivious-route`, set by the edge); carried to the next
+    /// data-plane hop only, never to a provider.
+    pub route: Option<HeaderValue>,
 }
 
 impl LaneContext {
@@ -28,7 +31,8 @@ impl LaneContext {
             let text = baggage.as_ref()?.to_str().ok()?;
             lane_from_baggage(text).and_then(|tag| HeaderValue::from_str(tag).ok())
         });
-        LaneContext { lane, baggage }
+        let route = headers.get(crate::edge::ROUTE_HEADER).cloned();
+        LaneContext { lane, baggage, route }
     }
 
     /// The lane tag, if the request is in a lane.
@@ -36,7 +40,12 @@ impl LaneContext {
         self.lane.as_ref().and_then(|v| v.to_str().ok())
     }
 
-    /// Headers to put on an outbound request.
+    /// The hops so far, for the request log.
+    pub fn route(&self) -> Option<&str> {
+        self.route.as_ref().and_then(|v| v.to_str().ok())
+    }
+
+    /// Headers to put on an outbound request (to another hop or a provider).
     pub fn outbound_headers(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
         let lane = self.lane.iter().map(|v| (HeaderName::from_static(LANE_HEADER), v.clone()));
         let baggage = self.baggage.iter().map(|v| (HeaderName::from_static(BAGGAGE_HEADER), v.clone()));

@@ -40,6 +40,7 @@ pub async fn enter_chat(
     let mut guard = RecordGuard::new(relay.clone(), record);
     let lane = LaneContext::from_headers(&headers);
     guard.record().lane = lane.tag().map(str::to_string);
+    guard.record().route = lane.route().map(str::to_string);
     if let Some(model) = entry.hints.model_from_path {
         guard.record().model = model.to_string();
     }

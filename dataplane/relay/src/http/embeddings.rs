@@ -61,6 +61,7 @@ async fn run(
     guard.record().group = principal.group.clone();
     let lane = LaneContext::from_headers(headers);
     guard.record().lane = lane.tag().map(str::to_string);
+    guard.record().route = lane.route().map(str::to_string);
     let bytes = read_limited(body, relay.config.max_body_bytes).await?;
     let request: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::invalid_request(format!("Request body is not valid JSON: {e}")))?;
