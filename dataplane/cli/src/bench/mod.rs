@@ -1,6 +1,7 @@
 //! `oblivious bench …`: benchmarks are commands that print numbers, never timed tests.
 
 mod chat;
+mod edge;
 mod load;
 mod processes;
 mod relay;

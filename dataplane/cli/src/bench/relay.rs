@@ -161,6 +161,16 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
         println!();
     }
     let loaded_rss = relay.rss_kib();
+    let [(bare_p50, bare_mean), (laned_p50, laned_mean)] = super::edge::measure(LANES).await?;
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "edge layer alone, in-process: {:.2} µs p50 ({:.2} mean) per request without lanes, {:.2} µs p50 ({:.2} mean) with the three lanes: lanes add {:+.2} µs p50",
+        us(bare_p50),
+        us(bare_mean),
+        us(laned_p50),
+        us(laned_mean),
+        us(laned_p50) - us(bare_p50)
+    );
     let mib = |kib: Option<u64>| kib.map_or("n/a".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
     println!("relay RSS: idle {}, after load {}", mib(idle_rss), mib(loaded_rss));
     println!(
