@@ -2,9 +2,12 @@
 //! that knows nothing of lanes still sends lane traffic to the lane (DESIGN §5 "Lanes").
 //!
 //! The body was read whole before (it is small next to the answer, and keeping it lets a request
-//! whose member refused the connection be served here instead). The answer streams back as it
-//! comes. Only a failure to *reach* the member is `Unreachable`: once connected, whatever the
-//! member answers is the answer.
+//! whose member refused the connection be served here instead). An answer of a declared length
+//! (a JSON answer) is read whole too before it is passed on, so a member dying mid-answer yields a
+//! clean 502 rather than a client connection left waiting on a half-forwarded body; a stream
+//! (SSE) is passed on as it comes. Only a failure to *reach* the member is `Unreachable`: once
+//! connected, whatever the member answers is the answer — it may have billed the request, so it is
+//! never served a second time here.
 
 use std::time::Duration;
 
@@ -14,6 +17,8 @@ use bytes::Bytes;
 use http::HeaderValue;
 
 use super::{Edge, FORWARDED_HEADER, HOP_TOKEN_HEADER};
+use crate::Dialect;
+use crate::error::{ApiError, ErrorKind};
 
 /// Connection-level headers that describe one hop, not the request.
 const HOP_BY_HOP: [&str; 8] =
@@ -36,6 +41,7 @@ pub async fn send(
     endpoint: &str,
     parts: &http::request::Parts,
     body: Bytes,
+    dialect: Dialect,
 ) -> Result<Response, Unreachable> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = edge.forwarder.request(parts.method.clone(), format!("{endpoint}{path}")).body(body);
@@ -55,10 +61,23 @@ pub async fn send(
     let mut response = Response::builder().status(upstream.status());
     if let Some(headers) = response.headers_mut() {
         for (name, value) in upstream.headers() {
-            if !HOP_BY_HOP.contains(&name.as_str()) {
+            if !HOP_BY_HOP.contains(&name.as_str()) && name != http::header::CONTENT_LENGTH {
                 headers.append(name, value.clone());
             }
         }
     }
-    response.body(Body::from_stream(upstream.bytes_stream())).map_err(|_| Unreachable)
+    let body = if upstream.content_length().is_some() {
+        match upstream.bytes().await {
+            Ok(bytes) => Body::from(bytes),
+            Err(error) => {
+                tracing::warn!(endpoint, error = %error, "lane member failed mid-answer");
+                let failed = ApiError::new(ErrorKind::BadGateway, "The lane version failed while answering.")
+                    .with_code("lane_member_failed");
+                return Ok(failed.into_response_for(dialect));
+            }
+        }
+    } else {
+        Body::from_stream(upstream.bytes_stream())
+    };
+    response.body(body).map_err(|_| Unreachable)
 }

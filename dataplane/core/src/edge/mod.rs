@@ -218,7 +218,7 @@ async fn route(
                 Ok(bytes) => bytes,
                 Err(error) => return error.into_response_for(dialect),
             };
-            match forward::send(edge, &endpoint, &parts, bytes.clone()).await {
+            match forward::send(edge, &endpoint, &parts, bytes.clone(), dialect).await {
                 Ok(response) => response,
                 Err(forward::Unreachable) => {
                     edge.hops.router.member_failed(&endpoint);

@@ -215,3 +215,27 @@ async fn an_unreachable_member_falls_back_here_or_refuses_for_a_strict_lane() {
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["error"]["code"], "lane_unavailable");
 }
+
+#[tokio::test]
+async fn a_member_dying_mid_answer_is_a_clean_502_never_a_second_serving() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 4096];
+        let _ = tcp.read(&mut request).await.unwrap();
+        // Headers promising 100 bytes, then 7 of them, then the process is gone.
+        tcp.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"part\"")
+            .await
+            .unwrap();
+    });
+    let relay = vec![LaneMember { service: "relay".into(), endpoint, ready: true }];
+    let app = app(edge_with(vec![lane(vec![header_rule("x-canary")], relay, LaneFallback::Baseline)], ""));
+    let request = http::Request::post("/v1/chat/completions").header("x-canary", "1").body(Body::from("{}")).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 502);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "lane_member_failed", "not served again here: {body}");
+}
