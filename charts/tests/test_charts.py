@@ -39,9 +39,9 @@ CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition
 VALUES = {"defaults": {}, **ci_values()}
 
 
-def values_with(**paths) -> dict:
-    """Values with dotted paths set: values_with(**{"dataPlane.chat.enabled": False})."""
-    values: dict = {}
+def values_with(base: dict | None = None, **paths) -> dict:
+    """A copy of `base` (default: nothing) with dotted paths set: values_with(**{"dataPlane.chat.enabled": False})."""
+    values = copy.deepcopy(base or {})
     for path, value in paths.items():
         node = values
         *parents, leaf = path.split(".")
@@ -853,14 +853,7 @@ LANE_LABEL = "oblivious.dev/lane"
 
 def lane_values(**paths) -> dict:
     """ci/lane-values.yaml with dotted paths set on top."""
-    values = copy.deepcopy(VALUES["lane-values.yaml"])
-    for path, value in paths.items():
-        node = values
-        *parents, leaf = path.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return values
+    return values_with(VALUES["lane-values.yaml"], **paths)
 
 
 def lane_release(**paths):

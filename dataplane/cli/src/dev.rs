@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use oblivious_core::edge::Hop;
 use oblivious_store::{NewApiKey, Store};
 
 use crate::cli::DevArgs;
@@ -41,8 +40,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let hop = Hop { role: "all".into(), lane: String::new(), instance: "dev".into() };
-    let edge = process::edge(&relay, &gateway, hop);
+    let edge = process::edge(&relay, &gateway, "all", "dev");
     // Chat calls the relay like any client: here, this very process.
     let bus = process::chat_bus(args.redis_url.as_deref()).await?;
     let chat = process::chat(&gateway, bus, process::chat_config(format!("http://{addr}"), internal_token), &edge);

@@ -117,11 +117,16 @@ mod tests {
     #[tokio::test]
     async fn a_drain_turns_unready_first_lets_jobs_and_requests_finish_then_closes() {
         let (relay, _dir) = relay().await;
+        let arrived = Arc::new(tokio::sync::Notify::new());
         let app = oblivious_relay::http::probes_router(relay.clone()).route(
             "/slow",
-            get(|| async {
-                tokio::time::sleep(Duration::from_millis(600)).await;
-                "slow answer"
+            get({
+                let arrived = arrived.clone();
+                || async move {
+                    arrived.notify_one();
+                    tokio::time::sleep(Duration::from_millis(600)).await;
+                    "slow answer"
+                }
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -154,12 +159,19 @@ mod tests {
             let (http, base) = (http.clone(), base.clone());
             async move { http.get(format!("{base}/slow")).send().await.unwrap().text().await.unwrap() }
         });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        arrived.notified().await;
         stop.send(()).unwrap();
 
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let during_pause = http.get(format!("{base}/readyz")).send().await.expect("still serving in the pause");
-        assert_eq!(during_pause.status(), 503, "unready at once");
+        // Unready within the pause, and still answering while it lasts.
+        let pause_ends = tokio::time::Instant::now() + drain.delay;
+        loop {
+            let status = http.get(format!("{base}/readyz")).send().await.expect("still serving in the pause").status();
+            if status == 503 {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < pause_ends, "still ready when the pause was over");
+            tokio::task::yield_now().await;
+        }
         assert_eq!(in_flight.await.unwrap(), "slow answer");
         serving.await.unwrap();
         assert_eq!(*events.lock().unwrap(), ["job called the process"]);

@@ -1,7 +1,6 @@
 //! `oblivious`: the data-plane binary. `main` only parses arguments and dispatches.
 
 mod bench;
-mod callers;
 mod cli;
 mod dev;
 mod drain;

@@ -14,8 +14,6 @@ use oblivious_gateway::{Gateway, GatewayConfig, Registration, jwt_secret, parse_
 use oblivious_relay::Relay;
 use oblivious_store::kv::{PRODUCTION_PREFIX, SharedState};
 
-use crate::callers::ProcessCallers;
-
 /// The services a process answers for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Services {
@@ -152,14 +150,16 @@ pub fn gateway(
 }
 
 /// The edge layer of a process and the hops it calls other services through (both route by
-/// the active configuration's lanes). `hop` names this process in `x-oblivious-route`.
-pub fn edge(relay: &Arc<Relay>, gateway: &Arc<Gateway>, hop: Hop) -> Arc<Edge> {
+/// the active configuration's lanes). `role` and `instance` name this process in
+/// `x-oblivious-route`, with the relay state's lane.
+pub fn edge(relay: &Arc<Relay>, gateway: &Arc<Gateway>, role: &str, instance: &str) -> Arc<Edge> {
     let lanes = relay.clone();
     let hops = Hops::new(Arc::new(move || lanes.lanes()), relay.config.internal_token.clone());
+    let hop = Hop { role: role.into(), lane: relay.config.lane.clone(), instance: instance.into() };
     Edge::new(EdgeConfig {
         hop,
         hops,
-        callers: Arc::new(ProcessCallers { relay: relay.clone(), gateway: gateway.clone() }),
+        callers: gateway.clone(),
         in_flight: relay.metrics.in_flight.clone(),
         max_body_bytes: relay.config.max_body_bytes,
     })

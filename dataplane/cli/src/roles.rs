@@ -20,7 +20,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use oblivious_config::subscriber::{NodeIdentity, Subscriber, SubscriberConfig, SubscriberHandle};
-use oblivious_core::edge::Hop;
 use oblivious_relay::Relay;
 
 use crate::cli::StoreArgs;
@@ -121,8 +120,7 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let gateway = process::gateway(store, relay.clone(), process::gateway_config(&args.store.data_dir)?, services);
-    let edge =
-        process::edge(&relay, &gateway, Hop { role: role.name().into(), lane: args.lane.clone(), instance: pod });
+    let edge = process::edge(&relay, &gateway, role.name(), &pod);
     let chat = if services.chat {
         let relay_url = match (&args.relay_url, services.relay) {
             (Some(url), _) => url.clone(),

@@ -7,11 +7,14 @@
 //! query and body extractors: a route that needs a caller cannot forget to check one, and an
 //! unauthenticated call is refused before its input is looked at.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use oblivious_core::edge::{Caller, CallerLookup};
 use oblivious_relay::auth::Principal;
 use oblivious_store::UserRecord;
 use uuid::Uuid;
@@ -133,6 +136,41 @@ impl Gateway {
         jwt::verify(token, &self.config.jwt_secret, oblivious_store::now_ms() / 1000)
             .map(|claims| claims.sub)
             .map_err(|_| invalid_credentials())
+    }
+}
+
+/// The caller as the edge's lane decisions see it: an access token is only verified (no database
+/// read) unless the permission to pick a lane matters; an API key, in any dialect's header or
+/// Gemini's `?key=`, comes from the relay's key cache.
+impl CallerLookup for Gateway {
+    fn lookup<'a>(
+        &'a self,
+        parts: &'a Parts,
+        wants_permission: bool,
+    ) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>> {
+        Box::pin(async move {
+            if let Ok(Credential::Token(token)) = credential(&parts.headers) {
+                if !wants_permission {
+                    let user_id = self.verify_token(token).ok().map(|id| id.to_string());
+                    return Caller { user_id, may_pick_lane: false };
+                }
+                return match self.authenticate_user(&parts.headers).await {
+                    Ok(identity) => Caller {
+                        user_id: Some(identity.user.id.to_string()),
+                        may_pick_lane: identity.user.is_admin() || identity.user.lane_select,
+                    },
+                    Err(_) => Caller::default(),
+                };
+            }
+            let query_key = parts.uri.query().and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("key=")));
+            match self.relay.keys.authenticate(&parts.headers, query_key).await {
+                Ok(principal) => Caller {
+                    user_id: principal.user_id.map(|id| id.to_string()),
+                    may_pick_lane: principal.is_admin || principal.lane_select,
+                },
+                Err(_) => Caller::default(),
+            }
+        })
     }
 }
 

@@ -110,7 +110,11 @@ pub struct User {
 struct NoCallers;
 
 impl CallerLookup for NoCallers {
-    fn lookup<'a>(&'a self, _: &'a axum::http::request::Parts) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>> {
+    fn lookup<'a>(
+        &'a self,
+        _: &'a axum::http::request::Parts,
+        _: bool,
+    ) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>> {
         Box::pin(async { Caller::default() })
     }
 }

@@ -213,8 +213,7 @@ impl Deployment {
         let base = format!("http://{}", listener.local_addr()?);
         let mut chat_config = process::chat_config(base.clone(), internal_token.clone());
         chat_config.generate_titles = false;
-        let hop = oblivious_core::edge::Hop { role: "all".into(), lane: String::new(), instance: "bench".into() };
-        let edge = process::edge(&relay, &gateway, hop);
+        let edge = process::edge(&relay, &gateway, "all", "bench");
         let chat = process::chat(&gateway, oblivious_chat::bus::StreamBus::local(), chat_config, &edge);
         let app = process::router(Services::ALL, relay, &gateway, Some(chat), edge);
         tokio::spawn(async move { axum::serve(oblivious_core::serve::without_nagle(listener), app).await });

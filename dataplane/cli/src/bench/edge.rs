@@ -24,7 +24,7 @@ const REQUESTS: usize = 100_000;
 struct KnownCaller;
 
 impl CallerLookup for KnownCaller {
-    fn lookup<'a>(&'a self, _: &'a http::request::Parts) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>> {
+    fn lookup<'a>(&'a self, _: &'a http::request::Parts, _: bool) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>> {
         Box::pin(async {
             Caller { user_id: Some("0190d2c4-0000-7000-8000-000000000001".into()), may_pick_lane: false }
         })

@@ -90,10 +90,15 @@ pub struct Caller {
 }
 
 /// Resolves the caller of a request from its credentials; asked only when a lane needs the user
-/// or the client named a lane. A failed authentication is `Caller::default()`: the handler
-/// answers the 401 in its own dialect.
+/// or the client named a lane (`wants_permission`: only then does `may_pick_lane` matter, so a
+/// lookup may skip the work of finding it otherwise). A failed authentication is
+/// `Caller::default()`: the handler answers the 401 in its own dialect.
 pub trait CallerLookup: Send + Sync + 'static {
-    fn lookup<'a>(&'a self, parts: &'a http::request::Parts) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>>;
+    fn lookup<'a>(
+        &'a self,
+        parts: &'a http::request::Parts,
+        wants_permission: bool,
+    ) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>>;
 }
 
 /// The lanes of the active configuration (cheap: an `Arc` clone).
@@ -101,7 +106,8 @@ pub type LaneSource = Arc<dyn Fn() -> Arc<LaneTable> + Send + Sync>;
 
 /// Everything the edge layer needs; one per process.
 pub struct Edge {
-    hop: Hop,
+    /// This pod's lane tag; empty for the baseline.
+    lane: String,
     route_entry: String,
     hop_token_hash: Option<[u8; 32]>,
     /// Shared with the process's calls to other services (chat -> relay), so a dead lane member
@@ -129,7 +135,7 @@ impl Edge {
         let hop_token_hash = config.hops.token().map(|t| Sha256::digest(t.as_bytes()).into());
         Arc::new(Edge {
             route_entry: config.hop.route_entry(),
-            hop: config.hop,
+            lane: config.hop.lane,
             hop_token_hash,
             hops: config.hops,
             callers: config.callers,
@@ -137,11 +143,6 @@ impl Edge {
             in_flight: config.in_flight,
             max_body_bytes: config.max_body_bytes,
         })
-    }
-
-    /// This process's hop.
-    pub fn hop(&self) -> &Hop {
-        &self.hop
     }
 
     fn is_trusted(&self, headers: &HeaderMap) -> bool {
@@ -171,8 +172,9 @@ pub async fn layer(State(edge): State<Arc<Edge>>, request: Request, next: Next) 
             set_lane(&mut parts.headers, &tag);
         }
     }
-    if let Ok(value) = HeaderValue::from_str(&request_id.to_string()) {
-        parts.headers.insert(REQUEST_ID_HEADER, value);
+    let request_id_value = HeaderValue::from_str(&request_id.to_string()).ok();
+    if let Some(value) = &request_id_value {
+        parts.headers.insert(REQUEST_ID_HEADER, value.clone());
     }
     parts.extensions.insert(RequestId(request_id));
     // The hops so far, this one last: a trusted caller's path (outside callers' was stripped).
@@ -190,7 +192,7 @@ pub async fn layer(State(edge): State<Arc<Edge>>, request: Request, next: Next) 
     } else {
         route(&edge, &lanes, parts, body, next, dialect, now_ms).await
     };
-    counted.until_body_ends(stamp(&edge, response, request_id))
+    counted.until_body_ends(stamp(&edge, response, request_id_value))
 }
 
 /// Serves the request here, or forwards it to this service's lane version.
@@ -205,7 +207,7 @@ async fn route(
 ) -> Response {
     let tag = parts.headers.get(LANE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let service = service_of(parts.uri.path());
-    let ours = tag.as_deref() == Some(edge.hop.lane.as_str());
+    let ours = tag.as_deref() == Some(edge.lane.as_str());
     let forwarded = parts.headers.contains_key(FORWARDED_HEADER);
     let (Some(tag), Some(service), false, false) = (tag, service, ours, forwarded) else {
         return next.run(Request::from_parts(parts, body)).await;
@@ -245,8 +247,11 @@ async fn dye(
     if lanes.is_empty() {
         return None;
     }
-    let caller =
-        if asked.is_some() || lanes.needs_user() { edge.callers.lookup(parts).await } else { Caller::default() };
+    let caller = if asked.is_some() || lanes.needs_user() {
+        edge.callers.lookup(parts, asked.is_some()).await
+    } else {
+        Caller::default()
+    };
     if let Some(tag) = asked
         && caller.may_pick_lane
         && lanes.live(tag, now_ms).is_some()
@@ -275,10 +280,10 @@ fn trusted_request_id(headers: &HeaderMap) -> Option<Uuid> {
 }
 
 /// Adds the request id (unless a handler set one) and prepends this hop to the route.
-fn stamp(edge: &Edge, mut response: Response, request_id: Uuid) -> Response {
+fn stamp(edge: &Edge, mut response: Response, request_id: Option<HeaderValue>) -> Response {
     let headers = response.headers_mut();
     if !headers.contains_key(REQUEST_ID_HEADER)
-        && let Ok(value) = HeaderValue::from_str(&request_id.to_string())
+        && let Some(value) = request_id
     {
         headers.insert(REQUEST_ID_HEADER, value);
     }

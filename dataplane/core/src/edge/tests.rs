@@ -17,7 +17,11 @@ const TOKEN: &str = "hop-secret";
 struct Keys;
 
 impl CallerLookup for Keys {
-    fn lookup<'a>(&'a self, parts: &'a http::request::Parts) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>> {
+    fn lookup<'a>(
+        &'a self,
+        parts: &'a http::request::Parts,
+        _: bool,
+    ) -> Pin<Box<dyn Future<Output = Caller> + Send + 'a>> {
         let key = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         Box::pin(async move {
             match key.strip_prefix("Bearer ") {
