@@ -3,7 +3,7 @@
 //! they follow a GitOps change within a second like everything else.
 
 use oblivious_config::Snapshot;
-use oblivious_relay::state::ActiveConfig;
+use oblivious_runtime::ActiveConfig;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -62,7 +62,7 @@ pub fn group_may_use(active: &ActiveConfig, group: &str, model: &str) -> bool {
 
 /// A price per 1M tokens (micro-units) as the decimal string manifests use.
 fn per_million(micros: u64) -> String {
-    oblivious_gateway::format_micros(i64::try_from(micros).unwrap_or(i64::MAX))
+    oblivious_runtime::money::format_micros(i64::try_from(micros).unwrap_or(i64::MAX))
 }
 
 /// The id of the catalog agent made from the resource `name`.

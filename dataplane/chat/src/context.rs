@@ -1,7 +1,7 @@
 //! The prompt of a reply (DESIGN §5): the session's system prompt, then as much of the branch's
 //! history as fits the model's context window, newest kept first, counted in tokens.
 
-use oblivious_relay::usage::count_text_tokens;
+use oblivious_runtime::usage::count_text_tokens;
 use oblivious_store::chat::ChatMessage;
 use serde_json::{Value, json};
 

@@ -93,7 +93,7 @@ pub async fn start(
 
 /// 404 for a model the user's group cannot use, 402 for an empty balance on a priced model.
 fn check_model_and_balance(chat: &Chat, user: &oblivious_store::UserRecord, model: &str) -> ApiResult<()> {
-    let active = chat.gateway.relay.active();
+    let active = chat.gateway.runtime.active();
     if !group_may_use(&active, &user.group, model) {
         return Err(ProductError::new(
             StatusCode::NOT_FOUND,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oblivious_core::lane::LaneContext;
-use oblivious_relay::ir::Usage;
-use oblivious_relay::usage::{cost_micros, count_text_tokens};
+use oblivious_runtime::Usage;
+use oblivious_runtime::usage::{cost_micros, count_text_tokens};
 use oblivious_store::chat::FinalMessage;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -194,7 +194,7 @@ async fn finish(chat: &Chat, spec: &JobSpec, outcome: Outcome, progress: &mut Pr
     };
     // A reply that never started cost nothing (the relay bills nothing either).
     let usage = produced.then(|| settle_usage(spec, progress));
-    let active = chat.gateway.relay.active();
+    let active = chat.gateway.runtime.active();
     let price = active.snapshot.price(&spec.model, oblivious_store::now_ms());
     let cost =
         usage.as_ref().map(|u| price.map_or(0, |p| i64::try_from(cost_micros(u, p, &spec.group)).unwrap_or(i64::MAX)));
@@ -224,7 +224,7 @@ async fn finish(chat: &Chat, spec: &JobSpec, outcome: Outcome, progress: &mut Pr
                 "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
                 "cached_input_tokens": usage.cached_input_tokens, "reasoning_tokens": usage.reasoning_tokens,
             },
-            "cost": cost.map(oblivious_gateway::format_micros),
+            "cost": cost.map(oblivious_runtime::money::format_micros),
             "currency": last.currency,
         });
         publish(chat, spec, progress, EventKind::Usage, data).await;

@@ -14,7 +14,7 @@ use futures_util::stream::BoxStream;
 use oblivious_core::edge::{HopError, Hops, REQUEST_ID_HEADER, USER_HEADER};
 use oblivious_core::lane::LaneContext;
 use oblivious_core::sse::SseParser;
-use oblivious_relay::ir::Usage;
+use oblivious_runtime::Usage;
 use serde_json::Value;
 use uuid::Uuid;
 

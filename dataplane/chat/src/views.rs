@@ -1,7 +1,7 @@
 //! What the chat API shows of stored rows (API.md "Objects"): money as decimal strings,
 //! temperatures as numbers (stored as thousandths), never another user's data.
 
-use oblivious_gateway::format_micros;
+use oblivious_runtime::money::format_micros;
 use oblivious_store::chat::{ChatAgent, ChatMessage, ChatSession, ChatTopic, SiblingInfo};
 use serde::Serialize;
 use serde_json::{Value, json};

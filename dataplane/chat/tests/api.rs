@@ -62,7 +62,7 @@ async fn a_sent_message_streams_its_reply_which_is_stored_with_usage_and_cost(ap
     let reply = &page["messages"][1];
     assert_eq!(reply["status"], "complete");
     assert_eq!(reply["content"], text);
-    assert_eq!(reply["cost"], oblivious_gateway::format_micros(expected_micros));
+    assert_eq!(reply["cost"], oblivious_runtime::money::format_micros(expected_micros));
     assert_eq!(reply["currency"], "EUR");
     assert_eq!(page["messages"][0]["content"], "Hello there");
 

@@ -31,7 +31,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     };
     let relay = process::relay(store.clone(), settings).await?;
     let gateway_config = process::gateway_config(&args.store.data_dir)?;
-    let gateway = process::gateway(store, relay.clone(), gateway_config, Services::ALL);
+    let gateway = process::gateway(relay.runtime.clone(), gateway_config, Services::ALL);
 
     let manifests_dir = args.manifests.or_else(|| Some(PathBuf::from("crds/examples")).filter(|p| p.is_dir()));
     manifests::start(relay.clone(), manifests_dir).await?;

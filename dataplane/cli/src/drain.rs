@@ -60,7 +60,7 @@ pub async fn serve_until(
     drain: DrainSettings,
     stop: impl Future<Output = ()>,
 ) {
-    let lifecycle = relay.lifecycle.clone();
+    let lifecycle = relay.runtime.lifecycle.clone();
     let (stop_accepting, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(oblivious_core::serve::without_nagle(listener), app).with_graceful_shutdown(async move {
         let _ = stop_rx.await;
@@ -106,7 +106,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = oblivious_store::Store::connect(None, dir.path()).await.unwrap();
         store.migrate().await.unwrap();
-        let relay = Relay::new(oblivious_relay::RelayConfig::default(), store);
+        let runtime = oblivious_runtime::Runtime::local(oblivious_runtime::RuntimeConfig::default(), store);
+        let relay = Relay::new(oblivious_relay::RelayConfig::default(), runtime);
         relay.install(oblivious_config::Snapshot { version: "v".into(), ..Default::default() });
         (relay, dir)
     }
@@ -154,7 +155,7 @@ mod tests {
                 events.lock().unwrap().push(if status == Some(200) { "job called the process" } else { "job failed" });
             }
         };
-        relay.lifecycle.spawn_job(job);
+        relay.runtime.lifecycle.spawn_job(job);
         let in_flight = tokio::spawn({
             let (http, base) = (http.clone(), base.clone());
             async move { http.get(format!("{base}/slow")).send().await.unwrap().text().await.unwrap() }

@@ -96,14 +96,14 @@ fn watch(relay: Arc<Relay>, dir: PathBuf) -> anyhow::Result<()> {
 
 fn reload(relay: &Relay, dir: &Path) {
     match compile_dir(dir) {
-        Ok(snapshot) if snapshot.version == relay.active().snapshot.version => {}
+        Ok(snapshot) if snapshot.version == relay.runtime.active().snapshot.version => {}
         Ok(snapshot) => relay.install(snapshot),
         Err(errors) => {
             for error in &errors {
                 tracing::error!("config rejected: {error}");
             }
             tracing::warn!(
-                version = relay.active().snapshot.version,
+                version = relay.runtime.active().snapshot.version,
                 "the change was rejected; the last good configuration stays active"
             );
         }

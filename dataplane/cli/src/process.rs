@@ -10,8 +10,10 @@ use axum::Router;
 use oblivious_chat::Chat;
 use oblivious_chat::bus::StreamBus;
 use oblivious_core::edge::{Edge, EdgeConfig, Hop, Hops};
-use oblivious_gateway::{Gateway, GatewayConfig, Registration, jwt_secret, parse_decimal_micros};
+use oblivious_gateway::{Gateway, GatewayConfig, Registration, jwt_secret};
 use oblivious_relay::Relay;
+use oblivious_runtime::money::parse_decimal_micros;
+use oblivious_runtime::{Runtime, RuntimeConfig};
 use oblivious_store::kv::{PRODUCTION_PREFIX, SharedState};
 
 /// The services a process answers for.
@@ -44,7 +46,7 @@ pub async fn start_builtin_mock() -> anyhow::Result<oblivious_mock_upstream::Moc
     oblivious_mock_upstream::spawn(config).await.context("cannot start the built-in mock upstream")
 }
 
-/// What every role's relay state is built from.
+/// What every process's relay and run-time state are built from.
 pub struct RelaySettings<'a> {
     pub max_body_bytes: usize,
     pub replicas: u64,
@@ -55,23 +57,27 @@ pub struct RelaySettings<'a> {
     pub lane: String,
 }
 
-/// The relay state (configuration, keys, billing) of a process, whether or not it serves `/v1`:
-/// the gateway and chat read the active configuration and authenticate keys through it.
+/// The run-time state of a process (configuration, keys, quota state; the gateway and chat
+/// read it) and its relay on that state. The relay is built whether or not the process serves
+/// `/v1`: its probes, metrics and shutdown flush serve every role.
 pub async fn relay(store: oblivious_store::Store, settings: RelaySettings<'_>) -> anyhow::Result<Arc<Relay>> {
-    let config = oblivious_relay::RelayConfig {
-        max_body_bytes: settings.max_body_bytes,
-        builtin_mock_base: settings.mock.map(|mock| mock.base_url()),
+    let runtime_config = RuntimeConfig {
         bootstrap_key: bootstrap_key(),
         internal_token: Some(settings.internal_token),
         lane: settings.lane,
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::new(runtime_config, store, shared_state(settings.redis_url).await?);
+    let config = oblivious_relay::RelayConfig {
+        max_body_bytes: settings.max_body_bytes,
+        builtin_mock_base: settings.mock.map(|mock| mock.base_url()),
         billing: oblivious_relay::billing::BillingConfig {
             replicas: settings.replicas,
             ..oblivious_relay::billing::BillingConfig::default()
         },
         ..oblivious_relay::RelayConfig::default()
     };
-    let shared = shared_state(settings.redis_url).await?;
-    Ok(Relay::with_shared_state(config, store, shared))
+    Ok(Relay::new(config, runtime))
 }
 
 /// Quota holds and rate limits: in this process, or in Redis when `REDIS_URL` is set (so several
@@ -136,13 +142,8 @@ pub fn chat_config(relay_url: String, internal_token: String) -> oblivious_chat:
 }
 
 /// The gateway (with the chat routes in its OpenAPI document when chat is served beside it).
-pub fn gateway(
-    store: oblivious_store::Store,
-    relay: Arc<Relay>,
-    config: GatewayConfig,
-    services: Services,
-) -> Arc<Gateway> {
-    let mut gateway = Gateway::new(store, relay, config);
+pub fn gateway(runtime: Arc<Runtime>, config: GatewayConfig, services: Services) -> Arc<Gateway> {
+    let mut gateway = Gateway::new(runtime, config);
     if services.chat {
         gateway.extra_routes = oblivious_chat::route_docs();
     }
@@ -151,11 +152,11 @@ pub fn gateway(
 
 /// The edge layer of a process and the hops it calls other services through (both route by
 /// the active configuration's lanes). `role` and `instance` name this process in
-/// `x-oblivious-route`, with the relay state's lane.
+/// `x-oblivious-route`, with the process's lane.
 pub fn edge(relay: &Arc<Relay>, gateway: &Arc<Gateway>, role: &str, instance: &str) -> Arc<Edge> {
-    let lanes = relay.clone();
-    let hops = Hops::new(Arc::new(move || lanes.lanes()), relay.config.internal_token.clone());
-    let hop = Hop { role: role.into(), lane: relay.config.lane.clone(), instance: instance.into() };
+    let runtime = relay.runtime.clone();
+    let hops = Hops::new(Arc::new(move || runtime.lanes()), relay.runtime.settings.internal_token.clone());
+    let hop = Hop { role: role.into(), lane: relay.runtime.settings.lane.clone(), instance: instance.into() };
     Edge::new(EdgeConfig {
         hop,
         hops,
@@ -168,7 +169,7 @@ pub fn edge(relay: &Arc<Relay>, gateway: &Arc<Gateway>, role: &str, instance: &s
 /// The chat service of a process: its relay calls go through the process's hops, its jobs are
 /// tracked by the process's lifecycle.
 pub fn chat(gateway: &Arc<Gateway>, bus: StreamBus, config: oblivious_chat::ChatConfig, edge: &Edge) -> Arc<Chat> {
-    Chat::new(gateway.clone(), bus, config, edge.hops.clone(), gateway.relay.lifecycle.clone())
+    Chat::new(gateway.clone(), bus, config, edge.hops.clone(), gateway.runtime.lifecycle.clone())
 }
 
 /// The router of the served roles behind the edge layer. The relay's probes and metrics are

@@ -119,7 +119,7 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let gateway = process::gateway(store, relay.clone(), process::gateway_config(&args.store.data_dir)?, services);
+    let gateway = process::gateway(relay.runtime.clone(), process::gateway_config(&args.store.data_dir)?, services);
     let edge = process::edge(&relay, &gateway, role.name(), &pod);
     let chat = if services.chat {
         let relay_url = match (&args.relay_url, services.relay) {

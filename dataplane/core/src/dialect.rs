@@ -18,3 +18,20 @@ impl Dialect {
         }
     }
 }
+
+impl Dialect {
+    /// The dialect a request's answers (errors included) are given in, from its path: Anthropic
+    /// for `/v1/messages...` and for model listings asked with Anthropic's `anthropic-version`
+    /// header (its SDK lists models on OpenAI's path), Gemini for `/v1beta/...`, else OpenAI's
+    /// (the product API's error shape is a subset of it).
+    pub fn of_request(path: &str, headers: &http::HeaderMap) -> Dialect {
+        let anthropic_listing = path.starts_with("/v1/models") && headers.contains_key("anthropic-version");
+        if path.starts_with("/v1/messages") || anthropic_listing {
+            Dialect::Anthropic
+        } else if path.starts_with("/v1beta/") {
+            Dialect::Gemini
+        } else {
+            Dialect::OpenAi
+        }
+    }
+}

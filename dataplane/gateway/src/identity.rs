@@ -15,7 +15,7 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use oblivious_core::edge::{Caller, CallerLookup};
-use oblivious_relay::auth::Principal;
+use oblivious_runtime::Principal;
 use oblivious_store::UserRecord;
 use uuid::Uuid;
 
@@ -103,7 +103,8 @@ impl Gateway {
         let (user_id, key_id) = match credential(headers)? {
             Credential::Token(token) => (self.verify_token(token)?, None),
             Credential::ApiKey => {
-                let principal = self.relay.keys.authenticate(headers, None).await.map_err(|_| invalid_credentials())?;
+                let principal =
+                    self.runtime.keys.authenticate(headers, None).await.map_err(|_| invalid_credentials())?;
                 let Some(user_id) = principal.user_id else {
                     return Err(ProductError::forbidden("This key does not belong to a user account."));
                 };
@@ -120,7 +121,7 @@ impl Gateway {
     /// An administrator: an admin user's token (or key), or an admin API key.
     pub async fn authenticate_admin(&self, headers: &HeaderMap) -> Result<AdminIdentity, ProductError> {
         if let Credential::ApiKey = credential(headers)? {
-            let principal = self.relay.keys.authenticate(headers, None).await.map_err(|_| invalid_credentials())?;
+            let principal = self.runtime.keys.authenticate(headers, None).await.map_err(|_| invalid_credentials())?;
             if principal.is_admin {
                 return Ok(AdminIdentity::Key(principal));
             }
@@ -141,7 +142,7 @@ impl Gateway {
 
 /// The caller as the edge's lane decisions see it: an access token is only verified (no database
 /// read) unless the permission to pick a lane matters; an API key, in any dialect's header or
-/// Gemini's `?key=`, comes from the relay's key cache.
+/// Gemini's `?key=`, comes from the process's key cache.
 impl CallerLookup for Gateway {
     fn lookup<'a>(
         &'a self,
@@ -163,7 +164,7 @@ impl CallerLookup for Gateway {
                 };
             }
             let query_key = parts.uri.query().and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("key=")));
-            match self.relay.keys.authenticate(&parts.headers, query_key).await {
+            match self.runtime.keys.authenticate(&parts.headers, query_key).await {
                 Ok(principal) => Caller {
                     user_id: principal.user_id.map(|id| id.to_string()),
                     may_pick_lane: principal.is_admin || principal.lane_select,

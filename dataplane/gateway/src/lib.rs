@@ -10,7 +10,6 @@ mod config;
 mod error;
 mod identity;
 pub mod jwt;
-mod money;
 mod openapi;
 mod passwords;
 mod routes;
@@ -23,7 +22,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
-use oblivious_relay::Relay;
+use oblivious_runtime::Runtime;
 use oblivious_store::quota::Freshness;
 use oblivious_store::{BalanceState, Store};
 use serde_json::Value;
@@ -32,33 +31,34 @@ use uuid::Uuid;
 pub use config::{GatewayConfig, Registration, jwt_secret};
 pub use error::{ApiResult, Body, ProductError, parse_body};
 pub use identity::{AdminIdentity, GatewayState, UserIdentity};
-pub use money::{format_micros, parse_decimal_micros};
 pub use openapi::{RouteDoc, object as schema_object};
 
 /// The gateway's state.
 pub struct Gateway {
+    /// The process's store (the same as `runtime.store`).
     pub store: Store,
-    pub relay: Arc<Relay>,
+    /// Configuration, keys and quota state, shared with the relay and chat of this process.
+    pub runtime: Arc<Runtime>,
     pub config: GatewayConfig,
     /// Routes of other services mounted beside the gateway (chat), for the OpenAPI document.
     pub extra_routes: Vec<RouteDoc>,
 }
 
 impl Gateway {
-    pub fn new(store: Store, relay: Arc<Relay>, config: GatewayConfig) -> Self {
-        Gateway { store, relay, config, extra_routes: Vec::new() }
+    pub fn new(runtime: Arc<Runtime>, config: GatewayConfig) -> Self {
+        Gateway { store: runtime.store.clone(), runtime, config, extra_routes: Vec::new() }
     }
 
     /// The currency of the price list in effect (every list shares one in practice).
     pub fn currency(&self) -> String {
-        let active = self.relay.active();
+        let active = self.runtime.active();
         active.snapshot.prices.first().map_or_else(|| "USD".to_string(), |p| p.currency.clone())
     }
 
     /// Tells the quota cache about a balance the database just reached.
     pub async fn sync_balance(&self, user_id: Uuid, balance: BalanceState) {
         let fresh = Freshness { user_id: Some(user_id), balance: Some(balance), ..Freshness::default() };
-        if let Err(error) = self.relay.billing.shared().quota.settle(None, &fresh).await {
+        if let Err(error) = self.runtime.shared.quota.settle(None, &fresh).await {
             tracing::warn!(%error, "could not update the quota cache; it catches up at the next reservation");
         }
     }
@@ -328,8 +328,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_sqlite(dir.path()).await.unwrap();
         store.migrate().await.unwrap();
-        let relay = Relay::new(oblivious_relay::RelayConfig::default(), store.clone());
-        let gateway = Arc::new(Gateway::new(store, relay, GatewayConfig::with_secret(vec![7; 32])));
+        let runtime = Runtime::local(oblivious_runtime::RuntimeConfig::default(), store);
+        let gateway = Arc::new(Gateway::new(runtime, GatewayConfig::with_secret(vec![7; 32])));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router(gateway)).await });

@@ -4,7 +4,7 @@ use oblivious_store::{ApiKeyRecord, LedgerEntry, RedeemCodeRecord, UsageRow, Use
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::money::format_micros;
+use oblivious_runtime::money::format_micros;
 
 #[derive(Debug, Serialize)]
 pub struct UserView {

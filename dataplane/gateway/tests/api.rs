@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use oblivious_gateway::{Gateway, GatewayConfig, jwt};
 use oblivious_relay::{Relay, RelayConfig};
+use oblivious_runtime::{Runtime, RuntimeConfig};
 use oblivious_store::Store;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -18,6 +19,7 @@ struct Api {
     base: String,
     http: reqwest::Client,
     gateway: Arc<Gateway>,
+    relay: Arc<Relay>,
     _mock: oblivious_mock_upstream::MockServer,
 }
 
@@ -29,24 +31,22 @@ apiVersion: oblivious.dev/v1alpha1\nkind: ModelPricing\nmetadata: {name: p}\nspe
 impl Api {
     async fn start(store: Store) -> Api {
         let mock = oblivious_mock_upstream::spawn(oblivious_mock_upstream::MockConfig::default()).await.unwrap();
-        let config = RelayConfig {
-            builtin_mock_base: Some(mock.base_url()),
-            bootstrap_key: Some(BOOTSTRAP.into()),
-            ..RelayConfig::default()
-        };
-        let relay = Relay::new(config, store.clone());
+        let config = RelayConfig { builtin_mock_base: Some(mock.base_url()), ..RelayConfig::default() };
+        let runtime =
+            Runtime::local(RuntimeConfig { bootstrap_key: Some(BOOTSTRAP.into()), ..Default::default() }, store);
+        let relay = Relay::new(config, runtime.clone());
         let mut manifests = oblivious_crds::Manifests::default();
         let mut errors = Vec::new();
         oblivious_crds::parse_documents(Path::new("t.yaml"), MANIFESTS, &mut manifests, &mut errors);
         relay.install(oblivious_compile::compile(&manifests).unwrap());
         let mut gateway_config = GatewayConfig::with_secret(b"0123456789abcdef0123456789abcdef".to_vec());
         gateway_config.login_failures_per_user = 3;
-        let gateway = Arc::new(Gateway::new(store, relay.clone(), gateway_config));
-        let app = oblivious_relay::app(relay).merge(oblivious_gateway::router(gateway.clone()));
+        let gateway = Arc::new(Gateway::new(runtime, gateway_config));
+        let app = oblivious_relay::app(relay.clone()).merge(oblivious_gateway::router(gateway.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Api { base, http: reqwest::Client::new(), gateway, _mock: mock }
+        Api { base, http: reqwest::Client::new(), gateway, relay, _mock: mock }
     }
 
     async fn call(
@@ -320,8 +320,8 @@ async fn balances_redemptions_and_billing_keep_the_ledger_equal_to_the_balance(a
         .await
         .unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
-    api.gateway.relay.billing.settler.flush().await;
-    api.gateway.relay.logs.flush().await;
+    api.relay.billing.settler.flush().await;
+    api.relay.logs.flush().await;
     let (_, quota) = api.get("/api/v1/user/quota", Some(&user)).await;
     assert_ne!(quota["balance"], "3.50", "the request was charged");
     let (_, ledger) = api.get("/api/v1/user/ledger", Some(&user)).await;

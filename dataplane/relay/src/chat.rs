@@ -13,17 +13,18 @@ use axum::response::{IntoResponse, Response};
 use oblivious_core::lane::LaneContext;
 use oblivious_core::{ApiError, Dialect, ErrorKind};
 
-use crate::auth::Principal;
 use crate::billing::estimate_chat;
 use crate::dialect::{self, FailureAction, UpstreamFailure};
 use crate::failover::{Attempt, exhausted, with_failover};
 use crate::finalize::RecordGuard;
 use crate::ir::{ChatRequest, ChatResponse, Part};
-use crate::routing::Candidate;
-use crate::state::{ActiveConfig, Relay};
+use crate::state::Relay;
 use crate::stream::{self, StreamStart};
 use crate::upstream;
 use crate::usage::settle_usage;
+use oblivious_runtime::ActiveConfig;
+use oblivious_runtime::auth::Principal;
+use oblivious_runtime::routing::Candidate;
 
 /// One chat call as the ingress handler hands it over.
 pub struct ChatCall {
@@ -43,7 +44,7 @@ enum Answer {
 }
 
 pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
-    let active = relay.active();
+    let active = relay.runtime.active();
     {
         let record = call.guard.record();
         record.model = call.request.model.clone();

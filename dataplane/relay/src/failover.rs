@@ -15,9 +15,10 @@ use oblivious_core::{ApiError, ErrorKind};
 
 use crate::dialect::{FailureAction, UpstreamFailure};
 use crate::finalize::RecordGuard;
-use crate::routing::{Availability, Candidate, select};
-use crate::state::{ActiveConfig, Relay};
+use crate::state::Relay;
 use crate::upstream;
+use oblivious_runtime::ActiveConfig;
+use oblivious_runtime::routing::{Availability, Candidate, select};
 
 /// Where one attempt goes: the channel, its route to the model, the key and the real base URL.
 pub(crate) struct Attempt<'a> {
@@ -57,7 +58,7 @@ where
         };
         match outcome {
             Ok(answer) => {
-                relay.health.record_success(&channel.name);
+                relay.runtime.health.record_success(&channel.name);
                 relay.metrics.count_attempt(&channel.name, "success");
                 return Ok(answer);
             }
@@ -81,7 +82,7 @@ fn target<'a>(
     channel: &'a Channel,
     now: Instant,
 ) -> Result<(&'a ApiKey, Option<usize>, String), (UpstreamFailure, Option<usize>)> {
-    let Some(key) = relay.health.next_key(channel, now) else {
+    let Some(key) = relay.runtime.health.next_key(channel, now) else {
         let failure = upstream::failure(FailureAction::Retry, ErrorKind::Unavailable, 503, "no_key", "No usable key.");
         return Err((failure, None));
     };
@@ -121,9 +122,9 @@ fn availability(
     now: Instant,
 ) -> Availability {
     let channel = &active.snapshot.channels[candidate.channel];
-    if channel.suspend || tried.contains(&candidate.channel) || !relay.health.has_usable_key(channel, now) {
+    if channel.suspend || tried.contains(&candidate.channel) || !relay.runtime.health.has_usable_key(channel, now) {
         Availability::Unusable
-    } else if relay.health.is_ejected(&channel.name, now) {
+    } else if relay.runtime.health.is_ejected(&channel.name, now) {
         Availability::Ejected
     } else {
         Availability::Healthy
@@ -145,7 +146,7 @@ fn record_failure(relay: &Relay, channel: &Channel, key_index: Option<usize>, fa
     let now = Instant::now();
     match failure.action {
         FailureAction::Retry => {
-            if relay.health.record_transient_failure(&channel.name, now) {
+            if relay.runtime.health.record_transient_failure(&channel.name, now) {
                 relay
                     .metrics
                     .ejections
@@ -160,7 +161,7 @@ fn record_failure(relay: &Relay, channel: &Channel, key_index: Option<usize>, fa
         }
         FailureAction::DisableKey => {
             if let Some(key) = key_index.and_then(|i| channel.api_keys.get(i)) {
-                relay.health.disable_key(&channel.name, key, failure.class, now);
+                relay.runtime.health.disable_key(&channel.name, key, failure.class, now);
             }
             tracing::warn!(
                 channel = channel.name,

@@ -9,7 +9,7 @@ use crate::ir::Usage;
 use crate::metrics::RequestLabels;
 use crate::request_log::RequestRecord;
 use crate::state::Relay;
-use crate::usage::cost_micros;
+use oblivious_runtime::usage::cost_micros;
 
 /// nginx's convention for "client closed the request".
 pub const CLIENT_CLOSED: u16 = 499;
@@ -43,7 +43,7 @@ impl RecordGuard {
         let record = self.record();
         record.usage = usage;
         record.usage_estimated = estimated;
-        let active = relay.active();
+        let active = relay.runtime.active();
         if let Some(price) = active.snapshot.price(&record.model, record.created_at_ms) {
             record.cost_micros = cost_micros(&usage, price, &record.group);
             record.currency = Some(price.currency.clone());

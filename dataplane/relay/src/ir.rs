@@ -131,17 +131,7 @@ pub enum FinishReason {
     StopSequence,
 }
 
-/// Token usage. `input_tokens` is the *total* prompt size including cached and cache-write
-/// tokens (the OpenAI convention); Anthropic's `input_tokens`, which excludes them, is converted
-/// on parse and on render. `output_tokens` includes `reasoning_tokens`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub cached_input_tokens: u64,
-    pub cache_write_tokens: u64,
-    pub output_tokens: u64,
-    pub reasoning_tokens: u64,
-}
+pub use oblivious_runtime::usage::Usage;
 
 /// A complete (non-streaming) answer.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -184,11 +174,4 @@ pub enum StreamEvent {
     },
     /// Cumulative usage so far: the last one wins, never summed.
     Usage(Usage),
-}
-
-impl Usage {
-    /// True when nothing was counted (an upstream that reported zeros is treated as silent).
-    pub fn is_empty(&self) -> bool {
-        *self == Usage::default()
-    }
 }

@@ -6,18 +6,15 @@
 //! fail over) -> `upstream` (HTTP with deadlines) -> `stream` (relay and translate) ->
 //! `finalize` (one record and metrics per request).
 
-pub mod auth;
 pub mod billing;
 pub mod chat;
 pub mod dialect;
 mod failover;
 pub mod finalize;
-pub mod health;
 pub mod http;
 pub mod ir;
 pub mod metrics;
 pub mod request_log;
-pub mod routing;
 pub mod state;
 pub mod stream;
 pub mod upstream;

@@ -1,24 +1,17 @@
-//! The relay's shared state: the active configuration (swapped atomically on every change,
-//! while in-flight requests keep the snapshot they started with), health, stores and clients.
+//! The relay's state: the process's shared run-time state (configuration, keys, health; see
+//! `oblivious_runtime`) plus what only the relay has: billing admission and settlement, the
+//! request log, metrics and the upstream HTTP clients.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use oblivious_config::{Channel, Snapshot};
-use oblivious_core::lane::rules::LaneTable;
-use oblivious_core::shutdown::Lifecycle;
-use oblivious_store::Store;
+use oblivious_config::Channel;
+use oblivious_runtime::Runtime;
 
-use oblivious_store::kv::SharedState;
-
-use crate::auth::KeyAuthenticator;
 use crate::billing::{Billing, BillingConfig};
-use crate::health::HealthBook;
 use crate::metrics::Metrics;
 use crate::request_log::RequestLogSink;
-use crate::routing::RoutingTable;
 
 /// Settings of a relay process.
 #[derive(Debug, Clone)]
@@ -27,19 +20,8 @@ pub struct RelayConfig {
     pub max_body_bytes: usize,
     /// Where `builtin://mock-upstream` points in this process, if a mock runs here (`oblivious dev`).
     pub builtin_mock_base: Option<String>,
-    /// `OBLIVIOUS_BOOTSTRAP_KEY`: a string accepted as an admin API key.
-    pub bootstrap_key: Option<String>,
-    /// `OBLIVIOUS_INTERNAL_TOKEN`: the token internal services (chat, RAG) present, with the
-    /// user they act for in `x-oblivious-user-id`.
-    pub internal_token: Option<String>,
-    /// How long a looked-up API key is trusted before the store is asked again; bounds how long
-    /// a revoked key keeps working.
-    pub key_cache_ttl: Duration,
     /// Most upstream attempts for one request.
     pub max_attempts: usize,
-    /// The canary lane this process is a version of (`--lane`); empty for the baseline. A lane
-    /// process is ready only while its lane is in the configuration.
-    pub lane: String,
     pub billing: BillingConfig,
 }
 
@@ -48,110 +30,44 @@ impl Default for RelayConfig {
         RelayConfig {
             max_body_bytes: 32 * 1024 * 1024,
             builtin_mock_base: None,
-            bootstrap_key: None,
-            internal_token: None,
-            key_cache_ttl: Duration::from_secs(5),
             max_attempts: 4,
-            lane: String::new(),
             billing: BillingConfig::default(),
         }
-    }
-}
-
-/// A snapshot and the tables derived from it; swapped as one.
-#[derive(Debug, Default)]
-pub struct ActiveConfig {
-    pub snapshot: Snapshot,
-    pub routes: RoutingTable,
-    /// The lanes, ready for the edge to evaluate.
-    pub lanes: Arc<LaneTable>,
-}
-
-impl ActiveConfig {
-    pub fn new(snapshot: Snapshot) -> Self {
-        let routes = RoutingTable::build(&snapshot);
-        let lanes = Arc::new(LaneTable::new(&snapshot.lanes));
-        ActiveConfig { snapshot, routes, lanes }
     }
 }
 
 /// Everything a request handler needs.
 pub struct Relay {
     pub config: RelayConfig,
-    active: ArcSwap<ActiveConfig>,
-    /// False until the first snapshot is installed (`/readyz`).
-    loaded: std::sync::atomic::AtomicBool,
-    pub health: HealthBook,
-    pub store: Store,
-    pub keys: KeyAuthenticator,
+    /// Configuration, keys, quota state, health and lifecycle, shared with the gateway and chat
+    /// served by the same process.
+    pub runtime: Arc<Runtime>,
     pub logs: RequestLogSink,
     pub billing: Billing,
     pub metrics: Metrics,
-    /// The process's shutdown state (`/readyz` answers 503 while draining).
-    pub lifecycle: Arc<Lifecycle>,
     clients: Mutex<HashMap<u64, reqwest::Client>>,
 }
 
 impl Relay {
-    /// A relay with in-process quota and limits (`oblivious dev`, tests).
-    pub fn new(config: RelayConfig, store: Store) -> Arc<Self> {
-        Self::with_shared_state(config, store, SharedState::local())
-    }
-
-    /// A relay whose quota and limits live in `shared` (Redis in production). Starts the
-    /// request-log writer and the settlement task on the current runtime.
-    pub fn with_shared_state(config: RelayConfig, store: Store, shared: SharedState) -> Arc<Self> {
-        let keys = KeyAuthenticator::new(
-            store.clone(),
-            config.bootstrap_key.clone(),
-            config.internal_token.clone(),
-            config.key_cache_ttl,
-        );
-        let logs = RequestLogSink::spawn(store.clone());
-        let billing = Billing::new(shared, store.clone(), config.billing.clone());
+    /// A relay on `runtime`'s state. Starts the request-log writer and the settlement task on
+    /// the current runtime.
+    pub fn new(config: RelayConfig, runtime: Arc<Runtime>) -> Arc<Self> {
+        let logs = RequestLogSink::spawn(runtime.store.clone());
+        let billing = Billing::new(runtime.shared.clone(), runtime.store.clone(), config.billing.clone());
         Arc::new(Relay {
             config,
-            active: ArcSwap::from_pointee(ActiveConfig::default()),
-            loaded: std::sync::atomic::AtomicBool::new(false),
-            health: HealthBook::default(),
-            store,
-            keys,
+            runtime,
             logs,
             billing,
             metrics: Metrics::default(),
-            lifecycle: Lifecycle::new(),
             clients: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The configuration for a new request. Holding the returned `Arc` keeps that snapshot alive
-    /// for the request's whole life, even across a swap.
-    pub fn active(&self) -> Arc<ActiveConfig> {
-        self.active.load_full()
-    }
-
-    /// Installs a new snapshot atomically.
-    pub fn install(&self, snapshot: Snapshot) {
-        let version = snapshot.version.clone();
-        self.active.store(Arc::new(ActiveConfig::new(snapshot)));
-        self.loaded.store(true, std::sync::atomic::Ordering::Release);
-        self.metrics.set_config_version(&version);
-        tracing::info!(version, "configuration installed");
-    }
-
-    /// The lanes of the active configuration, for the edge and outbound hops.
-    pub fn lanes(&self) -> Arc<LaneTable> {
-        self.active.load().lanes.clone()
-    }
-
-    pub fn is_loaded(&self) -> bool {
-        self.loaded.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Whether this process's lane (if it is a lane version) is live in the configuration: a
-    /// lane pod whose lane was disabled, deleted or has expired takes no traffic.
-    pub fn lane_is_live(&self) -> bool {
-        self.config.lane.is_empty() || self.lanes().live(&self.config.lane, oblivious_store::now_ms()).is_some()
+    /// Installs a new snapshot atomically (into the shared runtime) and reports its version.
+    pub fn install(&self, snapshot: oblivious_config::Snapshot) {
+        self.metrics.set_config_version(&snapshot.version);
+        self.runtime.install(snapshot);
     }
 
     /// The last step of a shutdown, after every request has ended: charges into the ledger

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, channel};
+use common::{Harness, INTERNAL_TOKEN, channel};
 use futures_util::StreamExt;
 use oblivious_relay::RelayConfig;
 use oblivious_store::kv::SharedState;
@@ -60,7 +60,7 @@ async fn send(h: &Harness, key: &str, body: &Value) -> reqwest::Response {
 /// charged exactly its recorded cost, and nothing is held any more.
 async fn assert_books_balance(h: &Harness, user: &UserRecord, initial: i64) {
     let logs = h.logs().await;
-    let store = &h.relay.store;
+    let store = &h.relay.runtime.store;
     let balance = store.balance(user.id).await.unwrap().unwrap().balance_micros;
     assert_eq!(store.ledger_sum(user.id).await.unwrap(), balance, "the ledger sums to the balance");
     let mine: Vec<_> = logs.iter().filter(|l| l.user_id == Some(user.id)).collect();
@@ -85,7 +85,7 @@ async fn concurrent_requests_never_overdraw_and_the_ledger_matches_the_balance()
         probe["usage"]["prompt_tokens"].as_i64().unwrap() + 2 * probe["usage"]["completion_tokens"].as_i64().unwrap();
     let n = 10;
     let initial = n * one;
-    let (user, key) = user_with_key(&h.relay.store, initial, NewApiKey::default()).await;
+    let (user, key) = user_with_key(&h.relay.runtime.store, initial, NewApiKey::default()).await;
     let body = chat_body("m", false);
     let tasks: Vec<_> = (0..4 * n)
         .map(|_| {
@@ -104,13 +104,13 @@ async fn concurrent_requests_never_overdraw_and_the_ledger_matches_the_balance()
     assert!(statuses.iter().all(|s| *s == 200 || *s == 429), "{statuses:?}");
     assert!(ok >= 1 && ok <= n, "{ok} succeeded with a balance for {n}");
     assert_books_balance(&h, &user, initial).await;
-    assert!(h.relay.store.balance(user.id).await.unwrap().unwrap().balance_micros >= 0);
+    assert!(h.relay.runtime.store.balance(user.id).await.unwrap().unwrap().balance_micros >= 0);
 }
 
 #[tokio::test]
 async fn an_exhausted_balance_gets_insufficient_quota_in_the_callers_dialect() {
     let h = Harness::start(&models()).await;
-    let (_, key) = user_with_key(&h.relay.store, 3, NewApiKey::default()).await;
+    let (_, key) = user_with_key(&h.relay.runtime.store, 3, NewApiKey::default()).await;
     let response = send(&h, &key, &chat_body("m", false)).await;
     assert_eq!(response.status(), 429);
     let body: Value = response.json().await.unwrap();
@@ -132,9 +132,12 @@ async fn an_exhausted_balance_gets_insufficient_quota_in_the_callers_dialect() {
 #[tokio::test]
 async fn a_key_spending_cap_is_enforced_and_its_spend_tracked() {
     let h = Harness::start(&models()).await;
-    let (user, key) =
-        user_with_key(&h.relay.store, 1_000_000, NewApiKey { max_spend_micros: Some(100), ..NewApiKey::default() })
-            .await;
+    let (user, key) = user_with_key(
+        &h.relay.runtime.store,
+        1_000_000,
+        NewApiKey { max_spend_micros: Some(100), ..NewApiKey::default() },
+    )
+    .await;
     let mut ok = 0;
     for _ in 0..20 {
         match send(&h, &key, &chat_body("m", false)).await.status().as_u16() {
@@ -144,7 +147,7 @@ async fn a_key_spending_cap_is_enforced_and_its_spend_tracked() {
         }
     }
     assert!(ok >= 1, "the cap allows a few requests");
-    let keys = h.relay.store.list_user_api_keys(user.id).await.unwrap();
+    let keys = h.relay.runtime.store.list_user_api_keys(user.id).await.unwrap();
     assert!(keys[0].spent_micros <= 100, "never past the cap: {}", keys[0].spent_micros);
     assert_books_balance(&h, &user, 1_000_000).await;
 }
@@ -152,7 +155,7 @@ async fn a_key_spending_cap_is_enforced_and_its_spend_tracked() {
 #[tokio::test]
 async fn a_client_that_disconnects_mid_stream_pays_for_what_was_produced() {
     let h = Harness::start(&models()).await;
-    let (user, key) = user_with_key(&h.relay.store, 1_000_000, NewApiKey::default()).await;
+    let (user, key) = user_with_key(&h.relay.runtime.store, 1_000_000, NewApiKey::default()).await;
     let mut body = chat_body("slow", true);
     body["max_tokens"] = json!(40);
     let response = send(&h, &key, &body).await;
@@ -183,7 +186,7 @@ async fn a_client_that_disconnects_mid_stream_pays_for_what_was_produced() {
 #[tokio::test]
 async fn an_upstream_break_is_billed_for_what_was_delivered_and_marked_estimated() {
     let h = Harness::start(&models()).await;
-    let (user, key) = user_with_key(&h.relay.store, 1_000_000, NewApiKey::default()).await;
+    let (user, key) = user_with_key(&h.relay.runtime.store, 1_000_000, NewApiKey::default()).await;
     let mut body = chat_body("broken", true);
     body["max_tokens"] = json!(30);
     let (datas, _) = common::read_sse(send(&h, &key, &body).await).await;
@@ -200,13 +203,21 @@ async fn failover_bills_only_the_attempt_that_answered() {
         + &priced("[{name: flaky, upstreamModel: \"u@words=5\"}]")
             .replace("metadata: {name: c}", "metadata: {name: backup}");
     let h = Harness::start(&yaml).await;
-    let (user, key) = user_with_key(&h.relay.store, 1_000_000, NewApiKey::default()).await;
+    let (user, key) = user_with_key(&h.relay.runtime.store, 1_000_000, NewApiKey::default()).await;
     assert_eq!(send(&h, &key, &chat_body("flaky", false)).await.status(), 200);
     let log = h.logs().await.into_iter().find(|l| l.user_id == Some(user.id)).unwrap();
     assert_eq!(log.attempts, 2);
     assert_eq!(log.cost_micros, log.input_tokens + 2 * log.output_tokens);
     assert_eq!(
-        h.relay.store.list_ledger(user.id, 10, None).await.unwrap().iter().filter(|e| e.kind == "charge").count(),
+        h.relay
+            .runtime
+            .store
+            .list_ledger(user.id, 10, None)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "charge")
+            .count(),
         1
     );
     assert_books_balance(&h, &user, 1_000_000).await;
@@ -215,7 +226,8 @@ async fn failover_bills_only_the_attempt_that_answered() {
 #[tokio::test]
 async fn key_rate_limits_refuse_with_openai_headers_and_retry_after() {
     let h = Harness::start(&models()).await;
-    let (_, key) = user_with_key(&h.relay.store, 1_000_000, NewApiKey { rpm: Some(2), ..NewApiKey::default() }).await;
+    let (_, key) =
+        user_with_key(&h.relay.runtime.store, 1_000_000, NewApiKey { rpm: Some(2), ..NewApiKey::default() }).await;
     let first = send(&h, &key, &chat_body("m", false)).await;
     assert_eq!(first.headers()["x-ratelimit-limit-requests"], "2");
     assert_eq!(first.headers()["x-ratelimit-remaining-requests"], "1");
@@ -252,7 +264,7 @@ async fn two_replicas_sharing_postgres_and_redis_never_overdraw_together() {
     let one =
         probe["usage"]["prompt_tokens"].as_i64().unwrap() + 2 * probe["usage"]["completion_tokens"].as_i64().unwrap();
     let n = 8;
-    let (user, key) = user_with_key(&a.relay.store, n * one, NewApiKey::default()).await;
+    let (user, key) = user_with_key(&a.relay.runtime.store, n * one, NewApiKey::default()).await;
     let body = chat_body("m", false);
     let tasks: Vec<_> = (0..4 * n)
         .map(|i| {
@@ -283,7 +295,8 @@ async fn two_replicas_sharing_postgres_and_redis_never_overdraw_together() {
 #[tokio::test]
 async fn a_rate_limit_holds_across_two_replicas() {
     let Some((a, b, _db)) = two_replicas(&models()).await else { return };
-    let (_, key) = user_with_key(&a.relay.store, 1_000_000, NewApiKey { rpm: Some(6), ..NewApiKey::default() }).await;
+    let (_, key) =
+        user_with_key(&a.relay.runtime.store, 1_000_000, NewApiKey { rpm: Some(6), ..NewApiKey::default() }).await;
     let mut ok = 0;
     for i in 0..20 {
         let h = if i % 2 == 0 { &a } else { &b };
@@ -337,8 +350,8 @@ async fn with_redis_down_requests_are_billed_against_the_database_balance() {
     store.migrate().await.unwrap();
     let shared = SharedState::redis(&redis.url, "obl-test:").await.unwrap();
     let h = Harness::start_shared(&models(), RelayConfig::default(), store, shared, dir).await;
-    let (user, key) = user_with_key(&h.relay.store, 1_000_000, NewApiKey::default()).await;
-    let (poor, poor_key) = user_with_key(&h.relay.store, 3, NewApiKey::default()).await;
+    let (user, key) = user_with_key(&h.relay.runtime.store, 1_000_000, NewApiKey::default()).await;
+    let (poor, poor_key) = user_with_key(&h.relay.runtime.store, 3, NewApiKey::default()).await;
     assert_eq!(send(&h, &key, &chat_body("m", false)).await.status(), 200);
 
     redis.stop();
@@ -347,12 +360,12 @@ async fn with_redis_down_requests_are_billed_against_the_database_balance() {
     }
     assert_eq!(send(&h, &poor_key, &chat_body("m", false)).await.status(), 429, "balances still hold");
     let logs = h.logs().await;
-    let balance = h.relay.store.balance(user.id).await.unwrap().unwrap().balance_micros;
+    let balance = h.relay.runtime.store.balance(user.id).await.unwrap().unwrap().balance_micros;
     let billed: i64 = logs.iter().filter(|l| l.user_id == Some(user.id)).map(|l| l.cost_micros).sum();
     assert_eq!(logs.iter().filter(|l| l.user_id == Some(user.id) && l.status == 200).count(), 4);
     assert_eq!(1_000_000 - balance, billed);
-    assert_eq!(h.relay.store.ledger_sum(user.id).await.unwrap(), balance);
-    assert_eq!(h.relay.store.balance(poor.id).await.unwrap().unwrap().balance_micros, 3);
+    assert_eq!(h.relay.runtime.store.ledger_sum(user.id).await.unwrap(), balance);
+    assert_eq!(h.relay.runtime.store.balance(poor.id).await.unwrap().unwrap().balance_micros, 3);
 }
 
 #[tokio::test]
@@ -410,7 +423,7 @@ async fn with_postgres_down_known_keys_keep_working_and_charges_replay_when_it_r
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_books_balance(&h, &user, 1_000_000).await;
-    h.relay.store.close().await;
+    h.relay.runtime.store.close().await;
     admin.close().await;
     admin_exec(&db.url, &format!("DROP OWNED BY {role}")).await;
     db.drop_database().await.unwrap();
@@ -430,9 +443,8 @@ async fn admin_exec_on_server(sql: &str) {
 
 #[tokio::test]
 async fn an_internal_service_bills_the_user_it_acts_for_and_only_with_its_token() {
-    let config = RelayConfig { internal_token: Some("internal-secret-token".into()), ..RelayConfig::default() };
-    let h = Harness::start_with(&models(), config).await;
-    let (user, _) = user_with_key(&h.relay.store, 1_000_000, NewApiKey::default()).await;
+    let h = Harness::start(&models()).await;
+    let (user, _) = user_with_key(&h.relay.runtime.store, 1_000_000, NewApiKey::default()).await;
     let call = |token: &str| {
         h.http
             .post(format!("{}/v1/chat/completions", h.base))
@@ -441,7 +453,7 @@ async fn an_internal_service_bills_the_user_it_acts_for_and_only_with_its_token(
             .json(&chat_body("m", false))
             .send()
     };
-    assert_eq!(call("internal-secret-token").await.unwrap().status(), 200);
+    assert_eq!(call(INTERNAL_TOKEN).await.unwrap().status(), 200);
     assert_eq!(call("sk-someone-else").await.unwrap().status(), 401, "the header alone proves nothing");
     let log = h.logs().await.into_iter().find(|l| l.status == 200).unwrap();
     assert_eq!(log.user_id, Some(user.id));

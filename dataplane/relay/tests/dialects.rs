@@ -154,6 +154,7 @@ async fn a_key_limited_to_some_models_gets_404_for_others_and_sees_only_its_mode
     let h = Harness::start(&all_providers()).await;
     let created = h
         .relay
+        .runtime
         .store
         .create_api_key(oblivious_store::NewApiKey {
             name: "limited".into(),
@@ -233,4 +234,36 @@ async fn a_config_swap_does_not_interrupt_a_stream_in_flight() {
     assert!(clean);
     assert_eq!(datas.last().map(String::as_str), Some("[DONE]"));
     assert_eq!(h.chat("slow").await.status(), 404, "the new config is active for new requests");
+}
+
+#[tokio::test]
+async fn every_v1_route_refuses_a_bad_key_in_its_dialect_and_records_the_refusal() {
+    let h = Harness::start(&all_providers()).await;
+    let url = |path: &str| format!("{}{path}", h.base);
+    let refusals = [
+        (h.http.get(url("/v1/models")).bearer_auth("sk-wrong"), "openai", "models"),
+        (h.http.get(url("/v1/models")).header("anthropic-version", "2023-06-01"), "anthropic", "models"),
+        (h.http.get(url("/v1beta/models?key=sk-wrong")), "gemini", "models"),
+        (h.http.get(url("/v1beta/models/gem")), "gemini", "models"),
+        (h.http.post(url("/v1/embeddings")).bearer_auth("sk-wrong").json(&json!({})), "openai", "embeddings"),
+        (h.http.post(url("/v1beta/models/gem:generateContent?key=sk-wrong")).json(&json!({})), "gemini", "chat"),
+    ];
+    let mut ids = Vec::new();
+    for (request, dialect, endpoint) in refusals {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{dialect} {endpoint}");
+        let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        let body: Value = response.json().await.unwrap();
+        match dialect {
+            "anthropic" => assert_eq!(body["error"]["type"], "authentication_error"),
+            "gemini" => assert_eq!(body["error"]["status"], "UNAUTHENTICATED", "{body}"),
+            _ => assert_eq!(body["error"]["code"], "invalid_api_key", "{body}"),
+        }
+        ids.push((id, dialect, endpoint));
+    }
+    let logs = h.logs().await;
+    for (id, dialect, endpoint) in ids {
+        let log = logs.iter().find(|l| l.id.to_string() == id).unwrap_or_else(|| panic!("no record for {endpoint}"));
+        assert_eq!((log.status, log.ingress.as_str(), log.endpoint.as_str()), (401, dialect, endpoint));
+    }
 }

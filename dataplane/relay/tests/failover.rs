@@ -45,7 +45,7 @@ async fn insufficient_quota_is_not_retried_and_the_channel_is_skipped_afterwards
     assert!(!message.contains("127.0.0.1") && !message.contains("sk-upstream"), "{message}");
     let logs = h.logs().await;
     assert_eq!((logs[0].attempts, logs[0].error_class.as_deref()), (1, Some("insufficient_quota")));
-    let health = h.relay.health.view("default/primary", std::time::Instant::now());
+    let health = h.relay.runtime.health.view("default/primary", std::time::Instant::now());
     assert_eq!((health.disabled_keys, health.last_disable_reason), (1, Some("insufficient_quota")));
 
     assert_eq!(h.chat("m").await.status(), 200);
@@ -112,7 +112,7 @@ async fn repeated_transient_failures_eject_a_channel_until_its_cooldown_ends() {
     for _ in 0..3 {
         assert_eq!(h.chat("m").await.status(), 200);
     }
-    assert!(h.relay.health.view("default/primary", std::time::Instant::now()).ejected);
+    assert!(h.relay.runtime.health.view("default/primary", std::time::Instant::now()).ejected);
     assert_eq!(h.chat("m").await.status(), 200);
     let log = &h.logs().await[0];
     assert_eq!(log.attempts, 1, "the ejected channel is skipped");

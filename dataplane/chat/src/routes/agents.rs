@@ -78,7 +78,7 @@ pub async fn find_agent(chat: &Chat, user: &UserRecord, id: Uuid) -> ApiResult<O
     if let Some(agent) = chat.store().get_chat_agent(user.id, id).await? {
         return Ok(Some(AgentView::from(&agent)));
     }
-    let snapshot = &chat.gateway.relay.active().snapshot;
+    let snapshot = &chat.gateway.runtime.active().snapshot;
     Ok(catalog_agents(snapshot, &user.group).into_iter().find(|a| a.id == id))
 }
 
@@ -94,7 +94,7 @@ pub async fn list(
     let source = query.get("source").map(String::as_str);
     let mut agents = Vec::new();
     if matches!(source, None | Some("catalog")) {
-        agents.extend(catalog_agents(&chat.gateway.relay.active().snapshot, &user.group));
+        agents.extend(catalog_agents(&chat.gateway.runtime.active().snapshot, &user.group));
     }
     if matches!(source, None | Some("user")) {
         agents.extend(chat.store().list_chat_agents(user.id).await?.iter().map(AgentView::from));
@@ -160,6 +160,7 @@ pub async fn delete(
 }
 
 pub async fn models(State(chat): State<Arc<Chat>>, UserIdentity { user, .. }: UserIdentity) -> ApiResult<Json<Value>> {
-    let models = crate::catalog::models_for_group(&chat.gateway.relay.active(), &user.group, oblivious_store::now_ms());
+    let models =
+        crate::catalog::models_for_group(&chat.gateway.runtime.active(), &user.group, oblivious_store::now_ms());
     Ok(Json(json!({"models": models})))
 }

@@ -66,7 +66,7 @@ pub async fn get_one(
 
 /// A model the user's group may use, refused with the field's name otherwise.
 fn usable_model(chat: &Chat, group: &str, model: &str) -> ApiResult<()> {
-    if group_may_use(&chat.gateway.relay.active(), group, model) {
+    if group_may_use(&chat.gateway.runtime.active(), group, model) {
         Ok(())
     } else {
         Err(ProductError::invalid("model", format!("`{model}` is not a model you may use")))
@@ -121,7 +121,7 @@ pub async fn create(
 
 /// The agent's model when the user may use it, else the first model they may use.
 fn default_model(chat: &Chat, group: &str, preferred: Option<&str>) -> String {
-    let active = chat.gateway.relay.active();
+    let active = chat.gateway.runtime.active();
     if let Some(model) = preferred.filter(|m| group_may_use(&active, group, m)) {
         return model.to_string();
     }

@@ -13,6 +13,7 @@ use oblivious_core::edge::{Caller, CallerLookup, Edge, EdgeConfig, Hop, Hops};
 use oblivious_core::sse::SseParser;
 use oblivious_gateway::{Gateway, GatewayConfig};
 use oblivious_relay::{Relay, RelayConfig};
+use oblivious_runtime::{Runtime, RuntimeConfig};
 use oblivious_store::Store;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -121,8 +122,8 @@ impl CallerLookup for NoCallers {
 
 /// The edge layer every process mounts, so chat's calls reach the relay as in production.
 fn edge(relay: &Arc<Relay>) -> Arc<Edge> {
-    let lanes = relay.clone();
-    let hops = Hops::new(Arc::new(move || lanes.lanes()), Some(INTERNAL.into()));
+    let runtime = relay.runtime.clone();
+    let hops = Hops::new(Arc::new(move || runtime.lanes()), Some(INTERNAL.into()));
     let hop = Hop { role: "all".into(), lane: String::new(), instance: "test".into() };
     let in_flight = relay.metrics.in_flight.clone();
     Edge::new(EdgeConfig { hop, hops, callers: Arc::new(NoCallers), in_flight, max_body_bytes: 1 << 20 })
@@ -145,19 +146,20 @@ impl Api {
         let mock = oblivious_mock_upstream::spawn(oblivious_mock_upstream::MockConfig { record_requests: true })
             .await
             .unwrap();
-        let config = RelayConfig {
-            builtin_mock_base: Some(mock.base_url()),
+        let config = RelayConfig { builtin_mock_base: Some(mock.base_url()), ..RelayConfig::default() };
+        let settings = RuntimeConfig {
             bootstrap_key: Some(BOOTSTRAP.into()),
             internal_token: Some(INTERNAL.into()),
-            ..RelayConfig::default()
+            ..RuntimeConfig::default()
         };
-        let relay = Relay::new(config, store.clone());
+        let runtime = Runtime::local(settings, store);
+        let relay = Relay::new(config, runtime.clone());
         let mut manifests = oblivious_crds::Manifests::default();
         let mut errors = Vec::new();
         oblivious_crds::parse_documents(Path::new("t.yaml"), MANIFESTS, &mut manifests, &mut errors);
         assert!(errors.is_empty(), "{errors:?}");
         relay.install(oblivious_compile::compile(&manifests).unwrap());
-        let mut gateway = Gateway::new(store, relay.clone(), GatewayConfig::with_secret(vec![7; 32]));
+        let mut gateway = Gateway::new(runtime.clone(), GatewayConfig::with_secret(vec![7; 32]));
         gateway.extra_routes = oblivious_chat::route_docs();
         let gateway = Arc::new(gateway);
 
@@ -166,7 +168,7 @@ impl Api {
         let chat_config =
             ChatConfig { relay_url: base.clone(), internal_token: INTERNAL.into(), generate_titles: true };
         let edge = edge(&relay);
-        let chat = Chat::new(gateway.clone(), bus, chat_config, edge.hops.clone(), relay.lifecycle.clone());
+        let chat = Chat::new(gateway.clone(), bus, chat_config, edge.hops.clone(), runtime.lifecycle.clone());
         let app = oblivious_relay::app(relay)
             .merge(oblivious_gateway::router(gateway))
             .merge(oblivious_chat::router(chat))
@@ -379,7 +381,7 @@ impl Api {
             let (_, ledger) = self.get(user, "/api/v1/user/ledger").await;
             let entries = ledger["data"].as_array()?;
             let entry = entries.iter().find(|e| e["request_id"] == request_id)?;
-            oblivious_gateway::parse_decimal_micros(entry["amount"].as_str()?).ok()
+            oblivious_runtime::money::parse_decimal_micros(entry["amount"].as_str()?).ok()
         })
         .await
     }

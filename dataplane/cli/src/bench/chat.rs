@@ -197,10 +197,13 @@ impl Deployment {
         let internal_token = process::internal_token(Services::ALL)?;
         let config = oblivious_relay::RelayConfig {
             builtin_mock_base: Some(mock.base_url()),
-            internal_token: Some(internal_token.clone()),
             ..oblivious_relay::RelayConfig::default()
         };
-        let relay = oblivious_relay::Relay::new(config, store.clone());
+        let settings = oblivious_runtime::RuntimeConfig {
+            internal_token: Some(internal_token.clone()),
+            ..oblivious_runtime::RuntimeConfig::default()
+        };
+        let relay = oblivious_relay::Relay::new(config, oblivious_runtime::Runtime::local(settings, store));
         let mut manifests = oblivious_crds::Manifests::default();
         let mut errors = Vec::new();
         oblivious_crds::parse_documents(std::path::Path::new("bench.yaml"), MANIFESTS, &mut manifests, &mut errors);
@@ -208,7 +211,7 @@ impl Deployment {
         relay.install(snapshot);
         let mut gateway_config = oblivious_gateway::GatewayConfig::with_secret(rand::random::<[u8; 32]>().to_vec());
         gateway_config.initial_balance_micros = 1_000_000_000;
-        let gateway = process::gateway(store, relay.clone(), gateway_config, Services::ALL);
+        let gateway = process::gateway(relay.runtime.clone(), gateway_config, Services::ALL);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let mut chat_config = process::chat_config(base.clone(), internal_token.clone());

@@ -186,7 +186,7 @@ pub async fn layer(State(edge): State<Arc<Edge>>, request: Request, next: Next) 
         parts.headers.insert(ROUTE_HEADER, value);
     }
 
-    let dialect = dialect_of(parts.uri.path());
+    let dialect = Dialect::of_request(parts.uri.path(), &parts.headers);
     let response = if declared_length(&parts.headers).is_some_and(|n| n > edge.max_body_bytes as u64) {
         too_large(edge.max_body_bytes).into_response_for(dialect)
     } else {
@@ -311,18 +311,6 @@ pub fn service_of(path: &str) -> Option<&'static str> {
         return None;
     }
     Some("gateway")
-}
-
-/// The error dialect of a path. The product API's shape (`error.code`, `error.message`) is a
-/// subset of OpenAI's, so OpenAI's serves both.
-fn dialect_of(path: &str) -> Dialect {
-    if path.starts_with("/v1/messages") {
-        Dialect::Anthropic
-    } else if path.starts_with("/v1beta/") {
-        Dialect::Gemini
-    } else {
-        Dialect::OpenAi
-    }
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {

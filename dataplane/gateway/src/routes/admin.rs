@@ -16,10 +16,10 @@ use uuid::Uuid;
 use crate::Gateway;
 use crate::error::{ApiResult, Body, ProductError};
 use crate::identity::AdminIdentity;
-use crate::money::{format_micros, parse_decimal_micros};
 use crate::routes::user::Range;
 use crate::time::TimeInput;
 use crate::views::{LedgerView, RedeemCodeView, UsageView, UserView};
+use oblivious_runtime::money::{format_micros, parse_decimal_micros};
 
 #[derive(Deserialize)]
 pub struct UserSearch {
@@ -237,14 +237,14 @@ pub async fn stats(
 
 /// Channels of the active configuration with their health as this relay sees it.
 pub async fn channels(State(gateway): State<Arc<Gateway>>, _admin: AdminIdentity) -> ApiResult<Response> {
-    let active = gateway.relay.active();
+    let active = gateway.runtime.active();
     let now = Instant::now();
     let data: Vec<serde_json::Value> = active
         .snapshot
         .channels
         .iter()
         .map(|channel| {
-            let health = gateway.relay.health.view(&channel.name, now);
+            let health = gateway.runtime.health.view(&channel.name, now);
             json!({
                 "name": channel.name,
                 "provider": channel.provider.as_str(),

@@ -242,7 +242,7 @@ impl Gateway {
                 cost: 1,
             });
         }
-        let limiter = &self.relay.billing.shared().limiter;
+        let limiter = &self.runtime.shared.limiter;
         match limiter.check(&checks, oblivious_store::now_ms() * 1000).await {
             Ok(verdict) if !verdict.allowed() => {
                 let wait = verdict.states.iter().filter_map(|s| s.retry_after).max().unwrap_or(window);
@@ -264,7 +264,7 @@ impl Gateway {
     }
 
     async fn refund_login_attempt(&self, attempt: LoginAttempt) {
-        let limiter = &self.relay.billing.shared().limiter;
+        let limiter = &self.runtime.shared.limiter;
         for check in &attempt.0 {
             let _ = limiter.adjust(check, -1, oblivious_store::now_ms() * 1000).await;
         }

@@ -15,9 +15,9 @@ use uuid::Uuid;
 use crate::Gateway;
 use crate::error::{ApiResult, Body, ProductError};
 use crate::identity::UserIdentity;
-use crate::money::parse_decimal_micros;
 use crate::time::TimeInput;
 use crate::views::KeyView;
+use oblivious_runtime::money::parse_decimal_micros;
 
 /// Most keys one user may hold (active or not).
 const MAX_KEYS_PER_USER: usize = 100;

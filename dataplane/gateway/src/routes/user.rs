@@ -12,11 +12,11 @@ use serde_json::json;
 use crate::Gateway;
 use crate::error::{ApiResult, Body, ProductError};
 use crate::identity::UserIdentity;
-use crate::money::format_micros;
 use crate::passwords::{check_new_password, hash_password, verify_password};
 use crate::routes::auth::check_email;
 use crate::time::parse_time_ms;
 use crate::views::{LedgerView, UsageView, UserView};
+use oblivious_runtime::money::format_micros;
 
 pub async fn profile(State(gateway): State<Arc<Gateway>>, identity: UserIdentity) -> ApiResult<Response> {
     Ok(Json(UserView::new(&identity.user, &gateway.currency())).into_response())

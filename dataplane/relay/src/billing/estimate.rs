@@ -64,7 +64,7 @@ pub fn estimate_embeddings(input_bytes: usize) -> Estimate {
 mod tests {
     use super::*;
     use crate::ir::{Message, Role};
-    use crate::usage::count_text_tokens;
+    use oblivious_runtime::usage::count_text_tokens;
 
     #[test]
     fn estimates_never_undercount_english_or_chinese_prompts() {

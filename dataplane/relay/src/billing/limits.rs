@@ -14,7 +14,7 @@ use oblivious_config::Snapshot;
 use oblivious_core::{ApiError, ErrorKind};
 use oblivious_store::limits::{LimitCheck, LimitVerdict};
 
-use crate::auth::Principal;
+use oblivious_runtime::auth::Principal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Unit {

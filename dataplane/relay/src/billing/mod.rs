@@ -22,8 +22,9 @@ use uuid::Uuid;
 
 pub use self::estimate::{Estimate, estimate_chat, estimate_embeddings};
 pub use self::settler::{MAX_PENDING, Settlement, Settler};
-use crate::auth::Principal;
-use crate::usage::cost_micros;
+use oblivious_runtime::auth::Principal;
+use oblivious_runtime::money::format_micros;
+use oblivious_runtime::usage::cost_micros;
 
 /// Settings of billing in one process.
 #[derive(Debug, Clone)]
@@ -277,11 +278,4 @@ fn billing_unavailable() -> ApiError {
         "Billing is temporarily unavailable; the request was not sent. Retry shortly.",
     )
     .with_code("billing_unavailable")
-}
-
-/// Micro-units as a decimal string (`1234567` -> `1.234567`), the way money appears in JSON.
-pub fn format_micros(micros: i64) -> String {
-    let sign = if micros < 0 { "-" } else { "" };
-    let abs = micros.unsigned_abs();
-    format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
 }

@@ -1,5 +1,5 @@
-//! The shared front half of every chat endpoint: authenticate, read the body under the limit,
-//! parse it in the endpoint's dialect, then hand over to `chat::serve_chat`. Every early
+//! The shared front half of every chat endpoint: read the authenticated caller's body under the
+//! limit, parse it in the endpoint's dialect, then hand over to `chat::serve_chat`. Every early
 //! rejection is recorded too, so the request log sees bad requests as well.
 
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use oblivious_core::Dialect;
 use oblivious_core::edge::{RequestId, read_limited};
 use oblivious_core::lane::LaneContext;
 
+use super::caller::KeyCaller;
 use super::with_request_id;
 use crate::chat::{ChatCall, serve_chat};
 use crate::dialect::{self, IngressHints};
@@ -22,8 +23,6 @@ use crate::state::Relay;
 pub struct ChatEntry<'a> {
     pub dialect: Dialect,
     pub hints: IngressHints<'a>,
-    /// Gemini's `?key=`.
-    pub query_key: Option<&'a str>,
     pub gemini_json_array: bool,
 }
 
@@ -31,6 +30,7 @@ pub struct ChatEntry<'a> {
 /// names its reply's id, so the reply and its charge share it).
 pub async fn enter_chat(
     relay: Arc<Relay>,
+    KeyCaller { principal, .. }: KeyCaller,
     entry: ChatEntry<'_>,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
@@ -54,10 +54,6 @@ pub async fn enter_chat(
         with_request_id(response, request_id)
     };
 
-    let principal = match relay.keys.authenticate(&headers, entry.query_key).await {
-        Ok(principal) => principal,
-        Err(error) => return early_error(guard, error),
-    };
     guard.record().key_id = principal.key_id;
     guard.record().key_prefix = principal.key_prefix.clone();
     let bytes = match read_limited(body, relay.config.max_body_bytes).await {

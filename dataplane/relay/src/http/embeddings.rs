@@ -14,6 +14,7 @@ use oblivious_core::lane::LaneContext;
 use oblivious_core::{ApiError, Dialect, ErrorKind};
 use serde_json::Value;
 
+use super::caller::KeyCaller;
 use super::with_request_id;
 use crate::billing::estimate_embeddings;
 use crate::dialect::{FailureAction, UpstreamFailure, UpstreamRequest, provider_dialect};
@@ -23,16 +24,18 @@ use crate::ir::Usage;
 use crate::request_log::RequestRecord;
 use crate::state::Relay;
 use crate::upstream;
+use oblivious_runtime::Principal;
 
 pub async fn embeddings(
     State(relay): State<Arc<Relay>>,
+    KeyCaller { principal, .. }: KeyCaller,
     RequestId(request_id): RequestId,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let record = RequestRecord::with_id(request_id, "openai", "embeddings");
     let mut guard = RecordGuard::new(relay.clone(), record);
-    let response = match run(&relay, &mut guard, &headers, body).await {
+    let response = match run(&relay, principal, &mut guard, &headers, body).await {
         Ok((response, usage)) => {
             guard.set_usage(usage, false);
             guard.finish(200, None);
@@ -50,11 +53,11 @@ pub async fn embeddings(
 
 async fn run(
     relay: &Arc<Relay>,
+    principal: Principal,
     guard: &mut RecordGuard,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Response, Usage), ApiError> {
-    let principal = relay.keys.authenticate(headers, None).await?;
     guard.record().key_id = principal.key_id;
     guard.record().key_prefix = principal.key_prefix.clone();
     guard.record().user_id = principal.user_id;
@@ -75,7 +78,7 @@ async fn run(
     }
     guard.record().model = model.clone();
 
-    let active = relay.active();
+    let active = relay.runtime.active();
     let candidates: Vec<_> = active
         .routes
         .candidates(&active.snapshot, &model, &principal.group, crate::chat::live_lane(&active, &lane))

@@ -10,6 +10,7 @@ use axum::response::Response;
 use oblivious_core::edge::RequestId;
 use oblivious_core::{ApiError, Dialect, ErrorKind};
 
+use super::caller::KeyCaller;
 use super::chat_entry::{ChatEntry, enter_chat};
 use crate::dialect::IngressHints;
 use crate::state::Relay;
@@ -18,6 +19,7 @@ pub async fn generate(
     State(relay): State<Arc<Relay>>,
     Path(model_action): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    caller: KeyCaller,
     request_id: RequestId,
     headers: HeaderMap,
     body: Body,
@@ -32,13 +34,8 @@ pub async fn generate(
     };
     let hints = IngressHints { model_from_path: Some(model), stream_from_path: stream };
     let sse = query.get("alt").is_some_and(|alt| alt == "sse");
-    let entry = ChatEntry {
-        dialect: Dialect::Gemini,
-        hints,
-        query_key: query.get("key").map(String::as_str),
-        gemini_json_array: stream && !sse,
-    };
-    enter_chat(relay, entry, request_id, headers, body).await
+    let entry = ChatEntry { dialect: Dialect::Gemini, hints, gemini_json_array: stream && !sse };
+    enter_chat(relay, caller, entry, request_id, headers, body).await
 }
 
 fn unknown_method(path: &str) -> Response {

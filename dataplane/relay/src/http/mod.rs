@@ -3,6 +3,7 @@
 //! serving so tests can drive it directly.
 
 mod anthropic;
+mod caller;
 mod chat_entry;
 mod embeddings;
 mod gemini;

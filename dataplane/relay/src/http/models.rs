@@ -2,24 +2,24 @@
 //! same path (told apart by the `anthropic-version` header its SDK always sends), and Gemini's
 //! `GET /v1beta/models`. A key sees only the models it may use.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use oblivious_core::{ApiError, Dialect};
 use serde_json::{Value, json};
 
-use crate::auth::Principal;
+use oblivious_runtime::Principal;
+
+use super::caller::KeyCaller;
 use crate::state::Relay;
 
 /// A fixed, plausible creation time: listings must be stable, and we do not know the real one.
 const CREATED: u64 = 1_700_000_000;
 
 fn visible_models(relay: &Relay, principal: &Principal) -> Vec<String> {
-    let active = relay.active();
+    let active = relay.runtime.active();
     active
         .routes
         .model_names()
@@ -28,20 +28,6 @@ fn visible_models(relay: &Relay, principal: &Principal) -> Vec<String> {
         .filter(|m| !active.routes.candidates(&active.snapshot, m, &principal.group, None).is_empty())
         .cloned()
         .collect()
-}
-
-/// Authenticates a listing request, answering a failure in the caller's dialect.
-async fn authenticate(
-    relay: &Relay,
-    headers: &HeaderMap,
-    query_key: Option<&str>,
-    dialect: Dialect,
-) -> Result<Principal, Response> {
-    relay.keys.authenticate(headers, query_key).await.map_err(|e| e.into_response_for(dialect))
-}
-
-fn listing_dialect(headers: &HeaderMap) -> Dialect {
-    if headers.contains_key("anthropic-version") { Dialect::Anthropic } else { Dialect::OpenAi }
 }
 
 fn openai_model(id: &str) -> Value {
@@ -60,12 +46,7 @@ fn gemini_model(id: &str) -> Value {
     })
 }
 
-pub async fn list_models(State(relay): State<Arc<Relay>>, headers: HeaderMap) -> Response {
-    let dialect = listing_dialect(&headers);
-    let principal = match authenticate(&relay, &headers, None, dialect).await {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
+pub async fn list_models(State(relay): State<Arc<Relay>>, KeyCaller { principal, dialect }: KeyCaller) -> Response {
     let models = visible_models(&relay, &principal);
     match dialect {
         Dialect::Anthropic => Json(json!({
@@ -80,12 +61,11 @@ pub async fn list_models(State(relay): State<Arc<Relay>>, headers: HeaderMap) ->
     }
 }
 
-pub async fn get_model(State(relay): State<Arc<Relay>>, Path(model): Path<String>, headers: HeaderMap) -> Response {
-    let dialect = listing_dialect(&headers);
-    let principal = match authenticate(&relay, &headers, None, dialect).await {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
+pub async fn get_model(
+    State(relay): State<Arc<Relay>>,
+    Path(model): Path<String>,
+    KeyCaller { principal, dialect }: KeyCaller,
+) -> Response {
     if !visible_models(&relay, &principal).contains(&model) {
         return ApiError::model_not_found(&model).into_response_for(dialect);
     }
@@ -95,15 +75,7 @@ pub async fn get_model(State(relay): State<Arc<Relay>>, Path(model): Path<String
     }
 }
 
-pub async fn list_gemini_models(
-    State(relay): State<Arc<Relay>>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let principal = match authenticate(&relay, &headers, query.get("key").map(String::as_str), Dialect::Gemini).await {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
+pub async fn list_gemini_models(State(relay): State<Arc<Relay>>, KeyCaller { principal, .. }: KeyCaller) -> Response {
     let models = visible_models(&relay, &principal);
     Json(json!({"models": models.iter().map(|m| gemini_model(m)).collect::<Vec<_>>()})).into_response()
 }
@@ -111,13 +83,8 @@ pub async fn list_gemini_models(
 pub async fn get_gemini_model(
     State(relay): State<Arc<Relay>>,
     Path(model): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    KeyCaller { principal, .. }: KeyCaller,
 ) -> Response {
-    let principal = match authenticate(&relay, &headers, query.get("key").map(String::as_str), Dialect::Gemini).await {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
     if !visible_models(&relay, &principal).contains(&model) {
         return ApiError::model_not_found(&model).into_response_for(Dialect::Gemini);
     }

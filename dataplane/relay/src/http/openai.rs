@@ -9,23 +9,20 @@ use axum::response::{IntoResponse, Response};
 use oblivious_core::edge::RequestId;
 use oblivious_core::{ApiError, Dialect, ErrorKind};
 
+use super::caller::KeyCaller;
 use super::chat_entry::{ChatEntry, enter_chat};
 use crate::dialect::IngressHints;
 use crate::state::Relay;
 
 pub async fn chat_completions(
     State(relay): State<Arc<Relay>>,
+    caller: KeyCaller,
     request_id: RequestId,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let entry = ChatEntry {
-        dialect: Dialect::OpenAi,
-        hints: IngressHints::default(),
-        query_key: None,
-        gemini_json_array: false,
-    };
-    enter_chat(relay, entry, request_id, headers, body).await
+    let entry = ChatEntry { dialect: Dialect::OpenAi, hints: IngressHints::default(), gemini_json_array: false };
+    enter_chat(relay, caller, entry, request_id, headers, body).await
 }
 
 pub async fn not_found() -> Response {

@@ -16,16 +16,16 @@ pub async fn healthz() -> &'static str {
 /// Ready: not shutting down, a configuration is installed (naming this pod's lane, for a lane
 /// version) and the store answers.
 pub async fn readyz(State(relay): State<Arc<Relay>>) -> Response {
-    if relay.lifecycle.is_draining() {
+    if relay.runtime.lifecycle.is_draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    if !relay.is_loaded() {
+    if !relay.runtime.config.is_loaded() {
         return (StatusCode::SERVICE_UNAVAILABLE, "no configuration loaded").into_response();
     }
-    if !relay.lane_is_live() {
+    if !relay.runtime.lane_is_live() {
         return (StatusCode::SERVICE_UNAVAILABLE, "this pod's lane is not in the configuration").into_response();
     }
-    if let Err(error) = relay.store.ping().await {
+    if let Err(error) = relay.runtime.store.ping().await {
         tracing::warn!(%error, "readiness: store unreachable");
         return (StatusCode::SERVICE_UNAVAILABLE, "store unreachable").into_response();
     }

@@ -11,11 +11,14 @@ use oblivious_compile::compile;
 use oblivious_crds::{Manifests, parse_documents};
 use oblivious_mock_upstream::{MockConfig, MockServer};
 use oblivious_relay::{Relay, RelayConfig};
+use oblivious_runtime::{Runtime, RuntimeConfig};
 use oblivious_store::kv::SharedState;
 use oblivious_store::{RequestLog, RequestLogFilter, Store};
 use serde_json::{Value, json};
 
 pub const ADMIN_KEY: &str = "sk-test-admin-key-0123456789";
+/// The token internal services (chat, RAG) present to the relay under test.
+pub const INTERNAL_TOKEN: &str = "internal-secret-token";
 
 pub const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: up}\nstringData: {key: sk-upstream-1}\n";
 
@@ -66,12 +69,13 @@ impl Harness {
         dir: tempfile::TempDir,
     ) -> Harness {
         let mock = oblivious_mock_upstream::spawn(MockConfig { record_requests: true }).await.unwrap();
-        let config = RelayConfig {
-            builtin_mock_base: Some(mock.base_url()),
+        let config = RelayConfig { builtin_mock_base: Some(mock.base_url()), ..config };
+        let settings = RuntimeConfig {
             bootstrap_key: Some(ADMIN_KEY.to_string()),
-            ..config
+            internal_token: Some(INTERNAL_TOKEN.to_string()),
+            ..RuntimeConfig::default()
         };
-        let relay = Relay::with_shared_state(config, store, shared);
+        let relay = Relay::new(config, Runtime::new(settings, store, shared));
         relay.install(compile_yaml(&format!("{SECRET}---\n{yaml}")));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -97,7 +101,12 @@ impl Harness {
     pub async fn logs(&self) -> Vec<RequestLog> {
         self.relay.billing.settler.flush().await;
         self.relay.logs.flush().await;
-        self.relay.store.list_request_logs(&RequestLogFilter { limit: 100, ..Default::default() }).await.unwrap()
+        self.relay
+            .runtime
+            .store
+            .list_request_logs(&RequestLogFilter { limit: 100, ..Default::default() })
+            .await
+            .unwrap()
     }
 
     /// The requests the mock received, oldest first.

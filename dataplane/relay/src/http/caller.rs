@@ -1,0 +1,64 @@
+//! The caller of a `/v1` route: its API key authenticated through an extractor, so a handler
+//! cannot run without one. A refused credential is answered in the route's dialect and still
+//! leaves a request record (a stream of 401s in the log is how key scanning shows up).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::Method;
+use axum::http::request::Parts;
+use axum::response::Response;
+use oblivious_core::Dialect;
+use oblivious_core::edge::RequestId;
+use oblivious_core::lane::LaneContext;
+use oblivious_runtime::Principal;
+
+use super::with_request_id;
+use crate::finalize::RecordGuard;
+use crate::request_log::RequestRecord;
+use crate::state::Relay;
+
+/// An authenticated `/v1` caller and the dialect its answers are given in.
+pub struct KeyCaller {
+    pub principal: Principal,
+    pub dialect: Dialect,
+}
+
+impl FromRequestParts<Arc<Relay>> for KeyCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, relay: &Arc<Relay>) -> Result<Self, Response> {
+        let dialect = Dialect::of_request(parts.uri.path(), &parts.headers);
+        // Gemini clients may put the key in the query (`?key=`), and only they.
+        let query: Option<Query<HashMap<String, String>>> =
+            (dialect == Dialect::Gemini).then(|| Query::try_from_uri(&parts.uri).ok()).flatten();
+        let query_key = query.as_ref().and_then(|q| q.get("key")).map(String::as_str);
+        match relay.runtime.keys.authenticate(&parts.headers, query_key).await {
+            Ok(principal) => Ok(KeyCaller { principal, dialect }),
+            Err(error) => {
+                let RequestId(request_id) =
+                    RequestId::from_request_parts(parts, relay).await.unwrap_or_else(|e| match e {});
+                let mut record = RequestRecord::with_id(request_id, dialect.as_str(), endpoint_of(parts));
+                let lane = LaneContext::from_headers(&parts.headers);
+                record.lane = lane.tag().map(str::to_string);
+                record.route = lane.route().map(str::to_string);
+                let class = error.code.clone().unwrap_or_else(|| error.kind.as_str().to_string());
+                RecordGuard::new(relay.clone(), record).finish(error.status().as_u16(), Some(&class));
+                Err(with_request_id(error.into_response_for(dialect), request_id))
+            }
+        }
+    }
+}
+
+/// The request-log endpoint name of a `/v1` route.
+fn endpoint_of(parts: &Parts) -> &'static str {
+    let path = parts.uri.path();
+    if path.starts_with("/v1/embeddings") {
+        "embeddings"
+    } else if parts.method == Method::GET {
+        "models"
+    } else {
+        "chat"
+    }
+}
