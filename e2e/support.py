@@ -261,10 +261,10 @@ class Server(LogFile):
             )
         return result
 
-    def request_record(self, request_id: str, model: str) -> dict:
-        """The request record with this id (`x-request-id`), once the batched writer stored it."""
+    def request_records(self, model: str, count: int = 1) -> list[dict]:
+        """The request records of `model` (newest first), once the batched writer stored `count`."""
 
-        def find() -> Optional[dict]:
+        def find() -> Optional[list[dict]]:
             response = httpx.get(
                 f"{self.url}/api/v1/admin/logs",
                 params={"model": model, "limit": 100},
@@ -272,9 +272,19 @@ class Server(LogFile):
                 timeout=5,
             )
             response.raise_for_status()
-            return next((r for r in response.json()["data"] if r["id"] == request_id), None)
+            rows = response.json()["data"]
+            return rows if len(rows) >= count else None
 
-        return poll(find, timeout=10, what=f"the request record {request_id}", interval=0.05)
+        return poll(find, timeout=10, what=f"{count} request records of {model}", interval=0.05)
+
+    def request_record(self, request_id: str, model: str) -> dict:
+        """The request record with this id (`x-request-id`), once the batched writer stored it."""
+        return poll(
+            lambda: next((r for r in self.request_records(model) if r["id"] == request_id), None),
+            timeout=10,
+            what=f"the request record {request_id}",
+            interval=0.05,
+        )
 
     def model_ids(self, key: str = ADMIN_KEY) -> set[str]:
         response = httpx.get(f"{self.url}/v1/models", headers={"authorization": f"Bearer {key}"}, timeout=5)

@@ -83,7 +83,7 @@ impl Answer {
 
         let wants_tool = directives.tool || conversation.forced_tool.is_some();
         let tool_call = if wants_tool && !conversation.ends_with_tool_result {
-            choose_tool(conversation).map(|(name, schema)| ToolCall {
+            choose_tool(conversation, directives.tool_name.as_deref()).map(|(name, schema)| ToolCall {
                 id: format!("call_{}", hex::encode(&digest[..6])),
                 name: name.clone(),
                 arguments: arguments_for(schema),
@@ -141,9 +141,11 @@ impl Answer {
     }
 }
 
-fn choose_tool(conversation: &Conversation) -> Option<&(String, Value)> {
-    match &conversation.forced_tool {
-        Some(ForcedTool::Named(name)) => conversation.tools.iter().find(|(n, _)| n == name),
+fn choose_tool<'a>(conversation: &'a Conversation, wanted: Option<&str>) -> Option<&'a (String, Value)> {
+    let named = |name: &str| conversation.tools.iter().find(|(n, _)| n == name);
+    match (&conversation.forced_tool, wanted) {
+        (Some(ForcedTool::Named(name)), _) => named(name),
+        (_, Some(name)) => named(name).or_else(|| conversation.tools.first()),
         _ => conversation.tools.first(),
     }
 }

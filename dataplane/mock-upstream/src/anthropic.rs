@@ -36,6 +36,9 @@ pub async fn messages(headers: &HeaderMap, body: &[u8]) -> Response {
     let Some(messages) = request.get("messages").and_then(Value::as_array) else {
         return errors::bad_request(Provider::Anthropic, "messages: Field required").into_response();
     };
+    if let Some(refusal) = mid_conversation_system_refusal(headers, messages) {
+        return errors::bad_request(Provider::Anthropic, &refusal).into_response();
+    }
     let mut conversation = conversation(&request, messages);
     conversation.max_tokens = Some(max_tokens as usize);
     let answer = Answer::new(&model, &conversation, &directives);
@@ -65,6 +68,39 @@ pub async fn messages(headers: &HeaderMap, body: &[u8]) -> Response {
         "usage": usage(&answer, &directives, answer.usage.completion),
     }))
     .into_response()
+}
+
+/// `POST /v1/messages/count_tokens`: the prompt tokens `messages` would bill for the same body
+/// (Anthropic's convention: without cache reads, which a count never has).
+pub async fn count_tokens(headers: &HeaderMap, body: &[u8]) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return errors::bad_request(Provider::Anthropic, "There was an issue with your request: invalid JSON")
+            .into_response();
+    };
+    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    let model = request.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
+    let directives = match prelude(Provider::Anthropic, key, &model, headers).await {
+        Ok(directives) => directives,
+        Err(response) => return response,
+    };
+    let Some(messages) = request.get("messages").and_then(Value::as_array) else {
+        return errors::bad_request(Provider::Anthropic, "messages: Field required").into_response();
+    };
+    if let Some(refusal) = mid_conversation_system_refusal(headers, messages) {
+        return errors::bad_request(Provider::Anthropic, &refusal).into_response();
+    }
+    let answer = Answer::new(&model, &conversation(&request, messages), &directives);
+    axum::Json(json!({"input_tokens": answer.usage.prompt})).into_response()
+}
+
+/// A `system`-role message inside `messages` is accepted only under its beta flag
+/// (`mid-conversation-system-...` in `anthropic-beta`), as the real API does: so a relay that
+/// drops the client's beta header, or sends such a message to a plain request, is caught.
+fn mid_conversation_system_refusal(headers: &HeaderMap, messages: &[Value]) -> Option<String> {
+    let index = messages.iter().position(|m| m.get("role").and_then(Value::as_str) == Some("system"))?;
+    let betas = headers.get_all("anthropic-beta").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    let allowed = betas.split(',').any(|beta| beta.trim().starts_with("mid-conversation-system"));
+    (!allowed).then(|| format!("messages.{index}.role: Input should be 'user' or 'assistant'"))
 }
 
 fn conversation(request: &Value, messages: &[Value]) -> Conversation {

@@ -21,12 +21,13 @@ Behaviour directives (append to the model name after `@`, comma-separated, e.g.
   cached=N             report N cached prompt tokens
   reject_stream_options  a request carrying `stream_options` gets a 400 (old vLLM/Ollama)
   reasoning=N          think N words first (reasoning_content / thinking / thought parts)
-  tool                 call the first tool when tools are given (unless the last message is a
-                       tool result); a forced tool_choice does the same without the directive
+  tool[=NAME]          call the first tool (or the tool named NAME) when tools are given
+                       (unless the last message is a tool result); a forced tool_choice does
+                       the same without the directive
 Keys: any non-empty key is accepted; keys starting with `bad-` are rejected as invalid, the way
 each provider rejects them.
 Routes: OpenAI /v1/chat/completions, /v1/embeddings, /v1/models (and Azure
-/openai/deployments/{name}/...), Anthropic /v1/messages, Gemini
+/openai/deployments/{name}/...), Anthropic /v1/messages and /v1/messages/count_tokens, Gemini
 /v1beta/models/{model}:generateContent and :streamGenerateContent[?alt=sse].
 Inspection: GET /_mock/requests lists received requests (oldest first), DELETE clears them.";
 
@@ -72,6 +73,8 @@ pub struct Directives {
     pub reject_stream_options: bool,
     pub reasoning: usize,
     pub tool: bool,
+    /// The tool `tool=NAME` asks for (else the first one).
+    pub tool_name: Option<String>,
 }
 
 /// Words in an answer when no `words=` is given.
@@ -118,7 +121,10 @@ impl Directives {
                 "cached" => d.cached = number(&value)?,
                 "reject_stream_options" => d.reject_stream_options = true,
                 "reasoning" => d.reasoning = number(&value)? as usize,
-                "tool" => d.tool = true,
+                "tool" => {
+                    d.tool = true;
+                    d.tool_name = value.filter(|name| !name.is_empty());
+                }
                 other => {
                     return Err(format!("unknown mock directive `{other}` (see `oblivious mock-upstream --help`)"));
                 }

@@ -95,6 +95,7 @@ pub fn app(config: MockConfig) -> Router {
         .route("/openai/deployments/{deployment}/chat/completions", post(azure_chat))
         .route("/openai/deployments/{deployment}/embeddings", post(azure_embeddings))
         .route("/v1/messages", post(anthropic_messages))
+        .route("/v1/messages/count_tokens", post(anthropic_count_tokens))
         .route("/v1beta/models/{model_action}", post(gemini_generate))
         .route("/_mock/requests", get(list_requests).delete(clear_requests))
         .with_state(recorder)
@@ -162,6 +163,17 @@ async fn anthropic_messages(
 ) -> Response {
     record(&r, &method, &uri, &headers, &body);
     anthropic::messages(&headers, &body).await
+}
+
+async fn anthropic_count_tokens(
+    State(r): State<Recorder>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&r, &method, &uri, &headers, &body);
+    anthropic::count_tokens(&headers, &body).await
 }
 
 async fn gemini_generate(

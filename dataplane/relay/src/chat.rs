@@ -49,10 +49,7 @@ pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
         let record = call.guard.record();
         record.model = call.request.model.clone();
         record.stream = call.request.stream;
-        record.key_id = call.principal.key_id;
-        record.key_prefix = call.principal.key_prefix.clone();
-        record.user_id = call.principal.user_id;
-        record.group = call.principal.group.clone();
+        record.note_caller(&call.principal);
         record.lane = call.lane.tag().map(str::to_string);
     }
     let model = call.request.model.clone();

@@ -50,6 +50,14 @@ impl RecordGuard {
         }
     }
 
+    /// Ends the request with `error`, recorded with its status and class and answered in the
+    /// client's `dialect`.
+    pub fn fail(self, error: oblivious_core::ApiError, dialect: oblivious_core::Dialect) -> axum::response::Response {
+        let class = error.code.clone().unwrap_or_else(|| error.kind.as_str().to_string());
+        self.finish(error.status().as_u16(), Some(&class));
+        error.into_response_for(dialect)
+    }
+
     /// Writes the record with the final status and settles its cost.
     pub fn finish(mut self, status: u16, error_class: Option<&str>) {
         if let Some(mut record) = self.record.take() {

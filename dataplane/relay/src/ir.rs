@@ -37,6 +37,19 @@ pub struct ChatRequest {
     /// Fields of the client's own dialect that have no IR equivalent (e.g. OpenAI
     /// `response_format`, `seed`, `logprobs`). Forwarded only to a provider of the same dialect.
     pub passthrough: Option<(Dialect, Map<String, Value>)>,
+    /// The client's request as sent, for dialects whose same-family provider takes it whole
+    /// (the fidelity principle, Anthropic today): that provider gets this body with only the
+    /// model replaced, so fields and beta features the IR does not model still reach it.
+    pub original: Option<OriginalRequest>,
+}
+
+/// A client's request body and the headers of it a provider of its family honours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OriginalRequest {
+    pub dialect: Dialect,
+    pub body: Map<String, Value>,
+    /// e.g. `anthropic-beta`, `anthropic-version`; filled in by the ingress from the request.
+    pub headers: Vec<(String, String)>,
 }
 
 /// How much the model may think before answering.

@@ -57,6 +57,20 @@ pub struct RequestRecord {
 }
 
 impl RequestRecord {
+    /// Notes who is calling: key, user and group.
+    pub fn note_caller(&mut self, principal: &oblivious_runtime::Principal) {
+        self.key_id = principal.key_id;
+        self.key_prefix = principal.key_prefix.clone();
+        self.user_id = principal.user_id;
+        self.group = principal.group.clone();
+    }
+
+    /// Notes the lane the request was dyed with and the hops it took to get here.
+    pub fn note_lane(&mut self, lane: &oblivious_core::lane::LaneContext) {
+        self.lane = lane.tag().map(str::to_string);
+        self.route = lane.route().map(str::to_string);
+    }
+
     pub fn new(ingress: &'static str, endpoint: &'static str) -> Self {
         Self::with_id(Uuid::now_v7(), ingress, endpoint)
     }

@@ -39,6 +39,23 @@ pub fn parse_request(dialect: Dialect, body: &[u8], hints: IngressHints<'_>) -> 
     }
 }
 
+/// The client headers a provider of the client's own family honours and gets with the original
+/// body: Anthropic's beta flags and API version (Claude Code needs its betas upstream, e.g.
+/// `mid-conversation-system` for its system-role messages). Repeated headers are joined by commas.
+pub fn forwarded_client_headers(dialect: Dialect, headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    let names: &[&str] = match dialect {
+        Dialect::Anthropic => &["anthropic-beta", "anthropic-version"],
+        Dialect::OpenAi | Dialect::Gemini => &[],
+    };
+    names
+        .iter()
+        .filter_map(|name| {
+            let values: Vec<&str> = headers.get_all(*name).iter().filter_map(|v| v.to_str().ok()).collect();
+            (!values.is_empty()).then(|| (name.to_string(), values.join(",")))
+        })
+        .collect()
+}
+
 /// Renders a complete answer in the client's dialect. `response.id` and `response.model` are
 /// already the values the client must see.
 pub fn render_response(dialect: Dialect, response: &ChatResponse) -> serde_json::Value {

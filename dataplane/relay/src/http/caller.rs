@@ -40,12 +40,8 @@ impl FromRequestParts<Arc<Relay>> for KeyCaller {
                 let RequestId(request_id) =
                     RequestId::from_request_parts(parts, relay).await.unwrap_or_else(|e| match e {});
                 let mut record = RequestRecord::with_id(request_id, dialect.as_str(), endpoint_of(parts));
-                let lane = LaneContext::from_headers(&parts.headers);
-                record.lane = lane.tag().map(str::to_string);
-                record.route = lane.route().map(str::to_string);
-                let class = error.code.clone().unwrap_or_else(|| error.kind.as_str().to_string());
-                RecordGuard::new(relay.clone(), record).finish(error.status().as_u16(), Some(&class));
-                Err(with_request_id(error.into_response_for(dialect), request_id))
+                record.note_lane(&LaneContext::from_headers(&parts.headers));
+                Err(with_request_id(RecordGuard::new(relay.clone(), record).fail(error, dialect), request_id))
             }
         }
     }
@@ -56,6 +52,8 @@ fn endpoint_of(parts: &Parts) -> &'static str {
     let path = parts.uri.path();
     if path.starts_with("/v1/embeddings") {
         "embeddings"
+    } else if path.starts_with("/v1/messages/count_tokens") {
+        "count_tokens"
     } else if parts.method == Method::GET {
         "models"
     } else {

@@ -39,32 +39,24 @@ pub async fn enter_chat(
     let record = RequestRecord::with_id(request_id, entry.dialect.as_str(), "chat");
     let mut guard = RecordGuard::new(relay.clone(), record);
     let lane = LaneContext::from_headers(&headers);
-    guard.record().lane = lane.tag().map(str::to_string);
-    guard.record().route = lane.route().map(str::to_string);
+    guard.record().note_lane(&lane);
     if let Some(model) = entry.hints.model_from_path {
         guard.record().model = model.to_string();
     }
 
-    let early_error = |mut guard: RecordGuard, error: oblivious_core::ApiError| {
-        let request_id = guard.record().id;
-        let status = error.status().as_u16();
-        let class = error.code.clone().unwrap_or_else(|| error.kind.as_str().to_string());
-        let response = error.into_response_for(entry.dialect);
-        guard.finish(status, Some(&class));
-        with_request_id(response, request_id)
-    };
-
-    guard.record().key_id = principal.key_id;
-    guard.record().key_prefix = principal.key_prefix.clone();
+    guard.record().note_caller(&principal);
+    let early_error = |guard: RecordGuard, error| with_request_id(guard.fail(error, entry.dialect), request_id);
     let bytes = match read_limited(body, relay.config.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(error) => return early_error(guard, error),
     };
-    let request = match dialect::parse_request(entry.dialect, &bytes, entry.hints) {
+    let mut request = match dialect::parse_request(entry.dialect, &bytes, entry.hints) {
         Ok(request) => request,
         Err(error) => return early_error(guard, error),
     };
-    let request_id = guard.record().id;
+    if let Some(original) = request.original.as_mut() {
+        original.headers = dialect::forwarded_client_headers(entry.dialect, &headers);
+    }
     let call = ChatCall {
         dialect: entry.dialect,
         principal,

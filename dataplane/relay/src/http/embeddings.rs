@@ -41,12 +41,7 @@ pub async fn embeddings(
             guard.finish(200, None);
             response
         }
-        Err(error) => {
-            let status = error.status().as_u16();
-            let class = error.code.clone().unwrap_or_else(|| error.kind.as_str().to_string());
-            guard.finish(status, Some(&class));
-            error.into_response_for(Dialect::OpenAi)
-        }
+        Err(error) => guard.fail(error, Dialect::OpenAi),
     };
     with_request_id(response, request_id)
 }
@@ -58,13 +53,9 @@ async fn run(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Response, Usage), ApiError> {
-    guard.record().key_id = principal.key_id;
-    guard.record().key_prefix = principal.key_prefix.clone();
-    guard.record().user_id = principal.user_id;
-    guard.record().group = principal.group.clone();
+    guard.record().note_caller(&principal);
     let lane = LaneContext::from_headers(headers);
-    guard.record().lane = lane.tag().map(str::to_string);
-    guard.record().route = lane.route().map(str::to_string);
+    guard.record().note_lane(&lane);
     let bytes = read_limited(body, relay.config.max_body_bytes).await?;
     let request: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::invalid_request(format!("Request body is not valid JSON: {e}")))?;

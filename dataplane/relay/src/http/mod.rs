@@ -5,6 +5,7 @@
 mod anthropic;
 mod caller;
 mod chat_entry;
+mod count_tokens;
 mod embeddings;
 mod gemini;
 mod models;
@@ -30,6 +31,7 @@ pub fn app(relay: Arc<Relay>) -> Router {
         .route("/v1/models", get(models::list_models))
         .route("/v1/models/{model}", get(models::get_model))
         .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(count_tokens::count_tokens))
         .route("/v1beta/models", get(models::list_gemini_models))
         .route("/v1beta/models/{model_action}", post(gemini::generate).get(models::get_gemini_model))
         .fallback(openai::not_found)

@@ -2,9 +2,18 @@
 //!
 //! The body is walked as a `serde_json::Value` so that every error names the exact field at
 //! fault (`messages[1].content[0].type`), the way Anthropic's own validation does.
+//!
+//! The whole body is also kept as the request's `original`: an Anthropic upstream gets it as sent
+//! (model replaced), so this parse matters only for translations and billing. It refuses only
+//! what is malformed (a wrong JSON type, a missing required field), never a feature: what the IR
+//! cannot carry is dropped from the translation by the table in the relay's NOTES.md
+//! ("Anthropic ingress"): server tools, document and other non-text/image blocks,
+//! `context_management`, `cache_control`, `container`, `mcp_servers`, `service_tier`.
 
 use oblivious_core::{ApiError, Dialect};
 use serde_json::{Map, Value};
+
+use crate::ir::OriginalRequest;
 
 use super::signature_of;
 use crate::dialect::fields::{
@@ -12,24 +21,6 @@ use crate::dialect::fields::{
     unsigned_u32,
 };
 use crate::ir::{ChatRequest, Image, Message, Part, ReasoningConfig, Role, ToolChoice, ToolDefinition};
-
-/// Top-level fields the IR understands. Anything else is kept as passthrough for an Anthropic
-/// upstream (`service_tier`, `container`, `mcp_servers`, ...).
-const KNOWN_FIELDS: &[&str] = &[
-    "model",
-    "max_tokens",
-    "messages",
-    "system",
-    "tools",
-    "tool_choice",
-    "temperature",
-    "top_p",
-    "top_k",
-    "stop_sequences",
-    "stream",
-    "thinking",
-    "metadata",
-];
 
 /// Parses a client's `POST /v1/messages` body.
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
@@ -49,11 +40,10 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
     }
     let max_tokens = required(&root, "max_tokens", "")?;
     request.max_tokens = Some(positive_u32(max_tokens, "max_tokens")?);
-    request.messages = parse_messages(required(&root, "messages", "")?)?;
-
     if let Some(system) = optional(&root, "system") {
-        request.system = parse_system(system)?;
+        request.system = parse_system(system, "system")?;
     }
+    request.messages = parse_messages(required(&root, "messages", "")?, &mut request.system)?;
     if let Some(tools) = optional(&root, "tools") {
         request.tools = parse_tools(tools)?;
     }
@@ -78,30 +68,36 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
     if let Some(v) = optional(&root, "thinking") {
         request.reasoning = parse_thinking(v)?;
     }
+    // `output_config.effort` (low | medium | high | max) is the effort adaptive thinking (and
+    // newer models generally) spend; it stands in for a budget when none was given.
+    if let Some(effort) = root.get("output_config").and_then(|c| c.get("effort")).and_then(Value::as_str)
+        && !matches!(request.reasoning, Some(ReasoningConfig::BudgetTokens(_)))
+    {
+        let effort = if effort == "max" { "high" } else { effort };
+        request.reasoning = Some(ReasoningConfig::Effort(effort.to_string()));
+    }
     if let Some(v) = optional(&root, "metadata") {
         let metadata = v.as_object().ok_or_else(|| expected("metadata", "an object", v))?;
+        // Claude Code sends a JSON document as this string; it is passed on as it is.
         if let Some(user) = optional(metadata, "user_id") {
             request.user =
                 Some(user.as_str().ok_or_else(|| expected("metadata.user_id", "a string", user))?.to_string());
         }
     }
 
-    let passthrough: Map<String, Value> =
-        root.into_iter().filter(|(name, _)| !KNOWN_FIELDS.contains(&name.as_str())).collect();
-    if !passthrough.is_empty() {
-        request.passthrough = Some((Dialect::Anthropic, passthrough));
-    }
+    request.original = Some(OriginalRequest { dialect: Dialect::Anthropic, body: root, headers: Vec::new() });
     Ok(request)
 }
 
-fn parse_system(system: &Value) -> Result<Vec<String>, ApiError> {
+/// The system prompt (a string or text blocks) at `path`.
+fn parse_system(system: &Value, path: &str) -> Result<Vec<String>, ApiError> {
     match system {
         Value::String(text) if text.is_empty() => Ok(Vec::new()),
         Value::String(text) => Ok(vec![text.clone()]),
         Value::Array(blocks) => {
             let mut out = Vec::with_capacity(blocks.len());
             for (i, block) in blocks.iter().enumerate() {
-                let path = format!("system[{i}]");
+                let path = format!("{path}[{i}]");
                 let block = object(block, &path)?;
                 let kind = block_type(block, &path)?;
                 if kind != "text" {
@@ -114,11 +110,14 @@ fn parse_system(system: &Value) -> Result<Vec<String>, ApiError> {
             }
             Ok(out)
         }
-        other => Err(expected("system", "a string or an array of text blocks", other)),
+        other => Err(expected(path, "a string or an array of text blocks", other)),
     }
 }
 
-fn parse_messages(value: &Value) -> Result<Vec<Message>, ApiError> {
+/// The conversation. A `system`-role message inside it (Claude Code sends them, beta
+/// `mid-conversation-system`) joins the system instructions, since the IR's providers have no
+/// system role mid-conversation.
+fn parse_messages(value: &Value, system: &mut Vec<String>) -> Result<Vec<Message>, ApiError> {
     let items = value.as_array().ok_or_else(|| expected("messages", "an array of messages", value))?;
     if items.is_empty() {
         return Err(invalid("messages", "must contain at least one message"));
@@ -130,10 +129,14 @@ fn parse_messages(value: &Value) -> Result<Vec<Message>, ApiError> {
         let role = match string(message, "role", &path)? {
             "user" => Role::User,
             "assistant" => Role::Assistant,
+            "system" => {
+                system.extend(parse_system(required(message, "content", &path)?, &format!("{path}.content"))?);
+                continue;
+            }
             other => {
                 return Err(invalid(
                     format!("{path}.role"),
-                    format!("unknown role `{other}`; expected `user` or `assistant`"),
+                    format!("unknown role `{other}`; expected `user`, `assistant` or `system`"),
                 ));
             }
         };
@@ -163,7 +166,10 @@ fn parse_blocks(role: Role, blocks: &[Value], path: &str, out: &mut Vec<Message>
         };
         let (part_role, part) = match kind {
             "text" => (role, Part::Text(string(block, "text", &path)?.to_string())),
-            "image" if role == Role::User => (Role::User, Part::Image(parse_image(block, &path)?)),
+            "image" if role == Role::User => match parse_image(block, &path)? {
+                Some(image) => (Role::User, Part::Image(image)),
+                None => continue,
+            },
             "image" => return Err(wrong_role("user")),
             "tool_result" if role == Role::User => (Role::Tool, parse_tool_result(block, &path, &mut deferred_images)?),
             "tool_result" => return Err(wrong_role("user")),
@@ -190,14 +196,13 @@ fn parse_blocks(role: Role, blocks: &[Value], path: &str, out: &mut Vec<Message>
                 (Role::Assistant, Part::RedactedReasoning { data: string(block, "data", &path)?.to_string() })
             }
             "tool_use" | "thinking" | "redacted_thinking" => return Err(wrong_role("assistant")),
-            other => {
-                return Err(invalid(
-                    format!("{path}.type"),
-                    format!(
-                        "unsupported content block type `{other}`; supported: text, image, tool_use, tool_result, thinking, redacted_thinking"
-                    ),
-                ));
-            }
+            "document" => match document_text(block) {
+                Some(text) => (role, Part::Text(text)),
+                None => continue,
+            },
+            // Server tool calls and results, search results, container uploads, ...: an Anthropic
+            // upstream gets them in the original body; a translation has nothing to map them to.
+            _ => continue,
         };
         if part_role != Role::Tool {
             for image in deferred_images.drain(..) {
@@ -223,19 +228,31 @@ fn push_part(groups: &mut Vec<Message>, role: Role, part: Part) {
     }
 }
 
-fn parse_image(block: &Map<String, Value>, path: &str) -> Result<Image, ApiError> {
+/// An image by data or URL; None for a source a translation cannot carry (a Files API `file`).
+fn parse_image(block: &Map<String, Value>, path: &str) -> Result<Option<Image>, ApiError> {
     let source_path = format!("{path}.source");
     let source = object(required(block, "source", path)?, &source_path)?;
     match string(source, "type", &source_path)? {
-        "base64" => Ok(Image::Base64 {
+        "base64" => Ok(Some(Image::Base64 {
             media_type: string(source, "media_type", &source_path)?.to_string(),
             data: string(source, "data", &source_path)?.to_string(),
-        }),
-        "url" => Ok(Image::Url(string(source, "url", &source_path)?.to_string())),
-        other => Err(invalid(
-            format!("{source_path}.type"),
-            format!("unsupported image source type `{other}`; expected `base64` or `url`"),
-        )),
+        })),
+        "url" => Ok(Some(Image::Url(string(source, "url", &source_path)?.to_string()))),
+        _ => Ok(None),
+    }
+}
+
+/// The text of a `document` block with a plain-text source (`{"type": "text", "data": ...}`),
+/// titled when it has a title; None for PDFs, files and other sources a translation cannot carry.
+fn document_text(block: &Map<String, Value>) -> Option<String> {
+    let source = block.get("source")?;
+    if source.get("type")?.as_str()? != "text" {
+        return None;
+    }
+    let data = source.get("data")?.as_str()?;
+    match block.get("title").and_then(Value::as_str) {
+        Some(title) => Some(format!("{title}\n\n{data}")),
+        None => Some(data.to_string()),
     }
 }
 
@@ -256,13 +273,9 @@ fn parse_tool_result(block: &Map<String, Value>, path: &str, images: &mut Vec<Pa
                 let item = object(item, &item_path)?;
                 match block_type(item, &item_path)? {
                     "text" => texts.push(string(item, "text", &item_path)?.to_string()),
-                    "image" => images.push(Part::Image(parse_image(item, &item_path)?)),
-                    other => {
-                        return Err(invalid(
-                            format!("{item_path}.type"),
-                            format!("unsupported tool_result content block type `{other}`; expected `text` or `image`"),
-                        ));
-                    }
+                    "image" => images.extend(parse_image(item, &item_path)?.map(Part::Image)),
+                    // Search results, documents: not carried by a translation.
+                    _ => {}
                 }
             }
             texts.join("\n")
@@ -281,14 +294,9 @@ fn parse_tools(value: &Value) -> Result<Vec<ToolDefinition>, ApiError> {
         if let Some(kind) = optional(tool, "type") {
             match kind.as_str() {
                 Some("custom") => {}
-                Some(other) => {
-                    return Err(invalid(
-                        format!("{path}.type"),
-                        format!(
-                            "server tool `{other}` is not supported by this relay; only custom tools (name, description, input_schema) are"
-                        ),
-                    ));
-                }
+                // A server tool (`web_search_20250305`, `bash_20250124`, ...) runs at Anthropic:
+                // it reaches an Anthropic upstream in the original body, and nothing else.
+                Some(_) => continue,
                 None => return Err(expected(&format!("{path}.type"), "a string", kind)),
             }
         }
@@ -329,10 +337,9 @@ fn parse_thinking(value: &Value) -> Result<Option<ReasoningConfig>, ApiError> {
             let budget = required(thinking, "budget_tokens", "thinking")?;
             Ok(Some(ReasoningConfig::BudgetTokens(unsigned_u32(budget, "thinking.budget_tokens")?)))
         }
-        "disabled" => Ok(None),
-        other => {
-            Err(invalid("thinking.type", format!("unknown thinking type `{other}`; expected `enabled` or `disabled`")))
-        }
+        // `adaptive`: the model decides how much to think, guided by `output_config.effort`
+        // (read by the caller); other future types likewise leave the provider its default.
+        _ => Ok(None),
     }
 }
 
@@ -382,25 +389,12 @@ mod tests {
         assert_eq!(param_of(with("messages", json!([{"role": "robot", "content": "x"}]))), "messages[0].role");
         assert_eq!(param_of(with("messages", json!([{"role": "user"}]))), "messages[0].content");
         assert_eq!(
-            param_of(with(
-                "messages",
-                json!([
-                    {"role": "user", "content": "x"},
-                    {"role": "assistant", "content": [{"type": "video", "url": "x"}]}
-                ])
-            )),
-            "messages[1].content[0].type"
-        );
-        assert_eq!(
             param_of(with("messages", json!([{"role": "user", "content": [{"type": "text", "text": 5}]}]))),
             "messages[0].content[0].text"
         );
         assert_eq!(
-            param_of(with(
-                "messages",
-                json!([{"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "f"}}]}])
-            )),
-            "messages[0].content[0].source.type"
+            param_of(with("messages", json!([{"role": "user", "content": [{"type": "image", "source": 1}]}]))),
+            "messages[0].content[0].source"
         );
         assert_eq!(
             param_of(with("messages", json!([{"role": "user", "content": [{"type": "tool_result"}]}]))),
@@ -422,12 +416,10 @@ mod tests {
         );
         assert_eq!(param_of(with("system", json!([{"type": "image"}]))), "system[0].type");
         assert_eq!(param_of(with("tools", json!([{"name": "t"}]))), "tools[0].input_schema");
-        assert_eq!(
-            param_of(with("tools", json!([{"type": "web_search_20250305", "name": "web_search"}]))),
-            "tools[0].type"
-        );
+        assert_eq!(param_of(with("tools", json!([{"type": 5, "name": "t"}]))), "tools[0].type");
         assert_eq!(param_of(with("tool_choice", json!({"type": "tool"}))), "tool_choice.name");
         assert_eq!(param_of(with("tool_choice", json!({"type": "maybe"}))), "tool_choice.type");
+        assert_eq!(param_of(with("messages", json!([{"role": "system", "content": 5}]))), "messages[0].content");
         assert_eq!(param_of(with("thinking", json!({"type": "enabled"}))), "thinking.budget_tokens");
         assert_eq!(param_of(with("stop_sequences", json!(["a", 1]))), "stop_sequences[1]");
         assert_eq!(param_of(with("metadata", json!({"user_id": 7}))), "metadata.user_id");
@@ -467,6 +459,7 @@ mod tests {
             "metadata": {"user_id": "u-1"},
             "service_tier": "auto"
         });
+        let body_sent = body.clone();
         let r = parse(body).unwrap();
         assert_eq!(r.model, "claude-sonnet-4");
         assert_eq!(r.max_tokens, Some(2048));
@@ -478,9 +471,9 @@ mod tests {
         assert_eq!(r.reasoning, Some(ReasoningConfig::BudgetTokens(1024)));
         assert_eq!(r.user.as_deref(), Some("u-1"));
         assert_eq!(r.tools.len(), 2);
-        let (dialect, extra) = r.passthrough.clone().unwrap();
-        assert_eq!(dialect, Dialect::Anthropic);
-        assert_eq!(extra.keys().collect::<Vec<_>>(), ["service_tier"]);
+        let original = r.original.clone().unwrap();
+        assert_eq!(original.dialect, Dialect::Anthropic);
+        assert_eq!(Value::Object(original.body), body_sent, "the original is the body as sent");
 
         assert_eq!(r.messages.len(), 4, "{:#?}", r.messages);
         assert_eq!(
@@ -536,5 +529,74 @@ mod tests {
         let r = parse(body).unwrap();
         assert_eq!((r.reasoning, r.temperature), (None, None));
         assert!(r.system.is_empty() && r.passthrough.is_none());
+    }
+
+    /// The NOTES.md "Anthropic ingress" table: what a translation keeps and drops.
+    #[test]
+    fn features_without_an_ir_equivalent_are_dropped_from_the_translation_never_refused() {
+        let body = json!({
+            "model": "m", "max_tokens": 100,
+            "system": [{"type": "text", "text": "base", "cache_control": {"type": "ephemeral"}}],
+            "messages": [
+                {"role": "user", "content": [
+                    {"type": "text", "text": "q", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+                    {"type": "document", "title": "Notes", "source": {"type": "text", "media_type": "text/plain", "data": "d"}},
+                    {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}},
+                    {"type": "image", "source": {"type": "file", "file_id": "file_1"}},
+                    {"type": "search_result", "source": "s", "title": "t", "content": []}
+                ]},
+                {"role": "system", "content": "mid-conversation note"},
+                {"role": "assistant", "content": [
+                    {"type": "server_tool_use", "id": "srv_1", "name": "web_search", "input": {}},
+                    {"type": "web_search_tool_result", "tool_use_id": "srv_1", "content": []},
+                    {"type": "text", "text": "found"}
+                ]}
+            ],
+            "tools": [
+                {"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
+                {"name": "Bash", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}
+            ],
+            "thinking": {"type": "adaptive"},
+            "output_config": {"effort": "max"},
+            "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+            "metadata": {"user_id": "{\"device_id\":\"d\"}"}
+        });
+        let r = parse(body).unwrap();
+        assert_eq!(r.system, ["base", "mid-conversation note"]);
+        assert_eq!(r.messages.len(), 2);
+        assert_eq!(r.messages[0].content, vec![Part::Text("q".into()), Part::Text("Notes\n\nd".into())]);
+        assert_eq!(r.messages[1].content, vec![Part::Text("found".into())]);
+        assert_eq!(r.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["Bash"]);
+        assert_eq!(r.reasoning, Some(ReasoningConfig::Effort("high".into())));
+        assert_eq!(r.user.as_deref(), Some("{\"device_id\":\"d\"}"));
+    }
+
+    #[test]
+    fn an_explicit_budget_wins_over_effort_and_adaptive_thinking_alone_leaves_the_default() {
+        let mut body = with("thinking", json!({"type": "enabled", "budget_tokens": 2000}));
+        body["output_config"] = json!({"effort": "low"});
+        assert_eq!(parse(body).unwrap().reasoning, Some(ReasoningConfig::BudgetTokens(2000)));
+        assert_eq!(parse(with("thinking", json!({"type": "adaptive"}))).unwrap().reasoning, None);
+    }
+
+    /// Every request Claude Code was recorded sending (e2e/clients/fixtures) parses.
+    #[test]
+    fn every_recorded_claude_code_request_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e/clients/fixtures/claude-code");
+        let mut parsed = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let fixture: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            if fixture["method"] != "POST" {
+                continue;
+            }
+            let r = parse(fixture["body"].clone()).unwrap_or_else(|e| panic!("{}: {}", path.display(), e.message));
+            assert!(!r.messages.is_empty() && !r.system.is_empty(), "{}", path.display());
+            parsed += 1;
+        }
+        assert!(parsed >= 10, "only {parsed} fixtures found in {}", dir.display());
     }
 }

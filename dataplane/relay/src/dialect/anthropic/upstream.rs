@@ -35,10 +35,20 @@ pub fn build_upstream_request(
         ("anthropic-version".into(), ANTHROPIC_VERSION.into()),
         ("content-type".into(), "application/json".into()),
     ];
-    for (name, value) in &channel.headers {
-        // A channel header replaces a default of the same name (e.g. a newer anthropic-version).
+    let original = request.original.as_ref().filter(|o| o.dialect == Dialect::Anthropic);
+    let client_headers = original.map(|o| o.headers.as_slice()).unwrap_or_default().iter().map(|(n, v)| (n, v));
+    for (name, value) in client_headers.chain(&channel.headers) {
+        // The client's beta flags and version pass through; a channel header replaces either (and
+        // any default of the same name, e.g. a newer anthropic-version).
         headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(name));
         headers.push((name.clone(), value.clone()));
+    }
+
+    // Fidelity: an Anthropic client's body goes as sent, with only the model replaced.
+    if let Some(original) = original {
+        let mut body = original.body.clone();
+        body.insert("model".into(), json!(upstream_model));
+        return UpstreamRequest { url, headers, body: Value::Object(body) };
     }
 
     let mut body = Map::new();
@@ -108,11 +118,6 @@ pub fn build_upstream_request(
         body.insert("metadata".into(), json!({"user_id": user}));
     }
     body.insert("stream".into(), json!(request.stream));
-    if let Some((Dialect::Anthropic, extra)) = &request.passthrough {
-        for (name, value) in extra {
-            body.entry(name.clone()).or_insert_with(|| value.clone());
-        }
-    }
 
     UpstreamRequest { url, headers, body: Value::Object(body) }
 }
@@ -431,11 +436,16 @@ mod tests {
                 ]}
             ]
         });
-        let request = parse_request(client.to_string().as_bytes()).unwrap();
+        let mut request = parse_request(client.to_string().as_bytes()).unwrap();
+        // With the original body kept, it goes as sent (model replaced) ...
+        let mut as_sent = client.clone();
+        as_sent["model"] = json!("claude-up");
+        assert_eq!(build(&request).body, as_sent);
+        // ... and the IR alone (another dialect's client) rebuilds the same conversation.
+        request.original = None;
         let body = build(&request).body;
         assert_eq!(body["thinking"], json!({"type": "enabled", "budget_tokens": 2000}));
         assert_eq!(body["max_tokens"], 3000);
-        assert_eq!(body["service_tier"], "auto");
         assert_eq!(body["stream"], true);
         assert_eq!(body["system"], "sys");
         assert_eq!(body["tools"], client["tools"]);
