@@ -106,7 +106,10 @@ fn mid_conversation_system_refusal(headers: &HeaderMap, messages: &[Value]) -> O
 fn conversation(request: &Value, messages: &[Value]) -> Conversation {
     let mut c = Conversation { messages: messages.len(), ..Conversation::default() };
     match request.get("system") {
-        Some(Value::String(text)) => c.prompt_text.push_str(text),
+        Some(Value::String(text)) => {
+            c.prompt_text.push_str(text);
+            c.prompt_text.push(' ');
+        }
         Some(Value::Array(blocks)) => {
             for block in blocks {
                 c.prompt_text.push_str(block.get("text").and_then(Value::as_str).unwrap_or_default());
