@@ -75,7 +75,7 @@ impl Chat {
     }
 
     pub fn store(&self) -> &Store {
-        &self.gateway.store
+        self.gateway.store()
     }
 
     /// Ends replies whose job died with its process, now and then every `REAP_EVERY`. With

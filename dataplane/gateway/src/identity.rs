@@ -111,7 +111,7 @@ impl Gateway {
                 (user_id, principal.key_id)
             }
         };
-        let user = self.store.get_user(user_id).await?.ok_or_else(invalid_credentials)?;
+        let user = self.store().get_user(user_id).await?.ok_or_else(invalid_credentials)?;
         if user.disabled {
             return Err(ProductError::forbidden("This account is disabled."));
         }

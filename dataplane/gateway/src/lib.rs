@@ -35,8 +35,6 @@ pub use openapi::{RouteDoc, object as schema_object};
 
 /// The gateway's state.
 pub struct Gateway {
-    /// The process's store (the same as `runtime.store`).
-    pub store: Store,
     /// Configuration, keys and quota state, shared with the relay and chat of this process.
     pub runtime: Arc<Runtime>,
     pub config: GatewayConfig,
@@ -46,7 +44,12 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(runtime: Arc<Runtime>, config: GatewayConfig) -> Self {
-        Gateway { store: runtime.store.clone(), runtime, config, extra_routes: Vec::new() }
+        Gateway { runtime, config, extra_routes: Vec::new() }
+    }
+
+    /// The process's store.
+    pub fn store(&self) -> &Store {
+        &self.runtime.store
     }
 
     /// The currency of the price list in effect (every list shares one in practice).

@@ -328,7 +328,7 @@ async fn balances_redemptions_and_billing_keep_the_ledger_equal_to_the_balance(a
     let kinds: Vec<&str> = ledger["data"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["charge", "redeem", "adjust"]);
     let id = uuid::Uuid::parse_str(&user_id).unwrap();
-    let store = &api.gateway.store;
+    let store = api.gateway.store();
     assert_eq!(store.ledger_sum(id).await.unwrap(), store.balance(id).await.unwrap().unwrap().balance_micros);
     let (_, usage) = api.get("/api/v1/user/usage", Some(&user)).await;
     assert_eq!(usage["data"][0]["model"], "m");

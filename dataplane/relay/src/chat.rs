@@ -15,7 +15,7 @@ use oblivious_core::{ApiError, Dialect, ErrorKind};
 
 use crate::billing::estimate_chat;
 use crate::dialect::{self, FailureAction, UpstreamFailure};
-use crate::failover::{Attempt, exhausted, with_failover};
+use crate::failover::{Attempt, candidates_for, exhausted, with_failover};
 use crate::finalize::RecordGuard;
 use crate::ir::{ChatRequest, ChatResponse, Part};
 use crate::state::Relay;
@@ -49,15 +49,12 @@ pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
         let record = call.guard.record();
         record.model = call.request.model.clone();
         record.stream = call.request.stream;
-        record.note_caller(&call.principal);
-        record.lane = call.lane.tag().map(str::to_string);
     }
     let model = call.request.model.clone();
-    let lane = live_lane(&active, &call.lane);
-    let candidates = active.routes.candidates(&active.snapshot, &model, &call.principal.group, lane);
-    if candidates.is_empty() || !call.principal.may_use_model(&model) {
-        return reject(call, ApiError::model_not_found(&model));
-    }
+    let candidates = match candidates_for(&active, &call.principal, &model, &call.lane) {
+        Ok(candidates) => candidates,
+        Err(error) => return reject(call, error),
+    };
     let estimate = estimate_chat(&call.request, relay.billing.config().default_output_estimate);
     let request_id = call.guard.record().id;
     let admission = match relay.billing.admit(&call.principal, &model, estimate, &active.snapshot, request_id).await {
@@ -72,13 +69,6 @@ pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
     let mut response = answer(&relay, &active, &candidates, call).await;
     response.headers_mut().extend(rate_limit_headers);
     response
-}
-
-/// The request's lane, when it is live in this configuration (a disabled or expired lane's
-/// requests are baseline requests).
-pub fn live_lane<'a>(active: &'a ActiveConfig, lane: &LaneContext) -> Option<&'a str> {
-    let tag = lane.tag()?;
-    active.lanes.live(tag, oblivious_store::now_ms()).map(|lane| lane.tag.as_str())
 }
 
 /// Answers from the first candidate that does, failing over on transient errors before the

@@ -11,14 +11,15 @@ use std::time::Instant;
 
 use axum::http::StatusCode;
 use oblivious_config::{ApiKey, Channel};
+use oblivious_core::lane::LaneContext;
 use oblivious_core::{ApiError, ErrorKind};
 
 use crate::dialect::{FailureAction, UpstreamFailure};
 use crate::finalize::RecordGuard;
 use crate::state::Relay;
 use crate::upstream;
-use oblivious_runtime::ActiveConfig;
 use oblivious_runtime::routing::{Availability, Candidate, select};
+use oblivious_runtime::{ActiveConfig, Principal};
 
 /// Where one attempt goes: the channel, its route to the model, the key and the real base URL.
 pub(crate) struct Attempt<'a> {
@@ -26,6 +27,24 @@ pub(crate) struct Attempt<'a> {
     pub candidate: &'a Candidate,
     pub key: &'a ApiKey,
     pub base_url: String,
+}
+
+/// The channels that may serve `model` to `principal` in the request's lane (a disabled or
+/// expired lane's requests are baseline requests), or the 404 every endpoint answers when none
+/// may.
+pub(crate) fn candidates_for<'a>(
+    active: &'a ActiveConfig,
+    principal: &Principal,
+    model: &str,
+    lane: &LaneContext,
+) -> Result<Vec<&'a Candidate>, ApiError> {
+    let live_lane =
+        lane.tag().and_then(|tag| active.lanes.live(tag, oblivious_store::now_ms())).map(|l| l.tag.as_str());
+    let candidates = active.routes.candidates(&active.snapshot, model, &principal.group, live_lane);
+    if candidates.is_empty() || !principal.may_use_model(model) {
+        return Err(ApiError::model_not_found(model));
+    }
+    Ok(candidates)
 }
 
 /// Tries `candidates` until `attempt` answers. `Err(None)`: no candidate was usable at all;

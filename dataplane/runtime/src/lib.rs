@@ -12,15 +12,17 @@ pub mod routing;
 pub mod usage;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use oblivious_config::Snapshot;
 use oblivious_core::lane::rules::LaneTable;
 use oblivious_core::shutdown::Lifecycle;
 use oblivious_store::Store;
 use oblivious_store::kv::SharedState;
 
-pub use active::{ActiveConfig, ConfigHolder};
+pub use active::ActiveConfig;
 pub use auth::{KeyAuthenticator, Principal};
 pub use usage::Usage;
 
@@ -54,7 +56,11 @@ impl Default for RuntimeConfig {
 /// The state one process shares between the roles it serves.
 pub struct Runtime {
     pub settings: RuntimeConfig,
-    pub config: ConfigHolder,
+    /// Swapped whole on every change; every config source (`oblivious dev`'s manifests,
+    /// `serve-local`, the cluster's config stream) installs here.
+    active: ArcSwap<ActiveConfig>,
+    /// False until the first snapshot is installed (`/readyz`).
+    loaded: AtomicBool,
     pub store: Store,
     pub keys: KeyAuthenticator,
     /// Quota holds and rate limits: in this process, or in Redis shared by replicas.
@@ -75,7 +81,8 @@ impl Runtime {
         );
         Arc::new(Runtime {
             settings,
-            config: ConfigHolder::default(),
+            active: ArcSwap::default(),
+            loaded: AtomicBool::new(false),
             store,
             keys,
             shared,
@@ -89,21 +96,28 @@ impl Runtime {
         Self::new(settings, store, SharedState::local())
     }
 
-    /// The configuration for a new request (see [`ConfigHolder::active`]).
+    /// The configuration for a new request. Holding the returned `Arc` keeps that snapshot alive
+    /// for the request's whole life, even across a swap.
     pub fn active(&self) -> Arc<ActiveConfig> {
-        self.config.active()
+        self.active.load_full()
     }
 
     /// Installs a new snapshot atomically.
     pub fn install(&self, snapshot: Snapshot) {
         let version = snapshot.version.clone();
-        self.config.install(snapshot);
+        self.active.store(Arc::new(ActiveConfig::new(snapshot)));
+        self.loaded.store(true, Ordering::Release);
         tracing::info!(version, "configuration installed");
+    }
+
+    /// Whether a configuration has been installed yet.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
     }
 
     /// The lanes of the active configuration, for the edge and outbound hops.
     pub fn lanes(&self) -> Arc<LaneTable> {
-        self.config.lanes()
+        self.active.load().lanes.clone()
     }
 
     /// Whether this process's lane (if it is a lane version) is live in the configuration: a

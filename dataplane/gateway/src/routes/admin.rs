@@ -38,10 +38,10 @@ pub async fn users(
         limit: search.limit.unwrap_or(50),
         offset: search.offset.unwrap_or(0),
     };
-    let users = gateway.store.list_users(&query).await?;
+    let users = gateway.store().list_users(&query).await?;
     let currency = gateway.currency();
     let data: Vec<UserView> = users.iter().map(|u| UserView::new(u, &currency)).collect();
-    Ok(Json(json!({"data": data, "total": gateway.store.count_users().await?})).into_response())
+    Ok(Json(json!({"data": data, "total": gateway.store().count_users().await?})).into_response())
 }
 
 #[derive(Deserialize)]
@@ -86,9 +86,9 @@ pub async fn update_user(
         disabled: body.disabled,
         lane_select: body.lane_select,
     };
-    let user = gateway.store.update_user(id, &update).await?.ok_or_else(|| ProductError::not_found("user"))?;
+    let user = gateway.store().update_user(id, &update).await?.ok_or_else(|| ProductError::not_found("user"))?;
     if body.disabled == Some(true) {
-        gateway.store.revoke_all_refresh_tokens(id, oblivious_store::now_ms()).await?;
+        gateway.store().revoke_all_refresh_tokens(id, oblivious_store::now_ms()).await?;
     }
     Ok(Json(UserView::new(&user, &gateway.currency())).into_response())
 }
@@ -123,7 +123,7 @@ pub async fn adjust_balance(
         note: body.note,
         actor_id: admin.actor_id(),
     };
-    let (entry, balance) = gateway.store.change_balance(&change).await?;
+    let (entry, balance) = gateway.store().change_balance(&change).await?;
     gateway.sync_balance(id, balance).await;
     Ok(Json(json!({"balance": format_micros(balance.balance_micros), "entry": LedgerView::from(&entry)}))
         .into_response())
@@ -159,7 +159,7 @@ pub async fn create_codes(
         .transpose()
         .map_err(|r| ProductError::invalid("expires_at", r))?;
     let minted =
-        gateway.store.create_redeem_codes(body.count, amount, &body.note, expires_at, admin.actor_id()).await?;
+        gateway.store().create_redeem_codes(body.count, amount, &body.note, expires_at, admin.actor_id()).await?;
     let data: Vec<serde_json::Value> = minted
         .iter()
         .map(|(code, record)| {
@@ -181,7 +181,7 @@ pub async fn list_codes(
     _admin: AdminIdentity,
     Query(page): Query<Limit>,
 ) -> ApiResult<Response> {
-    let codes = gateway.store.list_redeem_codes(page.limit.unwrap_or(100)).await?;
+    let codes = gateway.store().list_redeem_codes(page.limit.unwrap_or(100)).await?;
     let data: Vec<RedeemCodeView> = codes.iter().map(RedeemCodeView::from).collect();
     Ok(Json(json!({"data": data})).into_response())
 }
@@ -210,7 +210,7 @@ pub async fn logs(
         lane: query.lane.filter(|l| !l.is_empty()),
         before: query.before,
     };
-    let rows = gateway.store.list_request_logs(&filter).await?;
+    let rows = gateway.store().list_request_logs(&filter).await?;
     Ok(Json(json!({"data": rows})).into_response())
 }
 
@@ -230,7 +230,7 @@ pub async fn stats(
     let group = StatsGroup::parse(group_by)
         .ok_or_else(|| ProductError::invalid("group_by", "must be user, key, model, channel or day"))?;
     let (from, to) = query.range.resolve()?;
-    let rows = gateway.store.usage_stats(group, from, to).await?;
+    let rows = gateway.store().usage_stats(group, from, to).await?;
     let data: Vec<UsageView> = rows.iter().map(UsageView::from).collect();
     Ok(Json(json!({"group_by": group_by, "data": data, "currency": gateway.currency()})).into_response())
 }

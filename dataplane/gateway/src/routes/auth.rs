@@ -48,9 +48,9 @@ pub async fn register(
     let password_hash = hash_password(&body.password).map_err(|_| {
         ProductError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Could not hash the password.")
     })?;
-    let first = gateway.config.first_user_admin && gateway.store.count_users().await? == 0;
+    let first = gateway.config.first_user_admin && gateway.store().count_users().await? == 0;
     let user = gateway
-        .store
+        .store()
         .create_user(NewUser {
             username: body.username.trim().to_string(),
             email: body.email.trim().to_string(),
@@ -99,7 +99,7 @@ pub async fn login(
         return Err(ProductError::invalid("username", "send `username` or `email`"));
     };
     let attempt = gateway.charge_login_attempt(&login.to_lowercase(), client_address(&headers)).await?;
-    let found = gateway.store.find_user_for_login(&login).await?;
+    let found = gateway.store().find_user_for_login(&login).await?;
     let user = match found {
         Some((user, hash)) if verify_password(&body.password, &hash) => user,
         Some(_) => return Err(wrong_login()),
@@ -144,18 +144,18 @@ pub async fn refresh(State(gateway): State<Arc<Gateway>>, Body(body): Body<Refre
     let now = oblivious_store::now_ms();
     let expires = now + gateway.config.refresh_ttl.as_millis() as i64;
     let rotation = gateway
-        .store
+        .store()
         .rotate_refresh_token(&hash_api_key(&body.refresh_token), &hash_api_key(&new_secret), now, expires)
         .await?;
     match rotation {
         Rotation::Rotated { user_id, .. } => {
             let user = gateway
-                .store
+                .store()
                 .get_user(user_id)
                 .await?
                 .ok_or_else(|| ProductError::unauthenticated("Sign in again."))?;
             if user.disabled {
-                gateway.store.revoke_all_refresh_tokens(user.id, now).await?;
+                gateway.store().revoke_all_refresh_tokens(user.id, now).await?;
                 return Err(ProductError::forbidden("This account is disabled."));
             }
             let access = gateway.access_token(&user);
@@ -179,12 +179,12 @@ pub async fn refresh(State(gateway): State<Arc<Gateway>>, Body(body): Body<Refre
 }
 
 pub async fn logout(State(gateway): State<Arc<Gateway>>, Body(body): Body<RefreshBody>) -> ApiResult<StatusCode> {
-    gateway.store.revoke_refresh_family_of(&hash_api_key(&body.refresh_token), oblivious_store::now_ms()).await?;
+    gateway.store().revoke_refresh_family_of(&hash_api_key(&body.refresh_token), oblivious_store::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn logout_all(State(gateway): State<Arc<Gateway>>, identity: UserIdentity) -> ApiResult<StatusCode> {
-    gateway.store.revoke_all_refresh_tokens(identity.user.id, oblivious_store::now_ms()).await?;
+    gateway.store().revoke_all_refresh_tokens(identity.user.id, oblivious_store::now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -220,7 +220,7 @@ impl Gateway {
     pub(crate) async fn issue_tokens(&self, user: &oblivious_store::UserRecord, family: Uuid) -> ApiResult<TokenPair> {
         let refresh = random_token();
         let expires = oblivious_store::now_ms() + self.config.refresh_ttl.as_millis() as i64;
-        self.store.insert_refresh_token(user.id, family, &hash_api_key(&refresh), expires).await?;
+        self.store().insert_refresh_token(user.id, family, &hash_api_key(&refresh), expires).await?;
         Ok(TokenPair { access: self.access_token(user), refresh })
     }
 

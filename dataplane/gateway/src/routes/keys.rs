@@ -23,7 +23,7 @@ use oblivious_runtime::money::parse_decimal_micros;
 const MAX_KEYS_PER_USER: usize = 100;
 
 pub async fn list(State(gateway): State<Arc<Gateway>>, identity: UserIdentity) -> ApiResult<Response> {
-    let keys = gateway.store.list_user_api_keys(identity.user.id).await?;
+    let keys = gateway.store().list_user_api_keys(identity.user.id).await?;
     let data: Vec<KeyView> = keys.iter().map(KeyView::from).collect();
     Ok(Json(json!({"data": data})).into_response())
 }
@@ -81,11 +81,11 @@ pub async fn create(
         }
         None => None,
     };
-    if gateway.store.list_user_api_keys(identity.user.id).await?.len() >= MAX_KEYS_PER_USER {
+    if gateway.store().list_user_api_keys(identity.user.id).await?.len() >= MAX_KEYS_PER_USER {
         return Err(ProductError::conflict(format!("at most {MAX_KEYS_PER_USER} keys per account")));
     }
     let created = gateway
-        .store
+        .store()
         .create_api_key(NewApiKey {
             name: name.to_string(),
             models: body.models.iter().map(|m| m.trim().to_string()).collect(),
@@ -111,7 +111,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let Ok(id) = Uuid::parse_str(&id) else { return Err(ProductError::not_found("key")) };
-    if gateway.store.revoke_user_api_key(identity.user.id, id, oblivious_store::now_ms()).await? {
+    if gateway.store().revoke_user_api_key(identity.user.id, id, oblivious_store::now_ms()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ProductError::not_found("key"))

@@ -53,7 +53,7 @@ pub async fn update_profile(
     if let Some(new_password) = &body.new_password {
         check_new_password(new_password).map_err(|reason| ProductError::invalid("new_password", reason))?;
         let (_, stored) = gateway
-            .store
+            .store()
             .find_user_for_login(&identity.user.username)
             .await?
             .ok_or_else(|| ProductError::not_found("user"))?;
@@ -63,12 +63,12 @@ pub async fn update_profile(
         }
         let hash =
             hash_password(new_password).map_err(|_| ProductError::invalid("new_password", "could not be hashed"))?;
-        gateway.store.set_password_hash(user_id, &hash).await?;
+        gateway.store().set_password_hash(user_id, &hash).await?;
         // A new password signs out every other session.
-        gateway.store.revoke_all_refresh_tokens(user_id, oblivious_store::now_ms()).await?;
+        gateway.store().revoke_all_refresh_tokens(user_id, oblivious_store::now_ms()).await?;
     }
     let update = UserUpdate { display_name: body.display_name, email: body.email, ..UserUpdate::default() };
-    let user = gateway.store.update_user(user_id, &update).await?.ok_or_else(|| ProductError::not_found("user"))?;
+    let user = gateway.store().update_user(user_id, &update).await?.ok_or_else(|| ProductError::not_found("user"))?;
     Ok(Json(UserView::new(&user, &gateway.currency())).into_response())
 }
 
@@ -114,7 +114,7 @@ pub async fn usage(
     Query(range): Query<Range>,
 ) -> ApiResult<Response> {
     let (from, to) = range.resolve()?;
-    let rows = gateway.store.user_usage(identity.user.id, from, to).await?;
+    let rows = gateway.store().user_usage(identity.user.id, from, to).await?;
     let data: Vec<UsageView> = rows.iter().map(UsageView::from).collect();
     Ok(Json(json!({"data": data, "currency": gateway.currency()})).into_response())
 }
@@ -130,7 +130,7 @@ pub async fn ledger(
     identity: UserIdentity,
     Query(page): Query<Page>,
 ) -> ApiResult<Response> {
-    let entries = gateway.store.list_ledger(identity.user.id, page.limit.unwrap_or(50), page.before).await?;
+    let entries = gateway.store().list_ledger(identity.user.id, page.limit.unwrap_or(50), page.before).await?;
     let data: Vec<LedgerView> = entries.iter().map(LedgerView::from).collect();
     Ok(Json(json!({"data": data})).into_response())
 }
@@ -146,7 +146,7 @@ pub async fn redeem(
     identity: UserIdentity,
     Body(body): Body<RedeemBody>,
 ) -> ApiResult<Response> {
-    match gateway.store.redeem_code(&body.code, identity.user.id, oblivious_store::now_ms()).await? {
+    match gateway.store().redeem_code(&body.code, identity.user.id, oblivious_store::now_ms()).await? {
         Redemption::Credited { entry, balance } => {
             gateway.sync_balance(identity.user.id, balance).await;
             Ok(Json(json!({

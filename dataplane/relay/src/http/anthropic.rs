@@ -11,7 +11,6 @@ use oblivious_core::edge::RequestId;
 
 use super::caller::KeyCaller;
 use super::chat_entry::{ChatEntry, enter_chat};
-use crate::dialect::IngressHints;
 use crate::state::Relay;
 
 pub async fn messages(
@@ -21,6 +20,5 @@ pub async fn messages(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let entry = ChatEntry { dialect: Dialect::Anthropic, hints: IngressHints::default(), gemini_json_array: false };
-    enter_chat(relay, caller, entry, request_id, headers, body).await
+    enter_chat(relay, caller, ChatEntry::body_only(Dialect::Anthropic), request_id, headers, body).await
 }

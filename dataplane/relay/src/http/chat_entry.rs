@@ -26,6 +26,14 @@ pub struct ChatEntry<'a> {
     pub gemini_json_array: bool,
 }
 
+impl ChatEntry<'static> {
+    /// An endpoint whose request says everything in its body (model, streaming): OpenAI's and
+    /// Anthropic's.
+    pub fn body_only(dialect: Dialect) -> Self {
+        ChatEntry { dialect, hints: IngressHints::default(), gemini_json_array: false }
+    }
+}
+
 /// `request_id` is the edge's: a fresh one for a client, the caller's for a trusted hop (chat
 /// names its reply's id, so the reply and its charge share it).
 pub async fn enter_chat(

@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use super::caller::KeyCaller;
 use super::with_request_id;
 use crate::dialect::{self, FailureAction, UpstreamFailure};
-use crate::failover::{Attempt, exhausted, with_failover};
+use crate::failover::{Attempt, candidates_for, exhausted, with_failover};
 use crate::finalize::RecordGuard;
 use crate::ir::{ChatRequest, OriginalRequest};
 use crate::request_log::RequestRecord;
@@ -64,12 +64,7 @@ async fn run(
     guard.record().model = model.clone();
 
     let active = relay.runtime.active();
-    let candidates =
-        active.routes.candidates(&active.snapshot, &model, &principal.group, crate::chat::live_lane(&active, &lane));
-    if candidates.is_empty() || !principal.may_use_model(&model) {
-        return Err(ApiError::model_not_found(&model));
-    }
-    let anthropic: Vec<_> = candidates
+    let anthropic: Vec<_> = candidates_for(&active, &principal, &model, &lane)?
         .into_iter()
         .filter(|c| active.snapshot.channels[c.channel].provider == Provider::Anthropic)
         .collect();

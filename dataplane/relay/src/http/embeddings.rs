@@ -18,7 +18,7 @@ use super::caller::KeyCaller;
 use super::with_request_id;
 use crate::billing::estimate_embeddings;
 use crate::dialect::{FailureAction, UpstreamFailure, UpstreamRequest, provider_dialect};
-use crate::failover::{Attempt, exhausted, with_failover};
+use crate::failover::{Attempt, candidates_for, exhausted, with_failover};
 use crate::finalize::RecordGuard;
 use crate::ir::Usage;
 use crate::request_log::RequestRecord;
@@ -70,13 +70,11 @@ async fn run(
     guard.record().model = model.clone();
 
     let active = relay.runtime.active();
-    let candidates: Vec<_> = active
-        .routes
-        .candidates(&active.snapshot, &model, &principal.group, crate::chat::live_lane(&active, &lane))
+    let candidates: Vec<_> = candidates_for(&active, &principal, &model, &lane)?
         .into_iter()
         .filter(|c| provider_dialect(active.snapshot.channels[c.channel].provider) == Dialect::OpenAi)
         .collect();
-    if candidates.is_empty() || !principal.may_use_model(&model) {
+    if candidates.is_empty() {
         return Err(ApiError::model_not_found(&model));
     }
     let estimate = estimate_embeddings(input_bytes(&request));

@@ -11,7 +11,6 @@ use oblivious_core::{ApiError, Dialect, ErrorKind};
 
 use super::caller::KeyCaller;
 use super::chat_entry::{ChatEntry, enter_chat};
-use crate::dialect::IngressHints;
 use crate::state::Relay;
 
 pub async fn chat_completions(
@@ -21,8 +20,7 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let entry = ChatEntry { dialect: Dialect::OpenAi, hints: IngressHints::default(), gemini_json_array: false };
-    enter_chat(relay, caller, entry, request_id, headers, body).await
+    enter_chat(relay, caller, ChatEntry::body_only(Dialect::OpenAi), request_id, headers, body).await
 }
 
 pub async fn not_found() -> Response {

@@ -19,7 +19,7 @@ pub async fn readyz(State(relay): State<Arc<Relay>>) -> Response {
     if relay.runtime.lifecycle.is_draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
-    if !relay.runtime.config.is_loaded() {
+    if !relay.runtime.is_loaded() {
         return (StatusCode::SERVICE_UNAVAILABLE, "no configuration loaded").into_response();
     }
     if !relay.runtime.lane_is_live() {
