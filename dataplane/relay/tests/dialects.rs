@@ -216,6 +216,13 @@ async fn lane_headers_are_carried_to_the_upstream_and_keys_rotate() {
     let auths: Vec<&str> = upstream.iter().map(|r| r["headers"]["authorization"].as_str().unwrap()).collect();
     assert_eq!(auths, ["Bearer k-one", "Bearer k-two"]);
     assert_eq!(h.logs().await[0].lane.as_deref(), Some("gray"));
+    let metrics = h.http.get(format!("{}/metrics", h.base)).send().await.unwrap().text().await.unwrap();
+    let gray =
+        metrics.lines().find(|l| l.starts_with("oblivious_relay_requests_total") && l.contains(r#"lane="gray""#));
+    assert!(
+        gray.is_some_and(|line| line.ends_with(" 2")),
+        "the requests metric counts the lane's requests:\n{metrics}"
+    );
 }
 
 #[tokio::test]
