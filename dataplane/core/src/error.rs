@@ -180,7 +180,7 @@ impl ApiError {
     /// The JSON body in `dialect`'s error shape.
     pub fn body(&self, dialect: Dialect) -> serde_json::Value {
         match dialect {
-            Dialect::OpenAi => json!({
+            Dialect::OpenAi | Dialect::Responses => json!({
                 "error": {
                     "message": self.message,
                     "type": self.kind.openai_type(),

@@ -20,14 +20,18 @@ Behaviour directives (append to the model name after `@`, comma-separated, e.g.
   no_usage             report no usage at all
   cached=N             report N cached prompt tokens
   reject_stream_options  a request carrying `stream_options` gets a 400 (old vLLM/Ollama)
-  reasoning=N          think N words first (reasoning_content / thinking / thought parts)
+  reasoning=N          think N words first (reasoning_content / thinking / thought parts; a
+                       Responses `reasoning` item, summarized only when `reasoning.summary` is
+                       set, with `encrypted_content` only when `include` asks for it)
   tool[=NAME]          call the first tool (or the tool named NAME) when tools are given
                        (unless the last message is a tool result); a forced tool_choice does
-                       the same without the directive
+                       the same without the directive. Responses: a `function_call` (also in a
+                       `namespace`) or, for a custom tool, a `custom_tool_call` with input `mock`
 Keys: any non-empty key is accepted; keys starting with `bad-` are rejected as invalid, the way
 each provider rejects them.
-Routes: OpenAI /v1/chat/completions, /v1/embeddings, /v1/models (and Azure
-/openai/deployments/{name}/...), Anthropic /v1/messages and /v1/messages/count_tokens, Gemini
+Routes: OpenAI /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/models (and Azure
+/openai/deployments/{name}/..., /openai/v1/responses, /openai/responses?api-version=...),
+Anthropic /v1/messages and /v1/messages/count_tokens, Gemini
 /v1beta/models/{model}:generateContent and :streamGenerateContent[?alt=sse].
 Inspection: GET /_mock/requests lists received requests (oldest first), DELETE clears them.";
 

@@ -14,6 +14,7 @@ mod errors;
 mod gemini;
 mod openai;
 mod record;
+mod responses;
 mod streaming;
 
 use std::collections::HashMap;
@@ -90,10 +91,13 @@ pub fn app(config: MockConfig) -> Router {
     let recorder = Recorder::new(config.record_requests);
     Router::new()
         .route("/v1/chat/completions", post(openai_chat))
+        .route("/v1/responses", post(openai_responses))
         .route("/v1/embeddings", post(openai_embeddings))
         .route("/v1/models", get(|| async { axum::Json(openai::models()) }))
         .route("/openai/deployments/{deployment}/chat/completions", post(azure_chat))
         .route("/openai/deployments/{deployment}/embeddings", post(azure_embeddings))
+        .route("/openai/v1/responses", post(openai_responses))
+        .route("/openai/responses", post(openai_responses))
         .route("/v1/messages", post(anthropic_messages))
         .route("/v1/messages/count_tokens", post(anthropic_count_tokens))
         .route("/v1beta/models/{model_action}", post(gemini_generate))
@@ -117,6 +121,19 @@ fn record(recorder: &Recorder, method: &Method, uri: &Uri, headers: &HeaderMap, 
 async fn openai_chat(State(r): State<Recorder>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     record(&r, &method, &uri, &headers, &body);
     openai::chat(&headers, &body, None).await
+}
+
+/// Also Azure's `/openai/v1/responses` and `/openai/responses?api-version=…`, which name the
+/// deployment as the body's `model`.
+async fn openai_responses(
+    State(r): State<Recorder>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&r, &method, &uri, &headers, &body);
+    responses::responses(&headers, &body).await
 }
 
 async fn openai_embeddings(

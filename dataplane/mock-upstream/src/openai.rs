@@ -46,7 +46,8 @@ pub async fn chat(headers: &HeaderMap, body: &[u8], deployment: Option<&str>) ->
     axum::Json(complete(&model, &answer, &directives)).into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The key of an `Authorization: Bearer …` header.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }
 
@@ -121,7 +122,8 @@ fn id() -> String {
     format!("chatcmpl-mock{}", uuid_like())
 }
 
-fn uuid_like() -> String {
+/// A process-unique hex suffix for ids.
+pub(crate) fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("{:012x}", NEXT.fetch_add(1, Ordering::Relaxed))

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use oblivious_core::lane::LaneContext;
 use oblivious_core::{ApiError, Dialect, ErrorKind};
 
@@ -19,6 +20,7 @@ use crate::failover::{Attempt, candidates_for, exhausted, with_failover};
 use crate::finalize::RecordGuard;
 use crate::ir::{ChatRequest, ChatResponse, Part};
 use crate::state::Relay;
+use crate::stored_responses::ResponseKeeper;
 use crate::stream::{self, StreamStart};
 use crate::upstream;
 use crate::usage::settle_usage;
@@ -35,11 +37,20 @@ pub struct ChatCall {
     pub guard: RecordGuard,
     /// Gemini `:streamGenerateContent` without `alt=sse` streams a JSON array instead of SSE.
     pub gemini_json_array: bool,
+    /// Stores the answer once complete (a Responses request with `store` not false).
+    pub keeper: Option<ResponseKeeper>,
 }
 
 /// What a successful attempt produced.
 enum Answer {
+    /// A complete answer, rendered for the client from the IR.
     Complete(ChatResponse),
+    /// A complete answer in the client's own dialect, sent as the upstream wrote it
+    /// (`dialect::relays_verbatim`); parsed only for accounting.
+    Verbatim {
+        parsed: ChatResponse,
+        body: Bytes,
+    },
     Stream(StreamStart),
 }
 
@@ -74,11 +85,14 @@ pub async fn serve_chat(relay: Arc<Relay>, mut call: ChatCall) -> Response {
 /// Answers from the first candidate that does, failing over on transient errors before the
 /// first byte (`failover::with_failover`).
 async fn answer(relay: &Arc<Relay>, active: &ActiveConfig, candidates: &[&Candidate], mut call: ChatCall) -> Response {
-    let (request, lane) = (&call.request, &call.lane);
-    let answered =
-        with_failover(relay, active, candidates, &mut call.guard, |target| attempt(relay, target, request, lane)).await;
+    let (request, lane, client) = (&call.request, &call.lane, call.dialect);
+    let answered = with_failover(relay, active, candidates, &mut call.guard, |target| {
+        attempt(relay, target, request, lane, client)
+    })
+    .await;
     match answered {
-        Ok(Answer::Complete(response)) => complete(call, response),
+        Ok(Answer::Complete(response)) => complete(call, response, None).await,
+        Ok(Answer::Verbatim { parsed, body }) => complete(call, parsed, Some(body)).await,
         Ok(Answer::Stream(start)) => stream::respond(call, start),
         Err(last_failure) => {
             let (error, class) = exhausted(&call.request.model, last_failure);
@@ -87,25 +101,28 @@ async fn answer(relay: &Arc<Relay>, active: &ActiveConfig, candidates: &[&Candid
     }
 }
 
-/// Runs one attempt against one channel.
+/// Runs one attempt against one channel for a client speaking `client`.
 async fn attempt(
     relay: &Relay,
     target: Attempt<'_>,
     request: &ChatRequest,
     lane: &LaneContext,
+    client: Dialect,
 ) -> Result<Answer, UpstreamFailure> {
     let Attempt { channel, candidate, key, base_url } = target;
     let started = tokio::time::Instant::now();
     let upstream_request = dialect::build_upstream_request(channel, &base_url, key, request, &candidate.upstream_model);
+    let wire = upstream_request.dialect;
+    let verbatim = dialect::relays_verbatim(client, wire);
     let deadline = started + Duration::from_millis(channel.timeouts.first_byte_ms);
-    let client = relay.client_for(channel);
-    let response = upstream::send(&client, channel, upstream_request, lane, deadline).await?;
+    let http = relay.client_for(channel);
+    let response = upstream::send(&http, channel, upstream_request, lane, deadline).await?;
     if request.stream {
-        return Ok(Answer::Stream(stream::peek_first_events(channel, response, deadline).await?));
+        return Ok(Answer::Stream(stream::peek_first_events(channel, response, deadline, wire, verbatim).await?));
     }
     let idle = Duration::from_millis(channel.timeouts.stream_idle_ms);
     let body = upstream::read_body(response, idle).await?;
-    let parsed = dialect::parse_upstream_response(channel.provider, &body).map_err(|reason| {
+    let parsed = dialect::parse_upstream_response(wire, &body).map_err(|reason| {
         tracing::warn!(channel = channel.name, reason, "malformed upstream answer");
         upstream::failure(
             FailureAction::Retry,
@@ -115,7 +132,7 @@ async fn attempt(
             "The upstream returned a malformed answer.",
         )
     })?;
-    Ok(Answer::Complete(parsed))
+    Ok(if verbatim { Answer::Verbatim { parsed, body } } else { Answer::Complete(parsed) })
 }
 
 /// Answers with an error in the client's dialect and records it (class: its code or kind).
@@ -132,14 +149,27 @@ fn reject_as(call: ChatCall, error: ApiError, class: &str) -> Response {
     response
 }
 
-fn complete(mut call: ChatCall, mut response: ChatResponse) -> Response {
+/// Answers with a complete response: `verbatim` as the upstream wrote it, else rendered from
+/// the IR. A kept (Responses) answer is stored before the client gets it, so a continuation
+/// sent the moment it arrives finds it.
+async fn complete(mut call: ChatCall, mut response: ChatResponse, verbatim: Option<Bytes>) -> Response {
     let output_text = output_text(&response.content);
     let (usage, estimated) = settle_usage(response.usage, &call.request, &output_text);
     call.guard.set_usage(usage, estimated);
-    response.usage = Some(usage);
-    response.model = call.request.model.clone();
-    response.id = stream::response_id(call.dialect, call.guard.record().id);
-    let body = dialect::render_response(call.dialect, &response).to_string();
+    let body = match verbatim {
+        Some(body) => body,
+        None => {
+            response.usage = Some(usage);
+            response.model = call.request.model.clone();
+            response.id = stream::response_id(call.dialect, call.guard.record().id);
+            Bytes::from(dialect::render_response(call.dialect, &call.request, &response).to_string())
+        }
+    };
+    if let Some(keeper) = &call.keeper
+        && let Ok(stored) = serde_json::from_slice::<serde_json::Value>(&body)
+    {
+        keeper.keep(&stored).await;
+    }
     call.guard.record().ttft = Some(call.guard.record().started.elapsed());
     call.guard.finish(200, None);
     let mut http = (StatusCode::OK, body).into_response();

@@ -16,6 +16,7 @@ pub mod ir;
 pub mod metrics;
 pub mod request_log;
 pub mod state;
+pub mod stored_responses;
 pub mod stream;
 pub mod upstream;
 pub mod usage;

@@ -17,7 +17,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use oblivious_config::Channel;
-use oblivious_core::sse::SseParser;
+use oblivious_core::sse::{SseEvent, SseParser};
 use oblivious_core::{ApiError, Dialect, ErrorKind};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -38,6 +38,11 @@ pub struct StreamStart {
     parser: SseParser,
     decoder: Box<dyn StreamDecoder>,
     first_events: Vec<StreamEvent>,
+    /// The stream goes to the client as the upstream sent it (`dialect::relays_verbatim`); the
+    /// decoded events then serve accounting only.
+    verbatim: bool,
+    /// The upstream events read so far, kept for a verbatim stream.
+    first_raw: Vec<SseEvent>,
     idle: Duration,
 }
 
@@ -45,6 +50,7 @@ pub struct StreamStart {
 pub fn response_id(dialect: Dialect, request_id: Uuid) -> String {
     match dialect {
         Dialect::OpenAi => format!("chatcmpl-{}", request_id.simple()),
+        Dialect::Responses => format!("resp_{}", request_id.simple()),
         Dialect::Anthropic => format!("msg_{}", request_id.simple()),
         Dialect::Gemini => request_id.simple().to_string(),
     }
@@ -54,17 +60,22 @@ fn is_content(event: &StreamEvent) -> bool {
     !matches!(event, StreamEvent::Usage(_))
 }
 
-/// Reads until the first content event or the end of the stream, before `deadline`.
+/// Reads until the first content event or the end of the stream, before `deadline`. `wire` is
+/// the stream's format (the upstream request's dialect).
 pub async fn peek_first_events(
     channel: &Channel,
     response: reqwest::Response,
     deadline: Instant,
+    wire: Dialect,
+    verbatim: bool,
 ) -> Result<StreamStart, UpstreamFailure> {
     let mut start = StreamStart {
         bytes: Box::pin(response.bytes_stream()),
         parser: SseParser::new(),
-        decoder: dialect::stream_decoder(channel.provider),
+        decoder: dialect::stream_decoder(wire),
         first_events: Vec::new(),
+        verbatim,
+        first_raw: Vec::new(),
         idle: Duration::from_millis(channel.timeouts.stream_idle_ms),
     };
     loop {
@@ -87,7 +98,12 @@ pub async fn peek_first_events(
         };
         for event in start.parser.push(&chunk) {
             match start.decoder.decode(&event) {
-                Ok(events) => start.first_events.extend(events),
+                Ok(events) => {
+                    start.first_events.extend(events);
+                    if start.verbatim {
+                        start.first_raw.push(event);
+                    }
+                }
                 Err(DecodeError::Upstream(failure)) => return Err(failure),
                 Err(DecodeError::Malformed(reason)) => {
                     tracing::warn!(channel = channel.name, reason, "malformed upstream stream");
@@ -119,7 +135,7 @@ pub fn respond(call: ChatCall, start: StreamStart) -> Response {
     let encoder = if json_array {
         dialect::gemini::json_array_encoder(meta)
     } else {
-        dialect::stream_encoder(call.dialect, meta)
+        dialect::stream_encoder(call.dialect, meta, &call.request)
     };
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     call.guard.record().ttft = Some(call.guard.record().started.elapsed());
@@ -156,27 +172,38 @@ struct Relayed {
 }
 
 impl Relayed {
-    fn deliver(&mut self, events: Vec<StreamEvent>) -> Vec<Bytes> {
-        let mut frames = Vec::new();
-        for event in events {
-            match &event {
-                StreamEvent::Usage(usage) => self.reported = Some(*usage),
-                StreamEvent::TextDelta(text) | StreamEvent::ReasoningDelta { text } => self.output.push_str(text),
-                StreamEvent::ToolCallStart { name, .. } => self.output.push_str(name),
-                StreamEvent::ToolCallDelta { arguments, .. } => self.output.push_str(arguments),
-                StreamEvent::Finish { .. } => self.saw_finish = true,
-                _ => {}
-            }
-            frames.extend(self.encoder.encode(&event));
+    /// Takes note of one event: usage, output for a local count, the finish.
+    fn note(&mut self, event: &StreamEvent) {
+        match event {
+            StreamEvent::Usage(usage) => self.reported = Some(*usage),
+            StreamEvent::TextDelta(text) | StreamEvent::ReasoningDelta { text } => self.output.push_str(text),
+            StreamEvent::ToolCallStart { name, .. } => self.output.push_str(name),
+            StreamEvent::ToolCallDelta { arguments, .. } => self.output.push_str(arguments),
+            StreamEvent::Finish { .. } => self.saw_finish = true,
+            _ => {}
         }
-        frames
+    }
+
+    /// The client's frames for one upstream event and the stream events decoded from it.
+    fn deliver(&mut self, raw: &SseEvent, events: Vec<StreamEvent>, verbatim: bool) -> Vec<Bytes> {
+        events.iter().for_each(|event| self.note(event));
+        if verbatim {
+            return self.encoder.relay_raw(raw);
+        }
+        events.iter().flat_map(|event| self.encoder.encode(event)).collect()
     }
 }
 
 async fn pump(mut call: ChatCall, mut start: StreamStart, encoder: Box<dyn StreamEncoder>, tx: mpsc::Sender<Bytes>) {
     let mut relayed = Relayed { encoder, reported: None, output: String::new(), saw_finish: false };
     let first = std::mem::take(&mut start.first_events);
-    let mut end = match send_all(&tx, relayed.deliver(first)).await {
+    first.iter().for_each(|event| relayed.note(event));
+    let first_frames = if start.verbatim {
+        start.first_raw.drain(..).flat_map(|raw| relayed.encoder.relay_raw(&raw)).collect()
+    } else {
+        first.iter().flat_map(|event| relayed.encoder.encode(event)).collect::<Vec<_>>()
+    };
+    let mut end = match send_all(&tx, first_frames).await {
         Err(gone) => gone,
         Ok(()) if start.decoder.done() => End::Finished,
         Ok(()) => relay_rest(&mut start, &mut relayed, &tx).await,
@@ -189,7 +216,12 @@ async fn pump(mut call: ChatCall, mut start: StreamStart, encoder: Box<dyn Strea
     call.guard.set_usage(usage, estimated);
     match end {
         End::Finished => {
-            let _ = send_all(&tx, relayed.encoder.finish(usage)).await;
+            let frames = relayed.encoder.finish(usage);
+            // Stored before the client sees the end, so a continuation sent at once finds it.
+            if let (Some(keeper), Some(response)) = (&call.keeper, relayed.encoder.completed_response()) {
+                keeper.keep(response).await;
+            }
+            let _ = send_all(&tx, frames).await;
             call.guard.finish(200, None);
         }
         End::Broken { class, error } => {
@@ -214,7 +246,7 @@ async fn relay_rest(start: &mut StreamStart, relayed: &mut Relayed, tx: &mpsc::S
         let mut failed = None;
         for event in start.parser.push(&chunk) {
             match start.decoder.decode(&event) {
-                Ok(events) => frames.extend(relayed.deliver(events)),
+                Ok(events) => frames.extend(relayed.deliver(&event, events, start.verbatim)),
                 Err(DecodeError::Upstream(failure)) => {
                     failed = Some(broken(failure.class, &failure.message));
                     break;

@@ -17,6 +17,7 @@ pub mod quota;
 mod redeem_codes;
 mod refresh_tokens;
 mod request_logs;
+pub mod responses;
 pub mod testing;
 mod usage_stats;
 mod users;
@@ -28,6 +29,7 @@ pub use ledger::{BalanceChange, BalanceState, Charge, LedgerEntry, LedgerKind, S
 pub use redeem_codes::{RedeemCodeRecord, RedeemRefusal, Redemption};
 pub use refresh_tokens::{RefreshTokenRecord, Rotation};
 pub use request_logs::{RequestLog, RequestLogFilter};
+pub use responses::StoredResponse;
 pub use usage_stats::{StatsGroup, UsageRow};
 pub use users::{NewUser, ROLE_ADMIN, ROLE_USER, UserQuery, UserRecord, UserUpdate};
 

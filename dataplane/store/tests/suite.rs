@@ -5,7 +5,7 @@
 use oblivious_store::testing::TestDatabase;
 use oblivious_store::{
     BalanceChange, Charge, LedgerKind, NewApiKey, NewUser, RedeemRefusal, Redemption, RequestLog, RequestLogFilter,
-    Rotation, StatsGroup, Store, StoreError, StoreKind, UserQuery, UserUpdate,
+    Rotation, StatsGroup, Store, StoreError, StoreKind, StoredResponse, UserQuery, UserUpdate,
 };
 use uuid::Uuid;
 
@@ -21,6 +21,7 @@ oblivious_store::both_backends!(
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     redemption_codes_credit_once,
     usage_is_aggregated_by_day_and_model_and_by_group,
+    responses_chain_by_owner_and_delete,
 );
 
 /// Chat sessions, topics, message trees and agents.
@@ -381,4 +382,35 @@ async fn usage_is_aggregated_by_day_and_model_and_by_group(store: Store) {
     assert!(by_user.iter().any(|r| r.bucket == user.to_string() && r.requests == 4));
     let by_day = store.usage_stats(StatsGroup::Day, NOW - day, NOW + 2 * day).await.unwrap();
     assert_eq!(by_day.len(), 2);
+}
+
+fn stored(id: &str, owner: &str, previous: Option<&str>, created_at: i64) -> StoredResponse {
+    StoredResponse {
+        id: id.into(),
+        owner: owner.into(),
+        previous_response_id: previous.map(str::to_string),
+        input: format!("[{{\"id\":\"in-{id}\"}}]"),
+        response: format!("{{\"id\":\"{id}\"}}"),
+        created_at,
+    }
+}
+
+async fn responses_chain_by_owner_and_delete(store: Store) {
+    store.insert_response(&stored("r1", "user:a", None, NOW)).await.unwrap();
+    store.insert_response(&stored("r2", "user:a", Some("r1"), NOW + 1)).await.unwrap();
+    store.insert_response(&stored("r3", "user:a", Some("r2"), NOW + 2)).await.unwrap();
+    // Storing again replaces (a retried write must not fail the answer).
+    store.insert_response(&stored("r3", "user:a", Some("r2"), NOW + 2)).await.unwrap();
+
+    let chain = store.response_chain("user:a", "r3").await.unwrap().unwrap();
+    assert_eq!(chain.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r1", "r2", "r3"]);
+    assert_eq!(chain[1], stored("r2", "user:a", Some("r1"), NOW + 1));
+    assert_eq!(store.response_chain("user:b", "r3").await.unwrap(), None, "another owner sees nothing");
+    assert_eq!(store.response("user:b", "r1").await.unwrap(), None);
+
+    assert!(store.delete_response("user:a", "r2").await.unwrap());
+    assert!(!store.delete_response("user:a", "r2").await.unwrap());
+    assert!(!store.delete_response("user:b", "r1").await.unwrap(), "only the owner deletes");
+    let chain = store.response_chain("user:a", "r3").await.unwrap().unwrap();
+    assert_eq!(chain.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r3"], "a deleted link ends the chain");
 }

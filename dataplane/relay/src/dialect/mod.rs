@@ -13,6 +13,7 @@ mod content;
 mod fields;
 pub mod gemini;
 pub mod openai;
+pub mod responses;
 
 use bytes::Bytes;
 use oblivious_config::{ApiKey, Channel, Provider};
@@ -34,6 +35,11 @@ pub struct IngressHints<'a> {
 pub fn parse_request(dialect: Dialect, body: &[u8], hints: IngressHints<'_>) -> Result<ChatRequest, ApiError> {
     match dialect {
         Dialect::OpenAi => openai::parse_request(body),
+        Dialect::Responses => match serde_json::from_slice(body) {
+            Ok(serde_json::Value::Object(root)) => responses::parse_request(root),
+            Ok(_) => Err(ApiError::invalid_request("The request body must be a JSON object.")),
+            Err(e) => Err(ApiError::invalid_request(format!("We could not parse the JSON body of your request: {e}"))),
+        },
         Dialect::Anthropic => anthropic::parse_request(body),
         Dialect::Gemini => gemini::parse_request(body, hints),
     }
@@ -45,7 +51,7 @@ pub fn parse_request(dialect: Dialect, body: &[u8], hints: IngressHints<'_>) -> 
 pub fn forwarded_client_headers(dialect: Dialect, headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
     let names: &[&str] = match dialect {
         Dialect::Anthropic => &["anthropic-beta", "anthropic-version"],
-        Dialect::OpenAi | Dialect::Gemini => &[],
+        Dialect::OpenAi | Dialect::Responses | Dialect::Gemini => &[],
     };
     names
         .iter()
@@ -57,10 +63,12 @@ pub fn forwarded_client_headers(dialect: Dialect, headers: &axum::http::HeaderMa
 }
 
 /// Renders a complete answer in the client's dialect. `response.id` and `response.model` are
-/// already the values the client must see.
-pub fn render_response(dialect: Dialect, response: &ChatResponse) -> serde_json::Value {
+/// already the values the client must see; `request` is what the client asked (Responses
+/// echoes it).
+pub fn render_response(dialect: Dialect, request: &ChatRequest, response: &ChatResponse) -> serde_json::Value {
     match dialect {
         Dialect::OpenAi => openai::render_response(response),
+        Dialect::Responses => responses::render_response(request, response),
         Dialect::Anthropic => anthropic::render_response(response),
         Dialect::Gemini => gemini::render_response(response),
     }
@@ -93,11 +101,29 @@ pub trait StreamEncoder: Send {
     fn finish(&mut self, usage: Usage) -> Vec<Bytes>;
     /// Frames that tell the client the stream failed after it started.
     fn abort(&mut self, error: &ApiError) -> Vec<Bytes>;
+    /// A verbatim stream (the upstream speaks the client's dialect, see [`relays_verbatim`]):
+    /// the frames to send for one upstream event, which `encode` then does not see. `finish`
+    /// still follows, with whatever the encoder held back.
+    fn relay_raw(&mut self, event: &SseEvent) -> Vec<Bytes> {
+        vec![oblivious_core::sse::encode(event.event.as_deref(), &event.data)]
+    }
+    /// The complete answer as the client received it, after `finish`, for dialects whose
+    /// answers the relay stores (Responses).
+    fn completed_response(&self) -> Option<&serde_json::Value> {
+        None
+    }
 }
 
-pub fn stream_encoder(dialect: Dialect, meta: StreamMeta) -> Box<dyn StreamEncoder> {
+/// Whether an upstream answer in `upstream` goes to a `client` as the upstream sent it (only
+/// for Responses today; the other dialects' answers are rebuilt from the IR).
+pub fn relays_verbatim(client: Dialect, upstream: Dialect) -> bool {
+    client == upstream && client == Dialect::Responses
+}
+
+pub fn stream_encoder(dialect: Dialect, meta: StreamMeta, request: &ChatRequest) -> Box<dyn StreamEncoder> {
     match dialect {
         Dialect::OpenAi => Box::new(openai::OpenAiStreamEncoder::new(meta)),
+        Dialect::Responses => Box::new(responses::ResponsesStreamEncoder::new(meta, request)),
         Dialect::Anthropic => Box::new(anthropic::AnthropicStreamEncoder::new(meta)),
         Dialect::Gemini => Box::new(gemini::GeminiStreamEncoder::new(meta)),
     }
@@ -114,6 +140,9 @@ pub struct UpstreamRequest {
     /// Headers including authentication. Never log these.
     pub headers: Vec<(String, String)>,
     pub body: serde_json::Value,
+    /// The wire format of the request and so of its answer (Responses for a pass-through to
+    /// OpenAI or Azure, else the provider's dialect).
+    pub dialect: Dialect,
 }
 
 /// The dialect a provider speaks.
@@ -127,6 +156,7 @@ pub fn provider_dialect(provider: Provider) -> Dialect {
 
 /// Builds the upstream request for a chat call. The built-in channel base URL is already
 /// resolved. The request always asks for usage (streamed or not) unless a quirk forbids it.
+/// A Responses client's body goes as sent to a channel that serves Responses.
 pub fn build_upstream_request(
     channel: &Channel,
     base_url: &str,
@@ -134,6 +164,12 @@ pub fn build_upstream_request(
     request: &ChatRequest,
     upstream_model: &str,
 ) -> UpstreamRequest {
+    let responses_body = request.original.as_ref().filter(|o| o.dialect == Dialect::Responses).map(|o| &o.body);
+    if let Some(body) = responses_body
+        && let Some(upstream) = responses::build_upstream_request(channel, base_url, key, body, upstream_model)
+    {
+        return upstream;
+    }
     match channel.provider {
         Provider::Openai | Provider::AzureOpenai | Provider::OpenaiCompatible => {
             openai::build_upstream_request(channel, base_url, key, request, upstream_model)
@@ -143,10 +179,12 @@ pub fn build_upstream_request(
     }
 }
 
-/// Parses a successful non-streaming upstream answer. The error string says what was malformed.
-pub fn parse_upstream_response(provider: Provider, body: &[u8]) -> Result<ChatResponse, String> {
-    match provider_dialect(provider) {
+/// Parses a successful non-streaming upstream answer in the wire format `dialect` (the
+/// request's, [`UpstreamRequest::dialect`]). The error string says what was malformed.
+pub fn parse_upstream_response(dialect: Dialect, body: &[u8]) -> Result<ChatResponse, String> {
+    match dialect {
         Dialect::OpenAi => openai::parse_upstream_response(body),
+        Dialect::Responses => responses::parse_upstream_response(body),
         Dialect::Anthropic => anthropic::parse_upstream_response(body),
         Dialect::Gemini => gemini::parse_upstream_response(body),
     }
@@ -172,9 +210,11 @@ pub trait StreamDecoder: Send {
     fn done(&self) -> bool;
 }
 
-pub fn stream_decoder(provider: Provider) -> Box<dyn StreamDecoder> {
-    match provider_dialect(provider) {
+/// The decoder of an upstream stream in the wire format `dialect` (the request's).
+pub fn stream_decoder(dialect: Dialect) -> Box<dyn StreamDecoder> {
+    match dialect {
         Dialect::OpenAi => Box::new(openai::OpenAiStreamDecoder::default()),
+        Dialect::Responses => Box::new(responses::ResponsesStreamDecoder::default()),
         Dialect::Anthropic => Box::new(anthropic::AnthropicStreamDecoder::default()),
         Dialect::Gemini => Box::new(gemini::GeminiStreamDecoder::default()),
     }
@@ -212,7 +252,7 @@ pub struct UpstreamFailure {
 /// Classifies an upstream error response by status *and* body, per provider.
 pub fn classify_failure(provider: Provider, status: u16, body: &[u8]) -> UpstreamFailure {
     match provider_dialect(provider) {
-        Dialect::OpenAi => openai::classify_failure(status, body),
+        Dialect::OpenAi | Dialect::Responses => openai::classify_failure(status, body),
         Dialect::Anthropic => anthropic::classify_failure(status, body),
         Dialect::Gemini => gemini::classify_failure(status, body),
     }

@@ -54,6 +54,8 @@ fn endpoint_of(parts: &Parts) -> &'static str {
         "embeddings"
     } else if path.starts_with("/v1/messages/count_tokens") {
         "count_tokens"
+    } else if path.starts_with("/v1/responses") && parts.method != Method::POST {
+        "responses"
     } else if parts.method == Method::GET {
         "models"
     } else {

@@ -58,8 +58,12 @@ pub async fn enter_chat(
         Ok(bytes) => bytes,
         Err(error) => return early_error(guard, error),
     };
-    let mut request = match dialect::parse_request(entry.dialect, &bytes, entry.hints) {
-        Ok(request) => request,
+    let parsed = match entry.dialect {
+        Dialect::Responses => super::responses::parse(&relay, &principal, &bytes).await,
+        _ => dialect::parse_request(entry.dialect, &bytes, entry.hints).map(|request| (request, None)),
+    };
+    let (mut request, keeper) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => return early_error(guard, error),
     };
     if let Some(original) = request.original.as_mut() {
@@ -72,6 +76,7 @@ pub async fn enter_chat(
         request,
         guard,
         gemini_json_array: entry.gemini_json_array,
+        keeper,
     };
     with_request_id(serve_chat(relay, call).await, request_id)
 }

@@ -140,7 +140,7 @@ async fn attempt(
     };
     let mut headers = vec![auth];
     headers.extend(channel.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let request = UpstreamRequest { url, headers, body };
+    let request = UpstreamRequest { url, headers, body, dialect: Dialect::OpenAi };
     let deadline = tokio::time::Instant::now() + Duration::from_millis(channel.timeouts.first_byte_ms);
     let client = relay.client_for(channel);
     let response = upstream::send(&client, channel, request, lane, deadline).await?;

@@ -1,4 +1,5 @@
-//! The relay's HTTP surface: one router for the OpenAI, Anthropic and Gemini endpoints, health
+//! The relay's HTTP surface: one router for the OpenAI (Chat Completions and Responses),
+//! Anthropic and Gemini endpoints, health
 //! and metrics (the product API, admin included, is the gateway's). `app` is separate from
 //! serving so tests can drive it directly.
 
@@ -11,6 +12,7 @@ mod gemini;
 mod models;
 mod openai;
 mod probes;
+mod responses;
 
 use std::sync::Arc;
 
@@ -32,6 +34,9 @@ pub fn app(relay: Arc<Relay>) -> Router {
         .route("/v1/models/{model}", get(models::get_model))
         .route("/v1/messages", post(anthropic::messages))
         .route("/v1/messages/count_tokens", post(count_tokens::count_tokens))
+        .route("/v1/responses", post(responses::create))
+        .route("/v1/responses/{id}", get(responses::get).delete(responses::delete))
+        .route("/v1/responses/{id}/input_items", get(responses::input_items))
         .route("/v1beta/models", get(models::list_gemini_models))
         .route("/v1beta/models/{model_action}", post(gemini::generate).get(models::get_gemini_model))
         .fallback(openai::not_found)

@@ -48,7 +48,7 @@ pub fn build_upstream_request(
     if let Some(original) = original {
         let mut body = original.body.clone();
         body.insert("model".into(), json!(upstream_model));
-        return UpstreamRequest { url, headers, body: Value::Object(body) };
+        return UpstreamRequest { url, headers, body: Value::Object(body), dialect: Dialect::Anthropic };
     }
 
     let mut body = Map::new();
@@ -119,7 +119,7 @@ pub fn build_upstream_request(
     }
     body.insert("stream".into(), json!(request.stream));
 
-    UpstreamRequest { url, headers, body: Value::Object(body) }
+    UpstreamRequest { url, headers, body: Value::Object(body), dialect: Dialect::Anthropic }
 }
 
 /// The thinking budget a reasoning request asks for; `None` is thinking off.

@@ -114,7 +114,7 @@ pub fn build_upstream_request(
         merge_missing(&mut body, client);
     }
 
-    UpstreamRequest { url, headers, body: Value::Object(body) }
+    UpstreamRequest { url, headers, body: Value::Object(body), dialect: Dialect::Gemini }
 }
 
 /// `{base}/v1beta/models/{model}:generateContent`, without repeating a version the base already

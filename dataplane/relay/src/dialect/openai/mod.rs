@@ -26,6 +26,7 @@ mod upstream;
 
 pub use errors::classify_failure;
 pub use request::parse_request;
+pub(crate) use request::tool_choice_mode;
 pub use response::{parse_upstream_response, render_response};
 pub use stream_decode::OpenAiStreamDecoder;
 pub use stream_encode::OpenAiStreamEncoder;

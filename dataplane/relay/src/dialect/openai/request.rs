@@ -296,14 +296,19 @@ fn parse_function(function: &Map<String, Value>, path: &str) -> Result<ToolDefin
     })
 }
 
+/// A `tool_choice` given as a string, in both OpenAI APIs.
+pub(crate) fn tool_choice_mode(mode: &str) -> Result<ToolChoice, ApiError> {
+    match mode {
+        "auto" => Ok(ToolChoice::Auto),
+        "none" => Ok(ToolChoice::None),
+        "required" => Ok(ToolChoice::Required),
+        other => Err(invalid("tool_choice", format!("unknown value `{other}`; expected auto, none or required"))),
+    }
+}
+
 fn parse_tool_choice(value: &Value) -> Result<ToolChoice, ApiError> {
     match value {
-        Value::String(mode) => match mode.as_str() {
-            "auto" => Ok(ToolChoice::Auto),
-            "none" => Ok(ToolChoice::None),
-            "required" => Ok(ToolChoice::Required),
-            other => Err(invalid("tool_choice", format!("unknown value `{other}`; expected auto, none or required"))),
-        },
+        Value::String(mode) => tool_choice_mode(mode),
         Value::Object(choice) => {
             let name = match optional(choice, "function") {
                 Some(function) => string(object(function, "tool_choice.function")?, "name", "tool_choice.function")?,

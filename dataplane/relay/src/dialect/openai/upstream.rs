@@ -38,7 +38,7 @@ pub fn build_upstream_request(
     };
     let mut headers = vec![auth];
     headers.extend(channel.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
-    UpstreamRequest { url, headers, body: build_body(channel, request, upstream_model) }
+    UpstreamRequest { url, headers, body: build_body(channel, request, upstream_model), dialect: Dialect::OpenAi }
 }
 
 fn build_body(channel: &Channel, request: &ChatRequest, upstream_model: &str) -> Value {
