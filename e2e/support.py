@@ -261,8 +261,10 @@ class Server(LogFile):
             )
         return result
 
-    def request_records(self, model: str, count: int = 1) -> list[dict]:
-        """The request records of `model` (newest first), once the batched writer stored `count`."""
+    def request_records(self, model: str, count: int = 1, ingress: Optional[str] = None) -> list[dict]:
+        """The request records of `model` (newest first; only those that came in through `ingress`
+        when given: clients sharing a model share the server), once the batched writer stored
+        `count`."""
 
         def find() -> Optional[list[dict]]:
             response = httpx.get(
@@ -272,7 +274,7 @@ class Server(LogFile):
                 timeout=5,
             )
             response.raise_for_status()
-            rows = response.json()["data"]
+            rows = [r for r in response.json()["data"] if ingress is None or r["ingress"] == ingress]
             return rows if len(rows) >= count else None
 
         return poll(find, timeout=10, what=f"{count} request records of {model}", interval=0.05)

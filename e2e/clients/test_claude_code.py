@@ -11,7 +11,7 @@ import pytest
 from agents import run_claude
 from support import ADMIN_KEY, Server
 
-PROVIDERS = ["anthropic", "openai", "gemini"]
+PROVIDERS = ["anthropic", "openai", "azure-openai", "openai-compatible", "gemini"]
 ANSWER_WORDS = 6
 
 
@@ -22,7 +22,7 @@ def test_claude_code_answers_through_every_provider_with_exact_usage(server: Ser
 
     assert result["is_error"] is False, result
     assert result["result"].split()[0] == "Mock" and len(result["result"].split()) == ANSWER_WORDS, result
-    [record] = server.request_records(model)
+    [record] = server.request_records(model, ingress="anthropic")
     assert (record["status"], record["ingress"], record["provider"]) == (200, "anthropic", provider)
     assert record["stream"] is True, "Claude Code streams"
     assert record["usage_estimated"] is False
@@ -38,7 +38,7 @@ def test_claude_code_runs_a_tool_and_answers_from_its_result(server: Server, pro
     assert result["is_error"] is False, result
     assert result["num_turns"] == 2, result
     assert result["result"].startswith("Mock result"), "the answer after the tool result"
-    rows = server.request_records(model, 2)
+    rows = server.request_records(model, 2, ingress="anthropic")
     assert [r["status"] for r in rows] == [200, 200]
     assert all(not r["usage_estimated"] and r["cost_micros"] > 0 for r in rows)
     assert sum(r["output_tokens"] for r in rows) == result["usage"]["output_tokens"]

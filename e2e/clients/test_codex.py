@@ -28,7 +28,7 @@ def test_codex_answers_through_every_provider_with_exact_usage(server: Server, p
     assert result["error"] is None, result
     words = (result["message"] or "").split()
     assert words[:1] == ["Mock"] and len(words) == ANSWER_WORDS, result
-    [record] = server.request_records(model)
+    [record] = server.request_records(model, ingress="responses")
     assert (record["status"], record["ingress"], record["provider"]) == (200, "responses", provider)
     assert record["stream"] is True, "Codex streams"
     assert record["usage_estimated"] is False
@@ -49,7 +49,7 @@ def test_codex_runs_a_command_and_answers_from_its_output(server: Server, provid
     assert command["command"].endswith("mock"), "the mock calls exec_command with cmd `mock`"
     assert command["exit_code"] == 127, "…which the shell does not know"
     assert (result["message"] or "").startswith("Mock result"), "the answer after the command's output"
-    rows = server.request_records(model, 2)
+    rows = server.request_records(model, 2, ingress="responses")
     assert len(rows) == 2, "one request for the call, one with its output"
     assert all((r["status"], r["ingress"], r["provider"]) == (200, "responses", provider) for r in rows)
     assert all(not r["usage_estimated"] and r["cost_micros"] > 0 for r in rows)
