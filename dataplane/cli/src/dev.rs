@@ -31,7 +31,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     };
     let relay = process::relay(store.clone(), settings).await?;
     let gateway_config = process::gateway_config(&args.store.data_dir)?;
-    let gateway = process::gateway(relay.runtime.clone(), gateway_config, Services::ALL);
+    let files = process::files(&args.store.data_dir, &relay.runtime, &gateway_config)?;
+    let gateway = process::gateway(relay.runtime.clone(), gateway_config, Services::ALL, Some(files));
 
     let manifests_dir = args.manifests.or_else(|| Some(PathBuf::from("crds/examples")).filter(|p| p.is_dir()));
     manifests::start(relay.clone(), manifests_dir).await?;

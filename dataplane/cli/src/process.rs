@@ -10,6 +10,7 @@ use axum::Router;
 use oblivious_chat::Chat;
 use oblivious_chat::bus::StreamBus;
 use oblivious_core::edge::{Edge, EdgeConfig, Hop, Hops};
+use oblivious_files::{FileLimits, Files, ObjectStorage, UrlSigner};
 use oblivious_gateway::{Gateway, GatewayConfig, Registration, jwt_secret};
 use oblivious_relay::Relay;
 use oblivious_runtime::money::parse_decimal_micros;
@@ -142,12 +143,32 @@ pub fn chat_config(relay_url: String, internal_token: String) -> oblivious_chat:
 }
 
 /// The gateway (with the chat routes in its OpenAPI document when chat is served beside it).
-pub fn gateway(runtime: Arc<Runtime>, config: GatewayConfig, services: Services) -> Arc<Gateway> {
+pub fn gateway(runtime: Arc<Runtime>, config: GatewayConfig, services: Services, files: Option<Files>) -> Arc<Gateway> {
     let mut gateway = Gateway::new(runtime, config);
     if services.chat {
         gateway.extra_routes = oblivious_chat::route_docs();
     }
+    gateway.files = files;
     Arc::new(gateway)
+}
+
+/// Uploaded files: stored where `OBLIVIOUS_OBJECT_STORE` says (`s3://bucket/prefix` with the
+/// standard AWS variables, `file:///path`, else `{data_dir}/files`), at most
+/// `OBLIVIOUS_MAX_FILE_BYTES` each (default 20 MiB) and `OBLIVIOUS_USER_STORAGE_BYTES` per user
+/// (default 1 GiB); download URLs are signed with a key derived from the JWT secret.
+pub fn files(data_dir: &Path, runtime: &Runtime, config: &GatewayConfig) -> anyhow::Result<Files> {
+    let objects = ObjectStorage::from_url(env("OBLIVIOUS_OBJECT_STORE").as_deref(), data_dir)?;
+    let mut limits = FileLimits::default();
+    let bytes = |name: &str, default: u64| -> anyhow::Result<u64> {
+        match env(name) {
+            Some(value) => value.trim().parse().with_context(|| format!("{name} must be a number of bytes")),
+            None => Ok(default),
+        }
+    };
+    limits.max_file_bytes = bytes("OBLIVIOUS_MAX_FILE_BYTES", limits.max_file_bytes)?;
+    limits.user_quota_bytes = bytes("OBLIVIOUS_USER_STORAGE_BYTES", limits.user_quota_bytes)?;
+    tracing::info!(storage = objects.describe, "file storage");
+    Ok(Files::new(objects, runtime.store.clone(), limits, UrlSigner::derived_from(&config.jwt_secret)))
 }
 
 /// The edge layer of a process and the hops it calls other services through (both route by

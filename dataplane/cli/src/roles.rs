@@ -119,7 +119,13 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let gateway = process::gateway(relay.runtime.clone(), process::gateway_config(&args.store.data_dir)?, services);
+    let gateway_config = process::gateway_config(&args.store.data_dir)?;
+    // Only the product API serves files (chat and RAG will read them through the same crate).
+    let files = match services.gateway {
+        true => Some(process::files(&args.store.data_dir, &relay.runtime, &gateway_config)?),
+        false => None,
+    };
+    let gateway = process::gateway(relay.runtime.clone(), gateway_config, services, files);
     let edge = process::edge(&relay, &gateway, role.name(), &pod);
     let chat = if services.chat {
         let relay_url = match (&args.relay_url, services.relay) {

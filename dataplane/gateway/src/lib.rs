@@ -20,8 +20,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use oblivious_files::Files;
 use oblivious_runtime::Runtime;
 use oblivious_store::quota::Freshness;
 use oblivious_store::{BalanceState, Store};
@@ -40,11 +41,13 @@ pub struct Gateway {
     pub config: GatewayConfig,
     /// Routes of other services mounted beside the gateway (chat), for the OpenAPI document.
     pub extra_routes: Vec<RouteDoc>,
+    /// Uploaded files; `None` answers the file routes with 503 (a gateway built without storage).
+    pub files: Option<Files>,
 }
 
 impl Gateway {
     pub fn new(runtime: Arc<Runtime>, config: GatewayConfig) -> Self {
-        Gateway { runtime, config, extra_routes: Vec::new() }
+        Gateway { runtime, config, extra_routes: Vec::new(), files: None }
     }
 
     /// The process's store.
@@ -77,7 +80,7 @@ fn body(schema: fn() -> Value) -> Option<fn() -> Value> {
 /// from this one list.
 fn routes() -> Vec<Route> {
     use openapi::object;
-    use routes::{admin, auth, keys, user};
+    use routes::{admin, auth, files, keys, user};
     let doc = |method, path, summary, auth, body, status| RouteDoc { method, path, summary, auth, body, status };
     vec![
         (
@@ -203,6 +206,45 @@ fn routes() -> Vec<Route> {
         (
             doc("DELETE", "/api/v1/keys/{id}", "Revoke one of the caller's keys", "user", None, 204),
             delete(keys::revoke),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/files",
+                "Upload a file (multipart field `file`): 201, or 200 with the caller's file of the same content",
+                "user",
+                None,
+                201,
+            ),
+            // The size limit is applied while the body streams in (`files::upload`), not by axum's.
+            post(files::upload).layer(DefaultBodyLimit::disable()),
+        ),
+        (doc("GET", "/api/v1/files", "The caller's files, newest first", "user", None, 200), get(files::list)),
+        (
+            doc(
+                "GET",
+                "/api/v1/files/{id}",
+                "One of the caller's files, with a signed download URL",
+                "user",
+                None,
+                200,
+            ),
+            get(files::get),
+        ),
+        (
+            doc("DELETE", "/api/v1/files/{id}", "Delete one of the caller's files and its content", "user", None, 204),
+            delete(files::delete),
+        ),
+        (
+            doc(
+                "GET",
+                "/api/v1/files/{id}/content",
+                "Download a file through its signed URL (expires, signature)",
+                "none",
+                None,
+                200,
+            ),
+            get(files::content),
         ),
         (doc("GET", "/api/v1/admin/users", "Search users (q, limit, offset)", "admin", None, 200), get(admin::users)),
         (

@@ -211,7 +211,7 @@ impl Deployment {
         relay.install(snapshot);
         let mut gateway_config = oblivious_gateway::GatewayConfig::with_secret(rand::random::<[u8; 32]>().to_vec());
         gateway_config.initial_balance_micros = 1_000_000_000;
-        let gateway = process::gateway(relay.runtime.clone(), gateway_config, Services::ALL);
+        let gateway = process::gateway(relay.runtime.clone(), gateway_config, Services::ALL, None);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let mut chat_config = process::chat_config(base.clone(), internal_token.clone());

@@ -2,5 +2,6 @@
 
 pub mod admin;
 pub mod auth;
+pub mod files;
 pub mod keys;
 pub mod user;
