@@ -44,14 +44,16 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let edge = process::edge(&relay, &gateway, "all", "dev");
     // Chat calls the relay like any client: here, this very process.
     let bus = process::chat_bus(args.redis_url.as_deref()).await?;
-    let chat = process::chat(&gateway, bus, process::chat_config(format!("http://{addr}"), internal_token), &edge);
+    let relay_url = format!("http://{addr}");
+    let rag = process::rag(&gateway, &relay_url, &internal_token, &edge);
+    let chat = process::chat(&gateway, bus, process::chat_config(relay_url, internal_token), &edge);
     // Alone, this process owns every reply: those left streaming by a previous run are over.
     chat.spawn_reaper(args.replicas <= 1);
     eprintln!(
         "oblivious dev listening on http://{addr}  (web UI: http://{addr}/, OpenAI: http://{addr}/v1, Anthropic: http://{addr}, Gemini: http://{addr}/v1beta)"
     );
 
-    let app = process::router(Services::ALL, relay.clone(), &gateway, Some(chat), edge);
+    let app = process::router(Services::ALL, relay.clone(), &gateway, Some(chat), rag, edge);
     drain::serve(listener, app, &relay, drain).await;
     mock.shutdown();
     Ok(())

@@ -12,6 +12,7 @@ use oblivious_chat::bus::StreamBus;
 use oblivious_core::edge::{Edge, EdgeConfig, Hop, Hops};
 use oblivious_files::{FileLimits, Files, ObjectStorage, UrlSigner};
 use oblivious_gateway::{Gateway, GatewayConfig, Registration, jwt_secret};
+use oblivious_rag::{Embedder, IngestSettings, Ingestor, Rag};
 use oblivious_relay::Relay;
 use oblivious_runtime::money::parse_decimal_micros;
 use oblivious_runtime::{Runtime, RuntimeConfig};
@@ -148,6 +149,9 @@ pub fn gateway(runtime: Arc<Runtime>, config: GatewayConfig, services: Services,
     if services.chat {
         gateway.extra_routes = oblivious_chat::route_docs();
     }
+    if files.is_some() {
+        gateway.extra_routes.extend(oblivious_rag::route_docs());
+    }
     gateway.files = files;
     Arc::new(gateway)
 }
@@ -187,6 +191,16 @@ pub fn edge(relay: &Arc<Relay>, gateway: &Arc<Gateway>, role: &str, instance: &s
     })
 }
 
+/// The RAG service of a process (knowledge bases and their ingestion worker), beside the product
+/// API that stores the files; its embeddings go to the relay like chat's requests.
+pub fn rag(gateway: &Arc<Gateway>, relay_url: &str, internal_token: &str, edge: &Edge) -> Option<Arc<Rag>> {
+    let files = gateway.files.clone()?;
+    let embedder = Embedder::new(relay_url, internal_token, edge.hops.clone());
+    let ingestor = Ingestor::new(gateway.store().clone(), files, embedder.clone(), IngestSettings::default());
+    ingestor.spawn_worker(gateway.runtime.lifecycle.clone());
+    Some(Rag::new(gateway.clone(), ingestor, embedder))
+}
+
 /// The chat service of a process: its relay calls go through the process's hops, its jobs are
 /// tracked by the process's lifecycle.
 pub fn chat(gateway: &Arc<Gateway>, bus: StreamBus, config: oblivious_chat::ChatConfig, edge: &Edge) -> Arc<Chat> {
@@ -200,6 +214,7 @@ pub fn router(
     relay: Arc<Relay>,
     gateway: &Arc<Gateway>,
     chat: Option<Arc<Chat>>,
+    rag: Option<Arc<Rag>>,
     edge: Arc<Edge>,
 ) -> Router {
     let mut app =
@@ -209,6 +224,9 @@ pub fn router(
     }
     if let Some(chat) = chat {
         app = app.merge(oblivious_chat::router(chat));
+    }
+    if let Some(rag) = rag {
+        app = app.merge(oblivious_rag::router(rag));
     }
     if services.gateway {
         app = app.fallback(crate::web::serve);

@@ -127,12 +127,19 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     };
     let gateway = process::gateway(relay.runtime.clone(), gateway_config, services, files);
     let edge = process::edge(&relay, &gateway, role.name(), &pod);
+    // Chat and RAG call the relay like any client.
+    let relay_url = match (&args.relay_url, services.relay) {
+        (Some(url), _) => Some(url.clone()),
+        (None, true) => Some(format!("http://{addr}")),
+        (None, false) => None,
+    };
+    let needs_relay = || anyhow::anyhow!("the {} role needs --relay-url (OBLIVIOUS_RELAY_URL)", role.name());
+    let rag = match services.gateway {
+        true => process::rag(&gateway, relay_url.as_deref().ok_or_else(needs_relay)?, &internal_token, &edge),
+        false => None,
+    };
     let chat = if services.chat {
-        let relay_url = match (&args.relay_url, services.relay) {
-            (Some(url), _) => url.clone(),
-            (None, true) => format!("http://{addr}"),
-            (None, false) => anyhow::bail!("the {} role needs --relay-url (OBLIVIOUS_RELAY_URL)", role.name()),
-        };
+        let relay_url = relay_url.clone().ok_or_else(needs_relay)?;
         let bus = process::chat_bus(args.redis_url.as_deref()).await?;
         let chat = process::chat(&gateway, bus, process::chat_config(relay_url, internal_token), &edge);
         chat.spawn_reaper(false);
@@ -142,7 +149,7 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     };
     eprintln!("oblivious {} listening on http://{addr} (ready once a configuration is held)", role.name());
 
-    drain::serve(listener, process::router(services, relay.clone(), &gateway, chat, edge), &relay, drain).await;
+    drain::serve(listener, process::router(services, relay.clone(), &gateway, chat, rag, edge), &relay, drain).await;
     if let Some(mock) = mock {
         mock.shutdown();
     }

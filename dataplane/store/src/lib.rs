@@ -11,6 +11,8 @@ mod backend;
 pub mod chat;
 mod error;
 pub mod files;
+pub mod knowledge;
+pub mod knowledge_search;
 pub mod kv;
 mod ledger;
 pub mod limits;
@@ -27,6 +29,8 @@ pub use api_keys::{ApiKeyRecord, CreatedApiKey, NewApiKey, generate_api_key, has
 pub use backend::{Store, StoreKind};
 pub use error::StoreError;
 pub use files::FileRecord;
+pub use knowledge::{IngestClaim, KnowledgeBase, KnowledgeFile, NewChunk, PendingChunk};
+pub use knowledge_search::ChunkHit;
 pub use ledger::{BalanceChange, BalanceState, Charge, LedgerEntry, LedgerKind, SettledCharge};
 pub use redeem_codes::{RedeemCodeRecord, RedeemRefusal, Redemption};
 pub use refresh_tokens::{RefreshTokenRecord, Rotation};

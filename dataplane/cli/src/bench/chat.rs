@@ -218,7 +218,7 @@ impl Deployment {
         chat_config.generate_titles = false;
         let edge = process::edge(&relay, &gateway, "all", "bench");
         let chat = process::chat(&gateway, oblivious_chat::bus::StreamBus::local(), chat_config, &edge);
-        let app = process::router(Services::ALL, relay, &gateway, Some(chat), edge);
+        let app = process::router(Services::ALL, relay, &gateway, Some(chat), None, edge);
         tokio::spawn(async move { axum::serve(oblivious_core::serve::without_nagle(listener), app).await });
         Ok(Deployment { base, internal_token, user_id: OnceLock::new(), _mock: mock, _dir: dir })
     }

@@ -1,0 +1,257 @@
+//! Ingestion: durable jobs (one per file in a knowledge base) run by workers — the `rag` role, or
+//! in-process in `dev`/`all`. A worker claims a job, then: parse the file (status `parsing`),
+//! chunk it (`chunking`; chunks upserted by ordinal), embed the chunks still without a vector in
+//! batches (`embedding`, progress counted), and mark it `indexed` — or `failed` with the reason.
+//!
+//! Crash safety: a claim is a lease the worker renews with every step; a worker that dies leaves
+//! a job whose lease runs out, and the next worker claims it, re-parses, re-chunks (the same
+//! chunks, so nothing is duplicated and finished vectors are kept) and embeds only what is
+//! missing. Writes of a worker that lost its claim are refused by the store (fencing).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oblivious_core::shutdown::Lifecycle;
+use oblivious_files::Files;
+use oblivious_store::knowledge::status;
+use oblivious_store::{IngestClaim, NewChunk, Store, now_ms};
+use tokio::sync::Notify;
+
+use crate::chunk::{ChunkSettings, chunk};
+use crate::embed::Embedder;
+use crate::parse::parse;
+
+#[derive(Debug, Clone, Copy)]
+pub struct IngestSettings {
+    /// How long a claim holds without renewal.
+    pub lease: Duration,
+    /// Chunks per embeddings request.
+    pub batch: usize,
+    /// How often an idle worker looks for jobs (it is also woken when one is queued here).
+    pub poll: Duration,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        // The lease outlasts an embeddings call with all its 429 backoff (`embed::Backoff`).
+        IngestSettings { lease: Duration::from_secs(300), batch: 32, poll: Duration::from_secs(2) }
+    }
+}
+
+/// How long a job that hit a passing failure (the relay unreachable, rate limited) waits before
+/// a worker takes it again.
+const RETRY_LATER: Duration = Duration::from_secs(30);
+/// Claims after which a passing failure counts as the file's failure.
+const MAX_ATTEMPTS: i32 = 5;
+
+/// How a job ended, for logs and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Indexed {
+        chunks: usize,
+    },
+    Failed(String),
+    /// Another worker took the job over (this one's lease had run out).
+    LostClaim,
+    /// The process is draining: the job was handed back to the queue.
+    Requeued,
+    /// A passing failure: the job is taken again after `RETRY_LATER`.
+    RetryLater(String),
+}
+
+pub struct Ingestor {
+    store: Store,
+    files: Files,
+    embedder: Embedder,
+    pub settings: IngestSettings,
+    wake: Notify,
+}
+
+/// Failures inside a job: the job's own (shown on the file) or the store's (the job is left to
+/// its lease and retried).
+enum Stop {
+    Failed(String),
+    LostClaim,
+    Requeue,
+    RetryLater(String),
+    Store(oblivious_store::StoreError),
+}
+
+impl From<oblivious_store::StoreError> for Stop {
+    fn from(error: oblivious_store::StoreError) -> Self {
+        Stop::Store(error)
+    }
+}
+
+impl Ingestor {
+    pub fn new(store: Store, files: Files, embedder: Embedder, settings: IngestSettings) -> Arc<Self> {
+        Arc::new(Ingestor { store, files, embedder, settings, wake: Notify::new() })
+    }
+
+    /// Tells an idle worker of this process that a job was queued.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs a worker until the process drains; tracked, so shutdown waits for the current step.
+    pub fn spawn_worker(self: &Arc<Self>, lifecycle: Arc<Lifecycle>) {
+        let ingestor = self.clone();
+        let tracked = lifecycle.clone();
+        tracked.spawn_job(async move {
+            loop {
+                if lifecycle.is_draining() {
+                    return;
+                }
+                match ingestor.run_once(&lifecycle).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "ingestion: the store failed; retrying"),
+                }
+                tokio::select! {
+                    _ = ingestor.wake.notified() => {}
+                    _ = tokio::time::sleep(ingestor.settings.poll) => {}
+                    _ = lifecycle.stopping() => return,
+                }
+            }
+        });
+    }
+
+    /// Claims and runs one job; `None` when there was none.
+    pub async fn run_once(&self, lifecycle: &Lifecycle) -> Result<Option<Outcome>, oblivious_store::StoreError> {
+        let now = now_ms();
+        let Some(claim) = self.store.claim_ingestion(now, now + self.lease_ms()).await? else {
+            return Ok(None);
+        };
+        let outcome = match self.run(&claim, lifecycle).await {
+            Ok(chunks) => match self.store.finish_ingestion(&claim, None, now_ms()).await? {
+                true => Outcome::Indexed { chunks },
+                false => Outcome::LostClaim,
+            },
+            Err(Stop::RetryLater(reason)) if claim.attempt < MAX_ATTEMPTS => {
+                tracing::info!(kb = %claim.kb_id, file = %claim.file_id, reason, "ingestion will be retried");
+                let later = now_ms() + RETRY_LATER.as_millis() as i64;
+                let file = self.store.knowledge_file(claim.user_id, claim.kb_id, claim.file_id).await?;
+                let (total, done) = file.map_or((0, 0), |f| (f.chunks_total, f.chunks_embedded));
+                self.store.ingestion_progress(&claim, status::EMBEDDING, total, done, later, now_ms()).await?;
+                Outcome::RetryLater(reason)
+            }
+            Err(Stop::Failed(reason) | Stop::RetryLater(reason)) => {
+                tracing::info!(kb = %claim.kb_id, file = %claim.file_id, reason, "ingestion failed");
+                match self.store.finish_ingestion(&claim, Some(&reason), now_ms()).await? {
+                    true => Outcome::Failed(reason),
+                    false => Outcome::LostClaim,
+                }
+            }
+            Err(Stop::LostClaim) => Outcome::LostClaim,
+            Err(Stop::Requeue) => {
+                self.store.ingestion_progress(&claim, status::QUEUED, 0, 0, 0, now_ms()).await?;
+                Outcome::Requeued
+            }
+            Err(Stop::Store(error)) => return Err(error),
+        };
+        Ok(Some(outcome))
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.settings.lease.as_millis() as i64
+    }
+
+    /// Moves the job to `status`, renewing its lease.
+    async fn step(&self, claim: &IngestClaim, status: &str, total: usize, embedded: usize) -> Result<(), Stop> {
+        let now = now_ms();
+        let held = self
+            .store
+            .ingestion_progress(claim, status, total as i32, embedded as i32, now + self.lease_ms(), now)
+            .await?;
+        if held { Ok(()) } else { Err(Stop::LostClaim) }
+    }
+
+    /// Makes sure the base has its vector index. Every job checks, so a failure here (e.g. two
+    /// workers creating it at once) only costs speed until the next job creates it.
+    async fn ensure_vector_index(&self, claim: &IngestClaim, dims: i32) {
+        if let Err(error) = self.store.ensure_vector_index(claim.kb_id, dims).await {
+            tracing::warn!(%error, kb = %claim.kb_id, "could not create the knowledge base's vector index");
+        }
+    }
+
+    async fn run(&self, claim: &IngestClaim, lifecycle: &Lifecycle) -> Result<usize, Stop> {
+        let kb = self
+            .store
+            .knowledge_base(claim.user_id, claim.kb_id)
+            .await?
+            .ok_or_else(|| Stop::Failed("the knowledge base is gone".into()))?;
+        let file = self
+            .store
+            .file(claim.user_id, claim.file_id)
+            .await?
+            .ok_or_else(|| Stop::Failed("the file is gone".into()))?;
+        if let Some(dims) = kb.embedding_dims {
+            self.ensure_vector_index(claim, dims).await;
+        }
+
+        self.step(claim, status::PARSING, 0, 0).await?;
+        let bytes = self.files.content(&file).await.map_err(|e| Stop::Failed(format!("cannot read the file: {e}")))?;
+        let sections = parse(&file.media_type, &bytes).map_err(|e| Stop::Failed(e.0))?;
+
+        self.step(claim, status::CHUNKING, 0, 0).await?;
+        let settings = ChunkSettings {
+            max_tokens: kb.chunk_tokens.max(1) as usize,
+            overlap_tokens: kb.chunk_overlap.max(0) as usize,
+        };
+        let chunks: Vec<NewChunk> = chunk(&sections, settings)
+            .into_iter()
+            .map(|c| NewChunk {
+                ordinal: c.ordinal as i32,
+                text: c.text,
+                tokens: c.tokens as i32,
+                heading: c.heading,
+                page: c.page.map(|p| p as i32),
+            })
+            .collect();
+        if !self.store.upsert_chunks(claim, &chunks).await? {
+            return Err(Stop::LostClaim);
+        }
+        let total = chunks.len();
+        let mut embedded = self.store.embedded_chunk_count(claim.kb_id, claim.file_id).await? as usize;
+        self.step(claim, status::EMBEDDING, total, embedded).await?;
+
+        loop {
+            let pending = self.store.unembedded_chunks(claim.kb_id, claim.file_id, self.settings.batch as i64).await?;
+            if pending.is_empty() {
+                return Ok(total);
+            }
+            if lifecycle.is_draining() {
+                return Err(Stop::Requeue);
+            }
+            // The heading goes with the text: "Install > Linux" is what a question often names.
+            let inputs: Vec<String> = pending
+                .iter()
+                .map(|c| if c.heading.is_empty() { c.text.clone() } else { format!("{}\n\n{}", c.heading, c.text) })
+                .collect();
+            let vectors =
+                self.embedder.embed(claim.user_id, &kb.embedding_model, &inputs).await.map_err(|e| {
+                    if e.transient { Stop::RetryLater(e.to_string()) } else { Stop::Failed(e.to_string()) }
+                })?;
+            let dims = vectors.first().map_or(0, Vec::len) as i32;
+            if vectors.iter().any(|v| v.len() as i32 != dims || dims == 0) {
+                return Err(Stop::Failed("the embedding model returned vectors of different sizes".into()));
+            }
+            let base_dims = self.store.knowledge_base_dims(claim.kb_id, dims).await?;
+            if base_dims == Some(dims) && kb.embedding_dims.is_none() {
+                self.ensure_vector_index(claim, dims).await;
+            }
+            if base_dims != Some(dims) {
+                return Err(Stop::Failed(format!(
+                    "the embedding model returned {dims} dimensions; this knowledge base holds {}",
+                    base_dims.unwrap_or_default()
+                )));
+            }
+            let pairs: Vec<_> = pending.iter().map(|c| c.id).zip(vectors).collect();
+            if !self.store.store_embeddings(claim, &pairs).await? {
+                return Err(Stop::LostClaim);
+            }
+            embedded += pairs.len();
+            self.step(claim, status::EMBEDDING, total, embedded).await?;
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Retrieval over real HTTP, on SQLite and on PostgreSQL (pgvector HNSW per knowledge base):
+//! `POST /api/v1/knowledge-bases/{id}/search` fuses the vector and full-text legs, cites the file,
+//! heading and passage, applies the threshold last, and never returns another base's chunks. The
+//! mock's embeddings are lexical (hashed words), so which chunk answers a question is knowable.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{Harness, User};
+
+cases!(
+    a_question_finds_the_passage_that_answers_it_with_its_citation,
+    the_threshold_is_applied_last_and_the_weight_shifts_between_legs,
+    a_search_never_returns_another_bases_or_users_chunks,
+);
+
+const POLICIES: &str = "# Policies\n\n## Refunds\n\nRefunds are paid within fourteen days of the return.\n\n\
+## Shipping\n\nParcels ship from the Lyon warehouse every weekday.\n\n\
+## Support\n\nThe support desk answers email around the clock.\n";
+
+const WEATHER: &str = "# Weather\n\n## Forecast\n\nSunny mornings and light wind all week.\n";
+
+/// A knowledge base holding `files` (name, content), indexed.
+async fn indexed(h: &Harness, user: &User, settings: Value, files: &[(&str, &str)]) -> String {
+    let mut body = json!({"name": "kb", "embedding_model": "embed", "chunk_tokens": 64, "chunk_overlap": 0});
+    body.as_object_mut().unwrap().extend(settings.as_object().unwrap().clone());
+    let kb = h.knowledge_base(user, body).await;
+    let kb_id = kb["id"].as_str().unwrap().to_string();
+    for (name, content) in files {
+        let file = h.upload(user, name, content.as_bytes()).await;
+        assert_eq!(h.add_file(user, &kb_id, file["id"].as_str().unwrap()).await.0, StatusCode::ACCEPTED);
+        assert!(matches!(h.run_once().await, Some(oblivious_rag::Outcome::Indexed { .. })));
+    }
+    kb_id
+}
+
+async fn search(h: &Harness, user: &User, kb: &str, query: &str) -> Vec<Value> {
+    let (status, page) = h.post(user, &format!("/api/v1/knowledge-bases/{kb}/search"), json!({"query": query})).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["data"].as_array().unwrap().clone()
+}
+
+async fn a_question_finds_the_passage_that_answers_it_with_its_citation(h: Harness) {
+    let user = h.sign_up("alice").await;
+    let kb = indexed(&h, &user, json!({}), &[("policies.md", POLICIES), ("weather.md", WEATHER)]).await;
+    let hits = search(&h, &user, &kb, "How many days until refunds are paid?").await;
+    let best = &hits[0];
+    assert!(best["text"].as_str().unwrap().contains("fourteen days"), "{hits:#?}");
+    assert_eq!(best["file_name"], "policies.md");
+    assert_eq!(best["heading"], "Policies > Refunds");
+    assert_eq!((best["vector_rank"].as_u64(), best["text_rank"].as_u64()), (Some(1), Some(1)), "both legs agree");
+    assert!(best["similarity"].as_f64().unwrap() > 0.3);
+    assert!(hits.windows(2).all(|w| w[0]["score"].as_f64() >= w[1]["score"].as_f64()), "best first");
+
+    let (status, error) = h.post(&user, &format!("/api/v1/knowledge-bases/{kb}/search"), json!({"query": " "})).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    // The question's embedding is billed to the user like the documents'.
+    let logs = h.request_logs(&user).await;
+    assert!(logs.iter().filter(|l| l.endpoint == "embeddings").count() >= 3);
+}
+
+async fn the_threshold_is_applied_last_and_the_weight_shifts_between_legs(h: Harness) {
+    let user = h.sign_up("bob").await;
+    let strict = indexed(&h, &user, json!({"score_threshold": 0.3}), &[("policies.md", POLICIES)]).await;
+    let hits = search(&h, &user, &strict, "refunds paid days").await;
+    assert!(!hits.is_empty());
+    assert!(hits.iter().all(|hit| hit["similarity"].as_f64().unwrap() >= 0.3), "{hits:#?}");
+    assert!(search(&h, &user, &strict, "volcanic eruptions").await.is_empty(), "nothing relevant, nothing returned");
+
+    // Text only: a word found in one chunk ranks it first even if vectors would not.
+    let text_only =
+        indexed(&h, &user, json!({"vector_weight": 0.0}), &[("policies2.md", &POLICIES.replace("Policies", "Rules"))])
+            .await;
+    let hits = search(&h, &user, &text_only, "Lyon").await;
+    assert!(hits[0]["text"].as_str().unwrap().contains("Lyon"));
+    assert_eq!(hits[0]["text_rank"], 1);
+}
+
+async fn a_search_never_returns_another_bases_or_users_chunks(h: Harness) {
+    let alice = h.sign_up("alice").await;
+    let bob = h.sign_up("bob").await;
+    let policies = indexed(&h, &alice, json!({}), &[("policies.md", POLICIES)]).await;
+    let weather = indexed(&h, &alice, json!({}), &[("weather.md", WEATHER)]).await;
+    let hits = search(&h, &alice, &weather, "refunds paid within fourteen days").await;
+    assert!(hits.iter().all(|hit| hit["knowledge_base_id"] == weather), "{hits:#?}");
+    assert!(hits.iter().all(|hit| !hit["text"].as_str().unwrap().contains("Refunds")));
+    let (status, _) =
+        h.post(&bob, &format!("/api/v1/knowledge-bases/{policies}/search"), json!({"query": "refunds"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,194 @@
+//! The two retrieval legs over `chunks`, each filtered *inside* the search (never a filter applied
+//! to an approximate top-k after the fact, which silently loses neighbours):
+//!
+//! - vectors: in PostgreSQL, pgvector's HNSW on a partial index per knowledge base (created by
+//!   `ensure_vector_index` once the base's dimension is known), so a search of one base walks
+//!   only that base's graph; in SQLite, an exact scan of the base's vectors in process.
+//! - full text: PostgreSQL's `tsvector` (GIN) or SQLite's FTS5, any of the query's words.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use crate::backend::{Backend, on_pool};
+use crate::knowledge::{blob_f32, pgvector_text};
+use crate::{Store, StoreResult};
+
+/// Candidates HNSW considers per search (pgvector's `hnsw.ef_search`); above the default 40 so
+/// a top-k of a few dozen keeps its recall.
+const EF_SEARCH: i64 = 200;
+
+/// A chunk as retrieval returns it, with what a citation shows.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ChunkHit {
+    pub id: Uuid,
+    pub kb_id: Uuid,
+    pub file_id: Uuid,
+    pub file_name: String,
+    pub ordinal: i32,
+    pub heading: String,
+    pub page: Option<i32>,
+    pub text: String,
+}
+
+/// The name of a base's partial HNSW index.
+fn index_name(kb_id: Uuid) -> String {
+    format!("chunks_hnsw_{}", kb_id.simple())
+}
+
+impl Store {
+    /// Creates the base's vector index for `dims`-dimensional vectors, if it has none
+    /// (PostgreSQL; SQLite searches exactly and needs none).
+    pub async fn ensure_vector_index(&self, kb_id: Uuid, dims: i32) -> StoreResult<()> {
+        if let Backend::Postgres(pool) = &self.backend {
+            // Identifiers and the predicate are built from a UUID and an integer: nothing to escape.
+            let sql = format!(
+                "CREATE INDEX IF NOT EXISTS {} ON chunks USING hnsw ((embedding::vector({dims})) vector_cosine_ops) \
+                 WHERE kb_id = '{kb_id}'",
+                index_name(kb_id)
+            );
+            sqlx::query(&sql).execute(pool).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops the base's vector index (with the base).
+    pub async fn drop_vector_index(&self, kb_id: Uuid) -> StoreResult<()> {
+        if let Backend::Postgres(pool) = &self.backend {
+            sqlx::query(&format!("DROP INDEX IF EXISTS {}", index_name(kb_id))).execute(pool).await?;
+        }
+        Ok(())
+    }
+
+    /// The `limit` chunks of base `kb_id` nearest to `query` by cosine, with their similarity.
+    pub async fn vector_search(
+        &self,
+        kb_id: Uuid,
+        dims: i32,
+        query: &[f32],
+        limit: i64,
+    ) -> StoreResult<Vec<(Uuid, f32)>> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                // The predicate names the base literally so the planner can match the partial index
+                // even on a generic plan.
+                let sql = format!(
+                    "SELECT id, (1 - (embedding::vector({dims}) <=> $1::vector({dims})))::float4 FROM chunks \
+                     WHERE kb_id = '{kb_id}' AND embedding IS NOT NULL \
+                     ORDER BY embedding::vector({dims}) <=> $1::vector({dims}) LIMIT $2"
+                );
+                let mut tx = pool.begin().await?;
+                sqlx::query(&format!("SET LOCAL hnsw.ef_search = {EF_SEARCH}")).execute(&mut *tx).await?;
+                let rows: Vec<(Uuid, f32)> =
+                    sqlx::query_as(&sql).bind(pgvector_text(query)).bind(limit).fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
+            Backend::Sqlite(pool) => {
+                let rows: Vec<(Uuid, Vec<u8>)> =
+                    sqlx::query_as("SELECT id, embedding FROM chunks WHERE kb_id = $1 AND embedding IS NOT NULL")
+                        .bind(kb_id)
+                        .fetch_all(pool)
+                        .await?;
+                let mut scored: Vec<(Uuid, f32)> =
+                    rows.into_iter().map(|(id, blob)| (id, cosine(query, &blob_f32(&blob)))).collect();
+                scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+                scored.truncate(usize::try_from(limit).unwrap_or(0));
+                Ok(scored)
+            }
+        }
+    }
+
+    /// The `limit` chunks of the bases that best match any of `words`, best first, with the
+    /// backend's relevance (higher is better).
+    pub async fn text_search(&self, kb_ids: &[Uuid], words: &[String], limit: i64) -> StoreResult<Vec<(Uuid, f64)>> {
+        let words: Vec<&String> =
+            words.iter().filter(|w| !w.is_empty() && w.chars().all(char::is_alphanumeric)).collect();
+        if words.is_empty() || kb_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Words are letters and digits only (checked above): safe inside either query language.
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                let query = words.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" | ");
+                let sql = "SELECT id, ts_rank_cd(search, q)::float8 FROM chunks, to_tsquery('simple', $2) q \
+                           WHERE kb_id = ANY($1) AND search @@ q ORDER BY 2 DESC, id LIMIT $3";
+                Ok(sqlx::query_as(sql).bind(kb_ids).bind(query).bind(limit).fetch_all(pool).await?)
+            }
+            Backend::Sqlite(pool) => {
+                let query = words.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" OR ");
+                let bases = (0..kb_ids.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+                // bm25() is lower for better matches.
+                let sql = format!(
+                    "SELECT c.id, -bm25(chunks_fts) FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid \
+                     WHERE chunks_fts MATCH $1 AND c.kb_id IN ({bases}) ORDER BY bm25(chunks_fts), c.id LIMIT $2"
+                );
+                let mut statement = sqlx::query_as(&sql).bind(query).bind(limit);
+                for kb_id in kb_ids {
+                    statement = statement.bind(*kb_id);
+                }
+                Ok(statement.fetch_all(pool).await?)
+            }
+        }
+    }
+
+    /// The cosine similarity of each of the chunks `ids` (those with a vector) to `query`.
+    pub async fn chunk_similarities(&self, ids: &[Uuid], query: &[f32]) -> StoreResult<HashMap<Uuid, f32>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                let dims = query.len();
+                let sql = format!(
+                    "SELECT id, (1 - (embedding <=> $2::vector({dims})))::float4 FROM chunks \
+                     WHERE id = ANY($1) AND vector_dims(embedding) = {dims}"
+                );
+                let rows: Vec<(Uuid, f32)> =
+                    sqlx::query_as(&sql).bind(ids).bind(pgvector_text(query)).fetch_all(pool).await?;
+                Ok(rows.into_iter().collect())
+            }
+            Backend::Sqlite(pool) => {
+                let mut out = HashMap::new();
+                for id in ids {
+                    let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as("SELECT embedding FROM chunks WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(pool)
+                        .await?;
+                    if let Some((Some(blob),)) = row {
+                        let vector = blob_f32(&blob);
+                        if vector.len() == query.len() {
+                            out.insert(*id, cosine(query, &vector));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// The chunks `ids` with their file names, in no particular order.
+    pub async fn chunks_by_id(&self, ids: &[Uuid]) -> StoreResult<Vec<ChunkHit>> {
+        let mut out = Vec::with_capacity(ids.len());
+        // A handful of ids per search: one indexed lookup each keeps the SQL the same on both
+        // backends (no array binding in SQLite).
+        for id in ids {
+            let sql = "SELECT c.id, c.kb_id, c.file_id, f.name AS file_name, c.ordinal, c.heading, c.page, c.text \
+                       FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = $1";
+            let hit: Option<ChunkHit> =
+                on_pool!(self, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?);
+            out.extend(hit);
+        }
+        Ok(out)
+    }
+}
+
+/// Cosine similarity; 0 for vectors of different sizes or no length.
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return 0.0;
+    }
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norms = a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norms < f32::EPSILON { 0.0 } else { dot / norms }
+}
