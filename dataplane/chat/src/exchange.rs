@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::catalog::group_may_use;
 use crate::context::{MAX_HISTORY_MESSAGES, build_messages, context_window};
 use crate::job::{self, JobSpec};
+use crate::sources::Retrieval;
 use crate::titles::provisional_title;
 use crate::views::{TopicView, message_view};
 use crate::{Chat, views};
@@ -55,7 +56,7 @@ pub async fn start(
     let reply = started.assistant_message.id;
     let lane = LaneContext::from_headers(headers);
     match prompt(chat, exchange.session, &started, &model).await {
-        Ok(request) => {
+        Ok((request, retrieval)) => {
             let title_from = match (&exchange.user_text, new_topic) {
                 (Some(question), true) => Some((started.topic.id, question.clone())),
                 _ => None,
@@ -68,6 +69,7 @@ pub async fn start(
                 request,
                 lane,
                 title_from,
+                retrieval,
             };
             if let Err(error) = chat.bus.open(reply).await {
                 tracing::warn!(%error, "cannot open the stream on the bus; readers will use the stored reply");
@@ -119,8 +121,15 @@ fn not_found_or_store(error: oblivious_store::StoreError) -> ProductError {
     }
 }
 
-/// The Chat Completions request for the reply: the branch up to the placeholder's parent.
-async fn prompt(chat: &Chat, session: &ChatSession, started: &StartedExchange, model: &str) -> ApiResult<Value> {
+/// The Chat Completions request for the reply (the branch up to the placeholder's parent), and
+/// what to retrieve for it: the session's knowledge bases that hold anything, searched for the
+/// question being answered (the branch's last user message).
+async fn prompt(
+    chat: &Chat,
+    session: &ChatSession,
+    started: &StartedExchange,
+    model: &str,
+) -> ApiResult<(Value, Option<Retrieval>)> {
     let history: Vec<ChatMessage> = match started.assistant_message.parent_id {
         Some(parent) => chat.store().chat_branch_to(started.topic.id, parent, MAX_HISTORY_MESSAGES).await?,
         None => Vec::new(),
@@ -130,7 +139,20 @@ async fn prompt(chat: &Chat, session: &ChatSession, started: &StartedExchange, m
     if let Some(temperature) = views::temperature(session.temperature_milli) {
         request["temperature"] = json!(temperature);
     }
-    Ok(request)
+    let question = history.iter().rev().find(|m| m.role == "user").map(|m| m.content.clone());
+    let retrieval = match (question, &chat.rag) {
+        (Some(query), Some(_)) => {
+            let mut bases = Vec::new();
+            for id in chat.store().chat_session_knowledge_bases(session.user_id, session.id).await? {
+                bases.extend(
+                    chat.store().knowledge_base(session.user_id, id).await?.filter(|kb| kb.embedding_dims.is_some()),
+                );
+            }
+            (!bases.is_empty()).then_some(Retrieval { bases, query })
+        }
+        _ => None,
+    };
+    Ok((request, retrieval))
 }
 
 async fn respond(chat: &Chat, user_id: Uuid, started: &StartedExchange) -> ApiResult<Value> {

@@ -16,6 +16,7 @@ use crate::Chat;
 use crate::events::{EventKind, StreamEvent};
 use crate::relay_client::{RelayChunk, RelayFailure};
 use crate::running::StopSignal;
+use crate::sources::{self, Retrieval};
 use crate::titles;
 use crate::views::message_view;
 
@@ -41,6 +42,8 @@ pub struct JobSpec {
     pub lane: LaneContext,
     /// The first question of a new topic, which gets a generated title when the reply is done.
     pub title_from: Option<(Uuid, String)>,
+    /// The session's knowledge bases and the question to search them for.
+    pub retrieval: Option<Retrieval>,
 }
 
 /// How the reply ended.
@@ -56,6 +59,8 @@ struct Progress {
     content: String,
     reasoning: String,
     usage: Option<Usage>,
+    /// The reply's sources (API.md `Source`), stored with it.
+    sources: Vec<Value>,
     next_event: u64,
 }
 
@@ -89,8 +94,20 @@ pub async fn run(chat: Arc<Chat>, spec: JobSpec, mut stop: StopSignal) {
 }
 
 async fn generate(chat: &Chat, spec: &JobSpec, stop: &mut StopSignal, progress: &mut Progress) -> Outcome {
+    let mut request = std::borrow::Cow::Borrowed(&spec.request);
+    if let Some(retrieval) = &spec.retrieval {
+        let (sources, block) = tokio::select! {
+            found = sources::retrieve(chat, spec.user_id, retrieval) => found,
+            _ = stopped(stop) => return Outcome::Stopped,
+            _ = chat.lifecycle.deadline() => return Outcome::Failed(cut_by_shutdown()),
+        };
+        // Before the first token, so the UI can show what the answer draws on as it streams.
+        publish(chat, spec, progress, EventKind::Sources, json!({"sources": sources})).await;
+        progress.sources = sources;
+        request = std::borrow::Cow::Owned(sources::with_sources(&spec.request, block));
+    }
     let started = tokio::select! {
-        started = chat.relay.stream(spec.user_id, &spec.lane, spec.message_id, &spec.request) => started,
+        started = chat.relay.stream(spec.user_id, &spec.lane, spec.message_id, &request) => started,
         _ = stopped(stop) => return Outcome::Stopped,
         _ = chat.lifecycle.deadline() => return Outcome::Failed(cut_by_shutdown()),
     };
@@ -211,7 +228,7 @@ async fn finish(chat: &Chat, spec: &JobSpec, outcome: Outcome, progress: &mut Pr
         reasoning_tokens: usage.map(|u| to_i64(u.reasoning_tokens)),
         cost_micros: cost,
         currency: price.map(|p| p.currency.clone()).or_else(|| cost.map(|_| chat.gateway.currency())),
-        sources: Value::Array(Vec::new()),
+        sources: Value::Array(progress.sources.clone()),
     };
     let stored = finalize_with_retry(chat, spec.message_id, &last).await;
     let message = match &stored {

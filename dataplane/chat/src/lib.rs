@@ -15,6 +15,7 @@ mod job;
 pub mod relay_client;
 mod routes;
 pub mod running;
+mod sources;
 #[cfg(test)]
 mod test_support;
 mod titles;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use oblivious_core::edge::Hops;
 use oblivious_core::shutdown::Lifecycle;
 use oblivious_gateway::{Gateway, GatewayState};
+use oblivious_rag::Rag;
 use oblivious_store::Store;
 
 pub use job::HEARTBEAT_EVERY;
@@ -58,6 +60,8 @@ pub struct Chat {
     pub config: ChatConfig,
     /// The process's shutdown state: jobs are spawned on it.
     pub lifecycle: Arc<Lifecycle>,
+    /// Retrieval from the sessions' knowledge bases; `None` where no file storage is configured.
+    pub rag: Option<Arc<Rag>>,
 }
 
 impl Chat {
@@ -69,9 +73,10 @@ impl Chat {
         config: ChatConfig,
         hops: Arc<Hops>,
         lifecycle: Arc<Lifecycle>,
+        rag: Option<Arc<Rag>>,
     ) -> Arc<Self> {
         let relay = RelayClient::new(&config.relay_url, &config.internal_token, hops);
-        Arc::new(Chat { gateway, relay, bus, config, lifecycle })
+        Arc::new(Chat { gateway, relay, bus, config, lifecycle, rag })
     }
 
     pub fn store(&self) -> &Store {

@@ -34,8 +34,17 @@ pub struct SessionView {
     pub opening_message: Option<String>,
     pub pinned: bool,
     pub group: String,
+    /// The knowledge bases the session's answers draw on.
+    pub knowledge_base_ids: Vec<Uuid>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl SessionView {
+    /// The view of a session whose knowledge bases are `knowledge_base_ids`.
+    pub fn new(session: &ChatSession, knowledge_base_ids: Vec<Uuid>) -> Self {
+        SessionView { knowledge_base_ids, ..SessionView::from(session) }
+    }
 }
 
 impl From<&ChatSession> for SessionView {
@@ -52,6 +61,7 @@ impl From<&ChatSession> for SessionView {
             opening_message: s.opening_message.clone(),
             pinned: s.pinned,
             group: s.group.clone(),
+            knowledge_base_ids: Vec::new(),
             created_at: s.created_at,
             updated_at: s.updated_at,
         }

@@ -10,6 +10,10 @@ mod support;
 #[path = "api/pods.rs"]
 mod pods;
 
+/// Sessions answering from knowledge bases, with sources.
+#[path = "api/knowledge.rs"]
+mod knowledge;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{Api, Reader};
@@ -32,6 +36,16 @@ oblivious_store::both_backends!(
     search_finds_the_callers_messages_with_a_snippet,
     bad_input_is_refused_naming_the_field,
     the_lane_a_send_is_dyed_with_travels_with_its_reply_and_a_users_own_lane_header_does_not,
+);
+
+use knowledge::{
+    a_session_links_only_its_owners_knowledge_bases, a_session_with_a_knowledge_base_answers_with_numbered_sources,
+};
+
+oblivious_store::both_backends!(
+    start = Api::start;
+    a_session_with_a_knowledge_base_answers_with_numbered_sources,
+    a_session_links_only_its_owners_knowledge_bases,
 );
 
 async fn a_sent_message_streams_its_reply_which_is_stored_with_usage_and_cost(api: Api) {

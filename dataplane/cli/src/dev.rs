@@ -46,7 +46,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let bus = process::chat_bus(args.redis_url.as_deref()).await?;
     let relay_url = format!("http://{addr}");
     let rag = process::rag(&gateway, &relay_url, &internal_token, &edge);
-    let chat = process::chat(&gateway, bus, process::chat_config(relay_url, internal_token), &edge);
+    let chat = process::chat(&gateway, bus, process::chat_config(relay_url, internal_token), &edge, rag.clone());
     // Alone, this process owns every reply: those left streaming by a previous run are over.
     chat.spawn_reaper(args.replicas <= 1);
     eprintln!(

@@ -203,8 +203,14 @@ pub fn rag(gateway: &Arc<Gateway>, relay_url: &str, internal_token: &str, edge: 
 
 /// The chat service of a process: its relay calls go through the process's hops, its jobs are
 /// tracked by the process's lifecycle.
-pub fn chat(gateway: &Arc<Gateway>, bus: StreamBus, config: oblivious_chat::ChatConfig, edge: &Edge) -> Arc<Chat> {
-    Chat::new(gateway.clone(), bus, config, edge.hops.clone(), gateway.runtime.lifecycle.clone())
+pub fn chat(
+    gateway: &Arc<Gateway>,
+    bus: StreamBus,
+    config: oblivious_chat::ChatConfig,
+    edge: &Edge,
+    rag: Option<Arc<Rag>>,
+) -> Arc<Chat> {
+    Chat::new(gateway.clone(), bus, config, edge.hops.clone(), gateway.runtime.lifecycle.clone(), rag)
 }
 
 /// The router of the served roles behind the edge layer. The relay's probes and metrics are

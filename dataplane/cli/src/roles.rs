@@ -141,7 +141,7 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     let chat = if services.chat {
         let relay_url = relay_url.clone().ok_or_else(needs_relay)?;
         let bus = process::chat_bus(args.redis_url.as_deref()).await?;
-        let chat = process::chat(&gateway, bus, process::chat_config(relay_url, internal_token), &edge);
+        let chat = process::chat(&gateway, bus, process::chat_config(relay_url, internal_token), &edge, rag.clone());
         chat.spawn_reaper(false);
         Some(chat)
     } else {

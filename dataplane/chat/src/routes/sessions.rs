@@ -31,6 +31,7 @@ pub struct CreateSession {
     description: Option<String>,
     opening_message: Option<String>,
     group: Option<String>,
+    knowledge_base_ids: Option<Vec<Uuid>>,
 }
 
 #[derive(Deserialize)]
@@ -47,11 +48,38 @@ pub struct PatchSession {
     opening_message: Option<Option<String>>,
     pinned: Option<bool>,
     group: Option<String>,
+    knowledge_base_ids: Option<Vec<Uuid>>,
 }
+
+/// Most knowledge bases one session may draw on.
+const MAX_SESSION_KNOWLEDGE_BASES: usize = 10;
 
 pub async fn list(State(chat): State<Arc<Chat>>, UserIdentity { user, .. }: UserIdentity) -> ApiResult<Json<Value>> {
     let sessions = chat.store().list_chat_sessions(user.id).await?;
-    Ok(Json(json!({"sessions": sessions.iter().map(SessionView::from).collect::<Vec<_>>()})))
+    let mut links = chat.store().chat_sessions_knowledge_bases(user.id).await?;
+    let views: Vec<SessionView> =
+        sessions.iter().map(|s| SessionView::new(s, links.remove(&s.id).unwrap_or_default())).collect();
+    Ok(Json(json!({"sessions": views})))
+}
+
+/// The view of a session with its knowledge bases.
+async fn view(chat: &Chat, session: &oblivious_store::chat::ChatSession) -> ApiResult<SessionView> {
+    let bases = chat.store().chat_session_knowledge_bases(session.user_id, session.id).await?;
+    Ok(SessionView::new(session, bases))
+}
+
+/// Links the session to `ids`, each of which must be one of the user's knowledge bases.
+async fn link_knowledge_bases(chat: &Chat, user_id: Uuid, session_id: Uuid, ids: &[Uuid]) -> ApiResult<()> {
+    if ids.len() > MAX_SESSION_KNOWLEDGE_BASES {
+        return Err(ProductError::invalid(
+            "knowledge_base_ids",
+            format!("at most {MAX_SESSION_KNOWLEDGE_BASES} knowledge bases"),
+        ));
+    }
+    if !chat.store().set_chat_session_knowledge_bases(user_id, session_id, ids).await? {
+        return Err(ProductError::invalid("knowledge_base_ids", "each must be one of your knowledge bases"));
+    }
+    Ok(())
 }
 
 pub async fn get_one(
@@ -61,7 +89,7 @@ pub async fn get_one(
 ) -> ApiResult<Json<SessionView>> {
     let session =
         chat.store().get_chat_session(user.id, id).await?.ok_or_else(|| ProductError::not_found("session"))?;
-    Ok(Json(SessionView::from(&session)))
+    Ok(Json(view(&chat, &session).await?))
 }
 
 /// A model the user's group may use, refused with the field's name otherwise.
@@ -116,7 +144,14 @@ pub async fn create(
         group: body.group.unwrap_or_default(),
     };
     let session = chat.store().create_chat_session(new).await?;
-    Ok((StatusCode::CREATED, Json(SessionView::from(&session))))
+    if let Some(ids) = &body.knowledge_base_ids
+        && let Err(error) = link_knowledge_bases(&chat, user.id, session.id, ids).await
+    {
+        // Nothing half-made: the session goes with the refusal.
+        chat.store().delete_chat_session(user.id, session.id).await?;
+        return Err(error);
+    }
+    Ok((StatusCode::CREATED, Json(view(&chat, &session).await?)))
 }
 
 /// The agent's model when the user may use it, else the first model they may use.
@@ -160,12 +195,16 @@ pub async fn patch(
         pinned: body.pinned,
         group: body.group,
     };
+    if let Some(ids) = &body.knowledge_base_ids {
+        chat.store().get_chat_session(user.id, id).await?.ok_or_else(|| ProductError::not_found("session"))?;
+        link_knowledge_bases(&chat, user.id, id, ids).await?;
+    }
     let session = chat
         .store()
         .update_chat_session(user.id, id, &update)
         .await?
         .ok_or_else(|| ProductError::not_found("session"))?;
-    Ok(Json(SessionView::from(&session)))
+    Ok(Json(view(&chat, &session).await?))
 }
 
 pub async fn delete(

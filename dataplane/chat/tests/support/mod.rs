@@ -11,7 +11,9 @@ use oblivious_chat::bus::StreamBus;
 use oblivious_chat::{Chat, ChatConfig};
 use oblivious_core::edge::{Caller, CallerLookup, Edge, EdgeConfig, Hop, Hops};
 use oblivious_core::sse::SseParser;
+use oblivious_files::{FileLimits, Files, ObjectStorage, UrlSigner};
 use oblivious_gateway::{Gateway, GatewayConfig};
+use oblivious_rag::{Embedder, IngestSettings, Ingestor, Rag};
 use oblivious_relay::{Relay, RelayConfig};
 use oblivious_runtime::{Runtime, RuntimeConfig};
 use oblivious_store::Store;
@@ -44,6 +46,7 @@ spec:
     - {name: slow, upstreamModel: "u@words=40,tps=40"}
     - {name: free, upstreamModel: "u@words=3"}
     - {name: text-embedding-3-small}
+    - {name: embed, upstreamModel: text-embedding-3-small}
 ---
 apiVersion: oblivious.dev/v1alpha1
 kind: Channel
@@ -133,7 +136,11 @@ pub struct Api {
     base: String,
     mock_base: String,
     http: reqwest::Client,
+    /// Indexes files added to knowledge bases (tests run it with `run_once`).
+    pub ingestor: Arc<Ingestor>,
+    pub lifecycle: Arc<oblivious_core::shutdown::Lifecycle>,
     _mock: oblivious_mock_upstream::MockServer,
+    _files: tempfile::TempDir,
 }
 
 impl Api {
@@ -161,6 +168,10 @@ impl Api {
         relay.install(oblivious_compile::compile(&manifests).unwrap());
         let mut gateway = Gateway::new(runtime.clone(), GatewayConfig::with_secret(vec![7; 32]));
         gateway.extra_routes = oblivious_chat::route_docs();
+        let files_dir = tempfile::tempdir().unwrap();
+        let objects = ObjectStorage::local(files_dir.path()).unwrap();
+        let files = Files::new(objects, runtime.store.clone(), FileLimits::default(), UrlSigner::new(&[7; 32]));
+        gateway.files = Some(files.clone());
         let gateway = Arc::new(gateway);
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -168,13 +179,27 @@ impl Api {
         let chat_config =
             ChatConfig { relay_url: base.clone(), internal_token: INTERNAL.into(), generate_titles: true };
         let edge = edge(&relay);
-        let chat = Chat::new(gateway.clone(), bus, chat_config, edge.hops.clone(), runtime.lifecycle.clone());
+        let embedder = Embedder::new(&base, INTERNAL, edge.hops.clone());
+        let ingestor = Ingestor::new(runtime.store.clone(), files, embedder.clone(), IngestSettings::default());
+        let rag = Rag::new(gateway.clone(), ingestor.clone(), embedder);
+        let lifecycle = runtime.lifecycle.clone();
+        let chat =
+            Chat::new(gateway.clone(), bus, chat_config, edge.hops.clone(), lifecycle.clone(), Some(rag.clone()));
         let app = oblivious_relay::app(relay)
             .merge(oblivious_gateway::router(gateway))
             .merge(oblivious_chat::router(chat))
+            .merge(oblivious_rag::router(rag))
             .layer(axum::middleware::from_fn_with_state(edge, oblivious_core::edge::layer));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Api { base, mock_base: mock.base_url(), http: reqwest::Client::new(), _mock: mock }
+        Api {
+            base,
+            mock_base: mock.base_url(),
+            http: reqwest::Client::new(),
+            ingestor,
+            lifecycle,
+            _mock: mock,
+            _files: files_dir,
+        }
     }
 
     async fn call(
@@ -402,6 +427,27 @@ impl Api {
     }
 
     /// What the mock upstream received.
+    /// Uploads `bytes` as the user's file `name`; returns its id.
+    pub async fn upload(&self, user: &User, name: &str, bytes: &[u8]) -> String {
+        let boundary = "chat-test-boundary";
+        let mut body =
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\r\n")
+                .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let response = self
+            .http
+            .post(format!("{}/api/v1/files", self.base))
+            .bearer_auth(&user.token)
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let file: Value = response.json().await.unwrap();
+        file["id"].as_str().unwrap().to_string()
+    }
+
     pub async fn upstream_requests(&self) -> Vec<Value> {
         let response = self.http.get(format!("{}/_mock/requests", self.mock_base)).send().await.unwrap();
         response.json::<Value>().await.unwrap().as_array().cloned().unwrap_or_default()

@@ -217,7 +217,7 @@ impl Deployment {
         let mut chat_config = process::chat_config(base.clone(), internal_token.clone());
         chat_config.generate_titles = false;
         let edge = process::edge(&relay, &gateway, "all", "bench");
-        let chat = process::chat(&gateway, oblivious_chat::bus::StreamBus::local(), chat_config, &edge);
+        let chat = process::chat(&gateway, oblivious_chat::bus::StreamBus::local(), chat_config, &edge, None);
         let app = process::router(Services::ALL, relay, &gateway, Some(chat), None, edge);
         tokio::spawn(async move { axum::serve(oblivious_core::serve::without_nagle(listener), app).await });
         Ok(Deployment { base, internal_token, user_id: OnceLock::new(), _mock: mock, _dir: dir })

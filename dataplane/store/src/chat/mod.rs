@@ -10,6 +10,7 @@
 mod agents;
 mod branches;
 mod exchange;
+mod knowledge;
 mod messages;
 mod replies;
 mod sessions;
