@@ -29,7 +29,11 @@ from rendering import (
     selects,
 )
 
-ROLES = ("gateway", "chat", "relay")
+ROLES = ("gateway", "chat", "relay", "rag")
+# The roles that serve requests (rag, the ingestion worker, serves only probes and metrics).
+API_ROLES = ("gateway", "chat", "relay")
+# The roles that read users' files from the object store.
+FILE_ROLES = ("gateway", "chat", "rag")
 KINDS = ("channels", "modelpricings", "agents", "lanes", "tenants")
 OPERATOR = f"{RELEASE}-operator"
 # Kinds kubernetes-validate has no schema for, because they come from someone else's CRD.
@@ -138,7 +142,11 @@ def test_two_releases_in_two_namespaces_share_no_cluster_scoped_name():
         {"operator": {"resources": {"request": {"cpu": "1"}}}},
         {"dataPlane": {"relay": {"enable": False}}},
         {"dataPlane": {"gateway": {"autoscaling": {"target": 5}}}},
-        {"dataPlane": {"rag": {"enabled": True}}},
+        {"dataPlane": {"rag": {"autoscaling": {"inFlightPerPod": 5}}}},
+        {"dataPlane": {"rag": {"service": {"type": "LoadBalancer"}}}},
+        {"dataPlane": {"ingest": {"enabled": True}}},
+        {"objectStore": {"bucket": "files"}},
+        {"networkPolicy": {"objectStore": {"port": 9000}}},
         {"networkPolicy": {"providers": {"cidr": ["0.0.0.0/0"]}}},
         {"ingress": {"hosts": [{"host": "x", "paths": [{"path": "/", "pathType": "Prefix", "port": 80}]}]}},
         {"operator": {"securityContext": {"readOnlyRootFileSystem": True}}},
@@ -158,6 +166,12 @@ def test_schema_refuses_a_key_it_does_not_know_at_any_level(bogus):
         {"image": {"pullPolicy": "Sometimes"}},
         {"dataPlane": {"chat": {"replicas": "2"}}},
         {"secrets": {"databaseUrl": "mysql://x"}},
+        {"objectStore": {"url": "https://files.example.com/bucket"}},
+        {"objectStore": {"url": "s3://"}},
+        {"objectStore": {"endpoint": "minio.storage.svc:9000"}},
+        {"objectStore": {"maxFileBytes": -1}},
+        {"dataPlane": {"rag": {"autoscaling": {"pendingJobsMetric": ""}}}},
+        {"networkPolicy": {"objectStore": {"ports": [0]}}},
     ],
     ids=lambda v: json.dumps(v, separators=(",", ":"))[:60],
 )
@@ -569,7 +583,7 @@ def test_gateway_and_chat_call_the_relay_service_of_the_release(case):
     rendered = render(PLATFORM, values or None)
     relay = rendered.find("Service", f"{RELEASE}-relay")
     external = values.get("dataPlane", {}).get("relayUrl")
-    callers = [rendered.find("Deployment", f"{RELEASE}-{role}") for role in ("gateway", "chat")]
+    callers = [rendered.find("Deployment", f"{RELEASE}-{role}") for role in ("gateway", "chat", "rag")]
     for caller in filter(None, callers):
         url = env_of(caller)["OBLIVIOUS_RELAY_URL"]["value"]
         if external:
@@ -580,31 +594,35 @@ def test_gateway_and_chat_call_the_relay_service_of_the_release(case):
             assert url.hostname == f"{relay.name}.{NAMESPACE}.svc"
             assert url.port == relay["spec"]["ports"][0]["port"]
             assert selects({"matchLabels": relay["spec"]["selector"]}, rendered.get("Deployment", relay.name)["spec"]["template"]["metadata"]["labels"])
-        assert internal_token_ref(caller)["optional"] is False, "gateway and chat do not start without it"
+        assert internal_token_ref(caller)["optional"] is False, "gateway, chat and rag do not start without it"
     relay_deployment = rendered.find("Deployment", f"{RELEASE}-relay")
     if relay_deployment and not any(callers):
-        # A relay with no chat beside it may make its token up (relay-only-values: existingSecret without the key).
+        # A relay with no chat or rag beside it may make its token up (relay-only-values: existingSecret without the key).
         assert internal_token_ref(relay_deployment)["optional"] is True
     if relay_deployment:
         assert "OBLIVIOUS_RELAY_URL" not in env_of(relay_deployment)
 
 
-def test_without_the_relay_gateway_and_chat_need_a_relay_url():
+def test_without_the_relay_gateway_chat_and_rag_need_a_relay_url():
     off = values_with(**{"dataPlane.relay.enabled": False})
     with pytest.raises(helm.HelmRenderError, match="dataPlane.relayUrl"):
         render(PLATFORM, off)
     with pytest.raises(helm.HelmRenderError, match="dataPlane.relayUrl"):
         render(PLATFORM, values_with(**{"dataPlane.relay.enabled": False, "dataPlane.gateway.enabled": False}))
+    # rag alone still embeds through a relay.
+    with pytest.raises(helm.HelmRenderError, match="dataPlane.relayUrl"):
+        render(PLATFORM, values_with(**{"dataPlane.relay.enabled": False, "dataPlane.gateway.enabled": False,
+                                        "dataPlane.chat.enabled": False}))
     # No caller, no need.
-    alone = render(PLATFORM, values_with(**{"dataPlane.relay.enabled": False, "dataPlane.gateway.enabled": False, "dataPlane.chat.enabled": False}))
+    alone = render(PLATFORM, values_with(**{f"dataPlane.{role}.enabled": False for role in ROLES}))
     assert [d.name for d in alone.of("Deployment")] == [OPERATOR]
 
 
-def test_a_relay_url_reaches_gateway_and_chat_and_wins_over_the_release_relay():
+def test_a_relay_url_reaches_gateway_chat_and_rag_and_wins_over_the_release_relay():
     url = "https://relay.platform.example.com"
     for relay_on in (False, True):
         rendered = render(PLATFORM, values_with(**{"dataPlane.relay.enabled": relay_on, "dataPlane.relayUrl": url}))
-        for role in ("gateway", "chat"):
+        for role in ("gateway", "chat", "rag"):
             assert env_of(rendered.get("Deployment", f"{RELEASE}-{role}"))["OBLIVIOUS_RELAY_URL"]["value"] == url
 
 
@@ -634,7 +652,7 @@ def test_chart_secret_carries_only_the_values_given_and_a_generated_jwt_key(defa
     assert set(full) == {"DATABASE_URL", "REDIS_URL", "OBLIVIOUS_JWT_SECRET", "OBLIVIOUS_INTERNAL_TOKEN", "OBLIVIOUS_BOOTSTRAP_KEY"}
     assert base64.b64decode(full["DATABASE_URL"]).decode() == VALUES["ha-values.yaml"]["secrets"]["databaseUrl"]
     assert base64.b64decode(full["OBLIVIOUS_INTERNAL_TOKEN"]).decode() == VALUES["ha-values.yaml"]["secrets"]["internalToken"]
-    assert "internal token (relay <- chat) was generated" in defaults.notes and "internal token" not in ha.notes
+    assert "internal token (relay <- chat, rag) was generated" in defaults.notes and "internal token" not in ha.notes
     assert "WARNING: no DATABASE_URL" in defaults.notes and "WARNING" not in ha.notes
 
 
@@ -729,9 +747,11 @@ def test_without_an_ingress_only_the_gateway_is_open_to_everyone():
 
 def test_what_the_ingress_routes_to_accepts_the_edge_peers(ha):
     # ha: Ingress on, gatewayFrom empty -> relay and chat are edges open to any source too.
-    for role in ROLES:
+    for role in API_ROLES:
         rule = ha.get("NetworkPolicy", f"{RELEASE}-{role}")["spec"]["ingress"]
         assert rule == [{"ports": [{"port": 8080, "protocol": "TCP"}]}], role
+    # rag is no edge: only the platform's pods and the scrapers.
+    assert "from" in ha.get("NetworkPolicy", f"{RELEASE}-rag")["spec"]["ingress"][0]
     # With gatewayFrom set they take exactly those peers, beside the platform's pods and scrapers.
     controller = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
     values = copy.deepcopy(VALUES["ha-values.yaml"])
@@ -830,6 +850,212 @@ def test_service_monitors_scrape_named_ports_of_services_they_select(ha):
                 assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
     data_plane = ha.get("ServiceMonitor", f"{RELEASE}-data-plane")
     assert {s.name for s in ha.of("Service") if selects(data_plane["spec"]["selector"], s.labels)} == {f"{RELEASE}-{r}" for r in ROLES}
+
+
+# --- rag: the knowledge bases' ingestion worker --------------------------------------------------
+
+
+def test_rag_runs_the_ingestion_worker_calling_the_relay_with_the_internal_token(defaults):
+    deployment = defaults.get("Deployment", f"{RELEASE}-rag")
+    c = container(deployment)
+    assert c["command"] == ["oblivious"] and c["args"][0] == "rag"
+    assert deployment["spec"]["replicas"] == 1
+    env = env_of(deployment)
+    relay = defaults.get("Service", f"{RELEASE}-relay")
+    assert env["OBLIVIOUS_RELAY_URL"]["value"] == f"http://{relay.name}.{NAMESPACE}.svc:8080", "it embeds through the relay"
+    ref = internal_token_ref(deployment)
+    assert (ref["name"], ref["key"], ref["optional"]) == (f"{RELEASE}-secrets", "OBLIVIOUS_INTERNAL_TOKEN", False)
+    # Its Service only exists to be scraped: ClusterIP, the same named port.
+    service = defaults.get("Service", f"{RELEASE}-rag")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
+
+
+def test_a_relay_with_rag_beside_it_requires_the_internal_token():
+    values = values_with(VALUES["relay-only-values.yaml"], **{"dataPlane.rag.enabled": True})
+    rendered = render(PLATFORM, values)
+    for role in ("relay", "rag"):
+        ref = internal_token_ref(rendered.get("Deployment", f"{RELEASE}-{role}"))
+        assert (ref["name"], ref["optional"]) == ("oblivious-connection", False), role
+
+
+@pytest.mark.parametrize("case", [c for c in VALUES if (VALUES[c].get("ingress") or {}).get("enabled")] + ["every-host"])
+def test_no_ingress_path_routes_to_rag_and_its_network_policy_is_no_edge(case):
+    if case == "every-host":
+        hosts = [{"host": "a.example.com"}, {"host": "b.example.com", "paths": [{"path": "/", "pathType": "Prefix"},
+                                                                                  {"path": "/rag", "pathType": "Prefix"}]}]
+        values = {"ingress": {"enabled": True, "hosts": hosts}, "networkPolicy": {"enabled": True}}
+    else:
+        values = VALUES[case]
+    rendered = render(PLATFORM, values)
+    assert rendered.find("Deployment", f"{RELEASE}-rag"), "rag runs beside the Ingress"
+    ingress = rendered.get("Ingress", f"{RELEASE}-gateway")
+    backends = {p["backend"]["service"]["name"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]}
+    assert f"{RELEASE}-rag" not in backends and backends
+    # Not an edge: only the platform's pods and the scrapers may reach it, never any source.
+    policy = rendered.get("NetworkPolicy", f"{RELEASE}-rag")["spec"]["ingress"]
+    assert len(policy) == 1 and policy[0]["from"]
+    peers = policy[0]["from"]
+    gateway_from = (values.get("networkPolicy") or {}).get("gatewayFrom") or []
+    assert not [p for p in gateway_from if p in peers], "the Ingress controller's peers are not rag's"
+
+
+def test_rag_autoscales_on_the_external_pending_jobs_metric_with_a_cpu_fallback(ha):
+    deployment = ha.get("Deployment", f"{RELEASE}-rag")
+    assert "replicas" not in deployment["spec"], "the HPA owns replicas"
+    hpa = ha.get("HorizontalPodAutoscaler", f"{RELEASE}-rag")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.name}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 8)
+    metrics = {m["type"]: m for m in hpa["spec"]["metrics"]}
+    assert set(metrics) == {"External", "Resource"}, "a global count, not a per-pod (Pods) metric"
+    # Every rag pod reports the same global count: AverageValue divides it by the replicas, so
+    # desired replicas = ceil(pending / pendingJobsPerPod).
+    assert metrics["External"]["external"] == {"metric": {"name": "oblivious_rag_jobs_pending"},
+                                               "target": {"type": "AverageValue", "averageValue": "4"}}
+    assert metrics["Resource"]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 80}
+    assert env_of(deployment)["OBLIVIOUS_REPLICAS"]["value"] == "1"
+    # The other roles keep their Pods metric.
+    assert [m["type"] for m in ha.get("HorizontalPodAutoscaler", f"{RELEASE}-relay")["spec"]["metrics"]] == ["Pods"]
+
+
+def test_rag_autoscaling_metric_name_cpu_only_and_no_metric_at_all():
+    auto = "dataPlane.rag.autoscaling"
+    renamed = render(PLATFORM, values_with(**{f"{auto}.enabled": True, f"{auto}.pendingJobsPerPod": 10,
+                                              f"{auto}.pendingJobsMetric": "rag_pending_max", f"{auto}.cpuUtilization": 0}))
+    metrics = renamed.get("HorizontalPodAutoscaler", f"{RELEASE}-rag")["spec"]["metrics"]
+    assert metrics == [{"type": "External", "external": {"metric": {"name": "rag_pending_max"},
+                                                         "target": {"type": "AverageValue", "averageValue": "10"}}}]
+    # Without an adapter (the default pendingJobsPerPod 0): CPU only.
+    cpu = render(PLATFORM, values_with(**{f"{auto}.enabled": True}))
+    assert [m["type"] for m in cpu.get("HorizontalPodAutoscaler", f"{RELEASE}-rag")["spec"]["metrics"]] == ["Resource"]
+    with pytest.raises(helm.HelmRenderError, match="pendingJobsPerPod or cpuUtilization"):
+        render(PLATFORM, values_with(**{f"{auto}.enabled": True, f"{auto}.cpuUtilization": 0}))
+
+
+# --- objectStore: users' files -------------------------------------------------------------------
+
+OBJECT_ENV = ("OBLIVIOUS_OBJECT_STORE", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ALLOW_HTTP", "AWS_ACCESS_KEY_ID",
+              "AWS_SECRET_ACCESS_KEY", "OBLIVIOUS_MAX_FILE_BYTES", "OBLIVIOUS_USER_STORAGE_BYTES")
+
+MINIO = {"objectStore.url": "s3://oblivious/files", "objectStore.existingSecret": "minio-keys",
+         "objectStore.region": "eu-west-1", "objectStore.endpoint": "http://minio.storage.svc:9000",
+         "objectStore.allowHttp": True, "objectStore.maxFileBytes": 31457280, "objectStore.userStorageBytes": 10737418240}
+
+
+def test_object_store_values_reach_gateway_chat_and_rag_but_not_the_relay():
+    rendered = render(PLATFORM, values_with(**MINIO))
+    for role in FILE_ROLES:
+        env = env_of(rendered.get("Deployment", f"{RELEASE}-{role}"))
+        values = {k: env[k].get("value") for k in OBJECT_ENV if "value" in env.get(k, {})}
+        assert values == {
+            "OBLIVIOUS_OBJECT_STORE": "s3://oblivious/files",
+            "AWS_REGION": "eu-west-1",
+            "AWS_ENDPOINT_URL": "http://minio.storage.svc:9000",
+            "AWS_ALLOW_HTTP": "true",
+            "OBLIVIOUS_MAX_FILE_BYTES": "31457280",
+            "OBLIVIOUS_USER_STORAGE_BYTES": "10737418240",
+        }, role
+    relay = env_of(rendered.get("Deployment", f"{RELEASE}-relay"))
+    assert not set(OBJECT_ENV) & set(relay), "the relay never reads files"
+
+
+def test_object_store_keys_come_from_its_existing_secret():
+    rendered = render(PLATFORM, values_with(**MINIO))
+    for role in FILE_ROLES:
+        env = env_of(rendered.get("Deployment", f"{RELEASE}-{role}"))
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            assert env[key]["valueFrom"]["secretKeyRef"] == {"name": "minio-keys", "key": key, "optional": True}, (role, key)
+    # Never in the chart's own Secret, and never a literal.
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(rendered.get("Secret", f"{RELEASE}-secrets")["data"])
+    # Without existingSecret no key variables at all: the S3 client uses the pods' identity.
+    ambient = render(PLATFORM, values_with(**{"objectStore.url": "s3://oblivious"}))
+    env = env_of(ambient.get("Deployment", f"{RELEASE}-rag"))
+    assert env["OBLIVIOUS_OBJECT_STORE"]["value"] == "s3://oblivious"
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ALLOW_HTTP"} & set(env)
+
+
+def test_without_an_object_store_files_stay_in_the_pod_and_the_notes_warn(defaults, ha):
+    for role in FILE_ROLES:
+        env = env_of(defaults.get("Deployment", f"{RELEASE}-{role}"))
+        assert not set(OBJECT_ENV) & set(env), "unset: the data dir on the state emptyDir"
+    assert "WARNING: no objectStore.url" in defaults.notes
+    assert "objectStore" not in ha.notes
+    # Limits apply to the local store too.
+    limited = render(PLATFORM, values_with(**{"objectStore.maxFileBytes": 1048576}))
+    assert env_of(limited.get("Deployment", f"{RELEASE}-gateway"))["OBLIVIOUS_MAX_FILE_BYTES"]["value"] == "1048576"
+    # No gateway, no uploads: nothing to warn about.
+    assert "objectStore" not in render(PLATFORM, VALUES["lane-values.yaml"], release="oblivious-gray").notes
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"objectStore.existingSecret": "keys"}, "objectStore.url is empty"),
+        ({"objectStore.endpoint": "https://minio.example.com"}, "objectStore.url is empty"),
+        ({"objectStore.url": "s3://b", "objectStore.endpoint": "http://minio:9000"}, "allowHttp"),
+    ],
+    ids=["keys-without-url", "endpoint-without-url", "http-without-allowHttp"],
+)
+def test_object_store_settings_that_would_be_ignored_or_refused_fail_to_render(values, message):
+    with pytest.raises(helm.HelmRenderError, match=message):
+        render(PLATFORM, values_with(**values))
+
+
+@pytest.mark.parametrize(
+    "values, ports",
+    [
+        ({"objectStore.url": "s3://b"}, [443]),
+        ({"objectStore.url": "s3://b", "objectStore.endpoint": "http://minio.storage.svc:9000", "objectStore.allowHttp": True}, [9000]),
+        ({"objectStore.url": "s3://b", "objectStore.endpoint": "http://minio.storage.svc", "objectStore.allowHttp": True}, [80]),
+        ({"objectStore.url": "s3://b", "objectStore.endpoint": "https://s3.example.com"}, [443]),
+        ({"objectStore.url": "s3://b", "objectStore.endpoint": "https://s3.example.com:9443", "networkPolicy.objectStore.ports": [9443, 443]}, [9443, 443]),
+    ],
+    ids=["aws", "endpoint-port", "http-default", "https-default", "explicit"],
+)
+def test_gateway_chat_and_rag_may_reach_the_object_store_and_the_relay_may_not(values, ports):
+    storage = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "storage"}}}]
+    rendered = render(PLATFORM, values_with(**values, **{"networkPolicy.enabled": True, "networkPolicy.objectStore.to": storage,
+                                                         "networkPolicy.providers.ports": [8443]}))
+    store_rule = {"ports": [{"port": p, "protocol": "TCP"} for p in ports], "to": storage}
+    for role in FILE_ROLES:
+        assert store_rule in rendered.get("NetworkPolicy", f"{RELEASE}-{role}")["spec"]["egress"], role
+    assert store_rule not in rendered.get("NetworkPolicy", f"{RELEASE}-relay")["spec"]["egress"]
+    # Without a url, no rule at all.
+    plain = render(PLATFORM, values_with(**{"networkPolicy.enabled": True, "networkPolicy.objectStore.to": storage}))
+    for role in ROLES:
+        assert not [r for r in plain.get("NetworkPolicy", f"{RELEASE}-{role}")["spec"]["egress"] if r.get("to") == storage], role
+
+
+def test_rag_network_policy_reaches_dns_the_operator_the_databases_and_the_relay_which_accepts_it(ha):
+    policy = ha.get("NetworkPolicy", f"{RELEASE}-rag")["spec"]
+    rag_pods = pod_labels(ha.get("Deployment", f"{RELEASE}-rag"))
+    relay_pods = pod_labels(ha.get("Deployment", f"{RELEASE}-relay"))
+    operator_pods = pod_labels(ha.get("Deployment", OPERATOR))
+    ports = lambda rule: {(p["port"], p["protocol"]) for p in rule.get("ports", [])}  # noqa: E731
+    egress = policy["egress"]
+    assert any(ports(r) == {(53, "UDP"), (53, "TCP")} and "to" not in r for r in egress), "DNS"
+    assert any(ports(r) == {(8081, "TCP")} and selects(r["to"][0]["podSelector"], operator_pods) for r in egress)
+    assert any(ports(r) == {(5432, "TCP")} for r in egress) and any(ports(r) == {(6379, "TCP")} for r in egress)
+    assert any(ports(r) == {(8080, "TCP")} and selects(r["to"][0]["podSelector"], relay_pods) for r in egress), "embeddings"
+    # ha keeps files on AWS S3: 443 to anywhere (providers' ipBlock excludes private ranges).
+    assert {"ports": [{"port": 443, "protocol": "TCP"}]} in egress
+    # The relay takes rag's embedding calls, the ServiceMonitor scrapes rag.
+    relay_rule = ha.get("NetworkPolicy", f"{RELEASE}-relay")["spec"]["ingress"][0]
+    assert "from" not in relay_rule or any("podSelector" in p and selects(p["podSelector"], rag_pods) for p in relay_rule["from"])
+    behind = copy.deepcopy(VALUES["ha-values.yaml"])
+    behind["ingress"]["enabled"] = False
+    relay_rule = render(PLATFORM, behind).get("NetworkPolicy", f"{RELEASE}-relay")["spec"]["ingress"][0]
+    assert any("podSelector" in p and selects(p["podSelector"], rag_pods) for p in relay_rule["from"]), "relay <- rag"
+    rag_rule = policy["ingress"][0]
+    assert rag_rule["from"][1:] == VALUES["ha-values.yaml"]["networkPolicy"]["metricsFrom"]
+
+
+def test_the_lane_values_run_no_rag_and_the_notes_never_make_it_a_lane_member():
+    assert VALUES["lane-values.yaml"]["dataPlane"]["rag"]["enabled"] is False
+    with_rag = lane_release(**{"dataPlane.rag.enabled": True})
+    assert with_rag.get("Deployment", f"{LANE_RELEASE}-rag")
+    assert "service: rag" not in with_rag.notes and "service: chat" in with_rag.notes
+    assert "rag is no Lane member" in with_rag.notes
 
 
 # --- names under another release ---------------------------------------------------------------

@@ -207,11 +207,15 @@ export class Steps {
   constructor(getPage) {
     this.getPage = getPage;
     this.results = [];
-    this.skip = new Set((process.env.OBLIVIOUS_E2E_SKIP ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+    const list = (name) => new Set((process.env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+    this.skip = list('OBLIVIOUS_E2E_SKIP');
+    // OBLIVIOUS_E2E_ONLY: run just these steps (name the steps they build on too, e.g.
+    // register,login,redeem,models,knowledge).
+    this.only = list('OBLIVIOUS_E2E_ONLY');
   }
 
   async run(id, title, work, { independent = false } = {}) {
-    if (this.skip.has(id)) {
+    if (this.skip.has(id) || (this.only.size > 0 && !this.only.has(id))) {
       log(`SKIP ${id}: ${title}`);
       this.results.push({ id, title, status: 'skipped' });
       return true;

@@ -1,8 +1,9 @@
 // Browser end-to-end test of the web UI against a real server (see README.md): register, sign
 // in, chat with streaming, stop, regenerate, edit-and-branch, switch branches, reload and find
 // the history, close the page mid-answer and come back to the finished reply, agents, keys,
-// admin pages, language and theme, the phone layout. Screenshots go to screenshots/. Every
-// wait is for a condition (a selector, a text, an attribute), never a fixed sleep.
+// admin pages, language and theme, the phone layout, knowledge bases with sourced replies and
+// composer attachments. Screenshots go to screenshots/. Every wait is for a condition (a
+// selector, a text, an attribute), never a fixed sleep.
 // Exits non-zero when any step fails.
 
 import { randomBytes } from 'node:crypto';
@@ -19,12 +20,30 @@ const LONG = 60_000;
 const suffix = randomBytes(4).toString('hex');
 const USER = { username: `browser-${suffix}`, email: `browser-${suffix}@example.test`, password: `Browser-pass-${suffix}!` };
 const FIRST_QUESTION = `Hello from the browser test ${suffix}`;
+const EMBEDDING_MODEL = process.env.OBLIVIOUS_EMBEDDING_MODEL ?? 'text-embedding-3-small';
+const KB_NAME = `E2E handbook ${suffix}`;
+const KB_FILE = `handbook-${suffix}.md`;
+const KB_DOCUMENT = `# Customer handbook
+
+## Refunds
+
+Refunds are paid back to the original card within fourteen days of the request. Quote the order number with every refund request.
+
+## Shipping
+
+Shipping is free for orders over fifty euros. Parcels leave the warehouse on weekdays.
+`;
 const EDITED_QUESTION = `Edited question ${suffix}`;
 
 const target = await startTarget({ initialBalance: '0' });
 const browser = await launchBrowser();
 let page = await browser.context.newPage();
 const steps = new Steps(() => page);
+if (process.argv.includes('--fake') || process.env.OBLIVIOUS_FAKE) {
+  // fake-api.mjs has no files or knowledge bases.
+  steps.skip.add('knowledge');
+  steps.skip.add('attach');
+}
 const base = target.url;
 const at = (path) => `${base}${path}`;
 const byTestId = (id) => `[data-testid="${id}"]`;
@@ -269,6 +288,134 @@ try {
     await sendMessage('Think first, then answer');
     await waitLast('assistant', 'complete with reasoning', (m) => m.status === 'complete' && m.hasReasoning, LONG);
     await pickModel(FAST_MODEL);
+  }, { independent: true });
+
+  await steps.run('knowledge', 'a knowledge base: upload Markdown, see it indexed, link it to a chat, get a sourced reply and open the passage', async () => {
+    await page.click(byTestId('nav-knowledge'));
+    await page.waitForSelector(byTestId('knowledge-page'));
+    await page.click(byTestId('kb-create'));
+    await page.fill(byTestId('kb-name'), KB_NAME);
+    await page.fill(byTestId('kb-description'), 'Refund and shipping rules for the browser test.');
+    await page.fill(byTestId('kb-embedding-model'), EMBEDDING_MODEL);
+    await screenshot(page, 'knowledge-create');
+    await page.click(byTestId('kb-save'));
+    await page.waitForSelector(`${byTestId('kb-title')} >> text=${KB_NAME}`);
+    await page.setInputFiles(byTestId('kb-file-input'), { name: KB_FILE, mimeType: 'text/markdown', buffer: Buffer.from(KB_DOCUMENT) });
+    // queued -> parsing -> chunking -> embedding -> indexed (or failed, with its reason).
+    const row = `[data-testid="kb-file"][data-name="${KB_FILE}"]`;
+    await page.waitForSelector(`${row}[data-status="indexed"], ${row}[data-status="failed"]`, { timeout: LONG });
+    const status = await page.getAttribute(row, 'data-status');
+    assert(status === 'indexed', `the file was not indexed: ${await page.textContent(row)}`);
+    await screenshot(page, 'knowledge-base');
+
+    await page.fill(byTestId('kb-test-query'), 'How long until refunds are paid?');
+    await page.click(byTestId('kb-test-run'));
+    await page.waitForSelector(`${byTestId('kb-hit-file')} >> text=${KB_FILE}`);
+
+    // A new chat that draws on the base.
+    await page.click(byTestId('nav-chat'));
+    await page.click(byTestId('new-session'));
+    await page.click(byTestId('agent-option-blank'));
+    await page.waitForSelector(byTestId('chat-view'));
+    await pickModel(FAST_MODEL);
+    await page.click(byTestId('session-settings-open'));
+    await page.check(`[data-testid="session-kb-option"][data-kb-name="${KB_NAME}"]`);
+    await page.click(byTestId('session-settings-save'));
+    await page.waitForSelector(`${byTestId('chat-knowledge')}[data-count="1"]`);
+
+    await sendMessage(`How many days until refunds are paid back? ${suffix}`);
+    await waitLast('assistant', 'complete', (m) => m.status === 'complete', LONG);
+    const reply = page.locator(`${MESSAGES}[data-role="assistant"]`).last();
+    await reply.locator(byTestId('message-sources')).waitFor();
+    const toggle = (await reply.locator(byTestId('message-sources-toggle')).textContent()) ?? '';
+    assert(/Sources \([1-9]\d*\)/.test(toggle), `the reply shows no sources: "${toggle}"`);
+    // The mock's answers are scripted words and never write "[1]", so a chip appears only with
+    // a model that cites; the Sources list below the reply is always there.
+    const chips = await reply.locator(byTestId('citation-chip')).count();
+    log(chips ? `${chips} citation chip(s) in the reply` : 'no citation chips: the mock model does not cite; opening the Sources list instead');
+    let opener;
+    if (chips) {
+      opener = reply.locator(byTestId('citation-chip')).first();
+      await opener.focus();
+      await page.waitForSelector(byTestId('citation-preview'));
+    } else {
+      await reply.locator(byTestId('message-sources-toggle')).click();
+      const refunds = reply.locator(byTestId('source-item'), { hasText: 'Refunds' });
+      opener = (await refunds.count()) ? refunds.first() : reply.locator(byTestId('source-item')).first();
+    }
+    await opener.click();
+    await page.waitForSelector(byTestId('source-panel'));
+    await page.waitForFunction(
+      () => (document.querySelector('[data-testid="source-passage"]')?.textContent ?? '').includes('fourteen days'),
+      undefined,
+      { timeout: TIMEOUT },
+    ).catch(async () => {
+      throw new Error(`the opened passage does not hold the refund rule: "${await page.textContent(byTestId('source-passage'))}"`);
+    });
+    const href = await page.getAttribute(byTestId('source-download'), 'href');
+    assert(href?.startsWith('/api/v1/files/'), `no download link for the file: ${href}`);
+    await screenshot(page, 'sources');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector(byTestId('source-panel'), { state: 'detached' });
+
+    // Sources come back with the stored reply.
+    await page.reload();
+    await page.waitForSelector(byTestId('chat-view'));
+    await page.locator(`${MESSAGES}[data-role="assistant"]`).last().locator(byTestId('message-sources')).waitFor();
+
+    if (!chips) {
+      // The chips themselves, on the stored reply and its real sources: the listing is passed
+      // through with " [1]" appended to the replies that have sources (what a citing model writes).
+      const listing = '**/api/v1/chat/sessions/*/messages?*';
+      await page.route(listing, async (route) => {
+        const response = await route.fetch();
+        const body = await response.json();
+        for (const message of body.messages ?? []) {
+          if (message.role === 'assistant' && message.sources?.length) message.content += ' [1]';
+        }
+        await route.fulfill({ response, json: body });
+      });
+      try {
+        await page.reload();
+        await page.waitForSelector(byTestId('chat-view'));
+        const chip = page.locator(`${MESSAGES}[data-role="assistant"]`).last().locator(byTestId('citation-chip')).first();
+        await chip.waitFor();
+        await chip.focus();
+        const preview = (await page.textContent(byTestId('citation-preview'))) ?? '';
+        assert(preview.includes(KB_FILE), `the citation's preview does not name the file: "${preview}"`);
+        await screenshot(page, 'citation-preview');
+        await chip.click();
+        await page.waitForSelector(byTestId('source-panel'));
+        await page.waitForFunction(() => (document.querySelector('[data-testid="source-passage"]')?.textContent ?? '').length > 20);
+        await screenshot(page, 'citation');
+        await page.keyboard.press('Escape');
+      } finally {
+        await page.unroute(listing);
+      }
+    }
+  }, { independent: true });
+
+  await steps.run('attach', 'the composer uploads a file at once as a chip, shows a refused type with the server message, and sends the file with the message', async () => {
+    if ((await page.locator(byTestId('composer-input')).count()) === 0) {
+      await page.click(byTestId('nav-chat'));
+      await page.waitForSelector(byTestId('composer-input'));
+    }
+    await page.setInputFiles(byTestId('attach-input'), { name: `notes-${suffix}.md`, mimeType: 'text/markdown', buffer: Buffer.from('# Notes\n\nHello.\n') });
+    await page.waitForSelector(`[data-testid="attachment-chip"][data-name="notes-${suffix}.md"][data-status="done"]`);
+    // Bytes no sniffer accepts (not text, no known magic number).
+    await page.setInputFiles(byTestId('attach-input'), { name: 'blob.bin', mimeType: 'application/octet-stream', buffer: Buffer.from([0, 159, 146, 150, 0, 1, 2, 3, 255, 254]) });
+    const refused = '[data-testid="attachment-chip"][data-name="blob.bin"]';
+    await page.waitForSelector(`${refused}[data-status="error"]`);
+    const reason = (await page.textContent(`${refused} ${byTestId('attachment-error')}`)) ?? '';
+    assert(/^Unsupported type: \S/.test(reason), `the refusal does not say why: "${reason}"`);
+    await screenshot(page, 'attachments');
+    await page.click(`${refused} ${byTestId('attachment-remove')}`);
+    assert((await page.locator(refused).count()) === 0, 'the refused chip survived its remove button');
+    // The uploaded file rides along with the message and shows on it; the chips are cleared.
+    await page.fill(byTestId('composer-input'), `What do my notes say? ${suffix}`);
+    await page.press(byTestId('composer-input'), 'Enter');
+    await page.waitForSelector(`${MESSAGES}[data-role="user"] [data-testid="message-attachment"][data-kind="document"]`);
+    assert((await page.locator(byTestId('attachment-chip')).count()) === 0, 'the chips outlived the send');
   }, { independent: true });
 
   await steps.run('search', 'search past conversations and open a result', async () => {

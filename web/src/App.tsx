@@ -14,6 +14,8 @@ import { useStore } from './state/store';
 
 const AgentsPage = lazy(() => import('./pages/AgentsPage'));
 const KeysPage = lazy(() => import('./pages/KeysPage'));
+const KnowledgePage = lazy(() => import('./pages/KnowledgePage'));
+const KnowledgeBasePage = lazy(() => import('./pages/KnowledgeBasePage'));
 const AccountPage = lazy(() => import('./pages/AccountPage'));
 const AdminLayout = lazy(() => import('./pages/admin/AdminLayout'));
 const UsersPage = lazy(() => import('./pages/admin/UsersPage'));
@@ -70,6 +72,8 @@ export function App() {
             <Route path="/chat/:sessionId" element={<ChatPage />} />
             <Route path="/chat/:sessionId/:topicId" element={<ChatPage />} />
             <Route path="/agents" element={<AgentsPage />} />
+            <Route path="/knowledge" element={<KnowledgePage />} />
+            <Route path="/knowledge/:kbId" element={<KnowledgeBasePage />} />
             <Route path="/keys" element={<KeysPage />} />
             <Route path="/account" element={<AccountPage />} />
             <Route

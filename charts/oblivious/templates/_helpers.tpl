@@ -26,7 +26,7 @@ that `<prefix>-operator` and `<prefix>-gateway` stay within 63 characters.
 {{- end }}
 
 {{/*
-Selector labels of one component (`operator`, `gateway`, `chat`, `relay`). Stable: a
+Selector labels of one component (`operator`, `gateway`, `chat`, `relay`, `rag`). Stable: a
 Deployment's selector is immutable, so nothing here may depend on the chart version.
 Called with (dict "root" $ "component" "gateway").
 */}}
@@ -110,9 +110,9 @@ and OBLIVIOUS_BOOTSTRAP_KEY.
 {{- end }}
 
 {{/*
-Where gateway and chat pods call the relay (OBLIVIOUS_RELAY_URL): dataPlane.relayUrl, else this
-release's relay Service. Empty when neither exists (oblivious.validate refuses that while gateway
-or chat is enabled).
+Where gateway, chat and rag pods call the relay (OBLIVIOUS_RELAY_URL; rag embeds through it):
+dataPlane.relayUrl, else this release's relay Service. Empty when neither exists
+(oblivious.validate refuses that while gateway, chat or rag is enabled).
 */}}
 {{- define "oblivious.relayUrl" -}}
 {{- if .Values.dataPlane.relayUrl }}
@@ -152,22 +152,53 @@ entry of ingress.hosts as .host.
 {{- toJson $routes }}
 {{- end }}
 
-{{/* The roles the Ingress sends traffic to (they are edges: NetworkPolicy lets clients in). */}}
+{{/*
+The roles the Ingress sends traffic to (they are edges: NetworkPolicy lets clients in): those of
+its route table, so never rag, which serves no API.
+*/}}
 {{- define "oblivious.ingressRoles" -}}
 {{- $roles := list }}
 {{- if .Values.ingress.enabled }}
-{{- range $role := include "oblivious.roles" . | fromJsonArray }}
-{{- if (index $.Values.dataPlane $role).enabled }}
-{{- $roles = append $roles $role }}
+{{- range $route := include "oblivious.ingressRoutes" (dict "root" $ "host" dict) | fromJsonArray }}
+{{- $roles = append $roles (index $route 2) }}
 {{- end }}
 {{- end }}
-{{- end }}
-{{- toJson $roles }}
+{{- toJson ($roles | uniq) }}
 {{- end }}
 
-{{/* The data-plane roles, in a stable order. */}}
+{{/*
+The data-plane roles, in a stable order. `rag` (the knowledge bases' ingestion worker) serves
+no API: no Ingress route, and nothing calls it but probes and scrapers.
+*/}}
 {{- define "oblivious.roles" -}}
-{{- toJson (list "gateway" "chat" "relay") }}
+{{- toJson (list "gateway" "chat" "relay" "rag") }}
+{{- end }}
+
+{{/*
+The roles that read users' files from the object store (objectStore.*): the gateway stores
+uploads, rag indexes them, chat answers from them. Never the relay.
+*/}}
+{{- define "oblivious.fileRoles" -}}
+{{- toJson (list "gateway" "chat" "rag") }}
+{{- end }}
+
+{{/*
+Ports of the object store, for NetworkPolicy egress: networkPolicy.objectStore.ports, else the
+port objectStore.endpoint names (its scheme's default when it names none), else 443 (AWS S3).
+*/}}
+{{- define "oblivious.objectStorePorts" -}}
+{{- $ports := .Values.networkPolicy.objectStore.ports }}
+{{- if not $ports }}
+{{- $endpoint := .Values.objectStore.endpoint }}
+{{- if $endpoint }}
+{{- $url := urlParse $endpoint }}
+{{- $port := regexFind ":[0-9]+$" $url.host | trimPrefix ":" }}
+{{- $ports = list (ternary (atoi $port) (ternary 80 443 (eq $url.scheme "http")) (ne $port "")) }}
+{{- else }}
+{{- $ports = list 443 }}
+{{- end }}
+{{- end }}
+{{- toJson $ports }}
 {{- end }}
 
 {{/*
@@ -196,8 +227,15 @@ podAntiAffinity:
 {{- fail "secrets.existingSecret is set: leave secrets.databaseUrl, redisUrl, jwtSecret, internalToken and bootstrapKey empty and put those keys in the existing Secret" }}
 {{- end }}
 {{- $dp := .Values.dataPlane }}
-{{- if and (or $dp.gateway.enabled $dp.chat.enabled) (not (include "oblivious.relayUrl" .)) }}
-{{- fail "dataPlane.relay.enabled is false: gateway and chat call the relay for every model request, so set dataPlane.relayUrl (e.g. http://oblivious-relay.<namespace>.svc:8080) to a relay sharing this release's OBLIVIOUS_INTERNAL_TOKEN" }}
+{{- if and (or $dp.gateway.enabled $dp.chat.enabled $dp.rag.enabled) (not (include "oblivious.relayUrl" .)) }}
+{{- fail "dataPlane.relay.enabled is false: gateway and chat call the relay for every model request and rag for every embedding, so set dataPlane.relayUrl (e.g. http://oblivious-relay.<namespace>.svc:8080) to a relay sharing this release's OBLIVIOUS_INTERNAL_TOKEN" }}
+{{- end }}
+{{- $o := .Values.objectStore }}
+{{- if and (not $o.url) (or $o.existingSecret $o.region $o.endpoint $o.allowHttp) }}
+{{- fail "objectStore.url is empty, so objectStore.existingSecret, region, endpoint and allowHttp would be ignored and files kept in each pod's emptyDir: set objectStore.url (s3://bucket/prefix)" }}
+{{- end }}
+{{- if and (hasPrefix "http://" $o.endpoint) (not $o.allowHttp) }}
+{{- fail "objectStore.endpoint is plain http: set objectStore.allowHttp: true (AWS_ALLOW_HTTP), or the S3 client refuses it" }}
 {{- end }}
 {{- if and (not .Values.operator.enabled) (not .Values.dataPlane.configServer) }}
 {{- fail "operator.enabled is false: set dataPlane.configServer to the config stream of the release that runs the operator (e.g. http://oblivious-operator.<namespace>.svc:8081), or the data-plane pods have nothing to dial and never become Ready" }}
@@ -210,8 +248,10 @@ podAntiAffinity:
 {{- end }}
 {{- range $role := include "oblivious.roles" . | fromJsonArray }}
 {{- $a := (index $.Values.dataPlane $role).autoscaling }}
-{{- if and $a.enabled (not $a.inFlightPerPod) (not $a.cpuUtilization) }}
-{{- fail (printf "dataPlane.%s.autoscaling: set inFlightPerPod or cpuUtilization (or both)" $role) }}
+{{- /* rag scales on its pending jobs (External), the others on in-flight requests (Pods). */}}
+{{- $target := ternary "pendingJobsPerPod" "inFlightPerPod" (eq $role "rag") }}
+{{- if and $a.enabled (not (index $a $target)) (not $a.cpuUtilization) }}
+{{- fail (printf "dataPlane.%s.autoscaling: set %s or cpuUtilization (or both)" $role $target) }}
 {{- end }}
 {{- if and $a.enabled (gt (int $a.minReplicas) (int $a.maxReplicas)) }}
 {{- fail (printf "dataPlane.%s.autoscaling: minReplicas is above maxReplicas" $role) }}

@@ -1,9 +1,14 @@
 //! The prompt of a reply (DESIGN §5): the session's system prompt, then as much of the branch's
 //! history as fits the model's context window, newest kept first, counted in tokens.
 
+use std::collections::HashMap;
+
 use oblivious_runtime::usage::count_text_tokens;
 use oblivious_store::chat::ChatMessage;
 use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::attachments::AttachedContent;
 
 /// Tokens a chat message costs beyond its text (role and framing, as OpenAI counts them).
 const PER_MESSAGE_OVERHEAD: u64 = 4;
@@ -50,8 +55,14 @@ pub fn answer_reserve(window: u64) -> u64 {
 
 /// The `messages` of a Chat Completions request: `system` (if any) then the newest history that
 /// fits. `history` is oldest first and ends with the user's message being answered, which is
-/// always kept (an oversized one is the upstream's to refuse, in its words).
-pub fn build_messages(system_prompt: &str, history: &[ChatMessage], window: u64) -> Vec<Value> {
+/// always kept (an oversized one is the upstream's to refuse, in its words). A message in
+/// `attached` is sent as its content parts (text with its documents, then its images).
+pub fn build_messages(
+    system_prompt: &str,
+    history: &[ChatMessage],
+    attached: &HashMap<Uuid, AttachedContent>,
+    window: u64,
+) -> Vec<Value> {
     let mut budget = window.saturating_sub(answer_reserve(window));
     let system = Some(system_prompt.trim()).filter(|s| !s.is_empty());
     if let Some(system) = system {
@@ -60,12 +71,16 @@ pub fn build_messages(system_prompt: &str, history: &[ChatMessage], window: u64)
     let usable: Vec<&ChatMessage> = history.iter().filter(|m| belongs_in_context(m)).collect();
     let mut kept = Vec::new();
     for (position, message) in usable.iter().rev().enumerate() {
-        let cost = count_text_tokens(&message.content) + PER_MESSAGE_OVERHEAD;
+        let (content, tokens) = match attached.get(&message.id) {
+            Some(with_files) => (Value::Array(with_files.parts.clone()), with_files.tokens),
+            None => (json!(message.content), count_text_tokens(&message.content)),
+        };
+        let cost = tokens + PER_MESSAGE_OVERHEAD;
         if position > 0 && cost > budget {
             break;
         }
         budget = budget.saturating_sub(cost);
-        kept.push(json!({"role": message.role, "content": message.content}));
+        kept.push(json!({"role": message.role, "content": content}));
     }
     kept.reverse();
     // A conversation sent upstream starts with the user: drop a leading reply left by trimming.
@@ -105,11 +120,11 @@ mod tests {
             message("user", "again", "complete"),
             message("assistant", "", "streaming"),
         ];
-        let built = build_messages("Be brief.", &history, 128_000);
+        let built = build_messages("Be brief.", &history, &HashMap::new(), 128_000);
         let roles: Vec<&str> = built.iter().map(|m| m["role"].as_str().unwrap_or_default()).collect();
         assert_eq!(roles, ["system", "user", "user"]);
         assert_eq!(built[0]["content"], "Be brief.");
-        assert!(build_messages("  ", &history, 128_000).iter().all(|m| m["role"] != "system"));
+        assert!(build_messages("  ", &history, &HashMap::new(), 128_000).iter().all(|m| m["role"] != "system"));
     }
 
     #[test]
@@ -122,7 +137,7 @@ mod tests {
         }
         history.push(message("user", "the question", "complete"));
         let window = 4_096;
-        let built = build_messages("", &history, window);
+        let built = build_messages("", &history, &HashMap::new(), window);
         let used: u64 = built.iter().map(|m| count_text_tokens(m["content"].as_str().unwrap_or_default()) + 4).sum();
         assert!(used <= window - answer_reserve(window), "{used} tokens");
         assert!(built.len() < history.len());
@@ -133,7 +148,19 @@ mod tests {
     #[test]
     fn an_oversized_question_is_still_sent() {
         let huge = "word ".repeat(10_000);
-        let built = build_messages("", &[message("user", &huge, "complete")], 4_096);
+        let built = build_messages("", &[message("user", &huge, "complete")], &HashMap::new(), 4_096);
         assert_eq!(built.len(), 1);
+    }
+
+    #[test]
+    fn a_message_with_files_is_sent_as_its_parts_and_costs_their_tokens() {
+        let question = message("user", "what is in the picture?", "complete");
+        let parts = vec![json!({"type": "text", "text": "what is in the picture?"}), json!({"type": "image_url"})];
+        let attached = HashMap::from([(question.id, AttachedContent { parts: parts.clone(), tokens: 5_000 })]);
+        let history = [message("user", "earlier", "complete"), message("assistant", "sure", "complete"), question];
+        let built = build_messages("", &history, &attached, 128_000);
+        assert_eq!(built.last().unwrap()["content"], Value::Array(parts));
+        // An image's tokens count against the window: with a tight one only the question fits.
+        assert_eq!(build_messages("", &history, &attached, 6_000).len(), 1);
     }
 }

@@ -28,6 +28,8 @@ pub struct Exchange<'a> {
     pub parent: ExchangeParent,
     /// The user's new message; `None` when regenerating.
     pub user_text: Option<String>,
+    /// The files attached to it, resolved (`attachments::resolve`).
+    pub attachments: Value,
     /// A model other than the session's, for this reply only.
     pub model: Option<String>,
 }
@@ -49,7 +51,10 @@ pub async fn start(
         topic_id: exchange.topic_id,
         new_topic_title: exchange.user_text.as_deref().map_or_else(|| "New topic".into(), provisional_title),
         parent: exchange.parent,
-        user_turn: exchange.user_text.clone().map(|content| NewTurn { content }),
+        user_turn: exchange
+            .user_text
+            .clone()
+            .map(|content| NewTurn { content, attachments: exchange.attachments.clone() }),
         model: model.clone(),
     };
     let started = chat.store().start_chat_exchange(&start).await.map_err(not_found_or_store)?;
@@ -134,7 +139,8 @@ async fn prompt(
         Some(parent) => chat.store().chat_branch_to(started.topic.id, parent, MAX_HISTORY_MESSAGES).await?,
         None => Vec::new(),
     };
-    let messages = build_messages(&session.system_prompt, &history, context_window(model));
+    let attached = crate::attachments::load(chat, &history).await;
+    let messages = build_messages(&session.system_prompt, &history, &attached, context_window(model));
     let mut request = json!({"model": model, "messages": messages});
     if let Some(temperature) = views::temperature(session.temperature_milli) {
         request["temperature"] = json!(temperature);

@@ -6,6 +6,7 @@
 //! the relay over HTTP like any client, as an internal service acting for the user — so quota,
 //! limits and billing are the relay's.
 
+mod attachments;
 pub mod bus;
 pub mod catalog;
 pub mod context;

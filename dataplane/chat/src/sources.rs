@@ -31,6 +31,7 @@ pub async fn retrieve(chat: &Chat, user_id: Uuid, retrieval: &Retrieval) -> (Vec
         &retrieval.bases,
         &retrieval.query,
         None,
+        oblivious_rag::search::SearchMode::Hybrid,
     )
     .await
     {

@@ -26,6 +26,7 @@ pub fn message(role: &str, content: &str, status: &str) -> ChatMessage {
         cost_micros: None,
         currency: None,
         sources: Value::Array(Vec::new()),
+        attachments: Value::Array(Vec::new()),
         created_at: 0,
         updated_at: 0,
     }

@@ -117,6 +117,7 @@ pub fn message_view(m: &ChatMessage, siblings: Option<&SiblingInfo>) -> Value {
         "cost": m.cost_micros.map(format_micros),
         "currency": m.currency,
         "sources": m.sources,
+        "attachments": m.attachments,
         "siblings": siblings,
         "created_at": m.created_at,
         "updated_at": m.updated_at,

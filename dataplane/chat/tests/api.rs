@@ -10,6 +10,9 @@ mod support;
 #[path = "api/pods.rs"]
 mod pods;
 
+/// Files attached to messages.
+#[path = "api/attachments.rs"]
+mod attachments;
 /// Sessions answering from knowledge bases, with sources.
 #[path = "api/knowledge.rs"]
 mod knowledge;
@@ -38,6 +41,9 @@ oblivious_store::both_backends!(
     the_lane_a_send_is_dyed_with_travels_with_its_reply_and_a_users_own_lane_header_does_not,
 );
 
+use attachments::{
+    attached_images_and_documents_reach_the_model_and_stay_on_the_message, only_the_callers_own_files_can_be_attached,
+};
 use knowledge::{
     a_session_links_only_its_owners_knowledge_bases, a_session_with_a_knowledge_base_answers_with_numbered_sources,
 };
@@ -46,6 +52,8 @@ oblivious_store::both_backends!(
     start = Api::start;
     a_session_with_a_knowledge_base_answers_with_numbered_sources,
     a_session_links_only_its_owners_knowledge_bases,
+    attached_images_and_documents_reach_the_model_and_stay_on_the_message,
+    only_the_callers_own_files_can_be_attached,
 );
 
 async fn a_sent_message_streams_its_reply_which_is_stored_with_usage_and_cost(api: Api) {

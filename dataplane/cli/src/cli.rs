@@ -24,6 +24,8 @@ pub enum Command {
     Gateway(crate::roles::RoleArgs),
     /// Run the chat API alone, configured by the config stream.
     Chat(crate::roles::RoleArgs),
+    /// Run the knowledge bases' ingestion worker, configured by the config stream.
+    Rag(crate::roles::RoleArgs),
     /// Run every data-plane role in one process, configured by the config stream.
     All(crate::roles::RoleArgs),
     /// Create, list and revoke API keys.

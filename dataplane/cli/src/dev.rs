@@ -45,7 +45,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     // Chat calls the relay like any client: here, this very process.
     let bus = process::chat_bus(args.redis_url.as_deref()).await?;
     let relay_url = format!("http://{addr}");
-    let rag = process::rag(&gateway, &relay_url, &internal_token, &edge);
+    let rag = process::rag(&gateway, &relay_url, &internal_token, &edge, Some(relay.metrics.rag_jobs_pending.clone()));
     let chat = process::chat(&gateway, bus, process::chat_config(relay_url, internal_token), &edge, rag.clone());
     // Alone, this process owns every reply: those left streaming by a previous run are over.
     chat.spawn_reaper(args.replicas <= 1);

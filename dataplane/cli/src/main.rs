@@ -35,6 +35,7 @@ fn main() -> std::process::ExitCode {
             Command::Relay(args) => roles::run(roles::Role::Relay, args).await,
             Command::Gateway(args) => roles::run(roles::Role::Gateway, args).await,
             Command::Chat(args) => roles::run(roles::Role::Chat, args).await,
+            Command::Rag(args) => roles::run(roles::Role::Rag, args).await,
             Command::All(args) => roles::run(roles::Role::All, args).await,
             Command::Keys(args) => keys::run(args).await,
             Command::Migrate(args) => migrate(args).await,

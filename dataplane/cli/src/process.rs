@@ -27,10 +27,17 @@ pub struct Services {
     pub gateway: bool,
     /// `/api/v1/chat/...`, `/api/v1/agents`, `/api/v1/models`.
     pub chat: bool,
+    /// The knowledge bases' ingestion worker (the `rag` role), which serves no API.
+    pub ingest: bool,
 }
 
 impl Services {
-    pub const ALL: Services = Services { relay: true, gateway: true, chat: true };
+    pub const ALL: Services = Services { relay: true, gateway: true, chat: true, ingest: true };
+
+    /// Whether the process reads users' files: to serve them, to answer from them, to index them.
+    pub fn reads_files(self) -> bool {
+        self.gateway || self.chat || self.ingest
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -191,13 +198,22 @@ pub fn edge(relay: &Arc<Relay>, gateway: &Arc<Gateway>, role: &str, instance: &s
     })
 }
 
-/// The RAG service of a process (knowledge bases and their ingestion worker), beside the product
-/// API that stores the files; its embeddings go to the relay like chat's requests.
-pub fn rag(gateway: &Arc<Gateway>, relay_url: &str, internal_token: &str, edge: &Edge) -> Option<Arc<Rag>> {
+/// The RAG service of a process: retrieval (for the knowledge-base API and chat's sources) and,
+/// when `worker` holds the gauge to report pending jobs on, the ingestion worker. Its embeddings
+/// go to the relay like chat's requests.
+pub fn rag(
+    gateway: &Arc<Gateway>,
+    relay_url: &str,
+    internal_token: &str,
+    edge: &Edge,
+    worker: Option<prometheus_client::metrics::gauge::Gauge>,
+) -> Option<Arc<Rag>> {
     let files = gateway.files.clone()?;
     let embedder = Embedder::new(relay_url, internal_token, edge.hops.clone());
     let ingestor = Ingestor::new(gateway.store().clone(), files, embedder.clone(), IngestSettings::default());
-    ingestor.spawn_worker(gateway.runtime.lifecycle.clone());
+    if let Some(pending) = worker {
+        ingestor.spawn_worker(gateway.runtime.lifecycle.clone(), pending);
+    }
     Some(Rag::new(gateway.clone(), ingestor, embedder))
 }
 
@@ -231,7 +247,8 @@ pub fn router(
     if let Some(chat) = chat {
         app = app.merge(oblivious_chat::router(chat));
     }
-    if let Some(rag) = rag {
+    // The knowledge-base API is part of the product API; elsewhere RAG only serves chat.
+    if let Some(rag) = rag.filter(|_| services.gateway) {
         app = app.merge(oblivious_rag::router(rag));
     }
     if services.gateway {

@@ -9,6 +9,8 @@
 //! - `relay`: the B-side API (`/v1/...`).
 //! - `gateway`: the product API (accounts, keys, admin), the chat API and the web UI.
 //! - `chat`: the chat API alone, for a separately scaled chat tier.
+//! - `rag`: the knowledge bases' ingestion worker (parse, chunk, embed), scaled on pending jobs;
+//!   it serves only probes and metrics.
 //! - `all`: everything in one process.
 //!
 //! Chat calls the relay at `--relay-url` (its own address in `all`) with
@@ -32,6 +34,7 @@ pub enum Role {
     Relay,
     Gateway,
     Chat,
+    Rag,
     All,
 }
 
@@ -41,15 +44,17 @@ impl Role {
             Role::Relay => "relay",
             Role::Gateway => "gateway",
             Role::Chat => "chat",
+            Role::Rag => "rag",
             Role::All => "all",
         }
     }
 
     fn services(self) -> Services {
         match self {
-            Role::Relay => Services { relay: true, gateway: false, chat: false },
-            Role::Gateway => Services { relay: false, gateway: true, chat: true },
-            Role::Chat => Services { relay: false, gateway: false, chat: true },
+            Role::Relay => Services { relay: true, gateway: false, chat: false, ingest: false },
+            Role::Gateway => Services { relay: false, gateway: true, chat: true, ingest: false },
+            Role::Chat => Services { relay: false, gateway: false, chat: true, ingest: false },
+            Role::Rag => Services { relay: false, gateway: false, chat: false, ingest: true },
             Role::All => Services::ALL,
         }
     }
@@ -120,8 +125,8 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     let gateway_config = process::gateway_config(&args.store.data_dir)?;
-    // Only the product API serves files (chat and RAG will read them through the same crate).
-    let files = match services.gateway {
+    // The product API serves files; chat and the ingestion worker read them.
+    let files = match services.reads_files() {
         true => Some(process::files(&args.store.data_dir, &relay.runtime, &gateway_config)?),
         false => None,
     };
@@ -134,8 +139,12 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
         (None, false) => None,
     };
     let needs_relay = || anyhow::anyhow!("the {} role needs --relay-url (OBLIVIOUS_RELAY_URL)", role.name());
-    let rag = match services.gateway {
-        true => process::rag(&gateway, relay_url.as_deref().ok_or_else(needs_relay)?, &internal_token, &edge),
+    let rag = match services.reads_files() {
+        true => {
+            let relay_url = relay_url.as_deref().ok_or_else(needs_relay)?;
+            let worker = services.ingest.then(|| relay.metrics.rag_jobs_pending.clone());
+            process::rag(&gateway, relay_url, &internal_token, &edge, worker)
+        }
         false => None,
     };
     let chat = if services.chat {

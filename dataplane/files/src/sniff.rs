@@ -15,15 +15,10 @@ impl Sniffed {
     }
 }
 
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
 /// Binary types we accept: images for vision models, and the document formats ingestion parses.
-const ACCEPTED_BINARY: &[&str] = &[
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "application/pdf",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-];
+const ACCEPTED_BINARY: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", DOCX];
 
 /// Text flavours by file extension.
 const TEXT_BY_EXTENSION: &[(&[&str], &str)] = &[
@@ -45,6 +40,9 @@ const TEXT_BY_EXTENSION: &[(&[&str], &str)] = &[
 pub fn sniff(bytes: &[u8], name: &str) -> Result<Sniffed, String> {
     // infer's text matchers (HTML, XML, shell scripts) are the text path's to decide.
     if let Some(kind) = infer::get(bytes).filter(|k| k.matcher_type() != infer::MatcherType::Text) {
+        if kind.mime_type() == "application/zip" && lists_word_document(bytes) {
+            return Ok(Sniffed { media_type: DOCX });
+        }
         return match ACCEPTED_BINARY.iter().find(|t| **t == kind.mime_type()) {
             Some(media_type) => Ok(Sniffed { media_type }),
             None => Err(format!("files of type {} are not supported", kind.mime_type())),
@@ -64,6 +62,29 @@ pub fn sniff(bytes: &[u8], name: &str) -> Result<Sniffed, String> {
         None => "text/plain",
     };
     Ok(Sniffed { media_type })
+}
+
+/// Whether a zip's central directory lists `word/document.xml`. infer knows a DOCX only by
+/// Word's entry order (`word/` third); other writers order entries differently and would be
+/// refused as plain zip. Walks the directory from the end record; ZIP64 is not needed for a DOCX.
+fn lists_word_document(bytes: &[u8]) -> bool {
+    let u16_at = |at: usize| bytes.get(at..at + 2).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])));
+    let u32_at = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    // The end record (22 bytes) is followed by a comment of at most 64 KiB.
+    let tail = bytes.len().saturating_sub(22 + usize::from(u16::MAX));
+    let Some(end) = bytes[tail..].windows(4).rposition(|w| w == b"PK\x05\x06").map(|i| tail + i) else {
+        return false;
+    };
+    let (Some(entries), Some(mut at)) = (u16_at(end + 10), u32_at(end + 16)) else { return false };
+    for _ in 0..entries {
+        let header = (bytes.get(at..at + 4), u16_at(at + 28), u16_at(at + 30), u16_at(at + 32));
+        let (Some(b"PK\x01\x02"), Some(name), Some(extra), Some(comment)) = header else { return false };
+        if bytes.get(at + 46..at + 46 + name) == Some(&b"word/document.xml"[..]) {
+            return true;
+        }
+        at += 46 + name + extra + comment;
+    }
+    false
 }
 
 fn looks_like_html(bytes: &[u8]) -> bool {
@@ -89,6 +110,39 @@ mod tests {
         let zip = b"PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
         assert!(sniff(zip, "a.zip").unwrap_err().contains("not supported"));
         assert!(sniff(b"PK\x03\x04\x14\0\0\0\0\0", "a.docx").is_err(), "a plain zip is not a document");
+    }
+
+    /// A stored zip of empty entries, in the order given.
+    fn zip(names: &[&str]) -> Vec<u8> {
+        let (mut out, mut directory) = (Vec::new(), Vec::new());
+        for name in names {
+            let offset = (out.len() as u32).to_le_bytes();
+            let length = (name.len() as u16).to_le_bytes();
+            out.extend([&b"PK\x03\x04\x14\0"[..], &[0; 20], &length, &[0, 0], name.as_bytes()].concat());
+            directory.extend(
+                [&b"PK\x01\x02\x14\0\x14\0"[..], &[0; 20], &length, &[0; 12], &offset, name.as_bytes()].concat(),
+            );
+        }
+        let count = (names.len() as u16).to_le_bytes();
+        let (size, start) = ((directory.len() as u32).to_le_bytes(), (out.len() as u32).to_le_bytes());
+        out.extend(directory);
+        out.extend([&b"PK\x05\x06\0\0\0\0"[..], &count, &count, &size, &start, &[0, 0]].concat());
+        out
+    }
+
+    #[test]
+    fn a_docx_is_known_by_its_word_document_whatever_the_entry_order() {
+        let docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+        let word_order = zip(&["[Content_Types].xml", "_rels/.rels", "word/document.xml"]);
+        assert_eq!(sniff(&word_order, "a.docx").unwrap().media_type, docx, "infer knows Word's order");
+        let other_order = zip(&["[Content_Types].xml", "_rels/.rels", "docProps/core.xml", "word/document.xml"]);
+        assert_eq!(infer::get(&other_order).unwrap().mime_type(), "application/zip");
+        assert_eq!(sniff(&other_order, "a.docx").unwrap().media_type, docx);
+        let plain = zip(&["notes.txt", "word/other.xml"]);
+        assert!(sniff(&plain, "a.docx").unwrap_err().contains("application/zip"), "a zip without word/document.xml");
+        let mut truncated = other_order.clone();
+        truncated.drain(40..60);
+        assert!(sniff(&truncated, "a.docx").is_err(), "a directory that does not add up is not read past");
     }
 
     #[test]

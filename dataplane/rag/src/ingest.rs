@@ -15,6 +15,7 @@ use oblivious_core::shutdown::Lifecycle;
 use oblivious_files::Files;
 use oblivious_store::knowledge::status;
 use oblivious_store::{IngestClaim, NewChunk, Store, now_ms};
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
 
 use crate::chunk::{ChunkSettings, chunk};
@@ -94,13 +95,19 @@ impl Ingestor {
     }
 
     /// Runs a worker until the process drains; tracked, so shutdown waits for the current step.
-    pub fn spawn_worker(self: &Arc<Self>, lifecycle: Arc<Lifecycle>) {
+    /// `pending` is kept at the number of files waiting or being ingested, across all workers
+    /// (`oblivious_rag_jobs_pending`, what the `rag` Deployment scales on).
+    pub fn spawn_worker(self: &Arc<Self>, lifecycle: Arc<Lifecycle>, pending: Gauge) {
         let ingestor = self.clone();
         let tracked = lifecycle.clone();
         tracked.spawn_job(async move {
             loop {
                 if lifecycle.is_draining() {
                     return;
+                }
+                match ingestor.store.pending_ingestion_jobs().await {
+                    Ok(count) => _ = pending.set(count),
+                    Err(error) => tracing::warn!(%error, "ingestion: cannot count pending jobs"),
                 }
                 match ingestor.run_once(&lifecycle).await {
                     Ok(Some(_)) => continue,
@@ -191,7 +198,12 @@ impl Ingestor {
 
         self.step(claim, status::PARSING, 0, 0).await?;
         let bytes = self.files.content(&file).await.map_err(|e| Stop::Failed(format!("cannot read the file: {e}")))?;
-        let sections = parse(&file.media_type, &bytes).map_err(|e| Stop::Failed(e.0))?;
+        // Parsing is CPU-bound (seconds for a large PDF): off the async workers.
+        let media_type = file.media_type.clone();
+        let sections = tokio::task::spawn_blocking(move || parse(&media_type, &bytes))
+            .await
+            .map_err(|e| Stop::Failed(format!("the parser failed: {e}")))?
+            .map_err(|e| Stop::Failed(e.0))?;
 
         self.step(claim, status::CHUNKING, 0, 0).await?;
         let settings = ChunkSettings {

@@ -107,7 +107,7 @@ fn routes() -> Vec<Route> {
                 "POST",
                 "/api/v1/knowledge-bases/{id}/search",
                 "Retrieve the chunks that best answer a query (to test retrieval)",
-                Some(|| schema_object(&[("query", "string")], &[("top_k", "integer")])),
+                Some(|| schema_object(&[("query", "string")], &[("top_k", "integer"), ("mode", "string")])),
                 200,
             ),
             post(search),
@@ -402,6 +402,8 @@ async fn retry_file(
 struct SearchBody {
     query: String,
     top_k: Option<usize>,
+    #[serde(default)]
+    mode: crate::search::SearchMode,
 }
 
 async fn search(
@@ -418,7 +420,7 @@ async fn search(
     if body.top_k.is_some_and(|k| !(1..=50).contains(&k)) {
         return Err(ProductError::invalid("top_k", "must be from 1 to 50"));
     }
-    let hits = crate::search::search(rag.store(), &rag.embedder, identity.user.id, &[kb], query, body.top_k)
+    let hits = crate::search::search(rag.store(), &rag.embedder, identity.user.id, &[kb], query, body.top_k, body.mode)
         .await
         .map_err(|error| match error {
             crate::search::SearchError::Store(error) => ProductError::store(error),

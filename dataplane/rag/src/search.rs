@@ -59,6 +59,36 @@ impl From<ChunkHit> for ChunkHitView {
     }
 }
 
+/// Which legs a search runs: both (the default, and what chat uses), or one alone to compare
+/// them (the knowledge-base test box, the retrieval-quality test).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    #[default]
+    Hybrid,
+    Vector,
+    Text,
+}
+
+impl SearchMode {
+    fn vector(self) -> bool {
+        self != SearchMode::Text
+    }
+
+    fn text(self) -> bool {
+        self != SearchMode::Vector
+    }
+
+    /// The vector leg's weight in fusion: the base's setting, or all of it for one leg alone.
+    fn vector_weight(self, kb: &KnowledgeBase) -> f64 {
+        match self {
+            SearchMode::Hybrid => f64::from(kb.vector_weight_milli) / 1000.0,
+            SearchMode::Vector => 1.0,
+            SearchMode::Text => 0.0,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
     #[error(transparent)]
@@ -84,7 +114,8 @@ impl Candidate {
 }
 
 /// The `top_k` (else the largest of the bases' `top_k`) chunks of `bases` that best answer
-/// `query`, best first, for `user` (who pays for the query's embedding).
+/// `query`, best first, for `user` (who pays for the query's embedding). A one-leg `mode`
+/// still embeds the query for text search when a threshold needs the similarity.
 pub async fn search(
     store: &Store,
     embedder: &Embedder,
@@ -92,6 +123,7 @@ pub async fn search(
     bases: &[KnowledgeBase],
     query: &str,
     top_k: Option<usize>,
+    mode: SearchMode,
 ) -> Result<Vec<Hit>, SearchError> {
     let top_k = top_k.unwrap_or_else(|| bases.iter().map(|kb| kb.top_k.max(1) as usize).max().unwrap_or(5));
     let limit = (top_k * CANDIDATES_PER_RESULT) as i64;
@@ -107,7 +139,7 @@ pub async fn search(
         }
         let vector = &query_vectors[kb.embedding_model.as_str()];
         let dims = kb.embedding_dims.unwrap_or_default();
-        if vector.len() as i32 != dims {
+        if !mode.vector() || vector.len() as i32 != dims {
             continue;
         }
         for (rank, (id, similarity)) in store.vector_search(kb.id, dims, vector, limit).await?.into_iter().enumerate() {
@@ -118,10 +150,12 @@ pub async fn search(
     }
 
     // Full-text leg, across all bases at once.
-    let words = query_words(query);
-    let kb_ids: Vec<Uuid> = bases.iter().map(|kb| kb.id).collect();
-    for (rank, (id, _)) in store.text_search(&kb_ids, &words, limit).await?.into_iter().enumerate() {
-        candidates.entry(id).or_default().text_rank = Some(rank + 1);
+    if mode.text() {
+        let words = query_words(query);
+        let kb_ids: Vec<Uuid> = bases.iter().map(|kb| kb.id).collect();
+        for (rank, (id, _)) in store.text_search(&kb_ids, &words, limit).await?.into_iter().enumerate() {
+            candidates.entry(id).or_default().text_rank = Some(rank + 1);
+        }
     }
 
     let ids: Vec<Uuid> = candidates.keys().copied().collect();
@@ -141,7 +175,7 @@ pub async fn search(
             continue;
         }
         hits.push(Hit {
-            score: candidate.fused(f64::from(kb.vector_weight_milli) / 1000.0),
+            score: candidate.fused(mode.vector_weight(kb)),
             chunk: chunk.into(),
             similarity: candidate.similarity,
             vector_rank: candidate.vector_rank,

@@ -119,7 +119,9 @@ async fn a_markdown_file_is_indexed_through_the_relay_and_billed_to_its_owner(h:
 async fn the_background_worker_indexes_a_queued_file(h: Harness) {
     let alice = h.sign_up("alice").await;
     let lifecycle = Lifecycle::new();
-    h.ingestor.spawn_worker(lifecycle.clone());
+    let pending = prometheus_client::metrics::gauge::Gauge::<i64>::default();
+    pending.set(-1);
+    h.ingestor.spawn_worker(lifecycle.clone(), pending.clone());
     let file = h.upload(&alice, "notes.md", handbook("W").as_bytes()).await;
     let kb = h.knowledge_base(&alice, small_chunks("Notes", "embed")).await;
     let kb_id = id(&kb).to_string();
@@ -134,6 +136,7 @@ async fn the_background_worker_indexes_a_queued_file(h: Harness) {
     let progress = &listed[0]["progress"];
     assert!(progress["chunks_total"].as_i64().unwrap() > 1);
     assert_eq!(progress["chunks_total"], progress["chunks_embedded"]);
+    h.wait_until("the worker to report no pending job", || async { (pending.get() == 0).then_some(()) }).await;
     lifecycle.start_draining();
     tokio::time::timeout(Duration::from_secs(5), lifecycle.jobs_done()).await.expect("the worker stops on drain");
 }

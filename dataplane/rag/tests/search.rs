@@ -14,6 +14,7 @@ cases!(
     a_question_finds_the_passage_that_answers_it_with_its_citation,
     the_threshold_is_applied_last_and_the_weight_shifts_between_legs,
     a_search_never_returns_another_bases_or_users_chunks,
+    a_mode_runs_one_leg_alone,
 );
 
 const POLICIES: &str = "# Policies\n\n## Refunds\n\nRefunds are paid within fourteen days of the return.\n\n\
@@ -89,4 +90,21 @@ async fn a_search_never_returns_another_bases_or_users_chunks(h: Harness) {
     let (status, _) =
         h.post(&bob, &format!("/api/v1/knowledge-bases/{policies}/search"), json!({"query": "refunds"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn a_mode_runs_one_leg_alone(h: Harness) {
+    let user = h.sign_up("carol").await;
+    let kb = indexed(&h, &user, json!({}), &[("policies.md", POLICIES), ("weather.md", WEATHER)]).await;
+    let path = format!("/api/v1/knowledge-bases/{kb}/search");
+    let query = "Lyon warehouse";
+    let (_, vector) = h.post(&user, &path, json!({"query": query, "mode": "vector"})).await;
+    let vector = vector["data"].as_array().unwrap().clone();
+    assert!(!vector.is_empty());
+    assert!(vector.iter().all(|hit| hit["text_rank"].is_null() && hit["vector_rank"].is_u64()), "{vector:#?}");
+    let (_, text) = h.post(&user, &path, json!({"query": query, "mode": "text"})).await;
+    let text = text["data"].as_array().unwrap().clone();
+    assert!(text[0]["text"].as_str().unwrap().contains("Lyon"));
+    assert!(text.iter().all(|hit| hit["vector_rank"].is_null() && hit["text_rank"].is_u64()), "{text:#?}");
+    let (status, error) = h.post(&user, &path, json!({"query": query, "mode": "both"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
 }

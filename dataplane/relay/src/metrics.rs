@@ -56,6 +56,9 @@ pub struct Metrics {
     /// Requests being answered right now, streams until their last byte, on every route of the
     /// process (`oblivious_inflight_requests`, what the HPA scales on).
     pub in_flight: Gauge,
+    /// Files waiting for or in ingestion, in every knowledge base, as last seen by this
+    /// process's ingestion worker (`oblivious_rag_jobs_pending`; 0 where none runs).
+    pub rag_jobs_pending: Gauge,
     config_info: Family<VersionLabels, Gauge>,
     current_version: Mutex<String>,
 }
@@ -68,6 +71,12 @@ impl Default for Metrics {
             "oblivious_inflight_requests",
             "Requests in flight in this process, streams included",
             in_flight.clone(),
+        );
+        let rag_jobs_pending = Gauge::default();
+        root.register(
+            "oblivious_rag_jobs_pending",
+            "Knowledge-base files waiting for or in ingestion (reported by ingestion workers)",
+            rag_jobs_pending.clone(),
         );
         let registry = root.sub_registry_with_prefix("oblivious_relay");
         let requests = Family::<RequestLabels, Counter>::default();
@@ -115,6 +124,7 @@ impl Default for Metrics {
             time_to_first_token,
             logs_dropped,
             in_flight,
+            rag_jobs_pending,
             config_info,
             current_version: Mutex::new(String::new()),
         }

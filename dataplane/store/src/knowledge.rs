@@ -264,6 +264,12 @@ impl Store {
         })
     }
 
+    /// Files waiting for a worker or being ingested, in every knowledge base.
+    pub async fn pending_ingestion_jobs(&self) -> StoreResult<i64> {
+        let sql = "SELECT COUNT(*) FROM knowledge_files WHERE status NOT IN ('indexed', 'failed')";
+        Ok(on_pool!(self, pool => sqlx::query_scalar(sql).fetch_one(pool).await?))
+    }
+
     /// Moves a claimed job on (status, progress, a renewed lease). False when the claim was lost.
     pub async fn ingestion_progress(
         &self,

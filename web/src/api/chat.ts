@@ -23,6 +23,8 @@ export interface SendInput {
   topic_id?: string;
   parent_id?: string;
   model?: string;
+  /** File ids (at most 10); sent only when there are some, so an older server is not refused. */
+  attachments?: string[];
 }
 
 export const chatApi = {
@@ -51,7 +53,8 @@ export const chatApi = {
   send: (sessionId: string, input: SendInput) => api.post<SendAnswer>(`/chat/sessions/${id(sessionId)}/messages`, input),
   regenerate: (messageId: string, model?: string) =>
     api.post<RegenerateAnswer>(`/chat/messages/${id(messageId)}/regenerate`, model ? { model } : {}),
-  edit: (messageId: string, content: string) => api.put<SendAnswer>(`/chat/messages/${id(messageId)}`, { content }),
+  edit: (messageId: string, content: string, attachments?: string[]) =>
+    api.put<SendAnswer>(`/chat/messages/${id(messageId)}`, { content, ...(attachments?.length ? { attachments } : {}) }),
   activate: (messageId: string) => api.post<{ topic: Topic }>(`/chat/messages/${id(messageId)}/activate`),
   deleteMessage: (messageId: string) => api.delete(`/chat/messages/${id(messageId)}`),
   stop: (streamId: string) => api.post<Record<string, never>>(`/chat/streams/${id(streamId)}/stop`),

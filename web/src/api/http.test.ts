@@ -142,3 +142,77 @@ describe('ApiClient', () => {
     expect(calls[1]?.url).toBe('/api/v1/m?topic_id=t&limit=50');
   });
 });
+
+/** An XMLHttpRequest stand-in answering each send with the next scripted status and body. */
+function fakeXhr(answers: { status: number; body: unknown }[], seen: { auth: string | null }[]) {
+  return () => {
+    const listeners: Record<string, (() => void)[]> = {};
+    const progress: ((e: { loaded: number; total: number; lengthComputable: boolean }) => void)[] = [];
+    const headers: Record<string, string> = {};
+    const xhr = {
+      status: 0,
+      statusText: '',
+      responseText: '',
+      upload: { addEventListener: (_: string, f: (typeof progress)[number]) => progress.push(f) },
+      open: vi.fn(),
+      setRequestHeader: (name: string, value: string) => (headers[name] = value),
+      addEventListener: (name: string, f: () => void) => (listeners[name] ??= []).push(f),
+      abort: () => listeners.abort?.forEach((f) => f()),
+      send: () => {
+        seen.push({ auth: headers.Authorization ?? null });
+        const answer = answers.shift() ?? { status: 500, body: {} };
+        queueMicrotask(() => {
+          progress.forEach((f) => f({ loaded: 5, total: 10, lengthComputable: true }));
+          xhr.status = answer.status;
+          xhr.responseText = JSON.stringify(answer.body);
+          listeners.load?.forEach((f) => f());
+        });
+      },
+    };
+    return xhr as unknown as XMLHttpRequest;
+  };
+}
+
+describe('ApiClient.upload', () => {
+  it('sends the token, reports progress, and refreshes once on 401', async () => {
+    const seen: { auth: string | null }[] = [];
+    const state = { access: 'a1', refresh: 'r1', refreshes: 0 };
+    const tokens = memoryTokenStore({ access_token: 'a1', refresh_token: 'r1' });
+    const fetch = vi.fn(async (input: RequestInfo | URL, init: RequestInit = {}) => rotatingServer(state)(String(input), init));
+    const client = new ApiClient({
+      tokens,
+      fetch: fetch as unknown as typeof globalThis.fetch,
+      lock: (_name, work) => work(),
+      xhr: fakeXhr(
+        [
+          { status: 401, body: { error: { code: 'unauthenticated', message: 'expired' } } },
+          { status: 201, body: { id: 'f1' } },
+        ],
+        seen,
+      ),
+    });
+    const progress = vi.fn();
+    const file = await client.upload<{ id: string }>('/files', new FormData(), { onProgress: progress });
+    expect(file.id).toBe('f1');
+    expect(seen.map((s) => s.auth)).toEqual(['Bearer a1', 'Bearer a2']);
+    expect(progress).toHaveBeenCalledWith(5, 10);
+  });
+
+  it('turns 413 and 415 answers into ApiErrors with the server message', async () => {
+    const seen: { auth: string | null }[] = [];
+    const client = new ApiClient({
+      tokens: memoryTokenStore({ access_token: 'a1', refresh_token: 'r1' }),
+      xhr: fakeXhr([{ status: 413, body: { error: { code: 'file_too_large', message: 'larger than 20 MiB' } } }], seen),
+    });
+    const error = await client.upload('/files', new FormData()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 413, code: 'file_too_large', message: 'larger than 20 MiB' });
+  });
+
+  it('rejects at once when cancelled before it starts', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const client = new ApiClient({ tokens: memoryTokenStore(null), xhr: fakeXhr([], []) });
+    await expect(client.upload('/files', new FormData(), { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+  });
+});

@@ -25,6 +25,8 @@ export interface ApiClientOptions {
   fetch?: typeof fetch;
   /** Called once when the login is gone (refresh refused). */
   onSignedOut?: () => void;
+  /** Makes the XMLHttpRequest of an upload (fetch reports no upload progress). */
+  xhr?: () => XMLHttpRequest;
   /** Serializes refreshes across tabs; defaults to `navigator.locks` when present. */
   lock?: Lock;
 }
@@ -57,16 +59,34 @@ export function buildQuery(query: RequestOptions['query']): string {
 
 /** Reads the product API's `{"error": {code, message}}`, tolerating any other body. */
 export async function errorFrom(response: Response): Promise<ApiError> {
-  let code = 'http_' + response.status;
-  let message = response.statusText || `HTTP ${response.status}`;
+  const text = await response.text().catch(() => '');
+  return errorFromBody(response.status, response.statusText, text);
+}
+
+/** The ApiError of a status and a body text (fetch and XMLHttpRequest answers alike). */
+export function errorFromBody(status: number, statusText: string, text: string): ApiError {
+  let code = 'http_' + status;
+  let message = statusText || `HTTP ${status}`;
   try {
-    const body = (await response.json()) as { error?: { code?: string; message?: string } };
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
     if (body?.error?.code) code = body.error.code;
     if (body?.error?.message) message = body.error.message;
   } catch {
     // Not JSON (a proxy's HTML page, an empty body): keep the status line.
   }
-  return new ApiError(response.status, code, message);
+  return new ApiError(status, code, message);
+}
+
+export interface UploadOptions {
+  /** Bytes of the request body sent so far, and the total. */
+  onProgress?: (loaded: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+interface RawAnswer {
+  status: number;
+  statusText: string;
+  text: string;
 }
 
 export class ApiClient {
@@ -75,6 +95,7 @@ export class ApiClient {
   private readonly fetchImpl: typeof fetch;
   private readonly onSignedOut: (() => void) | undefined;
   private readonly lock: Lock | undefined;
+  private readonly makeXhr: () => XMLHttpRequest;
   private refreshing: Promise<boolean> | null = null;
 
   constructor(options: ApiClientOptions) {
@@ -84,6 +105,7 @@ export class ApiClient {
     this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.onSignedOut = options.onSignedOut;
     this.lock = options.lock ?? defaultLock();
+    this.makeXhr = options.xhr ?? (() => new XMLHttpRequest());
   }
 
   get signedIn(): boolean {
@@ -132,6 +154,53 @@ export class ApiClient {
     if (response.status === 204) return undefined as T;
     const text = await response.text();
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /**
+   * POSTs a multipart form with upload progress (XMLHttpRequest), with the same token, one
+   * refresh-and-retry on 401, and error shape as `request`.
+   */
+  async upload<T>(path: string, form: FormData, options: UploadOptions = {}): Promise<T> {
+    const sent = this.tokens.get();
+    let answer = await this.sendForm(path, form, sent?.access_token, options);
+    if (answer.status === 401 && sent && (await this.refresh(sent.access_token))) {
+      answer = await this.sendForm(path, form, this.tokens.get()?.access_token, options);
+    }
+    if (answer.status < 200 || answer.status >= 300) throw errorFromBody(answer.status, answer.statusText, answer.text);
+    return (answer.text ? JSON.parse(answer.text) : undefined) as T;
+  }
+
+  private sendForm(path: string, form: FormData, access: string | undefined, options: UploadOptions): Promise<RawAnswer> {
+    return new Promise((resolve, reject) => {
+      const xhr = this.makeXhr();
+      const abort = () => xhr.abort();
+      if (options.signal?.aborted) {
+        reject(new DOMException('The upload was cancelled.', 'AbortError'));
+        return;
+      }
+      options.signal?.addEventListener('abort', abort, { once: true });
+      const settle = () => options.signal?.removeEventListener('abort', abort);
+      xhr.open('POST', this.url(path));
+      xhr.setRequestHeader('Accept', 'application/json');
+      if (access) xhr.setRequestHeader('Authorization', `Bearer ${access}`);
+      if (options.onProgress) {
+        const report = options.onProgress;
+        xhr.upload.addEventListener('progress', (event) => report(event.loaded, event.lengthComputable ? event.total : 0));
+      }
+      xhr.addEventListener('load', () => {
+        settle();
+        resolve({ status: xhr.status, statusText: xhr.statusText, text: xhr.responseText });
+      });
+      xhr.addEventListener('error', () => {
+        settle();
+        reject(new ApiError(0, 'network_error', 'The upload failed: the server could not be reached.'));
+      });
+      xhr.addEventListener('abort', () => {
+        settle();
+        reject(new DOMException('The upload was cancelled.', 'AbortError'));
+      });
+      xhr.send(form);
+    });
   }
 
   get<T>(path: string, options?: RequestOptions): Promise<T> {

@@ -49,6 +49,8 @@ export interface Session {
   opening_message: string | null;
   pinned: boolean;
   group: string;
+  /** The caller's knowledge bases its answers draw on; an older server omits it. */
+  knowledge_base_ids?: string[];
   created_at: number;
   updated_at: number;
 }
@@ -65,7 +67,7 @@ export type SessionPatch = Partial<
     | 'opening_message'
     | 'pinned'
     | 'group'
-  >
+  > & { knowledge_base_ids: string[] }
 >;
 
 export interface NewSession {
@@ -76,6 +78,7 @@ export interface NewSession {
   temperature?: number | null;
   avatar?: string;
   group?: string;
+  knowledge_base_ids?: string[];
 }
 
 export interface Topic {
@@ -97,11 +100,29 @@ export interface Usage {
   reasoning_tokens?: number;
 }
 
+/** A passage a reply was given (API.md `Source`), cited in the reply as `[index]`. */
 export interface Source {
   index: number;
   title: string;
   url: string | null;
   snippet: string;
+  // Knowledge-base passages carry where they come from (older records may lack it).
+  file_id?: string | null;
+  chunk_id?: string | null;
+  knowledge_base_id?: string | null;
+  heading?: string;
+  page?: number | null;
+  /** Cosine similarity to the question. */
+  score?: number | null;
+}
+
+/** A file sent with a user message. */
+export interface Attachment {
+  file_id: string;
+  name: string;
+  media_type: string;
+  size: number;
+  kind: 'image' | 'document' | string;
 }
 
 export interface Siblings {
@@ -125,6 +146,8 @@ export interface Message {
   cost: string | null;
   currency: string;
   sources: Source[];
+  /** Files sent with a user message; an older server omits the field. */
+  attachments?: Attachment[];
   /** Null in stream events, where the server does not compute it. */
   siblings: Siblings | null;
   created_at: number;
@@ -301,3 +324,74 @@ export interface ChannelView {
 }
 
 export type StatsGroup = 'day' | 'model' | 'user' | 'key' | 'channel';
+
+/** An uploaded file (`/api/v1/files`). `url` is a signed download path valid until `url_expires_at` (Unix s). */
+export interface FileInfo {
+  id: string;
+  name: string;
+  media_type: string;
+  size_bytes: number;
+  sha256: string;
+  created_at: number;
+  url: string;
+  url_expires_at: number;
+}
+
+/** A knowledge base (`/api/v1/knowledge-bases`); fractions are 0..1. */
+export interface KnowledgeBase {
+  id: string;
+  name: string;
+  description: string;
+  embedding_model: string;
+  embedding_dims: number | null;
+  chunk_tokens: number;
+  chunk_overlap: number;
+  top_k: number;
+  score_threshold: number;
+  vector_weight: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export type KnowledgeBaseSettings = Pick<
+  KnowledgeBase,
+  'name' | 'description' | 'chunk_tokens' | 'chunk_overlap' | 'top_k' | 'score_threshold' | 'vector_weight'
+>;
+
+export interface NewKnowledgeBase extends Partial<KnowledgeBaseSettings> {
+  name: string;
+  embedding_model: string;
+}
+
+export type KnowledgeFileStatus = 'queued' | 'parsing' | 'chunking' | 'embedding' | 'indexed' | 'failed';
+
+/** A file in a knowledge base with its ingestion state. */
+export interface KnowledgeFile {
+  file_id: string;
+  name: string;
+  media_type: string;
+  size_bytes: number;
+  status: KnowledgeFileStatus | string;
+  error: string | null;
+  progress: { chunks_total: number; chunks_embedded: number };
+  attempt: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One retrieved chunk of `POST /knowledge-bases/{id}/search`. */
+export interface RetrievalHit {
+  chunk_id: string;
+  knowledge_base_id: string;
+  file_id: string;
+  file_name: string;
+  heading: string;
+  page: number | null;
+  text: string;
+  /** Fused score (higher is better, not comparable across queries). */
+  score: number;
+  /** Cosine similarity to the query. */
+  similarity: number | null;
+  vector_rank: number | null;
+  text_rank: number | null;
+}

@@ -154,4 +154,23 @@ describe('conversation', () => {
     await opening;
     expect(getConversation('t3')?.messages.map((m) => m.id)).toEqual(['u3', 'a3']);
   });
+
+  it('a send carries its attachment ids, and no attachments field when there are none', async () => {
+    const bodies: unknown[] = [];
+    const topic = { id: 't4', session_id: 's1', title: '', active_leaf_id: null, created_at: 1, updated_at: 1 };
+    const user = msg('u4', 'user', { topic_id: 't4' });
+    const reply = msg('a4', 'assistant', { topic_id: 't4', parent_id: 'u4', status: 'complete', content: 'x' });
+    routes.push((url, init) => {
+      if (url !== '/api/v1/chat/sessions/s1/messages' || init.method !== 'POST') return undefined;
+      bodies.push(JSON.parse(String(init.body)));
+      return json({ topic, user_message: user, assistant_message: reply, stream_id: 'a4' }, 201);
+    });
+    routes.push((url) => (url === '/api/v1/chat/streams/a4' ? stream([ev(1, 'done', { message: reply })]) : undefined));
+    await sendMessage('s1', 't4', 'with files', ['f1', 'f2']);
+    await sendMessage('s1', 't4', 'without');
+    expect(bodies).toEqual([
+      { content: 'with files', topic_id: 't4', attachments: ['f1', 'f2'] },
+      { content: 'without', topic_id: 't4' },
+    ]);
+  });
 });

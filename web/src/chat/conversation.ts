@@ -78,9 +78,18 @@ export async function loadOlder(sessionId: string, topicId: string): Promise<voi
   }
 }
 
-/** Sends a message; without a topic a new one is created. Resolves to the topic. */
-export async function sendMessage(sessionId: string, topicId: string | undefined, content: string): Promise<Topic> {
-  const answer = await chatApi.send(sessionId, { content, ...(topicId ? { topic_id: topicId } : {}) });
+/** Sends a message (with uploaded files); without a topic a new one is created. Resolves to the topic. */
+export async function sendMessage(
+  sessionId: string,
+  topicId: string | undefined,
+  content: string,
+  attachments: readonly string[] = [],
+): Promise<Topic> {
+  const answer = await chatApi.send(sessionId, {
+    content,
+    ...(topicId ? { topic_id: topicId } : {}),
+    ...(attachments.length ? { attachments: [...attachments] } : {}),
+  });
   const topic = answer.topic;
   updateConversation(sessionId, topic.id, (c) => ({
     messages: afterSend(c.messages, answer.user_message, answer.assistant_message),
@@ -100,8 +109,9 @@ export async function regenerate(sessionId: string, topicId: string, assistant: 
   attachStream(topicId, answer.assistant_message, { replay: false });
 }
 
+/** A new version of a user message; it keeps the files the original carried. */
 export async function editAndResend(sessionId: string, topicId: string, user: Message, content: string): Promise<void> {
-  const answer = await chatApi.edit(user.id, content);
+  const answer = await chatApi.edit(user.id, content, (user.attachments ?? []).map((a) => a.file_id));
   updateConversation(sessionId, topicId, (c) => ({
     messages: withSiblingAdded(
       replaceFrom(c.messages, user.id, [answer.user_message, answer.assistant_message]),

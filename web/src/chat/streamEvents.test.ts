@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../api/types';
-import { applyChatEvent, decodeChatEvent } from './streamEvents';
+import { applyChatEvent, decodeChatEvent, normalizeSources } from './streamEvents';
 
 const placeholder: Message = {
   id: 'm',
@@ -68,5 +68,57 @@ describe('chat stream events', () => {
   it('ignores unknown events and malformed payloads', () => {
     expect(applyChatEvent(placeholder, decodeChatEvent({ id: '1', event: 'mystery', data: '{}' }))).toBe(placeholder);
     expect(applyChatEvent(placeholder, decodeChatEvent({ id: '1', event: 'text', data: 'not json' }))).toBe(placeholder);
+  });
+
+  it('folds the sources event into the reply before any text, and keeps them through done', () => {
+    const passage = {
+      index: 1,
+      title: 'handbook.md — Refunds',
+      url: null,
+      snippet: 'Refunds are paid within 14 days.',
+      file_id: 'f1',
+      chunk_id: 'c1',
+      knowledge_base_id: 'kb',
+      heading: 'Refunds',
+      page: null,
+      score: 0.82,
+    };
+    const streamed = run([sse('sources', { sources: [passage] }), sse('text', { delta: 'Within 14 days [1].' })]);
+    expect(streamed.sources).toEqual([passage]);
+    expect(streamed.content).toBe('Within 14 days [1].');
+
+    // The final record carries the stored sources; an older server's record without the field
+    // keeps what was streamed.
+    const withSources = run([sse('sources', { sources: [passage] }), sse('done', { message: { ...placeholder, sources: [passage], status: 'complete' } })]);
+    expect(withSources.sources).toEqual([passage]);
+    const { sources: _dropped, ...legacy } = placeholder;
+    const withoutField = run([sse('sources', { sources: [passage] }), sse('done', { message: { ...legacy, status: 'complete' } })]);
+    expect(withoutField.sources).toEqual([passage]);
+  });
+
+  it('an empty sources event (nothing relevant found) leaves the reply without sources', () => {
+    expect(run([sse('sources', { sources: [] })]).sources).toEqual([]);
+    expect(run([sse('sources', {})]).sources).toEqual([]);
+  });
+});
+
+describe('normalizeSources', () => {
+  it('orders by index, keeps one passage per index and drops malformed entries', () => {
+    const sources = normalizeSources([
+      { index: 2, title: 'B', url: null, snippet: 'b' },
+      { index: 1, title: 'A', snippet: 'a' },
+      { index: 2, title: 'B again', url: null, snippet: 'dup' },
+      { index: 0, title: 'zero' },
+      { index: 1.5, title: 'fraction' },
+      { title: 'no index' },
+      null,
+      'text',
+    ]);
+    expect(sources.map((s) => [s.index, s.title])).toEqual([
+      [1, 'A'],
+      [2, 'B'],
+    ]);
+    expect(sources[0]).toMatchObject({ url: null, snippet: 'a' });
+    expect(normalizeSources(undefined)).toEqual([]);
   });
 });

@@ -35,7 +35,7 @@ export function decodeChatEvent(event: SseEvent): ChatStreamEvent {
     case 'reasoning':
       return { type: 'reasoning', delta: String(data.delta ?? '') };
     case 'sources':
-      return { type: 'sources', sources: Array.isArray(data.sources) ? (data.sources as Source[]) : [] };
+      return { type: 'sources', sources: normalizeSources(data.sources) };
     case 'usage':
       return {
         type: 'usage',
@@ -83,7 +83,38 @@ export function applyChatEvent(message: Message, event: ChatStreamEvent): Messag
   }
 }
 
-/** A final record without a `siblings` field keeps the one we had. */
+/**
+ * A final record without a `siblings` field keeps the one we had; one without `sources` (an
+ * older server) keeps the sources that were streamed.
+ */
 function keepSiblings(current: Message, final: Message): Message {
-  return { ...current, ...final, siblings: final.siblings ?? current.siblings };
+  return {
+    ...current,
+    ...final,
+    siblings: final.siblings ?? current.siblings,
+    sources: Array.isArray(final.sources) ? normalizeSources(final.sources) : current.sources,
+  };
+}
+
+/**
+ * The well-formed sources of a payload, ordered by index, one per index: a citation `[n]` must
+ * find exactly one passage. Entries without a positive integer index are dropped.
+ */
+export function normalizeSources(raw: unknown): Source[] {
+  if (!Array.isArray(raw)) return [];
+  const byIndex = new Map<number, Source>();
+  for (const item of raw) {
+    if (!item || typeof item !== 'object') continue;
+    const source = item as Partial<Source>;
+    const index = source.index;
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 1 || byIndex.has(index)) continue;
+    byIndex.set(index, {
+      ...source,
+      index,
+      title: typeof source.title === 'string' ? source.title : '',
+      url: typeof source.url === 'string' ? source.url : null,
+      snippet: typeof source.snippet === 'string' ? source.snippet : '',
+    });
+  }
+  return [...byIndex.values()].sort((a, b) => a.index - b.index);
 }

@@ -1,4 +1,4 @@
-// The slim navigation bar on the far left (LobeChat's side nav): chat, agents, keys, account,
+// The slim navigation bar on the far left (LobeChat's side nav): chat, agents, knowledge, keys, account,
 // admin for administrators; theme, language and sign-out at the bottom. On a phone it becomes
 // a bottom bar.
 
@@ -46,6 +46,7 @@ export function AppShell() {
         </NavLink>
         <NavItem to="/chat" icon="chat" label="nav.chat" testId="nav-chat" />
         <NavItem to="/agents" icon="sparkles" label="nav.agents" testId="nav-agents" />
+        <NavItem to="/knowledge" icon="book" label="nav.knowledge" testId="nav-knowledge" />
         <NavItem to="/keys" icon="key" label="nav.keys" testId="nav-keys" />
         <NavItem to="/account" icon="wallet" label="nav.account" testId="nav-account" />
         {isAdmin(user) ? <NavItem to="/admin" icon="shield" label="nav.admin" testId="nav-admin" /> : null}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatMoney, formatTokens, microsToDecimal } from './format';
+import { formatBytes, formatMoney, formatTokens, microsToDecimal } from './format';
 
 describe('formatMoney', () => {
   it('keeps tiny costs exact and pads balances to two decimals', () => {
@@ -30,5 +30,15 @@ describe('formatTokens', () => {
     expect(formatTokens(1500)).toBe('1.5k');
     expect(formatTokens(25_000)).toBe('25k');
     expect(formatTokens(3_200_000)).toBe('3.2M');
+  });
+});
+
+describe('formatBytes', () => {
+  it('shows sizes in 1024-based units with one decimal below ten', () => {
+    expect(formatBytes(812)).toBe('812 B');
+    expect(formatBytes(4300)).toBe('4.2 KB');
+    expect(formatBytes(13 * 1024 * 1024)).toBe('13 MB');
+    expect(formatBytes(-1)).toBe('—');
+    expect(formatBytes(null)).toBe('—');
   });
 });

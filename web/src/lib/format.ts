@@ -61,3 +61,17 @@ export function formatRelative(ms: number, language: string, now = Date.now()): 
 export function formatTime(ms: number, language: string): string {
   return new Date(ms).toLocaleTimeString(language, { hour: '2-digit', minute: '2-digit' });
 }
+
+/** A file size: "812 B", "4.2 KB", "13 MB" (1024-based, as file managers show them). */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return '—';
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}

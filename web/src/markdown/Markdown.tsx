@@ -1,8 +1,9 @@
 // Markdown from models, rendered safely: raw HTML is shown as text (remarkHtmlAsText), URLs
 // pass a scheme allowlist (safeUrl), KaTeX runs untrusted (no \href to javascript:, no
 // \htmlData). GFM tables, task lists, strikethrough; highlighted code with a copy button.
+// Citations `[n]` of a reply's sources become components the caller renders (remarkCitations).
 
-import { memo, useMemo, type ComponentProps } from 'react';
+import { memo, useMemo, type ComponentProps, type ReactNode } from 'react';
 import ReactMarkdown, { type Components } from 'react-markdown';
 import remarkGfm from 'remark-gfm';
 import remarkMath from 'remark-math';
@@ -10,14 +11,19 @@ import { CodeBlock } from './CodeBlock';
 import { rehypeHighlightCode } from './highlight';
 import { normalizeMathDelimiters } from './math';
 import { mayContainMath, useMathPlugin } from './mathLoader';
+import { citationIndex, remarkCitations } from './remarkCitations';
 import { remarkHtmlAsText } from './remarkHtmlAsText';
 import { markdownUrlTransform } from './safeUrl';
 
-const remarkPlugins: ComponentProps<typeof ReactMarkdown>['remarkPlugins'] = [
-  remarkGfm,
-  [remarkMath, { singleDollarTextMath: true }],
-  remarkHtmlAsText,
-];
+type RemarkPlugins = NonNullable<ComponentProps<typeof ReactMarkdown>['remarkPlugins']>;
+
+const remarkPlugins: RemarkPlugins = [remarkGfm, [remarkMath, { singleDollarTextMath: true }], remarkHtmlAsText];
+
+/** The sources a text may cite, and how one citation renders. */
+export interface Citations {
+  indices: readonly number[];
+  render: (index: number) => ReactNode;
+}
 
 type Plugins = NonNullable<ComponentProps<typeof ReactMarkdown>['rehypePlugins']>;
 
@@ -43,15 +49,31 @@ const components: Components = {
   ),
 };
 
-export const Markdown = memo(function Markdown({ text }: { text: string }) {
+export const Markdown = memo(function Markdown({ text, citations }: { text: string; citations?: Citations | undefined }) {
   const katex = useMathPlugin(mayContainMath(text));
   const rehypePlugins = useMemo<Plugins>(() => (katex ? [[katex, KATEX_OPTIONS], rehypeHighlightCode] : PLAIN_PLUGINS), [katex]);
+  const cited = citations && citations.indices.length > 0 ? citations : undefined;
+  const remark = useMemo<RemarkPlugins>(
+    () => (cited ? [...remarkPlugins, [remarkCitations, { indices: cited.indices }]] : remarkPlugins),
+    [cited],
+  );
+  const rendered = useMemo<Components>(() => {
+    if (!cited) return components;
+    return {
+      ...components,
+      // Citations arrive as <sup data-citation>; any other <sup> (a GFM footnote) stays one.
+      sup: ({ node, children, ...rest }) => {
+        const index = citationIndex(node?.properties);
+        return index !== null ? <>{cited.render(index)}</> : <sup {...rest}>{children}</sup>;
+      },
+    };
+  }, [cited]);
   return (
     <div className="markdown">
       <ReactMarkdown
-        remarkPlugins={remarkPlugins}
+        remarkPlugins={remark}
         rehypePlugins={rehypePlugins}
-        components={components}
+        components={rendered}
         urlTransform={markdownUrlTransform}
       >
         {normalizeMathDelimiters(text)}

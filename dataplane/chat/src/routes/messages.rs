@@ -28,6 +28,8 @@ pub struct SendMessage {
     topic_id: Option<Uuid>,
     parent_id: Option<Uuid>,
     model: Option<String>,
+    #[serde(default)]
+    attachments: Vec<Uuid>,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +42,8 @@ pub struct Regenerate {
 #[serde(deny_unknown_fields)]
 pub struct EditMessage {
     content: String,
+    /// The edited message's files; absent keeps the original's.
+    attachments: Option<Vec<Uuid>>,
 }
 
 pub async fn list(
@@ -95,11 +99,13 @@ pub async fn send(
         (Some(_), None) => return Err(ProductError::invalid("parent_id", "needs the topic_id it belongs to")),
         (None, _) => ExchangeParent::ActiveLeaf,
     };
+    let attachments = crate::attachments::resolve(&chat, identity.user.id, &body.attachments).await?;
     let exchange = Exchange {
         session: &session,
         topic_id: body.topic_id,
         parent,
         user_text: Some(body.content),
+        attachments,
         model: body.model,
     };
     let answer = exchange::start(&chat, &identity, &headers, exchange).await?;
@@ -128,7 +134,14 @@ pub async fn regenerate(
         .ok_or_else(|| ProductError::not_found("session"))?;
     let parent = reply.parent_id.map_or(ExchangeParent::Root, ExchangeParent::Message);
     let model = body.model.or(reply.model);
-    let exchange = Exchange { session: &session, topic_id: Some(reply.topic_id), parent, user_text: None, model };
+    let exchange = Exchange {
+        session: &session,
+        topic_id: Some(reply.topic_id),
+        parent,
+        user_text: None,
+        attachments: Value::Array(Vec::new()),
+        model,
+    };
     let answer = exchange::start(&chat, &identity, &headers, exchange).await?;
     Ok((StatusCode::CREATED, Json(answer)))
 }
@@ -152,11 +165,16 @@ pub async fn edit(
         .await?
         .ok_or_else(|| ProductError::not_found("session"))?;
     let parent = original.parent_id.map_or(ExchangeParent::Root, ExchangeParent::Message);
+    let attachments = match &body.attachments {
+        Some(ids) => crate::attachments::resolve(&chat, identity.user.id, ids).await?,
+        None => original.attachments.clone(),
+    };
     let exchange = Exchange {
         session: &session,
         topic_id: Some(original.topic_id),
         parent,
         user_text: Some(body.content),
+        attachments,
         model: None,
     };
     let answer = exchange::start(&chat, &identity, &headers, exchange).await?;

@@ -1,9 +1,12 @@
 //! Parsers: a file's bytes (its type already sniffed) -> sections of text with their heading path
-//! and page. One module per format; formats without structure give one section.
+//! and page. One module per format; formats without structure give one section. Parsing is
+//! CPU-bound (a PDF can take seconds): async callers run it on a blocking thread.
 
 mod csv;
+mod docx;
 mod html;
 mod markdown;
+mod pdf;
 
 use crate::chunk::Section;
 
@@ -20,9 +23,14 @@ pub fn parse(media_type: &str, bytes: &[u8]) -> Result<Vec<Section>, ParseError>
         "text/html" => html::parse(text()?),
         "text/csv" => csv::parse(text()?, ','),
         "text/tab-separated-values" => csv::parse(text()?, '\t'),
+        // Source code stays one section: its blank-line blocks are the chunker's paragraphs,
+        // packed whole and cut at line ends; a section per definition would stop small ones
+        // from being packed together.
         "text/plain" | "text/x-source" | "application/json" => {
             vec![Section { text: text()?.to_string(), ..Section::default() }]
         }
+        "application/pdf" => pdf::parse(bytes)?,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => docx::parse(bytes)?,
         other => return Err(ParseError(format!("files of type {other} cannot be indexed yet"))),
     };
     let sections: Vec<Section> = sections.into_iter().filter(|s| !s.text.trim().is_empty()).collect();

@@ -26,6 +26,8 @@ pub enum ExchangeParent {
 #[derive(Debug, Clone)]
 pub struct NewTurn {
     pub content: String,
+    /// The files attached to it (a JSON array; `[]` for none).
+    pub attachments: Value,
 }
 
 /// Everything one exchange writes.
@@ -105,7 +107,7 @@ impl Store {
                     Some(found.ok_or(StoreError::NotFound("message"))?.0)
                 }
             };
-            let blank = |role: &str, parent_id: Option<Uuid>, content: String, status: &str| ChatMessage {
+            let blank = |role: &str, parent_id: Option<Uuid>, content: String, attachments: Value, status: &str| ChatMessage {
                 id: Uuid::now_v7(),
                 topic_id: topic.id,
                 session_id: start.session_id,
@@ -125,21 +127,22 @@ impl Store {
                 cost_micros: None,
                 currency: None,
                 sources: Value::Array(Vec::new()),
+                attachments,
                 created_at: now,
                 updated_at: now,
             };
             let insert = format!(
                 "INSERT INTO chat_messages ({MESSAGE_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '[]', $10, $10)"
+                 ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '[]', $11, $10, $10)"
             );
             let mut user_message = None;
             let mut reply_parent = parent;
             if let Some(turn) = &start.user_turn {
-                let message = blank("user", parent, turn.content.clone(), "complete");
+                let message = blank("user", parent, turn.content.clone(), turn.attachments.clone(), "complete");
                 reply_parent = Some(message.id);
                 user_message = Some(message);
             }
-            let assistant = blank("assistant", reply_parent, String::new(), STATUS_STREAMING);
+            let assistant = blank("assistant", reply_parent, String::new(), Value::Array(Vec::new()), STATUS_STREAMING);
             for message in user_message.iter().chain(std::iter::once(&assistant)) {
                 sqlx::query(&insert)
                     .bind(message.id)
@@ -152,6 +155,7 @@ impl Store {
                     .bind(&message.model)
                     .bind(&message.status)
                     .bind(now)
+                    .bind(sqlx::types::Json(&message.attachments))
                     .execute(&mut *tx)
                     .await?;
             }

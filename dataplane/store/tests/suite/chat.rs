@@ -35,7 +35,7 @@ fn send(user: Uuid, session: Uuid, topic: Option<Uuid>, parent: ExchangeParent, 
         topic_id: topic,
         new_topic_title: "New topic".into(),
         parent,
-        user_turn: Some(NewTurn { content: text.into() }),
+        user_turn: Some(NewTurn { content: text.into(), attachments: json!([]) }),
         model: "m".into(),
     }
 }

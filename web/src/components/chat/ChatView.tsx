@@ -1,5 +1,6 @@
-// The conversation pane: header (model, settings, export), the virtualized message list with
-// older pages loaded on scroll-up, and the composer. Esc stops the reply being generated.
+// The conversation pane: header (knowledge bases, model, settings, export), the virtualized
+// message list with older pages loaded on scroll-up, and the composer. Esc stops the reply
+// being generated; files dropped anywhere on the conversation are attached to the next message.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate, useSearchParams } from 'react-router-dom';
@@ -19,7 +20,9 @@ import {
 import { conversationStore } from '../../chat/conversationStore';
 import { useT } from '../../i18n';
 import { copyText } from '../../lib/clipboard';
+import { useFileDrop } from '../../lib/useFileDrop';
 import { chatDataStore, putTopic, touchSession, updateSession } from '../../state/chatData';
+import { loadKnowledgeBases } from '../../state/knowledge';
 import { useStore } from '../../state/store';
 import { toast, toastError } from '../../state/toasts';
 import { VirtualList, type VirtualListHandle } from '../../virtual/VirtualList';
@@ -27,6 +30,7 @@ import { Avatar } from '../Avatar';
 import { confirmAction } from '../Confirm';
 import { Icon } from '../Icon';
 import { Composer, type ComposerHandle } from './Composer';
+import { KnowledgeIndicator } from './KnowledgeIndicator';
 import { MessageItem, OpeningMessage } from './MessageItem';
 import { ModelPicker } from './ModelPicker';
 import { SessionSettingsDialog } from './SessionSettingsDialog';
@@ -125,10 +129,18 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
     return () => window.removeEventListener('keydown', onKey);
   }, [streaming, stop]);
 
+  // The indicator names the session's knowledge bases.
+  const drawsOnKnowledge = (session.knowledge_base_ids?.length ?? 0) > 0;
+  useEffect(() => {
+    if (drawsOnKnowledge) loadKnowledgeBases().catch(() => undefined);
+  }, [drawsOnKnowledge]);
+
+  const drop = useFileDrop((files) => composer.current?.addFiles(files), !resolving);
+
   const onSend = useCallback(
-    async (text: string) => {
+    async (text: string, attachments: string[]) => {
       try {
-        const created = await sendMessage(session.id, topicId, text);
+        const created = await sendMessage(session.id, topicId, text, attachments);
         putTopic(created);
         touchSession(session.id);
         list.current?.scrollToBottom();
@@ -240,6 +252,7 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
           <span className="chat__subtitle" data-testid="topic-current">{topic?.title || (topicId ? t('topic.untitled') : t('topic.draft'))}</span>
         </div>
         <div className="chat__tools">
+          <KnowledgeIndicator session={session} onOpen={() => setSettingsOpen(true)} />
           <ModelPicker
             models={models}
             value={session.model}
@@ -287,7 +300,13 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
           </button>
         </div>
       </header>
-      <div className="chat__body">
+      <div className={drop.dragging ? 'chat__body chat__body--dropping' : 'chat__body'} {...drop.handlers}>
+        {drop.dragging ? (
+          <div className="chat__drop" aria-hidden="true">
+            <Icon name="upload" size={28} />
+            <span>{t('upload.dropHere')}</span>
+          </div>
+        ) : null}
         {loading ? (
           <div className="chat__loading" role="status">
             <span className="spinner" aria-hidden="true" /> {t('common.loading')}

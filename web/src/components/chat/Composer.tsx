@@ -1,21 +1,41 @@
 // The message box. Enter sends, Shift+Enter is a newline, and Enter while an IME is composing
 // (Chinese, Japanese input) confirms the composition instead of sending. While a reply streams
 // the send button becomes a stop button (Esc does the same, handled by the chat view).
+// Files (the paperclip, a drop, or images pasted from the clipboard) upload at once and ride
+// along as chips; a message waits for its uploads before it can be sent.
 
-import { forwardRef, useImperativeHandle, useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { forwardRef, useImperativeHandle, useLayoutEffect, useRef, useState, type ClipboardEvent, type KeyboardEvent } from 'react';
+import { readyAttachmentIds, uploadsPending } from '../../chat/uploads';
 import { useT } from '../../i18n';
+import { useFileDrop } from '../../lib/useFileDrop';
+import { toast } from '../../state/toasts';
 import { Icon } from '../Icon';
+import { AttachmentChips } from './AttachmentChips';
+import { useAttachments } from './useAttachments';
 
 export interface ComposerHandle {
   focus(): void;
+  /** Attaches files dropped elsewhere (the conversation area). */
+  addFiles(files: File[]): void;
 }
 
 export interface ComposerProps {
-  /** Resolves true when the message was accepted (the box is cleared then). */
-  onSend: (text: string) => Promise<boolean>;
+  /** Resolves true when the message was accepted (the box and its attachments are cleared then). */
+  onSend: (text: string, attachments: string[]) => Promise<boolean>;
   onStop: () => void;
   streaming: boolean;
   disabled?: boolean;
+}
+
+/** The files of a paste (screenshots, copied images). */
+export function pastedFiles(data: Pick<DataTransfer, 'items'> | null): File[] {
+  const files: File[] = [];
+  for (const item of [...(data?.items ?? [])]) {
+    if (item.kind !== 'file') continue;
+    const file = item.getAsFile();
+    if (file) files.push(file);
+  }
+  return files;
 }
 
 /** Whether this key press should send: plain Enter, not during IME composition. */
@@ -34,8 +54,16 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
   const [text, setText] = useState('');
   const [sending, setSending] = useState(false);
   const area = useRef<HTMLTextAreaElement>(null);
+  const picker = useRef<HTMLInputElement>(null);
+  const attachments = useAttachments();
 
-  useImperativeHandle(ref, () => ({ focus: () => area.current?.focus() }), []);
+  const attach = (files: File[]) => {
+    const refused = attachments.add(files);
+    if (refused > 0) toast(t('upload.tooMany', { count: refused }), 'error', 5000);
+  };
+  const drop = useFileDrop(attach, !disabled);
+
+  useImperativeHandle(ref, () => ({ focus: () => area.current?.focus(), addFiles: attach }));
 
   // Grow with the text up to the CSS max-height, then scroll.
   useLayoutEffect(() => {
@@ -45,13 +73,17 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
     element.style.height = `${element.scrollHeight}px`;
   }, [text]);
 
-  const canSend = text.trim().length > 0 && !sending && !streaming && !disabled;
+  const uploading = uploadsPending(attachments.items);
+  const canSend = text.trim().length > 0 && !sending && !streaming && !disabled && !uploading;
 
   const submit = async () => {
     if (!canSend) return;
     setSending(true);
     try {
-      if (await onSend(text)) setText('');
+      if (await onSend(text, readyAttachmentIds(attachments.items))) {
+        setText('');
+        attachments.clear();
+      }
     } finally {
       setSending(false);
       area.current?.focus();
@@ -65,8 +97,22 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
     }
   };
 
+  const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
+    const files = pastedFiles(event.clipboardData);
+    if (files.length === 0) return;
+    // An image copied from a page often comes with its text or HTML: keep the text, attach the file.
+    if (!event.clipboardData.getData('text/plain')) event.preventDefault();
+    attach(files);
+  };
+
   return (
-    <div className="composer" data-testid="composer">
+    <div className={drop.dragging ? 'composer composer--dropping' : 'composer'} data-testid="composer" {...drop.handlers}>
+      {drop.dragging ? (
+        <div className="composer__drop" aria-hidden="true">
+          <Icon name="upload" /> {t('upload.dropHere')}
+        </div>
+      ) : null}
+      <AttachmentChips items={attachments.items} onRemove={attachments.remove} />
       <textarea
         ref={area}
         className="composer__input"
@@ -76,11 +122,37 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
         aria-label={t('composer.label')}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={onKeyDown}
+        onPaste={onPaste}
         disabled={disabled}
         data-testid="composer-input"
       />
       <div className="composer__bar">
-        <span className="composer__hint">{t('composer.hint')}</span>
+        <button
+          type="button"
+          className="icon-button composer__attach"
+          aria-label={t('upload.attach')}
+          title={t('upload.attach')}
+          disabled={disabled}
+          onClick={() => picker.current?.click()}
+          data-testid="attach-button"
+        >
+          <Icon name="paperclip" />
+        </button>
+        <input
+          ref={picker}
+          type="file"
+          multiple
+          hidden
+          tabIndex={-1}
+          onChange={(event) => {
+            const files = [...(event.target.files ?? [])];
+            // Reset so picking the same file again (after removing its chip) fires a change.
+            event.target.value = '';
+            if (files.length) attach(files);
+          }}
+          data-testid="attach-input"
+        />
+        <span className="composer__hint">{uploading ? t('upload.waiting') : t('composer.hint')}</span>
         {streaming ? (
           <button
             type="button"

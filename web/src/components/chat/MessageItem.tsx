@@ -1,14 +1,37 @@
 // One message of the conversation: reasoning (collapsible), content (Markdown for replies,
-// plain text for what the user typed), status, usage and cost, and its actions.
+// plain text for what the user typed) with its citations and sources, the files a question
+// carried, status, usage and cost, and its actions.
 
-import { memo, useState, type KeyboardEvent } from 'react';
-import type { Message } from '../../api/types';
+import { memo, useMemo, useState, type KeyboardEvent } from 'react';
+import type { Message, Source } from '../../api/types';
+import { sourceIndices } from '../../chat/sources';
 import { useLanguage, useT } from '../../i18n';
 import { formatMoney, formatTime, formatTokens } from '../../lib/format';
-import { Markdown } from '../../markdown/Markdown';
+import { Markdown, type Citations } from '../../markdown/Markdown';
 import { Avatar } from '../Avatar';
 import { Icon } from '../Icon';
+import { CitationChip } from './CitationChip';
+import { MessageAttachments } from './MessageAttachments';
 import { SiblingSwitch } from './SiblingSwitch';
+import { SourcePanel } from './SourcePanel';
+import { SourcesList } from './SourcesList';
+
+const NO_SOURCES: Source[] = [];
+
+/** Citation chips for the sources of a reply (undefined when it has none). */
+function useCitations(sources: readonly Source[], onOpen: (source: Source) => void): Citations | undefined {
+  return useMemo(() => {
+    if (sources.length === 0) return undefined;
+    const byIndex = new Map(sources.map((source) => [source.index, source]));
+    return {
+      indices: sourceIndices(sources),
+      render: (index: number) => {
+        const source = byIndex.get(index);
+        return source ? <CitationChip source={source} onOpen={onOpen} /> : `[${index}]`;
+      },
+    };
+  }, [sources, onOpen]);
+}
 
 export interface MessageActions {
   onCopy: (message: Message) => void;
@@ -79,7 +102,10 @@ export const MessageItem = memo(function MessageItem(props: Props) {
   const t = useT();
   const language = useLanguage();
   const [editing, setEditing] = useState(false);
+  const [openSource, setOpenSource] = useState<Source | null>(null);
   const isUser = message.role === 'user';
+  const sources = message.sources ?? NO_SOURCES;
+  const citations = useCitations(sources, setOpenSource);
   const streaming = message.status === 'streaming';
   const waiting = streaming && !message.content && !message.reasoning;
   const usage = message.usage;
@@ -111,6 +137,7 @@ export const MessageItem = memo(function MessageItem(props: Props) {
             <div className="reasoning__text">{message.reasoning}</div>
           </details>
         ) : null}
+        {isUser && message.attachments?.length ? <MessageAttachments attachments={message.attachments} /> : null}
         {editing ? (
           <EditBox
             initial={message.content}
@@ -122,7 +149,7 @@ export const MessageItem = memo(function MessageItem(props: Props) {
           />
         ) : (
           <div className={isUser ? 'message__bubble message__bubble--user' : 'message__bubble'} data-testid="message-content">
-            {isUser ? <p className="plain-text">{message.content}</p> : <Markdown text={message.content} />}
+            {isUser ? <p className="plain-text">{message.content}</p> : <Markdown text={message.content} citations={citations} />}
             {waiting ? (
               <span className="typing" aria-label={t('message.generating')} role="status">
                 <span />
@@ -133,6 +160,8 @@ export const MessageItem = memo(function MessageItem(props: Props) {
             {streaming && !waiting ? <span className="cursor" aria-hidden="true" /> : null}
           </div>
         )}
+        {!isUser && sources.length > 0 ? <SourcesList sources={sources} onOpen={setOpenSource} /> : null}
+        {openSource ? <SourcePanel source={openSource} onClose={() => setOpenSource(null)} /> : null}
         {message.status === 'stopped' ? (
           <div className="message__badge" data-testid="message-stopped">
             {t('message.stopped')}

@@ -1,4 +1,5 @@
-// Settings of one session: the agent fields plus folder (group) and pin.
+// Settings of one session: the agent fields, folder (group) and pin, and the knowledge bases its
+// answers draw on.
 
 import { useState } from 'react';
 import type { Session } from '../../api/types';
@@ -9,6 +10,9 @@ import { useStore } from '../../state/store';
 import { toastError } from '../../state/toasts';
 import { AgentForm, type AgentFields } from '../AgentForm';
 import { Modal } from '../Modal';
+import { KnowledgeBasePicker } from './KnowledgeBasePicker';
+
+const sameIds = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((id) => b.includes(id));
 
 export function SessionSettingsDialog({ session, onClose }: { session: Session; onClose: () => void }) {
   const t = useT();
@@ -25,6 +29,7 @@ export function SessionSettingsDialog({ session, onClose }: { session: Session; 
   });
   const [group, setGroup] = useState(session.group);
   const [pinned, setPinned] = useState(session.pinned);
+  const [bases, setBases] = useState<string[]>(session.knowledge_base_ids ?? []);
   const [busy, setBusy] = useState(false);
 
   const save = async () => {
@@ -40,6 +45,8 @@ export function SessionSettingsDialog({ session, onClose }: { session: Session; 
         opening_message: fields.opening_message.trim() ? fields.opening_message : null,
         group: group.trim(),
         pinned,
+        // Only when changed: a server without knowledge bases refuses the unknown field.
+        ...(sameIds(bases, session.knowledge_base_ids ?? []) ? {} : { knowledge_base_ids: bases }),
       });
       onClose();
     } catch (error) {
@@ -82,6 +89,7 @@ export function SessionSettingsDialog({ session, onClose }: { session: Session; 
           <span>{t('session.pin')}</span>
         </label>
       </div>
+      <KnowledgeBasePicker value={bases} onChange={setBases} />
     </Modal>
   );
 }
