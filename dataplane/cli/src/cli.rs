@@ -141,4 +141,7 @@ pub enum BenchCommand {
     /// Chat: message-page latency on a 1M-message PostgreSQL database, and send-to-first-event
     /// against the relay's own time to first token.
     Chat(crate::bench::ChatBenchArgs),
+    /// Knowledge-base search: p50/p99 and recall@10 against exact search at 1M pgvector chunks,
+    /// unfiltered and filtered to 1% of the rows; the SQLite exact scan at 100k.
+    Rag(crate::bench::RagBenchArgs),
 }

@@ -89,7 +89,7 @@ async fn pages(args: &ChatBenchArgs, admin_url: &str) -> anyhow::Result<()> {
 }
 
 /// Fresh statistics, as autovacuum would have them on a long-running database.
-async fn analyze(store: &Store) {
+pub(super) async fn analyze(store: &Store) {
     if let Err(error) = store.analyze().await {
         eprintln!("ANALYZE failed ({error}); timings may include planning on stale statistics");
     }
@@ -123,7 +123,7 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-fn print_latencies(label: &str, sorted: &[Duration]) {
+pub(super) fn print_latencies(label: &str, sorted: &[Duration]) {
     println!(
         "{label}  p50 {:>9}  p99 {:>9}  p99.9 {:>9}",
         ms(percentile(sorted, 50.0)),

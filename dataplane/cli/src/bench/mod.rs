@@ -4,9 +4,11 @@ mod chat;
 mod edge;
 mod load;
 mod processes;
+mod rag;
 mod relay;
 
 pub use chat::ChatBenchArgs;
+pub use rag::RagBenchArgs;
 pub use relay::RelayBenchArgs;
 
 use crate::cli::{BenchArgs, BenchCommand};
@@ -15,5 +17,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Relay(args) => relay::run(args).await,
         BenchCommand::Chat(args) => chat::run(args).await,
+        BenchCommand::Rag(args) => rag::run(args).await,
     }
 }
