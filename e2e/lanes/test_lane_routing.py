@@ -153,8 +153,10 @@ def test_killing_the_gray_relay_with_baseline_fallback_fails_no_dyed_request(fle
             15,
             "dyed answers from the gray relay",
         )
-        killed = time.monotonic()
         fleet.gray_relay.kill()  # SIGKILL: no drain; connections are refused from now on
+        # Taken once the process is gone: a stream started while the kill was under way was in
+        # flight at it (a flake when this was read before the kill).
+        killed = time.monotonic()
         settled = killed + 0.2  # requests in flight at the kill have ended by then
         poll(lambda: sum(started > settled for started, _, _ in list(calls)) >= 40, 20, "40 dyed requests after the kill")
     finally:
