@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::Chat;
+use crate::routes::input::{MAX_MESSAGE_CHARS, bounded, required_text};
 
 /// Files one message may carry.
 pub const MAX_ATTACHMENTS: usize = 10;
@@ -28,6 +29,14 @@ const MAX_IMAGE_BYTES: i64 = 8 * 1024 * 1024;
 const IMAGE_TOKENS: u64 = 1_000;
 /// Image types every vision model takes.
 const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// A message needs text unless it carries files (a picture alone is a question too).
+pub fn check_content(content: &str, attachments: &Value) -> ApiResult<()> {
+    match attachments.as_array().is_some_and(|files| !files.is_empty()) {
+        true => bounded("content", content, MAX_MESSAGE_CHARS),
+        false => required_text("content", content, MAX_MESSAGE_CHARS),
+    }
+}
 
 /// Checks `ids` (the caller's files, no repeats) and returns what the message stores.
 pub async fn resolve(chat: &Chat, user_id: Uuid, ids: &[Uuid]) -> ApiResult<Value> {
@@ -81,6 +90,7 @@ pub async fn load(chat: &Chat, history: &[ChatMessage]) -> HashMap<Uuid, Attache
             }
         }
         text.push_str(&message.content);
+        let text = text.trim_end().to_string();
         let tokens = count_text_tokens(&text) + IMAGE_TOKENS * images.len() as u64;
         let parts = std::iter::once(json!({"type": "text", "text": text})).chain(images).collect();
         loaded.insert(message.id, AttachedContent { parts, tokens });

@@ -62,8 +62,9 @@ pub async fn start(
     let lane = LaneContext::from_headers(headers);
     match prompt(chat, exchange.session, &started, &model).await {
         Ok((request, retrieval)) => {
+            // A question of files alone keeps its provisional title.
             let title_from = match (&exchange.user_text, new_topic) {
-                (Some(question), true) => Some((started.topic.id, question.clone())),
+                (Some(question), true) if !question.trim().is_empty() => Some((started.topic.id, question.clone())),
                 _ => None,
             };
             let spec = JobSpec {
@@ -145,7 +146,12 @@ async fn prompt(
     if let Some(temperature) = views::temperature(session.temperature_milli) {
         request["temperature"] = json!(temperature);
     }
-    let question = history.iter().rev().find(|m| m.role == "user").map(|m| m.content.clone());
+    let question = history
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .map(|m| m.content.clone())
+        .filter(|question| !question.trim().is_empty());
     let retrieval = match (question, &chat.rag) {
         (Some(query), Some(_)) => {
             let mut bases = Vec::new();

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::input::{MAX_MESSAGE_CHARS, query_id, required_text};
+use super::input::query_id;
 use crate::Chat;
 use crate::exchange::{self, Exchange};
 use crate::views::{TopicView, message_view};
@@ -88,7 +88,6 @@ pub async fn send(
     Path(session_id): Path<Uuid>,
     Body(body): Body<SendMessage>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    required_text("content", &body.content, MAX_MESSAGE_CHARS)?;
     let session = chat
         .store()
         .get_chat_session(identity.user.id, session_id)
@@ -100,6 +99,7 @@ pub async fn send(
         (None, _) => ExchangeParent::ActiveLeaf,
     };
     let attachments = crate::attachments::resolve(&chat, identity.user.id, &body.attachments).await?;
+    crate::attachments::check_content(&body.content, &attachments)?;
     let exchange = Exchange {
         session: &session,
         topic_id: body.topic_id,
@@ -153,7 +153,6 @@ pub async fn edit(
     Path(id): Path<Uuid>,
     Body(body): Body<EditMessage>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    required_text("content", &body.content, MAX_MESSAGE_CHARS)?;
     let original =
         chat.store().get_chat_message(identity.user.id, id).await?.ok_or_else(|| ProductError::not_found("message"))?;
     if original.role != "user" {
@@ -169,6 +168,7 @@ pub async fn edit(
         Some(ids) => crate::attachments::resolve(&chat, identity.user.id, ids).await?,
         None => original.attachments.clone(),
     };
+    crate::attachments::check_content(&body.content, &attachments)?;
     let exchange = Exchange {
         session: &session,
         topic_id: Some(original.topic_id),

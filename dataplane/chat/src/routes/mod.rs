@@ -2,7 +2,7 @@
 //! so no route exists undocumented.
 
 mod agents;
-mod input;
+pub(crate) mod input;
 mod messages;
 mod sessions;
 mod streams;

@@ -60,6 +60,16 @@ pub async fn attached_images_and_documents_reach_the_model_and_stay_on_the_messa
         api.put(&user, &format!("/api/v1/chat/messages/{edited}"), json!({"content": "And the dates?"})).await;
     assert_eq!(status, StatusCode::CREATED, "{edit}");
     assert_eq!(edit["user_message"]["attachments"], Value::Array(attachments));
+    api.wait_for_reply(&user, &session, edit["stream_id"].as_str().unwrap()).await;
+
+    // A picture alone is a question; nothing at all is not.
+    let path = format!("/api/v1/chat/sessions/{session}/messages");
+    let (status, alone) = api.post(&user, &path, json!({"content": "", "attachments": [image]})).await;
+    assert_eq!(status, StatusCode::CREATED, "{alone}");
+    assert_eq!(alone["topic"]["title"], "New topic");
+    api.wait_for_reply(&user, &session, alone["stream_id"].as_str().unwrap()).await;
+    let (status, _) = api.post(&user, &path, json!({"content": " "})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 pub async fn only_the_callers_own_files_can_be_attached(api: Api) {

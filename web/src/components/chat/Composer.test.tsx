@@ -111,6 +111,22 @@ describe('Composer', () => {
     expect(screen.queryByTestId('attachment-chip')).toBeNull();
   });
 
+  it('sends a file without text once it is uploaded, but not nothing', async () => {
+    const onSend = vi.fn(async () => true);
+    render(<Composer onSend={onSend} onStop={() => undefined} streaming={false} />);
+    const send = () => screen.getByTestId('send-button') as HTMLButtonElement;
+    expect(send().disabled).toBe(true);
+    const picture = new File(['png'], 'dot.png', { type: 'image/png' });
+    fireEvent.change(screen.getByTestId('attach-input'), { target: { files: [picture] } });
+    expect(send().disabled).toBe(true);
+    await act(async () => pending[0]?.resolve(info('p1', picture)));
+    expect(send().disabled).toBe(false);
+    await act(async () => {
+      fireEvent.click(send());
+    });
+    expect(onSend).toHaveBeenCalledWith('', ['p1']);
+  });
+
   it('shows why the server refused a file, with its message, and sends without it', async () => {
     const onSend = vi.fn(async () => true);
     render(<Composer onSend={onSend} onStop={() => undefined} streaming={false} />);

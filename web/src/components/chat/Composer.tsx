@@ -74,7 +74,9 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
   }, [text]);
 
   const uploading = uploadsPending(attachments.items);
-  const canSend = text.trim().length > 0 && !sending && !streaming && !disabled && !uploading;
+  // Files alone are a message too (a picture to describe).
+  const hasContent = text.trim().length > 0 || readyAttachmentIds(attachments.items).length > 0;
+  const canSend = hasContent && !sending && !streaming && !disabled && !uploading;
 
   const submit = async () => {
     if (!canSend) return;
