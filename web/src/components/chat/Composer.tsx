@@ -9,6 +9,7 @@ import { readyAttachmentIds, uploadsPending } from '../../chat/uploads';
 import { useT } from '../../i18n';
 import { useFileDrop } from '../../lib/useFileDrop';
 import { toast } from '../../state/toasts';
+import { HiddenFileInput } from '../HiddenFileInput';
 import { Icon } from '../Icon';
 import { AttachmentChips } from './AttachmentChips';
 import { useAttachments } from './useAttachments';
@@ -140,20 +141,7 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
         >
           <Icon name="paperclip" />
         </button>
-        <input
-          ref={picker}
-          type="file"
-          multiple
-          hidden
-          tabIndex={-1}
-          onChange={(event) => {
-            const files = [...(event.target.files ?? [])];
-            // Reset so picking the same file again (after removing its chip) fires a change.
-            event.target.value = '';
-            if (files.length) attach(files);
-          }}
-          data-testid="attach-input"
-        />
+        <HiddenFileInput ref={picker} onFiles={attach} testId="attach-input" />
         <span className="composer__hint">{uploading ? t('upload.waiting') : t('composer.hint')}</span>
         {streaming ? (
           <button

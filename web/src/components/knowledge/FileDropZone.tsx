@@ -4,6 +4,7 @@
 import { useRef } from 'react';
 import { useT } from '../../i18n';
 import { useFileDrop } from '../../lib/useFileDrop';
+import { HiddenFileInput } from '../HiddenFileInput';
 import { Icon } from '../Icon';
 
 export function FileDropZone({ onFiles }: { onFiles: (files: File[]) => void }) {
@@ -18,19 +19,7 @@ export function FileDropZone({ onFiles }: { onFiles: (files: File[]) => void }) 
       <button type="button" className="button" onClick={() => input.current?.click()} data-testid="kb-pick-files">
         <Icon name="paperclip" /> {t('knowledge.pickFiles')}
       </button>
-      <input
-        ref={input}
-        type="file"
-        multiple
-        hidden
-        tabIndex={-1}
-        onChange={(event) => {
-          const files = [...(event.target.files ?? [])];
-          event.target.value = '';
-          if (files.length) onFiles(files);
-        }}
-        data-testid="kb-file-input"
-      />
+      <HiddenFileInput ref={input} onFiles={onFiles} testId="kb-file-input" />
     </div>
   );
 }
