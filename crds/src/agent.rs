@@ -80,9 +80,14 @@ pub struct AgentSpec {
     #[serde(default)]
     #[cfg_attr(feature = "kube", schemars(length(max = 64), inner(length(max = 128))))]
     pub tools: Vec<String>,
-    /// Knowledge bases searched for every question (RAG).
+    /// Ids of knowledge bases an administrator made in the web UI (shown on the base's page),
+    /// searched for every question asked in the agent's sessions, by any user who may see the
+    /// agent. A base that is gone or not an administrator's is skipped (and logged).
     #[serde(default)]
-    #[cfg_attr(feature = "kube", schemars(length(max = 32), inner(length(max = 253))))]
+    #[cfg_attr(
+        feature = "kube",
+        schemars(length(max = 10), inner(regex(pattern = crate::schema::UUID_PATTERN), length(max = 36)))
+    )]
     pub knowledge_bases: Vec<String>,
     /// User groups that see the agent; empty means everyone.
     #[serde(default)]

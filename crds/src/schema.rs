@@ -11,6 +11,8 @@ pub const DURATION_PATTERN: &str = r"^([0-9]+(ms|s|m|h))+$";
 pub const DECIMAL_PATTERN: &str = r"^[0-9]{1,12}(\.[0-9]{1,6})?$";
 /// RFC 1123 label: namespace names, lane tags, Kubernetes names used in DNS.
 pub const DNS_LABEL_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+/// A UUID in its hyphenated form (a knowledge base id).
+pub const UUID_PATTERN: &str = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 /// RFC 3339 timestamp in UTC (what compile accepts): `2026-01-01T00:00:00Z`.
 pub const TIMESTAMP_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$";
 

@@ -2,9 +2,12 @@
 //! caller's own, at most `MAX_ATTACHMENTS`) and stored on the message as what they were then:
 //! id, name, type, size and kind. When a reply is built, the newest attachments of the branch
 //! go to the model: images as image parts (data URLs, so no provider has to fetch anything and
-//! the relay's translations carry them to every dialect), documents as their parsed text.
+//! the relay's translations carry them to every dialect), documents as their parsed text — whole
+//! when short; when long, cut until the topic's own knowledge base has indexed them (see
+//! `topic_files`), then left to retrieval, which gives their relevant passages as sources.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine;
 use oblivious_gateway::{ApiResult, ProductError};
@@ -14,15 +17,15 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::Chat;
+use crate::document_texts::DocumentText;
 use crate::routes::input::{MAX_MESSAGE_CHARS, bounded, required_text};
+use crate::topic_files::TopicFiles;
 
 /// Files one message may carry.
 pub const MAX_ATTACHMENTS: usize = 10;
 /// Messages of a branch (newest first) whose files are sent; older ones are named only, so a
 /// long topic does not resend every file it ever had.
 const MESSAGES_WITH_FILES: usize = 4;
-/// Text of one document given to the model; the rest is cut (and the model told so).
-const MAX_DOCUMENT_CHARS: usize = 24_000;
 /// Largest image sent inline (base64 grows it by a third).
 const MAX_IMAGE_BYTES: i64 = 8 * 1024 * 1024;
 /// What an image costs in the context budget (OpenAI's high-detail tiles, roughly).
@@ -74,7 +77,7 @@ pub struct AttachedContent {
 
 /// The content with files of the newest `MESSAGES_WITH_FILES` messages of `history` that have
 /// any, by message id. A file that cannot be read is named and skipped, not fatal.
-pub async fn load(chat: &Chat, history: &[ChatMessage]) -> HashMap<Uuid, AttachedContent> {
+pub async fn load(chat: &Chat, history: &[ChatMessage], topic: &TopicFiles) -> HashMap<Uuid, AttachedContent> {
     let mut loaded = HashMap::new();
     let Some(files) = chat.gateway.files.as_ref() else { return loaded };
     let with_files = history.iter().rev().filter(|m| m.attachments.as_array().is_some_and(|a| !a.is_empty()));
@@ -84,7 +87,7 @@ pub async fn load(chat: &Chat, history: &[ChatMessage]) -> HashMap<Uuid, Attache
         for attachment in message.attachments.as_array().into_iter().flatten() {
             let name = attachment["name"].as_str().unwrap_or("file");
             match read(chat, files, message.user_id, attachment).await {
-                Ok(Loaded::Document(body)) => text.push_str(&format!("<file name=\"{name}\">\n{body}\n</file>\n\n")),
+                Ok(Loaded::Document(id, document)) => text.push_str(&document_block(name, &document, topic, id)),
                 Ok(Loaded::Image(url)) => images.push(json!({"type": "image_url", "image_url": {"url": url}})),
                 Err(reason) => text.push_str(&format!("<file name=\"{name}\">({reason})</file>\n\n")),
             }
@@ -99,8 +102,26 @@ pub async fn load(chat: &Chat, history: &[ChatMessage]) -> HashMap<Uuid, Attache
 }
 
 enum Loaded {
-    Document(String),
+    Document(Uuid, Arc<DocumentText>),
     Image(String),
+}
+
+/// How a document goes into the prompt: whole, left to retrieval (long and indexed in the
+/// topic's base), or cut (long and not yet indexed).
+fn document_block(name: &str, document: &DocumentText, topic: &TopicFiles, file_id: Uuid) -> String {
+    if document.is_whole() {
+        return format!("<file name=\"{name}\">\n{}\n</file>\n\n", document.text);
+    }
+    if topic.indexed.contains(&file_id) {
+        return format!(
+            "<file name=\"{name}\">(A long document, indexed for search: its passages that bear on the \
+             question are among the numbered sources.)</file>\n\n"
+        );
+    }
+    format!(
+        "<file name=\"{name}\">\n{}\n[… the rest of the file, {} characters, is left out]\n</file>\n\n",
+        document.text, document.left_out
+    )
 }
 
 /// One attachment's content for the model, or why it is left out.
@@ -112,19 +133,30 @@ async fn read(
 ) -> Result<Loaded, String> {
     let id = attachment["file_id"].as_str().and_then(|id| id.parse().ok()).ok_or("not a file")?;
     let file = chat.store().file(user_id, id).await.ok().flatten().ok_or("the file was deleted")?;
-    if file.media_type.starts_with("image/") {
-        if !IMAGE_TYPES.contains(&file.media_type.as_str()) {
-            return Err(format!("images of type {} cannot be shown to the model", file.media_type));
-        }
-        if file.size_bytes > MAX_IMAGE_BYTES {
-            return Err("the image is too large to show to the model".into());
-        }
+    if !file.media_type.starts_with("image/") {
+        return document_text(chat, files, &file).await.map(|text| Loaded::Document(id, text));
+    }
+    if !IMAGE_TYPES.contains(&file.media_type.as_str()) {
+        return Err(format!("images of type {} cannot be shown to the model", file.media_type));
+    }
+    if file.size_bytes > MAX_IMAGE_BYTES {
+        return Err("the image is too large to show to the model".into());
     }
     let bytes = files.content(&file).await.map_err(|_| "the file cannot be read now".to_string())?;
-    if file.media_type.starts_with("image/") {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
-        return Ok(Loaded::Image(format!("data:{};base64,{encoded}", file.media_type)));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    Ok(Loaded::Image(format!("data:{};base64,{encoded}", file.media_type)))
+}
+
+/// The document's text, parsed once per process (`DocumentTexts`).
+async fn document_text(
+    chat: &Chat,
+    files: &oblivious_files::Files,
+    file: &oblivious_store::FileRecord,
+) -> Result<Arc<DocumentText>, String> {
+    if let Some(text) = chat.documents.get(file.id) {
+        return Ok(text);
     }
+    let bytes = files.content(file).await.map_err(|_| "the file cannot be read now".to_string())?;
     // Parsing is CPU-bound (a PDF can take seconds): off the async workers.
     let media_type = file.media_type.clone();
     let sections = tokio::task::spawn_blocking(move || oblivious_rag::parse::parse(&media_type, &bytes))
@@ -139,29 +171,32 @@ async fn read(
         body.push_str(section.text.trim());
         body.push_str("\n\n");
     }
-    Ok(Loaded::Document(cut(body.trim_end(), MAX_DOCUMENT_CHARS)))
-}
-
-/// `text` up to `max` characters, saying when the rest was left out.
-fn cut(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_string(),
-        Some((at, _)) => {
-            format!("{}\n[… the rest of the file, {} characters, is left out]", &text[..at], text.len() - at)
-        }
-    }
+    let text = Arc::new(DocumentText::new(body.trim_end()));
+    chat.documents.insert(file.id, text.clone());
+    Ok(text)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use crate::document_texts::MAX_DOCUMENT_CHARS;
 
     #[test]
-    fn long_documents_are_cut_on_a_character_boundary_and_say_so() {
-        assert_eq!(cut("short", 10), "short");
-        let cut_text = cut("ééééé", 2);
-        assert!(cut_text.starts_with("éé\n[…"), "{cut_text}");
-        assert!(cut_text.contains("6 characters"), "{cut_text}");
+    fn a_document_is_given_whole_cut_or_left_to_retrieval() {
+        let file = Uuid::now_v7();
+        let mut topic = TopicFiles::default();
+        let short = DocumentText::new("The warranty lasts ten years.");
+        assert!(document_block("w.txt", &short, &topic, file).contains("The warranty lasts ten years."));
+
+        let long = DocumentText::new(&"word ".repeat(MAX_DOCUMENT_CHARS));
+        let cut = document_block("long.txt", &long, &topic, file);
+        assert!(cut.contains("word word") && cut.contains("is left out"), "{}", &cut[cut.len() - 200..]);
+
+        topic.indexed.insert(file);
+        let searched = document_block("long.txt", &long, &topic, file);
+        assert!(!searched.contains("word word") && searched.contains("numbered sources"), "{searched}");
+        // Another long file of the topic that is not indexed yet is still cut.
+        assert!(document_block("other.txt", &long, &topic, Uuid::now_v7()).contains("is left out"));
     }
 }

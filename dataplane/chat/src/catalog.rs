@@ -2,7 +2,7 @@
 //! prices) and the published agents (`Agent` resources). Both come from the config snapshot, so
 //! they follow a GitOps change within a second like everything else.
 
-use oblivious_config::Snapshot;
+use oblivious_config::{Agent, Snapshot};
 use oblivious_runtime::ActiveConfig;
 use serde::Serialize;
 use uuid::Uuid;
@@ -31,7 +31,7 @@ pub struct ModelView {
 
 /// Embedding models are served by the relay but are no partner for a conversation.
 fn is_chat_model(name: &str) -> bool {
-    !name.contains("embedding") && !name.contains("embed-")
+    !oblivious_rag::models::is_embedding_model_name(name)
 }
 
 /// The chat models users of `group` may use, in the configuration's order.
@@ -70,6 +70,11 @@ pub fn catalog_agent_id(name: &str) -> Uuid {
     Uuid::new_v5(&CATALOG_NAMESPACE, name.as_bytes())
 }
 
+/// The published agent whose id is `id`.
+pub fn catalog_agent(snapshot: &Snapshot, id: Uuid) -> Option<&Agent> {
+    snapshot.agents.iter().find(|a| catalog_agent_id(&a.name) == id)
+}
+
 /// The published agents users of `group` may see.
 pub fn catalog_agents(snapshot: &Snapshot, group: &str) -> Vec<AgentView> {
     snapshot
@@ -87,6 +92,7 @@ pub fn catalog_agents(snapshot: &Snapshot, group: &str) -> Vec<AgentView> {
             model: Some(a.model.clone()).filter(|m| !m.is_empty()),
             temperature: temperature(a.temperature_milli.and_then(|t| i32::try_from(t).ok())),
             opening_message: a.opening_message.clone(),
+            knowledge_base_ids: a.knowledge_bases.iter().filter_map(|id| id.parse().ok()).collect(),
             created_at: 0,
             updated_at: 0,
         })
@@ -97,7 +103,6 @@ pub fn catalog_agents(snapshot: &Snapshot, group: &str) -> Vec<AgentView> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use oblivious_config::Agent;
 
     #[test]
     fn catalog_ids_are_stable_and_groups_filter_agents() {

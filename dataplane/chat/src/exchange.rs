@@ -16,8 +16,9 @@ use uuid::Uuid;
 use crate::catalog::group_may_use;
 use crate::context::{MAX_HISTORY_MESSAGES, build_messages, context_window};
 use crate::job::{self, JobSpec};
-use crate::sources::Retrieval;
+use crate::sources::{self, Retrieval};
 use crate::titles::provisional_title;
+use crate::topic_files::TopicFiles;
 use crate::views::{TopicView, message_view};
 use crate::{Chat, views};
 
@@ -58,6 +59,7 @@ pub async fn start(
         model: model.clone(),
     };
     let started = chat.store().start_chat_exchange(&start).await.map_err(not_found_or_store)?;
+    crate::topic_files::add_documents(chat, user, exchange.session, started.topic.id, &exchange.attachments).await;
     let reply = started.assistant_message.id;
     let lane = LaneContext::from_headers(headers);
     match prompt(chat, exchange.session, &started, &model).await {
@@ -128,8 +130,8 @@ fn not_found_or_store(error: oblivious_store::StoreError) -> ProductError {
 }
 
 /// The Chat Completions request for the reply (the branch up to the placeholder's parent), and
-/// what to retrieve for it: the session's knowledge bases that hold anything, searched for the
-/// question being answered (the branch's last user message).
+/// what to retrieve for it: the knowledge bases of the session, its agent and its topic that
+/// hold anything, searched for the question being answered (the branch's last user message).
 async fn prompt(
     chat: &Chat,
     session: &ChatSession,
@@ -140,7 +142,8 @@ async fn prompt(
         Some(parent) => chat.store().chat_branch_to(started.topic.id, parent, MAX_HISTORY_MESSAGES).await?,
         None => Vec::new(),
     };
-    let attached = crate::attachments::load(chat, &history).await;
+    let topic = TopicFiles::of(chat, session.user_id, started.topic.id).await?;
+    let attached = crate::attachments::load(chat, &history, &topic).await;
     let messages = build_messages(&session.system_prompt, &history, &attached, context_window(model));
     let mut request = json!({"model": model, "messages": messages});
     if let Some(temperature) = views::temperature(session.temperature_milli) {
@@ -154,12 +157,7 @@ async fn prompt(
         .filter(|question| !question.trim().is_empty());
     let retrieval = match (question, &chat.rag) {
         (Some(query), Some(_)) => {
-            let mut bases = Vec::new();
-            for id in chat.store().chat_session_knowledge_bases(session.user_id, session.id).await? {
-                bases.extend(
-                    chat.store().knowledge_base(session.user_id, id).await?.filter(|kb| kb.embedding_dims.is_some()),
-                );
-            }
+            let bases = sources::knowledge_bases(chat, session, topic.base).await?;
             (!bases.is_empty()).then_some(Retrieval { bases, query })
         }
         _ => None,

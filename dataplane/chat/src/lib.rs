@@ -10,6 +10,7 @@ mod attachments;
 pub mod bus;
 pub mod catalog;
 pub mod context;
+mod document_texts;
 pub mod events;
 mod exchange;
 mod job;
@@ -20,6 +21,7 @@ mod sources;
 #[cfg(test)]
 mod test_support;
 mod titles;
+mod topic_files;
 pub mod views;
 
 use std::sync::Arc;
@@ -63,6 +65,8 @@ pub struct Chat {
     pub lifecycle: Arc<Lifecycle>,
     /// Retrieval from the sessions' knowledge bases; `None` where no file storage is configured.
     pub rag: Option<Arc<Rag>>,
+    /// Attached documents' text, parsed once.
+    documents: document_texts::DocumentTexts,
 }
 
 impl Chat {
@@ -77,7 +81,7 @@ impl Chat {
         rag: Option<Arc<Rag>>,
     ) -> Arc<Self> {
         let relay = RelayClient::new(&config.relay_url, &config.internal_token, hops);
-        Arc::new(Chat { gateway, relay, bus, config, lifecycle, rag })
+        Arc::new(Chat { gateway, relay, bus, config, lifecycle, rag, documents: Default::default() })
     }
 
     pub fn store(&self) -> &Store {

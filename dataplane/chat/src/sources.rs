@@ -2,8 +2,13 @@
 //! user's question before asking the model, publishes the `sources` event (before the first
 //! token), and gives the model the passages as numbered sources to cite as `[n]`. The sources
 //! are stored on the reply, so they come back on reload and in exports.
+//!
+//! A reply searches the session's knowledge bases, those of the published agent the session
+//! was started from (bases an administrator made, named by id in the `Agent` resource), and the
+//! topic's own base of attached documents.
 
-use oblivious_store::KnowledgeBase;
+use oblivious_store::chat::ChatSession;
+use oblivious_store::{KnowledgeBase, StoreResult};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -18,6 +23,40 @@ pub struct Retrieval {
     pub bases: Vec<KnowledgeBase>,
     /// The user's question.
     pub query: String,
+}
+
+/// The bases a reply of `session` searches: its own, its published agent's, and the topic's
+/// (`topic_base`); only those that hold vectors, each once.
+pub async fn knowledge_bases(
+    chat: &Chat,
+    session: &ChatSession,
+    topic_base: Option<KnowledgeBase>,
+) -> StoreResult<Vec<KnowledgeBase>> {
+    let store = chat.store();
+    let mut bases = Vec::new();
+    for id in store.chat_session_knowledge_bases(session.user_id, session.id).await? {
+        bases.extend(store.knowledge_base(session.user_id, id).await?);
+    }
+    for id in published_agent_bases(chat, session.agent_id) {
+        match store.published_knowledge_base(id).await? {
+            Some(kb) => bases.push(kb),
+            None => tracing::warn!(kb = %id, "an Agent names a knowledge base no administrator has; skipped"),
+        }
+    }
+    bases.extend(topic_base);
+    bases.retain(|kb| kb.embedding_dims.is_some());
+    let mut seen = std::collections::HashSet::new();
+    bases.retain(|kb| seen.insert(kb.id));
+    Ok(bases)
+}
+
+/// The knowledge bases the published agent `agent_id` names (none for a private agent).
+fn published_agent_bases(chat: &Chat, agent_id: Option<Uuid>) -> Vec<Uuid> {
+    let Some(agent_id) = agent_id else { return Vec::new() };
+    let active = chat.gateway.runtime.active();
+    crate::catalog::catalog_agent(&active.snapshot, agent_id)
+        .map(|agent| agent.knowledge_bases.iter().filter_map(|id| id.parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 /// The sources for a reply (API.md `Source`) and the prompt block that numbers them; no

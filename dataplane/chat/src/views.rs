@@ -138,8 +138,18 @@ pub struct AgentView {
     pub model: Option<String>,
     pub temperature: Option<f64>,
     pub opening_message: Option<String>,
+    /// The knowledge bases the agent answers from (a private agent's are copied to each
+    /// session started from it).
+    pub knowledge_base_ids: Vec<Uuid>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl AgentView {
+    /// The view of a private agent whose knowledge bases are `knowledge_base_ids`.
+    pub fn of_user_agent(agent: &ChatAgent, knowledge_base_ids: Vec<Uuid>) -> Self {
+        AgentView { knowledge_base_ids, ..AgentView::from(agent) }
+    }
 }
 
 impl From<&ChatAgent> for AgentView {
@@ -155,6 +165,7 @@ impl From<&ChatAgent> for AgentView {
             model: a.model.clone(),
             temperature: temperature(a.temperature_milli),
             opening_message: a.opening_message.clone(),
+            knowledge_base_ids: Vec::new(),
             created_at: a.created_at,
             updated_at: a.updated_at,
         }

@@ -42,16 +42,20 @@ oblivious_store::both_backends!(
 );
 
 use attachments::{
+    a_long_document_is_cut_until_its_topic_indexes_it_then_searched,
     attached_images_and_documents_reach_the_model_and_stay_on_the_message, only_the_callers_own_files_can_be_attached,
 };
 use knowledge::{
     a_session_links_only_its_owners_knowledge_bases, a_session_with_a_knowledge_base_answers_with_numbered_sources,
+    agents_bring_their_knowledge_bases_to_their_sessions,
 };
 
 oblivious_store::both_backends!(
     start = Api::start;
     a_session_with_a_knowledge_base_answers_with_numbered_sources,
     a_session_links_only_its_owners_knowledge_bases,
+    agents_bring_their_knowledge_bases_to_their_sessions,
+    a_long_document_is_cut_until_its_topic_indexes_it_then_searched,
     attached_images_and_documents_reach_the_model_and_stay_on_the_message,
     only_the_callers_own_files_can_be_attached,
 );

@@ -14,7 +14,7 @@ use std::time::Duration;
 use oblivious_core::shutdown::Lifecycle;
 use oblivious_files::Files;
 use oblivious_store::knowledge::status;
-use oblivious_store::{IngestClaim, NewChunk, Store, now_ms};
+use oblivious_store::{IngestClaim, KnowledgeBase, NewChunk, Store, now_ms};
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
 
@@ -174,8 +174,13 @@ impl Ingestor {
     }
 
     /// Makes sure the base has its vector index. Every job checks, so a failure here (e.g. two
-    /// workers creating it at once) only costs speed until the next job creates it.
-    async fn ensure_vector_index(&self, claim: &IngestClaim, dims: i32) {
+    /// workers creating it at once) only costs speed until the next job creates it. A topic's
+    /// own base gets none: it holds a few documents, searched exactly (an HNSW index per topic
+    /// would grow the catalog and every write without making its searches faster).
+    async fn ensure_vector_index(&self, kb: &KnowledgeBase, claim: &IngestClaim, dims: i32) {
+        if kb.topic_id.is_some() {
+            return;
+        }
         if let Err(error) = self.store.ensure_vector_index(claim.kb_id, dims).await {
             tracing::warn!(%error, kb = %claim.kb_id, "could not create the knowledge base's vector index");
         }
@@ -184,7 +189,7 @@ impl Ingestor {
     async fn run(&self, claim: &IngestClaim, lifecycle: &Lifecycle) -> Result<usize, Stop> {
         let kb = self
             .store
-            .knowledge_base(claim.user_id, claim.kb_id)
+            .ingestion_knowledge_base(claim)
             .await?
             .ok_or_else(|| Stop::Failed("the knowledge base is gone".into()))?;
         let file = self
@@ -193,7 +198,7 @@ impl Ingestor {
             .await?
             .ok_or_else(|| Stop::Failed("the file is gone".into()))?;
         if let Some(dims) = kb.embedding_dims {
-            self.ensure_vector_index(claim, dims).await;
+            self.ensure_vector_index(&kb, claim, dims).await;
         }
 
         self.step(claim, status::PARSING, 0, 0).await?;
@@ -250,7 +255,7 @@ impl Ingestor {
             }
             let base_dims = self.store.knowledge_base_dims(claim.kb_id, dims).await?;
             if base_dims == Some(dims) && kb.embedding_dims.is_none() {
-                self.ensure_vector_index(claim, dims).await;
+                self.ensure_vector_index(&kb, claim, dims).await;
             }
             if base_dims != Some(dims) {
                 return Err(Stop::Failed(format!(

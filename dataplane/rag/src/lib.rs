@@ -6,12 +6,14 @@
 //! - `chunk`: sections -> token-bounded, overlapping chunks.
 //! - `embed`: vectors through the relay's `/v1/embeddings`, acting for the user.
 //! - `ingest`: the job worker (claim, parse, chunk, embed, fenced and resumable).
+//! - `models`: which models embed; a new base's defaults.
 //! - `search`: hybrid retrieval (vectors + full text, fused, threshold last).
 //! - `routes`: `/api/v1/knowledge-bases`.
 
 pub mod chunk;
 pub mod embed;
 pub mod ingest;
+pub mod models;
 pub mod parse;
 mod routes;
 pub mod search;

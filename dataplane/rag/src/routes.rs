@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
-use oblivious_config::Provider;
 use oblivious_gateway::{ApiResult, Body, ProductError, RouteDoc, UserIdentity, schema_object};
 use oblivious_store::{KnowledgeBase, KnowledgeFile, now_ms};
 use serde::{Deserialize, Serialize};
@@ -17,6 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::Rag;
+use crate::models::{can_embed, new_knowledge_base};
 
 type Route = (RouteDoc, MethodRouter<Arc<Rag>>);
 
@@ -265,37 +265,15 @@ async fn create(State(rag): State<Arc<Rag>>, identity: UserIdentity, Body(body):
         return Err(ProductError::invalid("name", "field required"));
     }
     let model = body.embedding_model.clone().unwrap_or_default();
-    // Embeddings are served by OpenAI-family channels only; the model must have one the user's
-    // group reaches, or every file would fail later.
-    let active = rag.gateway.runtime.active();
-    let embeds = active.routes.candidates(&active.snapshot, &model, &identity.user.group, None).iter().any(|c| {
-        matches!(
-            active.snapshot.channels[c.channel].provider,
-            Provider::Openai | Provider::AzureOpenai | Provider::OpenaiCompatible
-        )
-    });
-    if !embeds {
+    // The model must have a channel the user's group reaches that serves embeddings, or every
+    // file would fail later.
+    if !can_embed(&rag.gateway.runtime.active(), &identity.user.group, &model) {
         return Err(ProductError::invalid(
             "embedding_model",
             format!("`{model}` is not an embedding model you can use (an OpenAI-compatible channel must serve it)"),
         ));
     }
-    let now = now_ms();
-    let defaults = KnowledgeBase {
-        id: Uuid::now_v7(),
-        user_id: identity.user.id,
-        name: String::new(),
-        description: String::new(),
-        embedding_model: model,
-        embedding_dims: None,
-        chunk_tokens: 512,
-        chunk_overlap: 64,
-        top_k: 5,
-        score_threshold_milli: 0,
-        vector_weight_milli: 500,
-        created_at: now,
-        updated_at: now,
-    };
+    let defaults = new_knowledge_base(identity.user.id, model, now_ms());
     let kb = body.apply(defaults)?;
     rag.store().insert_knowledge_base(&kb).await?;
     Ok((StatusCode::CREATED, Json(KnowledgeBaseView::from(&kb))).into_response())
@@ -373,6 +351,7 @@ async fn remove_file(
     identity: UserIdentity,
     Path((id, file_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
+    owned(&rag, &identity, id).await?;
     if rag.store().remove_knowledge_file(identity.user.id, id, file_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -385,6 +364,7 @@ async fn retry_file(
     identity: UserIdentity,
     Path((id, file_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<Response> {
+    owned(&rag, &identity, id).await?;
     let store = rag.store();
     let file =
         store.knowledge_file(identity.user.id, id, file_id).await?.ok_or_else(|| ProductError::not_found("file"))?;

@@ -8,7 +8,7 @@
 use uuid::Uuid;
 
 use crate::backend::{Backend, WriteTransaction, on_pool};
-use crate::{Store, StoreResult};
+use crate::{Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KnowledgeBase {
@@ -23,6 +23,9 @@ pub struct KnowledgeBase {
     pub top_k: i32,
     pub score_threshold_milli: i32,
     pub vector_weight_milli: i32,
+    /// Set on a topic's own base (the documents attached in the topic), which the
+    /// knowledge-base API does not show and which goes with its topic.
+    pub topic_id: Option<Uuid>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -83,7 +86,7 @@ pub mod status {
 }
 
 const KB_COLUMNS: &str = "id, user_id, name, description, embedding_model, embedding_dims, chunk_tokens, \
-                          chunk_overlap, top_k, score_threshold_milli, vector_weight_milli, created_at, updated_at";
+                          chunk_overlap, top_k, score_threshold_milli, vector_weight_milli, topic_id, created_at, updated_at";
 
 /// Touches the job only if the claim still holds: run first in a writing transaction, it both
 /// checks the claim and locks the row until the transaction ends.
@@ -95,8 +98,14 @@ const FILE_COLUMNS: &str = "k.kb_id, k.file_id, f.name, f.media_type, f.size_byt
 
 impl Store {
     pub async fn insert_knowledge_base(&self, kb: &KnowledgeBase) -> StoreResult<()> {
+        self.insert_kb(kb, "").await
+    }
+
+    /// Inserts `kb`, then `on_conflict` (a clause, or nothing).
+    async fn insert_kb(&self, kb: &KnowledgeBase, on_conflict: &str) -> StoreResult<()> {
         let sql = format!(
-            "INSERT INTO knowledge_bases ({KB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            "INSERT INTO knowledge_bases ({KB_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14){on_conflict}"
         );
         on_pool!(self, pool => sqlx::query(&sql)
             .bind(kb.id)
@@ -110,6 +119,7 @@ impl Store {
             .bind(kb.top_k)
             .bind(kb.score_threshold_milli)
             .bind(kb.vector_weight_milli)
+            .bind(kb.topic_id)
             .bind(kb.created_at)
             .bind(kb.updated_at)
             .execute(pool)
@@ -141,20 +151,61 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// The user's knowledge bases (not the topics' own), newest first.
     pub async fn knowledge_bases(&self, user_id: Uuid) -> StoreResult<Vec<KnowledgeBase>> {
-        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases WHERE user_id = $1 ORDER BY created_at DESC");
+        let sql = format!(
+            "SELECT {KB_COLUMNS} FROM knowledge_bases WHERE user_id = $1 AND topic_id IS NULL ORDER BY created_at DESC"
+        );
         Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await?))
     }
 
-    /// The user's knowledge base `id` (another user's is `None`, as an unknown one is).
+    /// The user's knowledge base `id` (another user's is `None`, as an unknown one and a topic's
+    /// own base are).
     pub async fn knowledge_base(&self, user_id: Uuid, id: Uuid) -> StoreResult<Option<KnowledgeBase>> {
-        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases WHERE id = $1 AND user_id = $2");
+        let sql =
+            format!("SELECT {KB_COLUMNS} FROM knowledge_bases WHERE id = $1 AND user_id = $2 AND topic_id IS NULL");
         Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(id).bind(user_id).fetch_optional(pool).await?))
+    }
+
+    /// The base an ingestion job fills: any of the user's, a topic's own included.
+    pub async fn ingestion_knowledge_base(&self, claim: &IngestClaim) -> StoreResult<Option<KnowledgeBase>> {
+        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases WHERE id = $1 AND user_id = $2");
+        Ok(
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(claim.kb_id).bind(claim.user_id).fetch_optional(pool).await?),
+        )
+    }
+
+    /// The own base of the user's topic `topic_id`, if documents were attached there.
+    pub async fn topic_knowledge_base(&self, user_id: Uuid, topic_id: Uuid) -> StoreResult<Option<KnowledgeBase>> {
+        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases WHERE topic_id = $1 AND user_id = $2");
+        Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(topic_id).bind(user_id).fetch_optional(pool).await?))
+    }
+
+    /// The topic's own base: `kb` (whose `topic_id` is set) when it has none yet, else the one
+    /// it has (two sends racing make one base).
+    pub async fn ensure_topic_knowledge_base(&self, kb: &KnowledgeBase) -> StoreResult<KnowledgeBase> {
+        let topic_id = kb.topic_id.ok_or(StoreError::NotFound("topic"))?;
+        if let Some(existing) = self.topic_knowledge_base(kb.user_id, topic_id).await? {
+            return Ok(existing);
+        }
+        self.insert_kb(kb, " ON CONFLICT (topic_id) WHERE topic_id IS NOT NULL DO NOTHING").await?;
+        self.topic_knowledge_base(kb.user_id, topic_id).await?.ok_or(StoreError::NotFound("topic knowledge base"))
+    }
+
+    /// A knowledge base an administrator made, by id: what a published `Agent` may name in
+    /// `knowledgeBases`, searched for every user of the agent.
+    pub async fn published_knowledge_base(&self, id: Uuid) -> StoreResult<Option<KnowledgeBase>> {
+        let columns = KB_COLUMNS.split(", ").map(|c| format!("k.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM knowledge_bases k JOIN users u ON u.id = k.user_id \
+             WHERE k.id = $1 AND k.topic_id IS NULL AND u.role = 'admin'"
+        );
+        Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?))
     }
 
     /// Deletes a knowledge base with its files' places in it and their chunks (the files stay).
     pub async fn delete_knowledge_base(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
-        let sql = "DELETE FROM knowledge_bases WHERE id = $1 AND user_id = $2";
+        let sql = "DELETE FROM knowledge_bases WHERE id = $1 AND user_id = $2 AND topic_id IS NULL";
         let deleted =
             on_pool!(self, pool => sqlx::query(sql).bind(id).bind(user_id).execute(pool).await?.rows_affected());
         if deleted == 1 {

@@ -42,6 +42,14 @@ pub(crate) fn compile_agents(
                 error(&format!("spec.fallbackModels[{i}]"), format!("no Channel serves model `{model}`"));
             }
         }
+        for (i, id) in spec.knowledge_bases.iter().enumerate() {
+            if uuid::Uuid::try_parse(id).is_err() {
+                error(
+                    &format!("spec.knowledgeBases[{i}]"),
+                    format!("`{id}` is not a knowledge base id (the UUID on the base's page in the web UI)"),
+                );
+            }
+        }
         if spec.system_prompt.len() > MAX_PROMPT_BYTES {
             error("spec.systemPrompt", format!("longer than {MAX_PROMPT_BYTES} bytes"));
         }

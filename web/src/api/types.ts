@@ -197,6 +197,8 @@ export interface Agent {
   model: string | null;
   temperature: number | null;
   opening_message: string | null;
+  /** Private: the user's bases, copied to each new session; catalog: the administrator's. */
+  knowledge_base_ids?: string[];
   created_at: number;
   updated_at: number;
 }
@@ -210,6 +212,7 @@ export interface AgentInput {
   description?: string;
   opening_message?: string | null;
   tags?: string[];
+  knowledge_base_ids?: string[];
 }
 
 export interface Model {

@@ -9,6 +9,7 @@ import { Avatar } from '../components/Avatar';
 import { confirmAction } from '../components/Confirm';
 import { Icon } from '../components/Icon';
 import { Modal } from '../components/Modal';
+import { KnowledgeBasePicker } from '../components/chat/KnowledgeBasePicker';
 import { useT } from '../i18n';
 import { chatDataStore, createSession, loadAgents, loadModels, removeAgent, saveAgent } from '../state/chatData';
 import { useStore } from '../state/store';
@@ -30,7 +31,9 @@ function AgentEditor({ agent, onClose }: { agent: Agent | null; onClose: () => v
   const t = useT();
   const models = useStore(chatDataStore, (s) => s.models);
   const [fields, setFields] = useState<AgentFields>(agent ? toFields(agent) : { ...EMPTY_AGENT, model: models[0]?.id ?? '' });
+  const [bases, setBases] = useState<string[]>(agent?.knowledge_base_ids ?? []);
   const [busy, setBusy] = useState(false);
+  const basesChanged = bases.length !== (agent?.knowledge_base_ids ?? []).length || bases.some((id) => !agent?.knowledge_base_ids?.includes(id));
   const save = async () => {
     if (!fields.name.trim()) return;
     setBusy(true);
@@ -43,6 +46,8 @@ function AgentEditor({ agent, onClose }: { agent: Agent | null; onClose: () => v
         ...(fields.model ? { model: fields.model } : {}),
         temperature: fields.temperature,
         opening_message: fields.opening_message.trim() ? fields.opening_message : null,
+        // Only when changed: a server without knowledge bases refuses the unknown field.
+        ...(basesChanged ? { knowledge_base_ids: bases } : {}),
       });
       toast(t('common.saved'), 'success', 1500);
       onClose();
@@ -70,6 +75,7 @@ function AgentEditor({ agent, onClose }: { agent: Agent | null; onClose: () => v
       }
     >
       <AgentForm value={fields} onChange={setFields} models={models} />
+      <KnowledgeBasePicker value={bases} onChange={setBases} hint="knowledge.agentHint" />
     </Modal>
   );
 }
@@ -131,7 +137,10 @@ export default function AgentsPage() {
               <Avatar value={agent.avatar} size={44} />
               <div>
                 <h2 className="agent-card__name">{agent.name}</h2>
-                <span className="muted agent-card__model">{agent.model}</span>
+                <span className="muted agent-card__model">
+                  {agent.model}
+                  {agent.knowledge_base_ids?.length ? ` · 📚 ${t('knowledge.agentBases', { count: agent.knowledge_base_ids.length })}` : ''}
+                </span>
               </div>
             </div>
             <p className="agent-card__desc">{agent.description || agent.system_prompt.slice(0, 140)}</p>

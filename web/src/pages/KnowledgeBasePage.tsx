@@ -15,6 +15,7 @@ import { RetrievalTester } from '../components/knowledge/RetrievalTester';
 import { useKnowledgeFiles } from '../components/knowledge/useKnowledgeFiles';
 import { useKnowledgeUploads } from '../components/knowledge/useKnowledgeUploads';
 import { useT } from '../i18n';
+import { authStore, isAdmin } from '../state/auth';
 import { loadModels } from '../state/chatData';
 import { knowledgeStore, rememberKnowledgeBase } from '../state/knowledge';
 import { useStore } from '../state/store';
@@ -72,6 +73,8 @@ function BaseFiles({ kb }: { kb: KnowledgeBase }) {
 }
 
 export default function KnowledgeBasePage() {
+  // An administrator's base can be published through an Agent resource, which names it by id.
+  const admin = useStore(authStore, (st) => isAdmin(st.user));
   const t = useT();
   const navigate = useNavigate();
   const { kbId = '' } = useParams();
@@ -117,6 +120,11 @@ export default function KnowledgeBasePage() {
               {kb.description ? `${kb.description} · ` : ''}
               {t('knowledge.summary', { model: kb.embedding_model, tokens: kb.chunk_tokens, k: kb.top_k })}
             </p>
+            {admin ? (
+              <p className="muted kb-title__meta" data-testid="kb-id">
+                {t('knowledge.idForAgents', { id: kb.id })}
+              </p>
+            ) : null}
           </div>
         </div>
         <div className="kb-title__actions">

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use oblivious_gateway::{ApiResult, Body, ProductError, UserIdentity};
 use oblivious_store::UserRecord;
-use oblivious_store::chat::AgentFields;
+use oblivious_store::chat::{AgentFields, ChatAgent};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -38,6 +38,7 @@ pub struct AgentBody {
     temperature: Option<Option<f64>>,
     #[serde(default, deserialize_with = "nullable")]
     opening_message: Option<Option<String>>,
+    knowledge_base_ids: Option<Vec<Uuid>>,
 }
 
 impl AgentBody {
@@ -76,10 +77,21 @@ impl AgentBody {
 /// A private agent of the user or a catalog agent they may see, by id.
 pub async fn find_agent(chat: &Chat, user: &UserRecord, id: Uuid) -> ApiResult<Option<AgentView>> {
     if let Some(agent) = chat.store().get_chat_agent(user.id, id).await? {
-        return Ok(Some(AgentView::from(&agent)));
+        return Ok(Some(user_agent_view(chat, &agent).await?));
     }
     let snapshot = &chat.gateway.runtime.active().snapshot;
     Ok(catalog_agents(snapshot, &user.group).into_iter().find(|a| a.id == id))
+}
+
+async fn user_agent_view(chat: &Chat, agent: &ChatAgent) -> ApiResult<AgentView> {
+    let bases = chat.store().chat_agent_knowledge_bases(agent.user_id, agent.id).await?;
+    Ok(AgentView::of_user_agent(agent, bases))
+}
+
+/// Links the agent to `ids`, each of which must be one of the user's knowledge bases.
+async fn link_knowledge_bases(chat: &Chat, user_id: Uuid, agent_id: Uuid, ids: &[Uuid]) -> ApiResult<()> {
+    super::input::link_knowledge_bases(ids, || chat.store().set_chat_agent_knowledge_bases(user_id, agent_id, ids))
+        .await
 }
 
 fn read_only() -> ProductError {
@@ -97,7 +109,9 @@ pub async fn list(
         agents.extend(catalog_agents(&chat.gateway.runtime.active().snapshot, &user.group));
     }
     if matches!(source, None | Some("user")) {
-        agents.extend(chat.store().list_chat_agents(user.id).await?.iter().map(AgentView::from));
+        let mut links = chat.store().chat_agents_knowledge_bases(user.id).await?;
+        let mine = chat.store().list_chat_agents(user.id).await?;
+        agents.extend(mine.iter().map(|a| AgentView::of_user_agent(a, links.remove(&a.id).unwrap_or_default())));
     }
     if let Some(other) = source.filter(|s| !matches!(*s, "catalog" | "user")) {
         return Err(ProductError::invalid("source", format!("`{other}` is not catalog or user")));
@@ -113,9 +127,17 @@ pub async fn create(
     if body.name.is_none() {
         return Err(ProductError::invalid("name", "is required"));
     }
+    let knowledge_base_ids = body.knowledge_base_ids.clone();
     let fields = body.apply(AgentFields::default())?;
     let agent = chat.store().create_chat_agent(user.id, &fields).await?;
-    Ok((StatusCode::CREATED, Json(AgentView::from(&agent))))
+    if let Some(ids) = &knowledge_base_ids
+        && let Err(error) = link_knowledge_bases(&chat, user.id, agent.id, ids).await
+    {
+        // Nothing half-made: the agent goes with the refusal.
+        chat.store().delete_chat_agent(user.id, agent.id).await?;
+        return Err(error);
+    }
+    Ok((StatusCode::CREATED, Json(user_agent_view(&chat, &agent).await?)))
 }
 
 pub async fn get_one(
@@ -139,10 +161,14 @@ pub async fn patch(
             None => ProductError::not_found("agent"),
         });
     };
+    let knowledge_base_ids = body.knowledge_base_ids.clone();
     let fields = body.apply(AgentFields::of(&stored))?;
+    if let Some(ids) = &knowledge_base_ids {
+        link_knowledge_bases(&chat, user.id, id, ids).await?;
+    }
     let agent =
         chat.store().update_chat_agent(user.id, id, &fields).await?.ok_or_else(|| ProductError::not_found("agent"))?;
-    Ok(Json(AgentView::from(&agent)))
+    Ok(Json(user_agent_view(&chat, &agent).await?))
 }
 
 pub async fn delete(

@@ -10,6 +10,27 @@ pub const MAX_PROMPT_CHARS: usize = 100_000;
 /// A single message; the relay's body limit applies to the whole prompt as well.
 pub const MAX_MESSAGE_CHARS: usize = 400_000;
 
+/// Most knowledge bases one session or agent may draw on.
+pub const MAX_KNOWLEDGE_BASES: usize = 10;
+
+/// Links `ids` (the body's `knowledge_base_ids`) with `link`, the store's call, which answers
+/// false when one of them is not the user's (and then links none).
+pub async fn link_knowledge_bases<F>(ids: &[Uuid], link: impl FnOnce() -> F) -> oblivious_gateway::ApiResult<()>
+where
+    F: std::future::Future<Output = oblivious_store::StoreResult<bool>>,
+{
+    if ids.len() > MAX_KNOWLEDGE_BASES {
+        return Err(ProductError::invalid(
+            "knowledge_base_ids",
+            format!("at most {MAX_KNOWLEDGE_BASES} knowledge bases"),
+        ));
+    }
+    if !link().await? {
+        return Err(ProductError::invalid("knowledge_base_ids", "each must be one of your knowledge bases"));
+    }
+    Ok(())
+}
+
 /// A patch field that distinguishes "absent" (`None`) from "null" (`Some(None)`).
 pub fn nullable<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where

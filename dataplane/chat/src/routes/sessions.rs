@@ -51,9 +51,6 @@ pub struct PatchSession {
     knowledge_base_ids: Option<Vec<Uuid>>,
 }
 
-/// Most knowledge bases one session may draw on.
-const MAX_SESSION_KNOWLEDGE_BASES: usize = 10;
-
 pub async fn list(State(chat): State<Arc<Chat>>, UserIdentity { user, .. }: UserIdentity) -> ApiResult<Json<Value>> {
     let sessions = chat.store().list_chat_sessions(user.id).await?;
     let mut links = chat.store().chat_sessions_knowledge_bases(user.id).await?;
@@ -70,16 +67,8 @@ async fn view(chat: &Chat, session: &oblivious_store::chat::ChatSession) -> ApiR
 
 /// Links the session to `ids`, each of which must be one of the user's knowledge bases.
 async fn link_knowledge_bases(chat: &Chat, user_id: Uuid, session_id: Uuid, ids: &[Uuid]) -> ApiResult<()> {
-    if ids.len() > MAX_SESSION_KNOWLEDGE_BASES {
-        return Err(ProductError::invalid(
-            "knowledge_base_ids",
-            format!("at most {MAX_SESSION_KNOWLEDGE_BASES} knowledge bases"),
-        ));
-    }
-    if !chat.store().set_chat_session_knowledge_bases(user_id, session_id, ids).await? {
-        return Err(ProductError::invalid("knowledge_base_ids", "each must be one of your knowledge bases"));
-    }
-    Ok(())
+    super::input::link_knowledge_bases(ids, || chat.store().set_chat_session_knowledge_bases(user_id, session_id, ids))
+        .await
 }
 
 pub async fn get_one(
@@ -144,7 +133,14 @@ pub async fn create(
         group: body.group.unwrap_or_default(),
     };
     let session = chat.store().create_chat_session(new).await?;
-    if let Some(ids) = &body.knowledge_base_ids
+    // A session of a private agent starts with the agent's knowledge bases as its own (a
+    // published agent's are searched from the agent, see `sources`).
+    let knowledge_base_ids = match (body.knowledge_base_ids, &agent) {
+        (Some(ids), _) => Some(ids),
+        (None, Some(agent)) if agent.source == "user" => Some(agent.knowledge_base_ids.clone()),
+        (None, _) => None,
+    };
+    if let Some(ids) = &knowledge_base_ids
         && let Err(error) = link_knowledge_bases(&chat, user.id, session.id, ids).await
     {
         // Nothing half-made: the session goes with the refusal.

@@ -88,3 +88,47 @@ pub async fn only_the_callers_own_files_can_be_attached(api: Api) {
     let (_, topics) = api.get(&alice, &format!("/api/v1/chat/sessions/{session}/topics")).await;
     assert_eq!(topics["topics"], json!([]));
 }
+
+pub async fn a_long_document_is_cut_until_its_topic_indexes_it_then_searched(api: Api) {
+    let user = api.user_with_balance("alice", "5").await;
+    // About 35,000 characters: the fact sits past the 24,000 given whole.
+    let mut long = String::from("# Warehouse manual\n\n");
+    for section in 0..100 {
+        long.push_str(&format!("## Aisle {section}\n\n"));
+        for line in 0..6 {
+            long.push_str(&format!("Shelf {line} of aisle {section} holds spare parcels and tape rolls.\n"));
+        }
+        long.push('\n');
+    }
+    long.push_str("## Gate\n\nThe gate code of the Lyon warehouse is 4417.\n");
+    let manual = api.upload(&user, "manual.md", long.as_bytes()).await;
+    let session = api.session(&user, json!({"model": "fast"})).await;
+    let sent = api.send(&user, &session, json!({"content": "Read this (first)", "attachments": [manual]})).await;
+    api.wait_for_reply(&user, &session, sent["stream_id"].as_str().unwrap()).await;
+    let first = reply_request(&api, "Read this (first)").await.to_string();
+    assert!(first.contains("is left out") && !first.contains("4417"), "cut before it is indexed: {}", &first[..2000]);
+
+    // The topic's own base indexes it; it is no knowledge base of the user's list.
+    let outcome = api.ingestor.run_once(&api.lifecycle).await.unwrap();
+    assert!(matches!(outcome, Some(oblivious_rag::Outcome::Indexed { .. })), "{outcome:?}");
+    let (_, bases) = api.get(&user, "/api/v1/knowledge-bases").await;
+    assert_eq!(bases["data"], json!([]));
+
+    let topic = sent["topic"]["id"].as_str().unwrap();
+    let body = json!({"content": "What is the gate code of the Lyon warehouse?", "topic_id": topic});
+    let next = api.send(&user, &session, body).await;
+    let events = api.read_stream(&user, next["stream_id"].as_str().unwrap(), None).await;
+    let sources = events.iter().find(|e| e.event == "sources").expect("the topic's document is searched");
+    let hits = sources.data["sources"].as_array().unwrap();
+    assert!(hits.iter().any(|s| s["title"] == "manual.md — Warehouse manual > Gate"), "{hits:?}");
+    let request = reply_request(&api, "gate code of the Lyon warehouse").await;
+    let request = request.to_string();
+    assert!(request.contains("4417") && request.contains("indexed for search"), "given as a source, not cut");
+
+    // The base goes with its topic.
+    let user_id = user.id.parse().unwrap();
+    let topic_id = topic.parse().unwrap();
+    assert!(api.store.topic_knowledge_base(user_id, topic_id).await.unwrap().is_some());
+    assert_eq!(api.delete(&user, &format!("/api/v1/chat/topics/{topic}")).await.0, StatusCode::NO_CONTENT);
+    assert!(api.store.topic_knowledge_base(user_id, topic_id).await.unwrap().is_none());
+}

@@ -84,3 +84,54 @@ pub async fn a_session_links_only_its_owners_knowledge_bases(api: Api) {
     let events = api.read_stream(&alice, sent["stream_id"].as_str().unwrap(), None).await;
     assert!(events.iter().all(|e| e.event != "sources"));
 }
+
+pub async fn agents_bring_their_knowledge_bases_to_their_sessions(api: Api) {
+    // A published agent names a base an administrator made; every user of the agent gets its
+    // passages, without seeing or owning the base.
+    let admin = api.user_with_balance("admin", "5").await;
+    api.make_admin(&admin).await;
+    let handbook = indexed_handbook(&api, &admin).await;
+    let carol = api.user_with_balance("carol", "5").await;
+    let carols = indexed_handbook(&api, &carol).await;
+    api.configure(&format!(
+        "apiVersion: oblivious.dev/v1alpha1\nkind: Agent\nmetadata: {{name: support}}\n\
+         spec: {{displayName: Support, model: fast, knowledgeBases: [\"{handbook}\"]}}\n---\n\
+         apiVersion: oblivious.dev/v1alpha1\nkind: Agent\nmetadata: {{name: leaky}}\n\
+         spec: {{displayName: Leaky, model: fast, knowledgeBases: [\"{carols}\"]}}\n"
+    ));
+    let bob = api.user_with_balance("bob", "5").await;
+    let (_, catalog) = api.get(&bob, "/api/v1/agents?source=catalog").await;
+    let agent = |name: &str| catalog["agents"].as_array().unwrap().iter().find(|a| a["name"] == name).unwrap().clone();
+    assert_eq!(agent("Support")["knowledge_base_ids"], json!([handbook]));
+
+    let session = api.session(&bob, json!({"agent_id": agent("Support")["id"]})).await;
+    let sent = api.send(&bob, &session, json!({"content": "When are refunds paid?"})).await;
+    let events = api.read_stream(&bob, sent["stream_id"].as_str().unwrap(), None).await;
+    let sources = events.iter().find(|e| e.event == "sources").expect("a sources event");
+    assert!(sources.data["sources"][0]["snippet"].as_str().unwrap().contains("fourteen days"), "{:?}", sources.data);
+    let (status, _) = api.get(&bob, &format!("/api/v1/knowledge-bases/{handbook}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the base stays the administrator's");
+
+    // A base of a user who is no administrator is not published by naming it.
+    let session = api.session(&bob, json!({"agent_id": agent("Leaky")["id"]})).await;
+    let sent = api.send(&bob, &session, json!({"content": "When are refunds paid?"})).await;
+    let events = api.read_stream(&bob, sent["stream_id"].as_str().unwrap(), None).await;
+    assert!(events.iter().all(|e| e.event != "sources"), "carol's base was searched");
+
+    // A private agent's bases must be its owner's, and seed each session made from it.
+    let (status, refused) =
+        api.post(&bob, "/api/v1/agents", json!({"name": "Mine", "knowledge_base_ids": [carols]})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let (_, mine) = api.get(&bob, "/api/v1/agents?source=user").await;
+    assert_eq!(mine["agents"], json!([]), "the refused agent was not created");
+    let bobs = indexed_handbook(&api, &bob).await;
+    let (status, created) =
+        api.post(&bob, "/api/v1/agents", json!({"name": "Mine", "model": "fast", "knowledge_base_ids": [bobs]})).await;
+    assert_eq!((status, created["knowledge_base_ids"].clone()), (StatusCode::CREATED, json!([bobs])));
+    let session = api.session(&bob, json!({"agent_id": created["id"]})).await;
+    let (_, shown) = api.get(&bob, &format!("/api/v1/chat/sessions/{session}")).await;
+    assert_eq!(shown["knowledge_base_ids"], json!([bobs]));
+    let path = format!("/api/v1/agents/{}", created["id"].as_str().unwrap());
+    let (status, patched) = api.patch(&bob, &path, json!({"knowledge_base_ids": []})).await;
+    assert_eq!((status, patched["knowledge_base_ids"].clone()), (StatusCode::OK, json!([])));
+}

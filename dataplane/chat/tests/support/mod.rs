@@ -104,6 +104,16 @@ spec:
   members: [{service: rag, endpoint: "http://127.0.0.1:9"}]
 "#;
 
+/// Makes the test's manifests and `more` (YAML documents) the active configuration.
+fn install(relay: &Relay, more: &str) {
+    let mut manifests = oblivious_crds::Manifests::default();
+    let mut errors = Vec::new();
+    let documents = format!("{MANIFESTS}\n---\n{more}");
+    oblivious_crds::parse_documents(Path::new("t.yaml"), &documents, &mut manifests, &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    relay.install(oblivious_compile::compile(&manifests).unwrap());
+}
+
 /// A signed-in user.
 pub struct User {
     pub token: String,
@@ -139,6 +149,8 @@ pub struct Api {
     /// Indexes files added to knowledge bases (tests run it with `run_once`).
     pub ingestor: Arc<Ingestor>,
     pub lifecycle: Arc<oblivious_core::shutdown::Lifecycle>,
+    relay: Arc<Relay>,
+    pub store: Store,
     _mock: oblivious_mock_upstream::MockServer,
     _files: tempfile::TempDir,
 }
@@ -161,11 +173,7 @@ impl Api {
         };
         let runtime = Runtime::local(settings, store);
         let relay = Relay::new(config, runtime.clone());
-        let mut manifests = oblivious_crds::Manifests::default();
-        let mut errors = Vec::new();
-        oblivious_crds::parse_documents(Path::new("t.yaml"), MANIFESTS, &mut manifests, &mut errors);
-        assert!(errors.is_empty(), "{errors:?}");
-        relay.install(oblivious_compile::compile(&manifests).unwrap());
+        install(&relay, "");
         let mut gateway = Gateway::new(runtime.clone(), GatewayConfig::with_secret(vec![7; 32]));
         gateway.extra_routes = oblivious_chat::route_docs();
         let files_dir = tempfile::tempdir().unwrap();
@@ -185,6 +193,7 @@ impl Api {
         let lifecycle = runtime.lifecycle.clone();
         let chat =
             Chat::new(gateway.clone(), bus, chat_config, edge.hops.clone(), lifecycle.clone(), Some(rag.clone()));
+        let relay_for_config = relay.clone();
         let app = oblivious_relay::app(relay)
             .merge(oblivious_gateway::router(gateway))
             .merge(oblivious_chat::router(chat))
@@ -197,6 +206,8 @@ impl Api {
             http: reqwest::Client::new(),
             ingestor,
             lifecycle,
+            relay: relay_for_config,
+            store: runtime.store.clone(),
             _mock: mock,
             _files: files_dir,
         }
@@ -300,6 +311,18 @@ impl Api {
             assert_eq!(status, StatusCode::OK, "{answer}");
         }
         User { token: tokens["access_token"].as_str().unwrap().to_string(), id }
+    }
+
+    /// Adds `more` (YAML documents, e.g. an Agent) to the active configuration.
+    pub fn configure(&self, more: &str) {
+        install(&self.relay, more);
+    }
+
+    pub async fn make_admin(&self, user: &User) {
+        let path = format!("/api/v1/admin/users/{}", user.id);
+        let (status, answer) =
+            self.json(reqwest::Method::PATCH, &path, Some(BOOTSTRAP), Some(json!({"role": "admin"}))).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
     }
 
     pub async fn set_group(&self, user: &User, group: &str) {

@@ -1,5 +1,6 @@
-//! The knowledge bases a chat session answers from (`chat_session_knowledge_bases`). Links go
-//! with either side: deleting a session or a knowledge base unlinks it.
+//! The knowledge bases a chat session answers from (`chat_session_knowledge_bases`) and those
+//! a user's private agent brings to the sessions started from it (`chat_agent_knowledge_bases`).
+//! Links go with either side: deleting a session, an agent or a knowledge base unlinks it.
 
 use std::collections::HashMap;
 
@@ -8,27 +9,37 @@ use uuid::Uuid;
 use crate::backend::{WriteTransaction, on_pool};
 use crate::{Store, StoreResult};
 
+/// One kind of link: its table, the column naming the owner, and the owner's table.
+struct Links {
+    table: &'static str,
+    owner_column: &'static str,
+    owners: &'static str,
+}
+
+const SESSION_LINKS: Links =
+    Links { table: "chat_session_knowledge_bases", owner_column: "session_id", owners: "chat_sessions" };
+const AGENT_LINKS: Links =
+    Links { table: "chat_agent_knowledge_bases", owner_column: "agent_id", owners: "chat_agents" };
+
 impl Store {
-    /// The knowledge bases of the user's session `session_id`, oldest link first.
+    /// The knowledge bases of the user's session `session_id`.
     pub async fn chat_session_knowledge_bases(&self, user_id: Uuid, session_id: Uuid) -> StoreResult<Vec<Uuid>> {
-        let sql = "SELECT l.kb_id FROM chat_session_knowledge_bases l \
-                   JOIN chat_sessions s ON s.id = l.session_id WHERE l.session_id = $1 AND s.user_id = $2 \
-                   ORDER BY l.kb_id";
-        let rows: Vec<(Uuid,)> =
-            on_pool!(self, pool => sqlx::query_as(sql).bind(session_id).bind(user_id).fetch_all(pool).await?);
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        self.linked_knowledge_bases(&SESSION_LINKS, user_id, session_id).await
+    }
+
+    /// The knowledge bases of the user's private agent `agent_id`.
+    pub async fn chat_agent_knowledge_bases(&self, user_id: Uuid, agent_id: Uuid) -> StoreResult<Vec<Uuid>> {
+        self.linked_knowledge_bases(&AGENT_LINKS, user_id, agent_id).await
     }
 
     /// The knowledge bases of every session of the user, by session.
     pub async fn chat_sessions_knowledge_bases(&self, user_id: Uuid) -> StoreResult<HashMap<Uuid, Vec<Uuid>>> {
-        let sql = "SELECT l.session_id, l.kb_id FROM chat_session_knowledge_bases l \
-                   JOIN chat_sessions s ON s.id = l.session_id WHERE s.user_id = $1 ORDER BY l.kb_id";
-        let rows: Vec<(Uuid, Uuid)> = on_pool!(self, pool => sqlx::query_as(sql).bind(user_id).fetch_all(pool).await?);
-        let mut links: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        for (session, kb) in rows {
-            links.entry(session).or_default().push(kb);
-        }
-        Ok(links)
+        self.all_linked_knowledge_bases(&SESSION_LINKS, user_id).await
+    }
+
+    /// The knowledge bases of every private agent of the user, by agent.
+    pub async fn chat_agents_knowledge_bases(&self, user_id: Uuid) -> StoreResult<HashMap<Uuid, Vec<Uuid>>> {
+        self.all_linked_knowledge_bases(&AGENT_LINKS, user_id).await
     }
 
     /// Makes `kb_ids` the session's knowledge bases. Every one must be the user's, as must the
@@ -39,25 +50,74 @@ impl Store {
         session_id: Uuid,
         kb_ids: &[Uuid],
     ) -> StoreResult<bool> {
-        let owned_session = "SELECT 1 FROM chat_sessions WHERE id = $1 AND user_id = $2";
-        let clear = "DELETE FROM chat_session_knowledge_bases WHERE session_id = $1";
-        // Inserts only a base the user owns: a foreign or unknown id inserts nothing.
-        let link = "INSERT INTO chat_session_knowledge_bases (session_id, kb_id) \
-                    SELECT $1, id FROM knowledge_bases WHERE id = $2 AND user_id = $3 \
-                    ON CONFLICT (session_id, kb_id) DO NOTHING";
+        self.set_linked_knowledge_bases(&SESSION_LINKS, user_id, session_id, kb_ids).await
+    }
+
+    /// Makes `kb_ids` the agent's knowledge bases, as `set_chat_session_knowledge_bases` does.
+    pub async fn set_chat_agent_knowledge_bases(
+        &self,
+        user_id: Uuid,
+        agent_id: Uuid,
+        kb_ids: &[Uuid],
+    ) -> StoreResult<bool> {
+        self.set_linked_knowledge_bases(&AGENT_LINKS, user_id, agent_id, kb_ids).await
+    }
+
+    async fn linked_knowledge_bases(&self, links: &Links, user_id: Uuid, owner_id: Uuid) -> StoreResult<Vec<Uuid>> {
+        let Links { table, owner_column, owners } = links;
+        let sql = format!(
+            "SELECT l.kb_id FROM {table} l JOIN {owners} o ON o.id = l.{owner_column} \
+             WHERE l.{owner_column} = $1 AND o.user_id = $2 ORDER BY l.kb_id"
+        );
+        let rows: Vec<(Uuid,)> =
+            on_pool!(self, pool => sqlx::query_as(&sql).bind(owner_id).bind(user_id).fetch_all(pool).await?);
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn all_linked_knowledge_bases(&self, links: &Links, user_id: Uuid) -> StoreResult<HashMap<Uuid, Vec<Uuid>>> {
+        let Links { table, owner_column, owners } = links;
+        let sql = format!(
+            "SELECT l.{owner_column}, l.kb_id FROM {table} l JOIN {owners} o ON o.id = l.{owner_column} \
+             WHERE o.user_id = $1 ORDER BY l.kb_id"
+        );
+        let rows: Vec<(Uuid, Uuid)> = on_pool!(self, pool => sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await?);
+        let mut linked: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for (owner, kb) in rows {
+            linked.entry(owner).or_default().push(kb);
+        }
+        Ok(linked)
+    }
+
+    async fn set_linked_knowledge_bases(
+        &self,
+        links: &Links,
+        user_id: Uuid,
+        owner_id: Uuid,
+        kb_ids: &[Uuid],
+    ) -> StoreResult<bool> {
+        let Links { table, owner_column, owners } = links;
+        let owned = format!("SELECT 1 FROM {owners} WHERE id = $1 AND user_id = $2");
+        let clear = format!("DELETE FROM {table} WHERE {owner_column} = $1");
+        // Inserts only a base the user owns (not a topic's own): a foreign or unknown id inserts
+        // nothing.
+        let link = format!(
+            "INSERT INTO {table} ({owner_column}, kb_id) \
+             SELECT $1, id FROM knowledge_bases WHERE id = $2 AND user_id = $3 AND topic_id IS NULL \
+             ON CONFLICT ({owner_column}, kb_id) DO NOTHING"
+        );
         on_pool!(self, pool => {
             let mut tx = pool.begin_with(pool.write_begin()).await?;
-            let session: Option<(i32,)> =
-                sqlx::query_as(owned_session).bind(session_id).bind(user_id).fetch_optional(&mut *tx).await?;
-            if session.is_none() {
+            let owner: Option<(i32,)> =
+                sqlx::query_as(&owned).bind(owner_id).bind(user_id).fetch_optional(&mut *tx).await?;
+            if owner.is_none() {
                 return Ok(false);
             }
-            sqlx::query(clear).bind(session_id).execute(&mut *tx).await?;
+            sqlx::query(&clear).bind(owner_id).execute(&mut *tx).await?;
             let mut distinct = kb_ids.to_vec();
             distinct.sort();
             distinct.dedup();
             for kb_id in &distinct {
-                let linked = sqlx::query(link).bind(session_id).bind(kb_id).bind(user_id).execute(&mut *tx).await?;
+                let linked = sqlx::query(&link).bind(owner_id).bind(kb_id).bind(user_id).execute(&mut *tx).await?;
                 if linked.rows_affected() != 1 {
                     return Ok(false);
                 }

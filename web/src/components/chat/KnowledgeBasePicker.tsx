@@ -1,4 +1,4 @@
-// Session settings: the knowledge bases the session's answers draw on (at most 10), chosen
+// The knowledge bases a session's (or a private agent's) answers draw on (at most 10), chosen
 // from the user's own.
 
 import { useEffect } from 'react';
@@ -11,7 +11,15 @@ import { toastError } from '../../state/toasts';
 /** The server's limit of knowledge bases per session. */
 export const MAX_SESSION_BASES = 10;
 
-export function KnowledgeBasePicker({ value, onChange }: { value: readonly string[]; onChange: (ids: string[]) => void }) {
+export function KnowledgeBasePicker({
+  value,
+  onChange,
+  hint = 'knowledge.sessionHint',
+}: {
+  value: readonly string[];
+  onChange: (ids: string[]) => void;
+  hint?: 'knowledge.sessionHint' | 'knowledge.agentHint';
+}) {
   const t = useT();
   const bases = useStore(knowledgeStore, (s) => s.bases);
   const loaded = useStore(knowledgeStore, (s) => s.loaded);
@@ -26,7 +34,7 @@ export function KnowledgeBasePicker({ value, onChange }: { value: readonly strin
   return (
     <fieldset className="kb-picker" data-testid="session-knowledge">
       <legend>{t('knowledge.sessionTitle')}</legend>
-      <p className="muted kb-picker__hint">{t('knowledge.sessionHint')}</p>
+      <p className="muted kb-picker__hint">{t(hint)}</p>
       {loaded && bases.length === 0 ? (
         <p className="muted">
           {t('knowledge.noneYet')} <Link to="/knowledge">{t('knowledge.manage')}</Link>

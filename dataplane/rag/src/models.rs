@@ -1,0 +1,57 @@
+//! Which models embed, and what a new knowledge base starts with.
+
+use oblivious_config::Provider;
+use oblivious_runtime::ActiveConfig;
+use oblivious_store::KnowledgeBase;
+use uuid::Uuid;
+
+/// Whether a model's name says it embeds (`text-embedding-3-small`, `jina-embed-v3`): such a
+/// model is no partner for a conversation, and is what a topic's documents are embedded with
+/// when nothing else says which.
+pub fn is_embedding_model_name(name: &str) -> bool {
+    name.contains("embedding") || name.contains("embed-")
+}
+
+/// Whether `group` reaches `model` through a channel that serves embeddings (the OpenAI
+/// family's `/v1/embeddings`; the relay translates no other dialect for them).
+pub fn can_embed(active: &ActiveConfig, group: &str, model: &str) -> bool {
+    active.routes.candidates(&active.snapshot, model, group, None).iter().any(|c| {
+        matches!(
+            active.snapshot.channels[c.channel].provider,
+            Provider::Openai | Provider::AzureOpenai | Provider::OpenaiCompatible
+        )
+    })
+}
+
+/// The models named as embedding models that `group` can embed with, in the configuration's order.
+pub fn embedding_models(active: &ActiveConfig, group: &str) -> Vec<String> {
+    active
+        .routes
+        .model_names()
+        .iter()
+        .filter(|name| is_embedding_model_name(name) && can_embed(active, group, name))
+        .cloned()
+        .collect()
+}
+
+/// A new knowledge base of `user_id` embedding with `embedding_model`, with the default
+/// settings: 512-token chunks overlapping by 64, five results, no threshold, both legs weighed
+/// alike.
+pub fn new_knowledge_base(user_id: Uuid, embedding_model: String, now: i64) -> KnowledgeBase {
+    KnowledgeBase {
+        id: Uuid::now_v7(),
+        user_id,
+        name: String::new(),
+        description: String::new(),
+        embedding_model,
+        embedding_dims: None,
+        chunk_tokens: 512,
+        chunk_overlap: 64,
+        top_k: 5,
+        score_threshold_milli: 0,
+        vector_weight_milli: 500,
+        topic_id: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
