@@ -329,70 +329,39 @@ try {
     await reply.locator(byTestId('message-sources')).waitFor();
     const toggle = (await reply.locator(byTestId('message-sources-toggle')).textContent()) ?? '';
     assert(/Sources \([1-9]\d*\)/.test(toggle), `the reply shows no sources: "${toggle}"`);
-    // The mock's answers are scripted words and never write "[1]", so a chip appears only with
-    // a model that cites; the Sources list below the reply is always there.
-    const chips = await reply.locator(byTestId('citation-chip')).count();
-    log(chips ? `${chips} citation chip(s) in the reply` : 'no citation chips: the mock model does not cite; opening the Sources list instead');
-    let opener;
-    if (chips) {
-      opener = reply.locator(byTestId('citation-chip')).first();
-      await opener.focus();
-      await page.waitForSelector(byTestId('citation-preview'));
-    } else {
-      await reply.locator(byTestId('message-sources-toggle')).click();
-      const refunds = reply.locator(byTestId('source-item'), { hasText: 'Refunds' });
-      opener = (await refunds.count()) ? refunds.first() : reply.locator(byTestId('source-item')).first();
-    }
-    await opener.click();
-    await page.waitForSelector(byTestId('source-panel'));
-    await page.waitForFunction(
-      () => (document.querySelector('[data-testid="source-passage"]')?.textContent ?? '').includes('fourteen days'),
-      undefined,
-      { timeout: TIMEOUT },
-    ).catch(async () => {
-      throw new Error(`the opened passage does not hold the refund rule: "${await page.textContent(byTestId('source-passage'))}"`);
-    });
+    // The mock cites its first source as a model does ("[1]"): the chip previews the passage
+    // on focus and opens it on click.
+    const openChip = async (message) => {
+      const chip = message.locator(byTestId('citation-chip')).first();
+      await chip.waitFor();
+      await chip.focus();
+      const preview = (await page.textContent(byTestId('citation-preview'))) ?? '';
+      assert(preview.includes(KB_FILE), `the citation's preview does not name the file: "${preview}"`);
+      await chip.click();
+      await page.waitForSelector(byTestId('source-panel'));
+      await page.waitForFunction(
+        () => (document.querySelector('[data-testid="source-passage"]')?.textContent ?? '').includes('fourteen days'),
+        undefined,
+        { timeout: TIMEOUT },
+      ).catch(async () => {
+        throw new Error(`the opened passage does not hold the refund rule: "${await page.textContent(byTestId('source-passage'))}"`);
+      });
+    };
+    await openChip(reply);
     const href = await page.getAttribute(byTestId('source-download'), 'href');
     assert(href?.startsWith('/api/v1/files/'), `no download link for the file: ${href}`);
-    await screenshot(page, 'sources');
+    await screenshot(page, 'citation');
     await page.keyboard.press('Escape');
     await page.waitForSelector(byTestId('source-panel'), { state: 'detached' });
 
-    // Sources come back with the stored reply.
+    // Sources and chips come back with the stored reply.
     await page.reload();
     await page.waitForSelector(byTestId('chat-view'));
-    await page.locator(`${MESSAGES}[data-role="assistant"]`).last().locator(byTestId('message-sources')).waitFor();
-
-    if (!chips) {
-      // The chips themselves, on the stored reply and its real sources: the listing is passed
-      // through with " [1]" appended to the replies that have sources (what a citing model writes).
-      const listing = '**/api/v1/chat/sessions/*/messages?*';
-      await page.route(listing, async (route) => {
-        const response = await route.fetch();
-        const body = await response.json();
-        for (const message of body.messages ?? []) {
-          if (message.role === 'assistant' && message.sources?.length) message.content += ' [1]';
-        }
-        await route.fulfill({ response, json: body });
-      });
-      try {
-        await page.reload();
-        await page.waitForSelector(byTestId('chat-view'));
-        const chip = page.locator(`${MESSAGES}[data-role="assistant"]`).last().locator(byTestId('citation-chip')).first();
-        await chip.waitFor();
-        await chip.focus();
-        const preview = (await page.textContent(byTestId('citation-preview'))) ?? '';
-        assert(preview.includes(KB_FILE), `the citation's preview does not name the file: "${preview}"`);
-        await screenshot(page, 'citation-preview');
-        await chip.click();
-        await page.waitForSelector(byTestId('source-panel'));
-        await page.waitForFunction(() => (document.querySelector('[data-testid="source-passage"]')?.textContent ?? '').length > 20);
-        await screenshot(page, 'citation');
-        await page.keyboard.press('Escape');
-      } finally {
-        await page.unroute(listing);
-      }
-    }
+    const stored = page.locator(`${MESSAGES}[data-role="assistant"]`).last();
+    await stored.locator(byTestId('message-sources')).waitFor();
+    await openChip(stored);
+    await screenshot(page, 'sources');
+    await page.keyboard.press('Escape');
   }, { independent: true });
 
   await steps.run('attach', 'the composer uploads a file at once as a chip, shows a refused type with the server message, and sends the file with the message', async () => {

@@ -111,6 +111,11 @@ impl Answer {
                     _ => pick(i).to_string(),
                 });
             }
+            // Given numbered sources, a model cites them: the last word becomes `[1]` (the
+            // count, and so the usage, stays what the directives say).
+            if count > 2 && cites_sources(&conversation.prompt_text) {
+                words[count - 1] = "[1]".to_string();
+            }
         }
 
         let prompt = count_words(&conversation.prompt_text) + 3 * conversation.messages.max(1) as u64;
@@ -175,6 +180,11 @@ fn arguments_for(schema: &Value) -> Value {
     Value::Object(args)
 }
 
+/// Whether the prompt gives numbered sources (a line starting `[1] `, as chat's retrieval writes).
+fn cites_sources(prompt: &str) -> bool {
+    prompt.lines().any(|line| line.starts_with("[1] "))
+}
+
 pub fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
@@ -186,6 +196,16 @@ mod tests {
 
     fn conversation(text: &str) -> Conversation {
         Conversation { prompt_text: text.into(), messages: 1, last_user_text: text.into(), ..Conversation::default() }
+    }
+
+    #[test]
+    fn given_numbered_sources_the_answer_cites_the_first() {
+        let d = Directives::parse("m@words=4", None).unwrap();
+        let sourced = conversation("Answer from the sources.\n[1] handbook.md\nRefunds take 14 days.\nWhen?");
+        let answer = Answer::new("m", &sourced, &d);
+        assert!(answer.text().ends_with(" [1]"), "{}", answer.text());
+        assert_eq!(answer.words.len(), 4);
+        assert!(!Answer::new("m", &conversation("see [1] there"), &d).text().contains("[1]"));
     }
 
     #[test]

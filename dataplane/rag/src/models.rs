@@ -7,9 +7,9 @@ use uuid::Uuid;
 
 /// Whether a model's name says it embeds (`text-embedding-3-small`, `jina-embed-v3`): such a
 /// model is no partner for a conversation, and is what a topic's documents are embedded with
-/// when nothing else says which.
+/// when nothing else says which. (`bge-m3` or `e5-small` are not recognised: typed in, they work.)
 pub fn is_embedding_model_name(name: &str) -> bool {
-    name.contains("embedding") || name.contains("embed-")
+    name.to_ascii_lowercase().contains("embed")
 }
 
 /// Whether `group` reaches `model` through a channel that serves embeddings (the OpenAI

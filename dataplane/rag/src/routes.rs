@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::Rag;
-use crate::models::{can_embed, new_knowledge_base};
+use crate::models::{can_embed, embedding_models, new_knowledge_base};
 
 type Route = (RouteDoc, MethodRouter<Arc<Rag>>);
 
@@ -41,6 +41,16 @@ fn routes() -> Vec<Route> {
     };
     vec![
         (doc("GET", "/api/v1/knowledge-bases", "The caller's knowledge bases", None, 200), get(list)),
+        (
+            doc(
+                "GET",
+                "/api/v1/knowledge-bases/embedding-models",
+                "The embedding models the caller can make a knowledge base with",
+                None,
+                200,
+            ),
+            get(list_embedding_models),
+        ),
         (
             doc(
                 "POST",
@@ -258,6 +268,12 @@ async fn list(State(rag): State<Arc<Rag>>, identity: UserIdentity) -> ApiResult<
     let bases = rag.store().knowledge_bases(identity.user.id).await?;
     let data: Vec<KnowledgeBaseView> = bases.iter().map(KnowledgeBaseView::from).collect();
     Ok(Json(json!({"data": data})))
+}
+
+/// Models named as embedding models that the caller's group reaches through a channel serving
+/// `/v1/embeddings` (a model named otherwise can still be typed in).
+async fn list_embedding_models(State(rag): State<Arc<Rag>>, identity: UserIdentity) -> Json<Value> {
+    Json(json!({"data": embedding_models(&rag.gateway.runtime.active(), &identity.user.group)}))
 }
 
 async fn create(State(rag): State<Arc<Rag>>, identity: UserIdentity, Body(body): Body<KbBody>) -> ApiResult<Response> {

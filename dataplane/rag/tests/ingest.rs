@@ -384,6 +384,9 @@ async fn knowledge_bases_are_private_and_their_settings_validated(h: Harness) {
         assert!(error["error"]["message"].as_str().unwrap().contains(field), "{body} -> {error} should name {field}");
     }
     assert_eq!(h.get(&alice, "/api/v1/knowledge-bases").await.1["data"].as_array().unwrap().len(), 1, "none created");
+    // What a new base can embed with: models named so, reached through an OpenAI-family channel.
+    let (status, offered) = h.get(&alice, "/api/v1/knowledge-bases/embedding-models").await;
+    assert_eq!((status, offered["data"].clone()), (StatusCode::OK, json!(["embed", "embed-slow"])));
 
     // PATCH changes what may change, keeps the rest, and never the embedding model.
     let (status, error) = h.patch(&alice, &base, json!({"embedding_model": "embed-slow"})).await;

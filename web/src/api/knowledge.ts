@@ -8,6 +8,8 @@ const base = (kbId: string) => `/knowledge-bases/${id(kbId)}`;
 
 export const knowledgeApi = {
   list: () => api.get<{ data: KnowledgeBase[] }>('/knowledge-bases'),
+  /** Models named as embedding models that the caller can reach (others can still be typed). */
+  embeddingModels: () => api.get<{ data: string[] }>('/knowledge-bases/embedding-models'),
   get: (kbId: string) => api.get<KnowledgeBase>(base(kbId)),
   create: (input: NewKnowledgeBase) => api.post<KnowledgeBase>('/knowledge-bases', input),
   update: (kbId: string, change: Partial<KnowledgeBaseSettings>) => api.patch<KnowledgeBase>(base(kbId), change),

@@ -58,12 +58,13 @@ const COMMON_EMBEDDING_MODELS = ['text-embedding-3-small', 'text-embedding-3-lar
 const isEmbedding = (model: string) => model.toLowerCase().includes('embed');
 
 /**
- * Embedding models to offer, best guesses first: those the user's bases already use, then
- * /models entries whose name contains "embed", then the common names.
+ * Embedding models to offer, best guesses first: those the user's bases already use, then those
+ * the server offers (GET /knowledge-bases/embedding-models), or the common names when it offers
+ * none.
  */
-export function embeddingChoices(usedByBases: readonly string[], listed: readonly string[]): string[] {
+export function embeddingChoices(usedByBases: readonly string[], offered: readonly string[]): string[] {
   const choices: string[] = [];
-  for (const model of [...usedByBases, ...listed.filter(isEmbedding), ...COMMON_EMBEDDING_MODELS]) {
+  for (const model of [...usedByBases, ...(offered.length ? offered : COMMON_EMBEDDING_MODELS)]) {
     if (model && !choices.includes(model)) choices.push(model);
   }
   return choices;

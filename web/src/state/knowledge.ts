@@ -10,10 +10,20 @@ import { createStore } from './store';
 interface KnowledgeState {
   bases: KnowledgeBase[];
   loaded: boolean;
+  /** The embedding models the server offers; null until asked. */
+  embeddingModels: string[] | null;
 }
 
-export const knowledgeStore = createStore<KnowledgeState>({ bases: [], loaded: false });
-onAccountReset(() => knowledgeStore.set({ bases: [], loaded: false }));
+export const knowledgeStore = createStore<KnowledgeState>({ bases: [], loaded: false, embeddingModels: null });
+onAccountReset(() => knowledgeStore.set({ bases: [], loaded: false, embeddingModels: null }));
+
+export async function loadEmbeddingModels(): Promise<string[]> {
+  const known = knowledgeStore.get().embeddingModels;
+  if (known) return known;
+  const { data } = await knowledgeApi.embeddingModels();
+  knowledgeStore.set({ embeddingModels: data });
+  return data;
+}
 
 /** Newest first, as the server lists them. */
 function put(kb: KnowledgeBase): void {

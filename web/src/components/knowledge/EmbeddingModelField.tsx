@@ -1,6 +1,7 @@
 // The embedding model of a new knowledge base: free text with suggestions (see
-// knowledge/settings.ts embeddingChoices: GET /models lists chat models only). Fixed once the
-// base exists, since vectors of two models cannot be compared.
+// knowledge/settings.ts embeddingChoices: the server offers the models named as embedding
+// models; others can be typed). Fixed once the base exists, since vectors of two models cannot
+// be compared.
 
 import { useId } from 'react';
 import { useT } from '../../i18n';

@@ -1,12 +1,11 @@
 // Create a knowledge base (name, description, embedding model, settings) or change one (all
 // but the embedding model). Fields are checked against the server's limits as you type.
 
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { KnowledgeBase, KnowledgeBaseSettings } from '../../api/types';
 import { useT } from '../../i18n';
 import { DEFAULT_SETTINGS, changedSettings, defaultEmbeddingModel, embeddingChoices, validateSettings } from '../../knowledge/settings';
-import { chatDataStore } from '../../state/chatData';
-import { createKnowledgeBase, knowledgeStore, updateKnowledgeBase } from '../../state/knowledge';
+import { createKnowledgeBase, knowledgeStore, loadEmbeddingModels, updateKnowledgeBase } from '../../state/knowledge';
 import { useStore } from '../../state/store';
 import { toast, toastError } from '../../state/toasts';
 import { Modal } from '../Modal';
@@ -20,14 +19,19 @@ function settingsOf(kb: KnowledgeBase): KnowledgeBaseSettings {
 
 export function KnowledgeBaseDialog({ kb, onClose, onCreated }: { kb: KnowledgeBase | null; onClose: () => void; onCreated?: (kb: KnowledgeBase) => void }) {
   const t = useT();
-  const models = useStore(chatDataStore, (s) => s.models);
+  const offered = useStore(knowledgeStore, (s) => s.embeddingModels);
   const bases = useStore(knowledgeStore, (s) => s.bases);
-  const choices = useMemo(
-    () => embeddingChoices(bases.map((b) => b.embedding_model), models.map((m) => m.id)),
-    [bases, models],
-  );
+  useEffect(() => {
+    loadEmbeddingModels().catch(() => undefined);
+  }, []);
+  const choices = useMemo(() => embeddingChoices(bases.map((b) => b.embedding_model), offered ?? []), [bases, offered]);
   const [fields, setFields] = useState<KnowledgeBaseSettings>(kb ? settingsOf(kb) : { name: '', description: '', ...DEFAULT_SETTINGS });
   const [model, setModel] = useState(() => kb?.embedding_model ?? defaultEmbeddingModel(choices));
+  // The server's list may arrive after the dialog opened: an untouched field takes its first.
+  const [modelTouched, setModelTouched] = useState(false);
+  useEffect(() => {
+    if (!kb && !modelTouched && offered) setModel(defaultEmbeddingModel(choices));
+  }, [kb, modelTouched, offered, choices]);
   const [busy, setBusy] = useState(false);
   const errors = validateSettings(fields);
   const valid = Object.keys(errors).length === 0 && (kb !== null || model.trim() !== '');
@@ -101,7 +105,14 @@ export function KnowledgeBaseDialog({ kb, onClose, onCreated }: { kb: KnowledgeB
         {kb ? (
           <p className="muted">{t('knowledge.embeddingFixed', { model: kb.embedding_model })}</p>
         ) : (
-          <EmbeddingModelField value={model} choices={choices} onChange={setModel} />
+          <EmbeddingModelField
+            value={model}
+            choices={choices}
+            onChange={(next) => {
+              setModelTouched(true);
+              setModel(next);
+            }}
+          />
         )}
         <SettingsFields value={fields} errors={errors} onChange={setFields} />
         {kb ? <p className="muted">{t('knowledge.settingsApplyHint')}</p> : null}
