@@ -11,3 +11,6 @@ CREATE INDEX chat_agent_knowledge_bases_kb ON chat_agent_knowledge_bases (kb_id)
 -- answer of the topic can search them. Hidden from the knowledge-base API; it goes with the topic.
 ALTER TABLE knowledge_bases ADD COLUMN topic_id UUID REFERENCES chat_topics(id) ON DELETE CASCADE;
 CREATE UNIQUE INDEX knowledge_bases_topic ON knowledge_bases (topic_id) WHERE topic_id IS NOT NULL;
+
+-- A rerank model (the relay's /v1/rerank) that reorders a base's fused candidates; none by default.
+ALTER TABLE knowledge_bases ADD COLUMN rerank_model TEXT;

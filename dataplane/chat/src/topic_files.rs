@@ -93,7 +93,7 @@ async fn embedding_model(chat: &Chat, user: &UserRecord, session: &ChatSession) 
     let active = chat.gateway.runtime.active();
     for id in chat.store().chat_session_knowledge_bases(user.id, session.id).await? {
         if let Some(kb) = chat.store().knowledge_base(user.id, id).await?
-            && oblivious_rag::models::can_embed(&active, &user.group, &kb.embedding_model)
+            && oblivious_rag::models::reaches_openai_family(&active, &user.group, &kb.embedding_model)
         {
             return Ok(Some(kb.embedding_model));
         }

@@ -29,7 +29,7 @@ Behaviour directives (append to the model name after `@`, comma-separated, e.g.
                        `namespace`) or, for a custom tool, a `custom_tool_call` with input `mock`
 Keys: any non-empty key is accepted; keys starting with `bad-` are rejected as invalid, the way
 each provider rejects them.
-Routes: OpenAI /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/models (and Azure
+Routes: OpenAI /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/models, /v1/rerank (and Azure
 /openai/deployments/{name}/..., /openai/v1/responses, /openai/responses?api-version=...),
 Anthropic /v1/messages and /v1/messages/count_tokens, Gemini
 /v1beta/models/{model}:generateContent and :streamGenerateContent[?alt=sse].

@@ -94,7 +94,7 @@ fn embed(text: &str, dimensions: usize) -> Vec<f32> {
 }
 
 /// The words of a text for the lexical embedding.
-fn words_of(text: &str) -> Vec<String> {
+pub(crate) fn words_of(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();
     for c in text.chars().flat_map(char::to_lowercase) {

@@ -14,6 +14,7 @@ mod errors;
 mod gemini;
 mod openai;
 mod record;
+mod rerank;
 mod responses;
 mod streaming;
 
@@ -93,6 +94,7 @@ pub fn app(config: MockConfig) -> Router {
         .route("/v1/chat/completions", post(openai_chat))
         .route("/v1/responses", post(openai_responses))
         .route("/v1/embeddings", post(openai_embeddings))
+        .route("/v1/rerank", post(openai_rerank))
         .route("/v1/models", get(|| async { axum::Json(openai::models()) }))
         .route("/openai/deployments/{deployment}/chat/completions", post(azure_chat))
         .route("/openai/deployments/{deployment}/embeddings", post(azure_embeddings))
@@ -157,6 +159,17 @@ async fn azure_chat(
 ) -> Response {
     record(&r, &method, &uri, &headers, &body);
     openai::chat(&headers, &body, Some(&deployment)).await
+}
+
+async fn openai_rerank(
+    State(r): State<Recorder>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&r, &method, &uri, &headers, &body);
+    rerank::rerank(&headers, &body).await
 }
 
 async fn azure_embeddings(

@@ -1,7 +1,8 @@
-//! Embeddings through the relay's `POST /v1/embeddings`, as an internal service acting for the
-//! user (`OBLIVIOUS_INTERNAL_TOKEN` plus `x-oblivious-user-id`), exactly as chat calls it: the
-//! user's quota, limits and bill apply, and lane routing is the relay hop's. A 429 is waited out
-//! (its `Retry-After`, else exponential backoff) a few times; any other refusal fails the batch.
+//! RAG's model calls through the relay — `POST /v1/embeddings` and `POST /v1/rerank` — as an
+//! internal service acting for the user (`OBLIVIOUS_INTERNAL_TOKEN` plus `x-oblivious-user-id`),
+//! exactly as chat calls it: the user's quota, limits and bill apply, and lane routing is the
+//! relay hop's. A 429 is waited out (its `Retry-After`, else exponential backoff) a few times;
+//! any other refusal fails the call.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,14 +71,32 @@ impl Embedder {
     /// One vector per input, in order, embedded with `model` for `user`.
     pub async fn embed(&self, user: Uuid, model: &str, inputs: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let body = json!({"model": model, "input": inputs, "encoding_format": "float"});
+        vectors(&self.post(user, "embeddings", &body).await?, inputs.len())
+    }
+
+    /// The relevance of each of `documents` to `query` by the rerank `model`, for `user`:
+    /// `(index into documents, score)`, best first.
+    pub async fn rerank(
+        &self,
+        user: Uuid,
+        model: &str,
+        query: &str,
+        documents: &[String],
+    ) -> Result<Vec<(usize, f64)>, EmbedError> {
+        let body = json!({"model": model, "query": query, "documents": documents, "return_documents": false});
+        relevances(&self.post(user, "rerank", &body).await?, documents.len())
+    }
+
+    /// The relay's 200 answer to `POST /v1/{path}`, waiting out 429s.
+    async fn post(&self, user: Uuid, path: &str, body: &Value) -> Result<Value, EmbedError> {
         let mut wait = self.backoff.first;
         for attempt in 0..=self.backoff.retries {
             let build = |base: &str| {
                 self.http
-                    .post(format!("{base}/v1/embeddings"))
+                    .post(format!("{base}/v1/{path}"))
                     .bearer_auth(&self.internal_token)
                     .header(USER_HEADER, user.to_string())
-                    .json(&body)
+                    .json(body)
             };
             let response = self
                 .hops
@@ -106,10 +125,26 @@ impl Embedder {
                 let transient = status == 429 || status >= 500;
                 return Err(EmbedError { message, transient });
             }
-            return vectors(&value, inputs.len());
+            return Ok(value);
         }
         Err(EmbedError::transient("rate limited; retries exhausted"))
     }
+}
+
+/// The `(index, relevance_score)` of a rerank answer, best first; an index out of range is an error.
+fn relevances(answer: &Value, documents: usize) -> Result<Vec<(usize, f64)>, EmbedError> {
+    let results = answer["results"].as_array().ok_or_else(|| EmbedError::lasting("the answer has no results"))?;
+    let mut out = Vec::with_capacity(results.len());
+    for result in results {
+        let index = result["index"].as_u64().map(|i| i as usize).filter(|i| *i < documents);
+        let score = result["relevance_score"].as_f64();
+        match (index, score) {
+            (Some(index), Some(score)) => out.push((index, score)),
+            _ => return Err(EmbedError::lasting("a rerank result has no valid index or score")),
+        }
+    }
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(out)
 }
 
 /// The vectors of an OpenAI embeddings answer, ordered by `index`.
@@ -149,5 +184,16 @@ mod tests {
         assert_eq!(vectors(&answer, 2).unwrap(), vec![vec![1.0, 0.0], vec![0.5, 0.5]]);
         assert!(vectors(&answer, 3).is_err());
         assert!(vectors(&json!({"data": [{"embedding": "AAAA"}]}), 1).is_err());
+    }
+
+    #[test]
+    fn rerank_results_come_back_best_first_and_a_foreign_index_is_an_error() {
+        let answer = json!({"results": [
+            {"index": 0, "relevance_score": 0.2},
+            {"index": 2, "relevance_score": 0.9},
+        ]});
+        assert_eq!(relevances(&answer, 3).unwrap(), vec![(2, 0.9), (0, 0.2)]);
+        assert!(relevances(&answer, 2).is_err(), "index 2 of two documents");
+        assert!(relevances(&json!({}), 1).is_err());
     }
 }

@@ -12,9 +12,9 @@ pub fn is_embedding_model_name(name: &str) -> bool {
     name.to_ascii_lowercase().contains("embed")
 }
 
-/// Whether `group` reaches `model` through a channel that serves embeddings (the OpenAI
-/// family's `/v1/embeddings`; the relay translates no other dialect for them).
-pub fn can_embed(active: &ActiveConfig, group: &str, model: &str) -> bool {
+/// Whether `group` reaches `model` through an OpenAI-family channel: the only ones the relay
+/// sends `/v1/embeddings` and `/v1/rerank` to (it translates no other dialect for them).
+pub fn reaches_openai_family(active: &ActiveConfig, group: &str, model: &str) -> bool {
     active.routes.candidates(&active.snapshot, model, group, None).iter().any(|c| {
         matches!(
             active.snapshot.channels[c.channel].provider,
@@ -29,7 +29,7 @@ pub fn embedding_models(active: &ActiveConfig, group: &str) -> Vec<String> {
         .routes
         .model_names()
         .iter()
-        .filter(|name| is_embedding_model_name(name) && can_embed(active, group, name))
+        .filter(|name| is_embedding_model_name(name) && reaches_openai_family(active, group, name))
         .cloned()
         .collect()
 }
@@ -50,6 +50,7 @@ pub fn new_knowledge_base(user_id: Uuid, embedding_model: String, now: i64) -> K
         top_k: 5,
         score_threshold_milli: 0,
         vector_weight_milli: 500,
+        rerank_model: None,
         topic_id: None,
         created_at: now,
         updated_at: now,

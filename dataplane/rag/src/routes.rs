@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::Rag;
-use crate::models::{can_embed, embedding_models, new_knowledge_base};
+use crate::models::{embedding_models, new_knowledge_base, reaches_openai_family};
 
 type Route = (RouteDoc, MethodRouter<Arc<Rag>>);
 
@@ -28,6 +28,7 @@ const KB_FIELDS: &[(&str, &str)] = &[
     ("top_k", "integer"),
     ("score_threshold", "number"),
     ("vector_weight", "number"),
+    ("rerank_model", "string"),
 ];
 
 fn routes() -> Vec<Route> {
@@ -160,6 +161,7 @@ struct KnowledgeBaseView {
     top_k: i32,
     score_threshold: f64,
     vector_weight: f64,
+    rerank_model: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -177,6 +179,7 @@ impl From<&KnowledgeBase> for KnowledgeBaseView {
             top_k: kb.top_k,
             score_threshold: f64::from(kb.score_threshold_milli) / 1000.0,
             vector_weight: f64::from(kb.vector_weight_milli) / 1000.0,
+            rerank_model: kb.rerank_model.clone(),
             created_at: kb.created_at,
             updated_at: kb.updated_at,
         }
@@ -211,10 +214,24 @@ struct KbBody {
     top_k: Option<i32>,
     score_threshold: Option<f64>,
     vector_weight: Option<f64>,
+    /// A rerank model; `""` turns reranking off.
+    rerank_model: Option<String>,
 }
 
 impl KbBody {
-    fn apply(self, mut kb: KnowledgeBase) -> ApiResult<KnowledgeBase> {
+    /// Validates and applies the body onto `kb`; `reachable` says whether the caller reaches a
+    /// model through an OpenAI-family channel.
+    fn apply(self, mut kb: KnowledgeBase, reachable: impl Fn(&str) -> bool) -> ApiResult<KnowledgeBase> {
+        if let Some(model) = self.rerank_model {
+            let model = model.trim();
+            if !model.is_empty() && !reachable(model) {
+                return Err(ProductError::invalid(
+                    "rerank_model",
+                    format!("`{model}` is not a model you can use (an OpenAI-compatible channel must serve it)"),
+                ));
+            }
+            kb.rerank_model = Some(model.to_string()).filter(|m| !m.is_empty());
+        }
         if let Some(name) = self.name {
             let name = name.trim();
             if name.is_empty() || name.chars().count() > 100 {
@@ -281,16 +298,18 @@ async fn create(State(rag): State<Arc<Rag>>, identity: UserIdentity, Body(body):
         return Err(ProductError::invalid("name", "field required"));
     }
     let model = body.embedding_model.clone().unwrap_or_default();
+    let active = rag.gateway.runtime.active();
+    let reachable = |model: &str| reaches_openai_family(&active, &identity.user.group, model);
     // The model must have a channel the user's group reaches that serves embeddings, or every
     // file would fail later.
-    if !can_embed(&rag.gateway.runtime.active(), &identity.user.group, &model) {
+    if !reachable(&model) {
         return Err(ProductError::invalid(
             "embedding_model",
             format!("`{model}` is not an embedding model you can use (an OpenAI-compatible channel must serve it)"),
         ));
     }
     let defaults = new_knowledge_base(identity.user.id, model, now_ms());
-    let kb = body.apply(defaults)?;
+    let kb = body.apply(defaults, reachable)?;
     rag.store().insert_knowledge_base(&kb).await?;
     Ok((StatusCode::CREATED, Json(KnowledgeBaseView::from(&kb))).into_response())
 }
@@ -314,7 +333,8 @@ async fn update(
     if body.embedding_model.as_ref().is_some_and(|m| *m != kb.embedding_model) {
         return Err(ProductError::invalid("embedding_model", "cannot change; create a new knowledge base"));
     }
-    let kb = body.apply(kb)?;
+    let active = rag.gateway.runtime.active();
+    let kb = body.apply(kb, |model| reaches_openai_family(&active, &identity.user.group, model))?;
     rag.store().update_knowledge_base(&kb).await?;
     Ok(Json(KnowledgeBaseView::from(&kb)).into_response())
 }

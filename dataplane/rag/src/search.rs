@@ -47,6 +47,8 @@ pub struct Hit {
     /// 1-based ranks in each leg, when the chunk was found there.
     pub vector_rank: Option<usize>,
     pub text_rank: Option<usize>,
+    /// The rerank model's relevance, when a base has one and it answered.
+    pub rerank_score: Option<f64>,
 }
 
 /// What a citation shows of a chunk.
@@ -253,11 +255,54 @@ pub async fn search(
             similarity: candidate.similarity,
             vector_rank: candidate.vector_rank,
             text_rank: candidate.text_rank,
+            rerank_score: None,
         });
     }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.chunk.chunk_id.cmp(&b.chunk.chunk_id)));
+    if mode == SearchMode::Hybrid
+        && let Some(model) = bases.iter().find_map(|kb| kb.rerank_model.as_deref())
+    {
+        hits = rerank(embedder, user, model, query, hits).await;
+    }
     hits.truncate(top_k);
     Ok(hits)
+}
+
+/// The fused candidates in the order of the rerank `model` (the first base's that has one; one
+/// call for all bases, so their passages compete on one scale). A reranker that fails leaves the
+/// fused order: retrieval does not fail because an optional model is down.
+async fn rerank(embedder: &Embedder, user: Uuid, model: &str, query: &str, hits: Vec<Hit>) -> Vec<Hit> {
+    if hits.len() < 2 {
+        return hits;
+    }
+    let documents: Vec<String> = hits
+        .iter()
+        .map(|h| {
+            if h.chunk.heading.is_empty() {
+                h.chunk.text.clone()
+            } else {
+                format!("{}\n\n{}", h.chunk.heading, h.chunk.text)
+            }
+        })
+        .collect();
+    let order = match embedder.rerank(user, model, query, &documents).await {
+        Ok(order) => order,
+        Err(error) => {
+            tracing::warn!(%error, model, "rerank failed; keeping the fused order");
+            return hits;
+        }
+    };
+    let mut slots: Vec<Option<Hit>> = hits.into_iter().map(Some).collect();
+    let mut reranked = Vec::with_capacity(slots.len());
+    for (index, score) in order {
+        if let Some(mut hit) = slots.get_mut(index).and_then(Option::take) {
+            hit.rerank_score = Some(score);
+            reranked.push(hit);
+        }
+    }
+    // Candidates the model left out (a `top_n`, a short answer) follow in fused order.
+    reranked.extend(slots.into_iter().flatten());
+    reranked
 }
 
 /// The words the full-text leg looks for: the question's distinct lower-cased runs of letters and

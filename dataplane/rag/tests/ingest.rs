@@ -29,6 +29,7 @@ cases!(
     a_worker_whose_lease_ran_out_and_was_taken_over_cannot_write,
     knowledge_bases_are_private_and_their_settings_validated,
     deleting_a_knowledge_base_keeps_its_files_and_deleting_a_file_takes_it_out_of_every_base,
+    office_documents_are_indexed_with_their_pages_and_headings_and_a_damaged_one_fails,
 );
 
 /// A Markdown handbook of 6 chapters of 4 paragraphs of ~45 tokens each: with 64-token chunks,
@@ -455,4 +456,50 @@ async fn deleting_a_knowledge_base_keeps_its_files_and_deleting_a_file_takes_it_
     assert_eq!(h.chunk_count(two).await, 0);
     let (status, _) = h.get(&alice, &format!("/api/v1/knowledge-bases/{two}")).await;
     assert_eq!(status, StatusCode::OK, "the base stays, empty");
+}
+
+/// The documents `tests/fixtures/make_fixtures.py` writes.
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+}
+
+async fn office_documents_are_indexed_with_their_pages_and_headings_and_a_damaged_one_fails(h: Harness) {
+    let alice = h.sign_up("alice").await;
+    let kb = h.knowledge_base(&alice, small_chunks("Office", "embed")).await;
+    let kb_id = id(&kb).to_string();
+    let pdf = h.upload(&alice, "handbook.pdf", &fixture("handbook.pdf")).await;
+    let docx = h.upload(&alice, "sheet.docx", &fixture("handbook.docx")).await;
+    assert_eq!(pdf["media_type"], "application/pdf");
+    assert_eq!(docx["media_type"], "application/vnd.openxmlformats-officedocument.wordprocessingml.document");
+    for file in [&pdf, &docx] {
+        assert_eq!(h.add_file(&alice, &kb_id, file["id"].as_str().unwrap()).await.0, StatusCode::ACCEPTED);
+    }
+    for _ in 0..2 {
+        let outcome = h.run_once().await;
+        assert!(matches!(outcome, Some(Outcome::Indexed { .. })), "{outcome:?}");
+    }
+
+    let path = format!("/api/v1/knowledge-bases/{kb_id}/search");
+    let search = |query: &str| h.post(&alice, &path, json!({"query": query, "mode": "text", "top_k": 1}));
+    // A PDF's chunks carry their page; a DOCX's their heading (found through styles.xml).
+    let shipping = search("Lyon warehouse").await.1["data"][0].clone();
+    assert_eq!((shipping["file_name"].as_str(), shipping["page"].as_i64()), (Some("handbook.pdf"), Some(2)));
+    let refunds = search("fourteen days").await.1["data"][0].clone();
+    assert_eq!(refunds["page"], 1, "{refunds}");
+    let warranty = search("warranty years").await.1["data"][0].clone();
+    assert_eq!(
+        (warranty["file_name"].as_str(), warranty["heading"].as_str()),
+        (Some("sheet.docx"), Some("Product sheet > Warranty"))
+    );
+    assert!(warranty["text"].as_str().unwrap().contains("ten years"), "{warranty}");
+    let sizes = search("capacity kWh").await.1["data"][0].clone();
+    assert!(sizes["text"].as_str().unwrap().contains("Cell 10 | 10 kWh"), "a table row is one line: {sizes}");
+
+    // A PDF cut off after its first object fails with a reason and leaves no chunks.
+    let damaged = h.upload(&alice, "damaged.pdf", &fixture("damaged.pdf")).await;
+    assert_eq!(damaged["media_type"], "application/pdf");
+    h.add_file(&alice, &kb_id, damaged["id"].as_str().unwrap()).await;
+    let Some(Outcome::Failed(reason)) = h.run_once().await else { panic!("a damaged PDF cannot be indexed") };
+    assert!(reason.contains("PDF"), "{reason}");
+    assert!(h.chunk_rows(id(&kb), id(&damaged)).await.is_empty(), "no chunks of the damaged file");
 }

@@ -15,6 +15,7 @@ cases!(
     the_threshold_is_applied_last_and_the_weight_shifts_between_legs,
     a_search_never_returns_another_bases_or_users_chunks,
     a_mode_runs_one_leg_alone,
+    a_rerank_model_reorders_the_candidates_and_a_failing_one_is_skipped,
 );
 
 const POLICIES: &str = "# Policies\n\n## Refunds\n\nRefunds are paid within fourteen days of the return.\n\n\
@@ -107,4 +108,31 @@ async fn a_mode_runs_one_leg_alone(h: Harness) {
     assert!(text.iter().all(|hit| hit["vector_rank"].is_null() && hit["text_rank"].is_u64()), "{text:#?}");
     let (status, error) = h.post(&user, &path, json!({"query": query, "mode": "both"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+}
+
+async fn a_rerank_model_reorders_the_candidates_and_a_failing_one_is_skipped(h: Harness) {
+    let user = h.sign_up("erin").await;
+    let kb = indexed(&h, &user, json!({"rerank_model": "rr"}), &[("policies.md", POLICIES)]).await;
+    // The mock reranker scores the share of the question's words a passage holds.
+    let hits = search(&h, &user, &kb, "support desk email").await;
+    assert!(hits[0]["text"].as_str().unwrap().contains("support desk"), "{hits:#?}");
+    assert_eq!(hits[0]["rerank_score"], 1.0);
+    let scores: Vec<f64> = hits.iter().map(|hit| hit["rerank_score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "in the reranker's order: {scores:?}");
+    // Billed to the user like the question's embedding.
+    let logs = h.request_logs(&user).await;
+    let rerank = logs.iter().find(|l| l.endpoint == "rerank").expect("a rerank request");
+    assert_eq!(rerank.model, "rr");
+    assert!(rerank.cost_micros > 0);
+
+    // A reranker that fails leaves the fused order; an unknown one is refused; "" turns it off.
+    let path = format!("/api/v1/knowledge-bases/{kb}");
+    assert_eq!(h.patch(&user, &path, json!({"rerank_model": "rr-down"})).await.0, StatusCode::OK);
+    let hits = search(&h, &user, &kb, "support desk email").await;
+    assert!(!hits.is_empty() && hits.iter().all(|hit| hit["rerank_score"].is_null()), "{hits:#?}");
+    let (status, error) = h.patch(&user, &path, json!({"rerank_model": "no-such-model"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error["error"]["message"].as_str().unwrap().contains("rerank_model"), "{error}");
+    let (status, cleared) = h.patch(&user, &path, json!({"rerank_model": ""})).await;
+    assert_eq!((status, &cleared["rerank_model"]), (StatusCode::OK, &Value::Null));
 }

@@ -274,3 +274,46 @@ async fn every_v1_route_refuses_a_bad_key_in_its_dialect_and_records_the_refusal
         assert_eq!((log.status, log.ingress.as_str(), log.endpoint.as_str()), (401, dialect, endpoint));
     }
 }
+
+#[tokio::test]
+async fn rerank_goes_to_openai_family_channels_with_failover_and_is_logged_with_its_tokens() {
+    let yaml = channel("broken", "openai", 10, "[{name: rr, upstreamModel: \"rr@status=503\"}]", "")
+        + &channel("jina", "openai", 0, "[{name: rr, upstreamModel: jina-reranker-v2}]", "")
+        + &channel("a", "anthropic", 0, "[{name: claude}]", "");
+    let h = Harness::start(&yaml).await;
+    let body = json!({"model": "rr", "query": "refund days", "top_n": 2,
+        "documents": ["Shipping is free", "Refunds take 14 days", {"text": "A refund within days"}]});
+    let response = h.post("/v1/rerank", body).await;
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["model"], "rr", "the public name");
+    let order: Vec<u64> = answer["results"].as_array().unwrap().iter().map(|r| r["index"].as_u64().unwrap()).collect();
+    assert_eq!(order, [2, 1], "best first, top_n kept");
+    let sent = h.upstream_chat_requests().await;
+    let reranks: Vec<&Value> = sent.iter().filter(|r| r["path"] == "/v1/rerank").collect();
+    assert_eq!(reranks.len(), 2, "the failing channel, then the next");
+    assert_eq!(reranks[1]["body"]["model"], "jina-reranker-v2");
+    let logs = h.logs().await;
+    let log = logs.iter().find(|l| l.endpoint == "rerank").unwrap();
+    assert_eq!((log.status, log.ingress.as_str(), log.model.as_str()), (200, "openai", "rr"));
+    assert_eq!(log.input_tokens, answer["usage"]["total_tokens"].as_u64().unwrap() as i64, "the upstream's count");
+
+    // Bad input is refused before any channel is tried, naming the field; a model no
+    // OpenAI-family channel serves is not found.
+    let before = h.upstream_chat_requests().await.len();
+    for (body, param) in [
+        (json!({"model": "rr", "documents": ["a"]}), "query"),
+        (json!({"model": "rr", "query": "q", "documents": []}), "documents"),
+        (json!({"model": "rr", "query": "q", "documents": [7]}), "documents"),
+        (json!({"model": "rr", "query": "q", "documents": ["a"], "top_n": 0}), "top_n"),
+    ] {
+        let response = h.post("/v1/rerank", body).await;
+        assert_eq!(response.status(), 400);
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["param"], param, "{error}");
+    }
+    let response = h.post("/v1/rerank", json!({"model": "claude", "query": "q", "documents": ["a"]})).await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(h.upstream_chat_requests().await.len(), before, "nothing reached an upstream");
+}

@@ -23,6 +23,8 @@ pub struct KnowledgeBase {
     pub top_k: i32,
     pub score_threshold_milli: i32,
     pub vector_weight_milli: i32,
+    /// A rerank model (`/v1/rerank`) that reorders the fused candidates; none by default.
+    pub rerank_model: Option<String>,
     /// Set on a topic's own base (the documents attached in the topic), which the
     /// knowledge-base API does not show and which goes with its topic.
     pub topic_id: Option<Uuid>,
@@ -86,7 +88,8 @@ pub mod status {
 }
 
 const KB_COLUMNS: &str = "id, user_id, name, description, embedding_model, embedding_dims, chunk_tokens, \
-                          chunk_overlap, top_k, score_threshold_milli, vector_weight_milli, topic_id, created_at, updated_at";
+                          chunk_overlap, top_k, score_threshold_milli, vector_weight_milli, rerank_model, topic_id, created_at, \
+                          updated_at";
 
 /// Touches the job only if the claim still holds: run first in a writing transaction, it both
 /// checks the claim and locks the row until the transaction ends.
@@ -105,7 +108,7 @@ impl Store {
     async fn insert_kb(&self, kb: &KnowledgeBase, on_conflict: &str) -> StoreResult<()> {
         let sql = format!(
             "INSERT INTO knowledge_bases ({KB_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14){on_conflict}"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15){on_conflict}"
         );
         on_pool!(self, pool => sqlx::query(&sql)
             .bind(kb.id)
@@ -119,6 +122,7 @@ impl Store {
             .bind(kb.top_k)
             .bind(kb.score_threshold_milli)
             .bind(kb.vector_weight_milli)
+            .bind(&kb.rerank_model)
             .bind(kb.topic_id)
             .bind(kb.created_at)
             .bind(kb.updated_at)
@@ -132,8 +136,8 @@ impl Store {
     /// (chunking settings apply to files ingested from now on).
     pub async fn update_knowledge_base(&self, kb: &KnowledgeBase) -> StoreResult<bool> {
         let sql = "UPDATE knowledge_bases SET name = $3, description = $4, chunk_tokens = $5, chunk_overlap = $6, \
-                   top_k = $7, score_threshold_milli = $8, vector_weight_milli = $9, updated_at = $10 \
-                   WHERE id = $1 AND user_id = $2";
+                   top_k = $7, score_threshold_milli = $8, vector_weight_milli = $9, rerank_model = $10, \
+                   updated_at = $11 WHERE id = $1 AND user_id = $2";
         let changed = on_pool!(self, pool => sqlx::query(sql)
             .bind(kb.id)
             .bind(kb.user_id)
@@ -144,6 +148,7 @@ impl Store {
             .bind(kb.top_k)
             .bind(kb.score_threshold_milli)
             .bind(kb.vector_weight_milli)
+            .bind(&kb.rerank_model)
             .bind(kb.updated_at)
             .execute(pool)
             .await?

@@ -1,7 +1,7 @@
 // Knowledge bases and their files (dataplane/rag/src/routes.rs): one function per endpoint.
 
 import { api } from './client';
-import type { KnowledgeBase, KnowledgeBaseSettings, KnowledgeFile, NewKnowledgeBase, RetrievalHit } from './types';
+import type { KnowledgeBase, KnowledgeBaseChange, KnowledgeFile, NewKnowledgeBase, RetrievalHit } from './types';
 
 const id = encodeURIComponent;
 const base = (kbId: string) => `/knowledge-bases/${id(kbId)}`;
@@ -12,7 +12,7 @@ export const knowledgeApi = {
   embeddingModels: () => api.get<{ data: string[] }>('/knowledge-bases/embedding-models'),
   get: (kbId: string) => api.get<KnowledgeBase>(base(kbId)),
   create: (input: NewKnowledgeBase) => api.post<KnowledgeBase>('/knowledge-bases', input),
-  update: (kbId: string, change: Partial<KnowledgeBaseSettings>) => api.patch<KnowledgeBase>(base(kbId), change),
+  update: (kbId: string, change: KnowledgeBaseChange) => api.patch<KnowledgeBase>(base(kbId), change),
   delete: (kbId: string) => api.delete(base(kbId)),
 
   files: (kbId: string, signal?: AbortSignal) =>

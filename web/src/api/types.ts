@@ -352,6 +352,8 @@ export interface KnowledgeBase {
   top_k: number;
   score_threshold: number;
   vector_weight: number;
+  /** A rerank model that reorders the candidates; null: none. */
+  rerank_model?: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -364,7 +366,11 @@ export type KnowledgeBaseSettings = Pick<
 export interface NewKnowledgeBase extends Partial<KnowledgeBaseSettings> {
   name: string;
   embedding_model: string;
+  rerank_model?: string;
 }
+
+/** A change of a base: its settings, and its rerank model ("" turns reranking off). */
+export type KnowledgeBaseChange = Partial<KnowledgeBaseSettings> & { rerank_model?: string };
 
 export type KnowledgeFileStatus = 'queued' | 'parsing' | 'chunking' | 'embedding' | 'indexed' | 'failed';
 

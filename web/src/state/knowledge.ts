@@ -2,7 +2,7 @@
 // and the chat header's indicator, and updated locally from each mutation's answer.
 
 import { knowledgeApi } from '../api/knowledge';
-import type { KnowledgeBase, KnowledgeBaseSettings, NewKnowledgeBase } from '../api/types';
+import type { KnowledgeBase, KnowledgeBaseChange, NewKnowledgeBase } from '../api/types';
 import { onAccountReset } from './auth';
 import { chatDataStore } from './chatData';
 import { createStore } from './store';
@@ -49,7 +49,7 @@ export async function createKnowledgeBase(input: NewKnowledgeBase): Promise<Know
   return kb;
 }
 
-export async function updateKnowledgeBase(kbId: string, change: Partial<KnowledgeBaseSettings>): Promise<KnowledgeBase> {
+export async function updateKnowledgeBase(kbId: string, change: KnowledgeBaseChange): Promise<KnowledgeBase> {
   const kb = await knowledgeApi.update(kbId, change);
   put(kb);
   return kb;

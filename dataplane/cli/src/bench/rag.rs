@@ -226,6 +226,7 @@ impl Base {
             top_k: K as i32,
             score_threshold_milli: 0,
             vector_weight_milli: 500,
+            rerank_model: None,
             topic_id: None,
             created_at: now,
             updated_at: now,

@@ -57,6 +57,8 @@ spec:
     - {name: embed, upstreamModel: "text-embedding-3-small"}
     - {name: embed-slow, upstreamModel: "text-embedding-3-small@ttfb=300"}
     - {name: chat, upstreamModel: "u@words=5"}
+    - {name: rr, upstreamModel: jina-reranker-v2}
+    - {name: rr-down, upstreamModel: "rr@status=500"}
 ---
 apiVersion: oblivious.dev/v1alpha1
 kind: ModelPricing
@@ -67,6 +69,7 @@ spec:
     - {name: embed, input: "100", output: "0"}
     - {name: embed-slow, input: "100", output: "0"}
     - {name: chat, input: "1", output: "2"}
+    - {name: rr, input: "50", output: "0"}
 "#;
 
 /// Where a test's database lives, for direct SQL.

@@ -52,6 +52,8 @@ fn endpoint_of(parts: &Parts) -> &'static str {
     let path = parts.uri.path();
     if path.starts_with("/v1/embeddings") {
         "embeddings"
+    } else if path.starts_with("/v1/rerank") {
+        "rerank"
     } else if path.starts_with("/v1/messages/count_tokens") {
         "count_tokens"
     } else if path.starts_with("/v1/responses") && parts.method != Method::POST {

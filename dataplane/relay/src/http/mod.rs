@@ -7,8 +7,8 @@ mod anthropic;
 mod caller;
 mod chat_entry;
 mod count_tokens;
-mod embeddings;
 mod gemini;
+mod json_endpoints;
 mod models;
 mod openai;
 mod probes;
@@ -29,7 +29,8 @@ pub use openai::not_found;
 pub fn app(relay: Arc<Relay>) -> Router {
     probe_routes()
         .route("/v1/chat/completions", post(openai::chat_completions))
-        .route("/v1/embeddings", post(embeddings::embeddings))
+        .route("/v1/embeddings", post(json_endpoints::embeddings))
+        .route("/v1/rerank", post(json_endpoints::rerank))
         .route("/v1/models", get(models::list_models))
         .route("/v1/models/{model}", get(models::get_model))
         .route("/v1/messages", post(anthropic::messages))

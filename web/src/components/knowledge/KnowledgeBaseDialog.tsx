@@ -2,7 +2,7 @@
 // but the embedding model). Fields are checked against the server's limits as you type.
 
 import { useEffect, useMemo, useState } from 'react';
-import type { KnowledgeBase, KnowledgeBaseSettings } from '../../api/types';
+import type { KnowledgeBase, KnowledgeBaseChange, KnowledgeBaseSettings } from '../../api/types';
 import { useT } from '../../i18n';
 import { DEFAULT_SETTINGS, changedSettings, defaultEmbeddingModel, embeddingChoices, validateSettings } from '../../knowledge/settings';
 import { createKnowledgeBase, knowledgeStore, loadEmbeddingModels, updateKnowledgeBase } from '../../state/knowledge';
@@ -32,6 +32,7 @@ export function KnowledgeBaseDialog({ kb, onClose, onCreated }: { kb: KnowledgeB
   useEffect(() => {
     if (!kb && !modelTouched && offered) setModel(defaultEmbeddingModel(choices));
   }, [kb, modelTouched, offered, choices]);
+  const [rerank, setRerank] = useState(kb?.rerank_model ?? '');
   const [busy, setBusy] = useState(false);
   const errors = validateSettings(fields);
   const valid = Object.keys(errors).length === 0 && (kb !== null || model.trim() !== '');
@@ -41,12 +42,18 @@ export function KnowledgeBaseDialog({ kb, onClose, onCreated }: { kb: KnowledgeB
     setBusy(true);
     try {
       if (kb) {
-        const change = changedSettings(settingsOf(kb), fields);
+        const change: KnowledgeBaseChange = changedSettings(settingsOf(kb), fields);
+        if (rerank.trim() !== (kb.rerank_model ?? '')) change.rerank_model = rerank.trim();
         if (Object.keys(change).length) await updateKnowledgeBase(kb.id, change);
         toast(t('common.saved'), 'success', 1500);
         onClose();
       } else {
-        const created = await createKnowledgeBase({ ...fields, name: fields.name.trim(), embedding_model: model.trim() });
+        const created = await createKnowledgeBase({
+          ...fields,
+          name: fields.name.trim(),
+          embedding_model: model.trim(),
+          ...(rerank.trim() ? { rerank_model: rerank.trim() } : {}),
+        });
         onClose();
         onCreated?.(created);
       }
@@ -115,6 +122,11 @@ export function KnowledgeBaseDialog({ kb, onClose, onCreated }: { kb: KnowledgeB
           />
         )}
         <SettingsFields value={fields} errors={errors} onChange={setFields} />
+        <label className="field">
+          <span>{t('knowledge.rerankModel')}</span>
+          <input value={rerank} spellCheck={false} autoComplete="off" placeholder={t('knowledge.rerankNone')} onChange={(e) => setRerank(e.target.value)} data-testid="kb-rerank-model" />
+          <small className="muted">{t('knowledge.rerankHint')}</small>
+        </label>
         {kb ? <p className="muted">{t('knowledge.settingsApplyHint')}</p> : null}
         <button type="submit" hidden tabIndex={-1} />
       </form>
