@@ -71,6 +71,11 @@ pub struct TenantSpec {
     pub fleet: FleetSpec,
     #[serde(default)]
     pub database: DatabaseSpec,
+    /// Where the tenant's gateway, chat and rag pods keep users' uploaded files. Without it each
+    /// pod keeps them in its own emptyDir: a file is seen only by the pod it was uploaded to
+    /// (rag never indexes it) and is gone with that pod (condition `FilesShared` says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_store: Option<ObjectStoreSpec>,
     /// Spending limits enforced by the tenant's relays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetSpec>,
@@ -224,6 +229,11 @@ pub struct FleetSpec {
     #[serde(default = "default_target_in_flight")]
     #[cfg_attr(feature = "kube", schemars(range(min = 1, max = 100_000)))]
     pub target_in_flight_per_pod: u32,
+    /// Files waiting for or in ingestion per `rag` pod the HPA aims for (the External metric
+    /// `oblivious_rag_jobs_pending`, which the metrics adapter must serve as one series).
+    #[serde(default = "default_pending_jobs")]
+    #[cfg_attr(feature = "kube", schemars(range(min = 1, max = 100_000)))]
+    pub pending_jobs_per_pod: u32,
     /// Overrides the platform's data-plane image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 512)))]
@@ -240,6 +250,7 @@ impl Default for FleetSpec {
             min_replicas: default_min_replicas(),
             max_replicas: default_max_replicas(),
             target_in_flight_per_pod: default_target_in_flight(),
+            pending_jobs_per_pod: default_pending_jobs(),
             image: None,
             resources: FleetResources::default(),
         }
@@ -248,6 +259,10 @@ impl Default for FleetSpec {
 
 fn default_roles() -> Vec<crate::DataPlaneService> {
     vec![crate::DataPlaneService::Relay]
+}
+
+fn default_pending_jobs() -> u32 {
+    10
 }
 
 fn default_min_replicas() -> u32 {
@@ -273,6 +288,43 @@ pub struct FleetResources {
     #[serde(default)]
     #[cfg_attr(feature = "kube", schemars(transform = crate::schema::bounded_string_map::<8, 63, 64>))]
     pub limits: BTreeMap<String, String>,
+}
+
+/// An S3 or S3-compatible store (MinIO, RustFS) for the tenant's files, as the chart's
+/// `objectStore` values: the same variables on the same roles. A store outside the public
+/// internet's port 443 (an in-cluster MinIO) also needs its CIDR in `network.extraEgressCidrs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "kube",
+    schemars(extend("x-kubernetes-validations" = [
+        {"rule": "!has(self.endpoint) || !self.endpoint.startsWith('http://') || self.allowHttp", "message": "a plain-http endpoint needs allowHttp: true"}
+    ]))
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectStoreSpec {
+    /// `s3://bucket/prefix` (`OBLIVIOUS_OBJECT_STORE`).
+    #[cfg_attr(
+        feature = "kube",
+        schemars(regex(pattern = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$"), length(max = 512))
+    )]
+    pub url: String,
+    /// A Secret in the tenant's namespace with `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`
+    /// (each optional; without them the S3 client uses the pods' identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 253)))]
+    pub credentials_secret: Option<String>,
+    /// The bucket's region (`AWS_REGION`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 64)))]
+    pub region: Option<String>,
+    /// The S3 API endpoint of a store other than AWS (`AWS_ENDPOINT_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 512)))]
+    pub endpoint: Option<String>,
+    /// Allow a plain-http `endpoint` (`AWS_ALLOW_HTTP`).
+    #[serde(default)]
+    pub allow_http: bool,
 }
 
 /// How the tenant's rows are kept apart from other tenants'.

@@ -450,6 +450,11 @@ fn invalid_fixtures() -> Vec<Invalid> {
             "maxReplicas must be at least minReplicas",
         ),
         case(
+            "a plain-http object store without allowHttp",
+            with(tenant(), "/spec/objectStore", json!({"url": "s3://files", "endpoint": "http://minio:9000"})),
+            "a plain-http endpoint needs allowHttp: true",
+        ),
+        case(
             "a role listed twice",
             with(tenant(), "/spec/fleet/roles", json!(["relay", "relay"])),
             "each role appears once",

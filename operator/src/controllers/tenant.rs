@@ -23,7 +23,7 @@ use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
-use oblivious_crds::{DataPlaneService, DatabaseIsolation, Tenant, TenantStatus};
+use oblivious_crds::{DataPlaneService, DatabaseIsolation, Tenant, TenantSpec, TenantStatus};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -140,9 +140,11 @@ async fn reconcile_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action, Erro
             min_replicas: spec.fleet.min_replicas,
             max_replicas: spec.fleet.max_replicas,
             target_in_flight_per_pod: spec.fleet.target_in_flight_per_pod,
+            pending_jobs_per_pod: spec.fleet.pending_jobs_per_pod,
             requests: spec.fleet.resources.requests.clone(),
             limits: spec.fleet.resources.limits.clone(),
             database: database.clone(),
+            object_store: spec.object_store.clone(),
             owner: owner.clone(),
         };
         let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);
@@ -178,7 +180,16 @@ async fn reconcile_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action, Erro
             format!("{ready} of {desired} data-plane pod(s) ready (a pod is ready once it holds its config)"),
         );
     }
+    // Without an object store a rag pod never sees an upload: that blocks Ready. Gateway and
+    // chat alone still work with one pod each, so for them it is a warning set after Ready.
+    let rag_without_store = spec.object_store.is_none() && spec.fleet.roles.contains(&DataPlaneService::Rag);
+    if rag_without_store {
+        files_shared(spec, &mut conditions);
+    }
     conditions.ready("Ready", "namespace, guardrails and fleet are in place");
+    if !rag_without_store {
+        files_shared(spec, &mut conditions);
+    }
     conditions.set(
         "DeletionProtected",
         spec.prevent_deletion,
@@ -186,6 +197,26 @@ async fn reconcile_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action, Erro
         if spec.prevent_deletion { "kubectl delete waits until spec.preventDeletion is false" } else { "deletable" },
     );
     write_status(ctx, tenant, &previous, conditions, Some(format!("{ready}/{desired}"))).await
+}
+
+/// `FilesShared`: whether the fleet's file roles keep users' files where all their pods see them.
+fn files_shared(spec: &TenantSpec, conditions: &mut Conditions<'_>) {
+    let file_roles: Vec<&str> =
+        spec.fleet.roles.iter().filter(|r| fleet::reads_files(**r)).map(|r| r.as_str()).collect();
+    let (shared, reason, message) = match (&spec.object_store, file_roles.is_empty()) {
+        (_, true) => (true, "NoFileRoles", "no role of the fleet reads users' files".to_string()),
+        (Some(store), false) => (true, "ObjectStore", format!("users' files are kept in {}", store.url)),
+        (None, false) => (
+            false,
+            "PodLocal",
+            format!(
+                "the {} role(s) keep users' files in each pod's emptyDir: a file is seen only by the pod it was \
+                 uploaded to, never indexed by rag, and lost with the pod; set spec.objectStore",
+                file_roles.join(", ")
+            ),
+        ),
+    };
+    conditions.set("FilesShared", shared, reason, message);
 }
 
 async fn write_status(

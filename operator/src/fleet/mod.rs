@@ -12,12 +12,22 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ObjectMeta;
-use oblivious_crds::DataPlaneService;
+use oblivious_crds::{DataPlaneService, ObjectStoreSpec};
 
 pub use scaling::{autoscaler, disruption_budget};
 pub use workload::{deployment, service};
 
 use crate::controllers::FIELD_MANAGER;
+
+/// Files waiting for or in ingestion, across the tenant's knowledge bases: what a `rag`
+/// Deployment scales on (the chart's `dataPlane.rag.autoscaling.pendingJobsMetric`).
+pub const PENDING_JOBS_METRIC: &str = "oblivious_rag_jobs_pending";
+
+/// Whether `role` reads users' files: the gateway stores uploads, rag indexes them, chat answers
+/// from them. Never the relay.
+pub fn reads_files(role: DataPlaneService) -> bool {
+    role != DataPlaneService::Relay
+}
 
 /// The port every data-plane role listens on (HTTP API, probes, metrics).
 pub const HTTP_PORT: i32 = 8080;
@@ -51,10 +61,14 @@ pub struct FleetMember {
     pub min_replicas: u32,
     pub max_replicas: u32,
     pub target_in_flight_per_pod: u32,
+    /// For `rag`: the pending files per pod its HPA aims for.
+    pub pending_jobs_per_pod: u32,
     pub requests: BTreeMap<String, String>,
     pub limits: BTreeMap<String, String>,
     /// The Secret and key holding `DATABASE_URL` (absent: the pods use their embedded store).
     pub database: Option<(String, String)>,
+    /// Where users' files are kept (gateway, chat and rag only); `None`: each pod's emptyDir.
+    pub object_store: Option<ObjectStoreSpec>,
     pub owner: OwnerReference,
 }
 

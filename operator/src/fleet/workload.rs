@@ -13,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::ObjectMeta;
 use oblivious_crds::DataPlaneService;
 
-use super::{FleetMember, HTTP_PORT, INTERNAL_TOKEN_KEY, JWT_SECRET_KEY, TENANT_SECRET, relay_url};
+use super::{FleetMember, HTTP_PORT, INTERNAL_TOKEN_KEY, JWT_SECRET_KEY, TENANT_SECRET, reads_files, relay_url};
 
 /// Where the pod keeps its last-known-good snapshot: an emptyDir, so a container restart
 /// (not a new pod) boots from it while the operator is down.
@@ -60,6 +60,25 @@ pub fn deployment(member: &FleetMember) -> Deployment {
     }
     if let Some((secret, key)) = &member.database {
         env.push(from_secret("DATABASE_URL", secret, key, false));
+    }
+    if let Some(store) = member.object_store.as_ref().filter(|_| reads_files(member.role)) {
+        // All three file roles use the same store (see `TenantSpec::object_store`).
+        env.push(value("OBLIVIOUS_OBJECT_STORE", &store.url));
+        if let Some(region) = &store.region {
+            env.push(value("AWS_REGION", region));
+        }
+        if let Some(endpoint) = &store.endpoint {
+            env.push(value("AWS_ENDPOINT_URL", endpoint));
+        }
+        if store.allow_http {
+            env.push(value("AWS_ALLOW_HTTP", "true"));
+        }
+        if let Some(secret) = &store.credentials_secret {
+            // Absent keys leave the S3 client to the pod's identity (IRSA, instance role).
+            for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+                env.push(from_secret(key, secret, key, true));
+            }
+        }
     }
     let probe = |path: &str, period: i32, failures: i32| Probe {
         http_get: Some(HTTPGetAction {

@@ -345,3 +345,59 @@ async fn a_fleet_whose_chat_has_no_relay_to_call_says_so() {
     assert_eq!(condition(&status, "Stalled")["status"], "True", "a spec to fix, not a rollout to wait for");
     assert!(log.event_reasons().iter().any(|(_, reason)| reason == "RelayMissing"), "{:?}", log.event_reasons());
 }
+
+/// Reconciles `object` once (with the platform database) and returns the requests made.
+async fn reconcile_once(object: oblivious_crds::Tenant) -> Log {
+    let stores = stores(|w| {
+        insert(&mut w.tenants, object.clone());
+        insert(&mut w.secrets, platform_database());
+    });
+    let (client, log) = fake_api(|_| None);
+    tenant::reconcile(Arc::new(object), context(client, stores, true, vec![])).await.unwrap();
+    settle().await;
+    log
+}
+
+#[tokio::test]
+async fn a_tenants_file_roles_share_its_object_store_and_rag_scales_on_pending_files() {
+    let store = json!({"url": "s3://acme-files/oblivious", "credentialsSecret": "acme-s3", "region": "eu-west-3",
+        "endpoint": "http://minio.storage.svc:9000", "allowHttp": true});
+    let log =
+        reconcile_once(acme(json!({"objectStore": store, "fleet": {"roles": ["relay", "gateway", "rag"]}}))).await;
+    let deployment =
+        |role: &str| log.only(&format!("PATCH /apis/apps/v1/namespaces/tenant-acme/deployments/oblivious-{role}")).body;
+    for role in ["gateway", "rag"] {
+        let env = env_of(&deployment(role));
+        assert_eq!(env["OBLIVIOUS_OBJECT_STORE"]["value"], "s3://acme-files/oblivious", "{role}");
+        assert_eq!(env["AWS_ENDPOINT_URL"]["value"], "http://minio.storage.svc:9000");
+        assert_eq!(
+            (env["AWS_ALLOW_HTTP"]["value"].as_str(), env["AWS_REGION"]["value"].as_str()),
+            (Some("true"), Some("eu-west-3"))
+        );
+        assert_eq!(
+            env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"],
+            json!({"name": "acme-s3", "key": "AWS_SECRET_ACCESS_KEY", "optional": true})
+        );
+    }
+    assert!(!env_of(&deployment("relay")).contains_key("OBLIVIOUS_OBJECT_STORE"), "the relay never reads files");
+    let rag_hpa =
+        log.only("PATCH /apis/autoscaling/v2/namespaces/tenant-acme/horizontalpodautoscalers/oblivious-rag").body;
+    let metric = &rag_hpa["spec"]["metrics"][0];
+    assert_eq!(metric["type"], "External");
+    assert_eq!(metric["external"]["metric"]["name"], "oblivious_rag_jobs_pending");
+    assert_eq!(metric["external"]["target"], json!({"type": "AverageValue", "averageValue": "10"}));
+    let status = log.only("PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status").body["status"].clone();
+    assert_eq!(condition(&status, "FilesShared")["reason"], "ObjectStore");
+
+    // Without a store, rag never sees an upload: FilesShared is false and holds Ready back (once
+    // the fleet is up; here it is still progressing). Gateway alone: a warning after Ready.
+    let log = reconcile_once(acme(json!({"fleet": {"roles": ["relay", "gateway", "rag"]}}))).await;
+    let status = log.only("PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status").body["status"].clone();
+    assert_eq!(condition(&status, "FilesShared")["reason"], "PodLocal");
+    assert_eq!(condition(&status, "Ready")["status"], "False");
+    assert!(condition(&status, "FilesShared")["message"].as_str().unwrap().contains("spec.objectStore"));
+    let log = reconcile_once(acme(json!({}))).await;
+    let status = log.only("PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status").body["status"].clone();
+    assert_eq!(condition(&status, "FilesShared")["reason"], "PodLocal");
+    assert_eq!(condition(&status, "Ready")["reason"], "Progressing", "a warning only");
+}
