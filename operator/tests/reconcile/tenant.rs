@@ -42,14 +42,7 @@ fn owned_by_acme(body: &Value) {
 
 #[tokio::test]
 async fn tenant_creates_namespace_quota_and_fleet_with_owner_references() {
-    let object = acme(json!({}));
-    let stores = stores(|w| {
-        insert(&mut w.tenants, object.clone());
-        insert(&mut w.secrets, platform_database());
-    });
-    let (client, log) = fake_api(|_| None);
-    tenant::reconcile(Arc::new(object), context(client, stores, true, vec![])).await.unwrap();
-    settle().await;
+    let log = reconcile_once(acme(json!({}))).await;
 
     let ns = "/api/v1/namespaces/tenant-acme";
     let applied: Vec<String> = log.all().iter().filter(|r| r.method == "PATCH").map(|r| r.path.clone()).collect();
