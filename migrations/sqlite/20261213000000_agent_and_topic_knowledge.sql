@@ -14,3 +14,20 @@ CREATE UNIQUE INDEX knowledge_bases_topic ON knowledge_bases (topic_id) WHERE to
 
 -- A rerank model (the relay's /v1/rerank) that reorders a base's fused candidates; none by default.
 ALTER TABLE knowledge_bases ADD COLUMN rerank_model TEXT;
+
+-- A base's vectors change with every insert, update or delete of a chunk's vector (cascades
+-- fire these too): the version tells the in-memory matrix a search scans when to reload it
+-- (store/src/sqlite_vectors.rs). PostgreSQL searches its HNSW indexes and needs none of this.
+ALTER TABLE knowledge_bases ADD COLUMN vectors_version INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER chunks_vector_inserted AFTER INSERT ON chunks WHEN NEW.embedding IS NOT NULL
+BEGIN
+    UPDATE knowledge_bases SET vectors_version = vectors_version + 1 WHERE id = NEW.kb_id;
+END;
+CREATE TRIGGER chunks_vector_updated AFTER UPDATE OF embedding ON chunks
+BEGIN
+    UPDATE knowledge_bases SET vectors_version = vectors_version + 1 WHERE id = NEW.kb_id;
+END;
+CREATE TRIGGER chunks_vector_deleted AFTER DELETE ON chunks WHEN OLD.embedding IS NOT NULL
+BEGIN
+    UPDATE knowledge_bases SET vectors_version = vectors_version + 1 WHERE id = OLD.kb_id;
+END;

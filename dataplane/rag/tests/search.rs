@@ -16,6 +16,7 @@ cases!(
     a_search_never_returns_another_bases_or_users_chunks,
     a_mode_runs_one_leg_alone,
     a_rerank_model_reorders_the_candidates_and_a_failing_one_is_skipped,
+    a_search_sees_every_vector_written_or_removed_before_it,
 );
 
 const POLICIES: &str = "# Policies\n\n## Refunds\n\nRefunds are paid within fourteen days of the return.\n\n\
@@ -135,4 +136,24 @@ async fn a_rerank_model_reorders_the_candidates_and_a_failing_one_is_skipped(h: 
     assert!(error["error"]["message"].as_str().unwrap().contains("rerank_model"), "{error}");
     let (status, cleared) = h.patch(&user, &path, json!({"rerank_model": ""})).await;
     assert_eq!((status, &cleared["rerank_model"]), (StatusCode::OK, &Value::Null));
+}
+
+/// SQLite searches a matrix of the base's vectors held in memory: it must follow every write.
+async fn a_search_sees_every_vector_written_or_removed_before_it(h: Harness) {
+    let user = h.sign_up("fay").await;
+    let kb = indexed(&h, &user, json!({"vector_weight": 1.0}), &[("policies.md", POLICIES)]).await;
+    let files_of =
+        |hits: &[Value]| hits.iter().map(|hit| hit["file_name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(!files_of(&search(&h, &user, &kb, "sunny mornings light wind").await).contains(&"weather.md".to_string()));
+
+    let weather = h.upload(&user, "weather.md", WEATHER.as_bytes()).await;
+    assert_eq!(h.add_file(&user, &kb, weather["id"].as_str().unwrap()).await.0, StatusCode::ACCEPTED);
+    assert!(matches!(h.run_once().await, Some(oblivious_rag::Outcome::Indexed { .. })));
+    let hits = search(&h, &user, &kb, "sunny mornings light wind").await;
+    assert_eq!(hits[0]["file_name"], "weather.md", "the new file's vectors are searched: {hits:#?}");
+
+    let path = format!("/api/v1/knowledge-bases/{kb}/files/{}", weather["id"].as_str().unwrap());
+    assert_eq!(h.delete(&user, &path).await.0, StatusCode::NO_CONTENT);
+    let hits = search(&h, &user, &kb, "sunny mornings light wind").await;
+    assert!(!files_of(&hits).contains(&"weather.md".to_string()), "a removed file's vectors are gone: {hits:#?}");
 }

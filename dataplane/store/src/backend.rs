@@ -30,6 +30,8 @@ pub(crate) enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(crate) backend: Backend,
+    /// SQLite's vector search scans these in-memory matrices (shared by the clones).
+    pub(crate) sqlite_vectors: std::sync::Arc<crate::sqlite_vectors::VectorCache>,
 }
 
 /// Runs `$body` with `$pool` bound to the active pool. The body is compiled once per backend,
@@ -77,7 +79,7 @@ impl Store {
     pub async fn connect_postgres(url: &str) -> StoreResult<Store> {
         let pool =
             PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await?;
-        Ok(Store { backend: Backend::Postgres(pool) })
+        Ok(Store { backend: Backend::Postgres(pool), sqlite_vectors: Default::default() })
     }
 
     pub async fn open_sqlite(data_dir: &Path) -> StoreResult<Store> {
@@ -93,7 +95,7 @@ impl Store {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        Ok(Store { backend: Backend::Sqlite(pool) })
+        Ok(Store { backend: Backend::Sqlite(pool), sqlite_vectors: Default::default() })
     }
 
     pub fn kind(&self) -> StoreKind {

@@ -21,6 +21,7 @@ mod redeem_codes;
 mod refresh_tokens;
 mod request_logs;
 pub mod responses;
+mod sqlite_vectors;
 pub mod testing;
 mod usage_stats;
 mod users;

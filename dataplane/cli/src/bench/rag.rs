@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use oblivious_store::knowledge_search::EF_SEARCH;
 use oblivious_store::testing::TestDatabase;
 use oblivious_store::{FileRecord, KnowledgeBase, NewChunk, Store, now_ms};
 use rand::Rng;
@@ -122,9 +123,17 @@ async fn postgres(args: &RagBenchArgs, space: &Space, admin_url: &str) -> anyhow
         }
         analyze(&store).await;
         for (label, base) in [("unfiltered (99% of rows)", &big), ("filtered (1% of rows)  ", &small)] {
-            let (latencies, recall) = measure(&store, space, base, args.queries).await?;
+            let (latencies, recall) = measure(&store, space, base, args.queries, EF_SEARCH).await?;
             print_latencies(&format!("  {label}"), &latencies);
-            println!("  {label}  recall@{K} {recall:.3} against exact search");
+            println!(
+                "  {label}  recall@{K} {recall:.3} against exact search (ef_search {EF_SEARCH}, what search uses)"
+            );
+        }
+        // How recall trades against time around the setting search uses.
+        for ef_search in [EF_SEARCH / 2, EF_SEARCH * 2] {
+            let (latencies, recall) = measure(&store, space, &big, args.queries, ef_search).await?;
+            print_latencies(&format!("  unfiltered, ef_search {ef_search:<4}"), &latencies);
+            println!("  unfiltered, ef_search {ef_search:<4}  recall@{K} {recall:.3}");
         }
         anyhow::Ok(())
     }
@@ -144,20 +153,26 @@ async fn sqlite(args: &RagBenchArgs, space: &Space) -> anyhow::Result<()> {
         args.sqlite_chunks,
         started.elapsed().as_secs_f64()
     );
-    let (latencies, recall) = measure(&store, space, &base, args.queries.min(50)).await?;
+    let (latencies, recall) = measure(&store, space, &base, args.queries.min(50), EF_SEARCH).await?;
     print_latencies("  one base", &latencies);
     println!("  one base  recall@{K} {recall:.3}");
     Ok(())
 }
 
 /// Times `queries` searches of `base` and their mean recall@K against an exact search.
-async fn measure(store: &Store, space: &Space, base: &Base, queries: usize) -> anyhow::Result<(Vec<Duration>, f64)> {
+async fn measure(
+    store: &Store,
+    space: &Space,
+    base: &Base,
+    queries: usize,
+    ef_search: i64,
+) -> anyhow::Result<(Vec<Duration>, f64)> {
     let mut latencies = Vec::with_capacity(queries);
     let mut recall = 0.0;
     for _ in 0..queries {
         let query = space.sample();
         let started = Instant::now();
-        let found = store.vector_search(base.kb.id, space.dims as i32, &query, K as i64).await?;
+        let found = store.vector_search_with(base.kb.id, space.dims as i32, &query, K as i64, ef_search).await?;
         latencies.push(started.elapsed());
         let exact = base.exact(&query);
         let hits = found.iter().filter(|(id, _)| exact.contains(id)).count();
