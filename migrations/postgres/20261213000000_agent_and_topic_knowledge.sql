@@ -14,3 +14,7 @@ CREATE UNIQUE INDEX knowledge_bases_topic ON knowledge_bases (topic_id) WHERE to
 
 -- A rerank model (the relay's /v1/rerank) that reorders a base's fused candidates; none by default.
 ALTER TABLE knowledge_bases ADD COLUMN rerank_model TEXT;
+
+-- The lane tag of the request that queued a file: its ingestion's embeddings go through that
+-- lane (a canary's uploads are embedded by the canary's relays).
+ALTER TABLE knowledge_files ADD COLUMN lane TEXT;

@@ -31,3 +31,7 @@ CREATE TRIGGER chunks_vector_deleted AFTER DELETE ON chunks WHEN OLD.embedding I
 BEGIN
     UPDATE knowledge_bases SET vectors_version = vectors_version + 1 WHERE id = OLD.kb_id;
 END;
+
+-- The lane tag of the request that queued a file: its ingestion's embeddings go through that
+-- lane (a canary's uploads are embedded by the canary's relays).
+ALTER TABLE knowledge_files ADD COLUMN lane TEXT;

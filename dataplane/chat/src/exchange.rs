@@ -59,9 +59,10 @@ pub async fn start(
         model: model.clone(),
     };
     let started = chat.store().start_chat_exchange(&start).await.map_err(not_found_or_store)?;
-    crate::topic_files::add_documents(chat, user, exchange.session, started.topic.id, &exchange.attachments).await;
-    let reply = started.assistant_message.id;
     let lane = LaneContext::from_headers(headers);
+    crate::topic_files::add_documents(chat, user, exchange.session, started.topic.id, &exchange.attachments, &lane)
+        .await;
+    let reply = started.assistant_message.id;
     match prompt(chat, exchange.session, &started, &model).await {
         Ok((request, retrieval)) => {
             // A question of files alone keeps its provisional title.

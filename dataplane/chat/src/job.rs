@@ -97,7 +97,7 @@ async fn generate(chat: &Chat, spec: &JobSpec, stop: &mut StopSignal, progress: 
     let mut request = std::borrow::Cow::Borrowed(&spec.request);
     if let Some(retrieval) = &spec.retrieval {
         let (sources, block) = tokio::select! {
-            found = sources::retrieve(chat, spec.user_id, retrieval) => found,
+            found = sources::retrieve(chat, spec.user_id, &spec.lane, retrieval) => found,
             _ = stopped(stop) => return Outcome::Stopped,
             _ = chat.lifecycle.deadline() => return Outcome::Failed(cut_by_shutdown()),
         };

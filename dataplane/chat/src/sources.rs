@@ -61,12 +61,17 @@ fn published_agent_bases(chat: &Chat, agent_id: Option<Uuid>) -> Vec<Uuid> {
 
 /// The sources for a reply (API.md `Source`) and the prompt block that numbers them; no
 /// sources when retrieval fails (the reply goes on without them; the failure is logged).
-pub async fn retrieve(chat: &Chat, user_id: Uuid, retrieval: &Retrieval) -> (Vec<Value>, Option<String>) {
+pub async fn retrieve(
+    chat: &Chat,
+    user_id: Uuid,
+    lane: &oblivious_core::lane::LaneContext,
+    retrieval: &Retrieval,
+) -> (Vec<Value>, Option<String>) {
     let Some(rag) = &chat.rag else { return (Vec::new(), None) };
     let hits = match oblivious_rag::search::search(
         rag.store(),
         &rag.embedder,
-        user_id,
+        oblivious_rag::ActingFor { user: user_id, lane },
         &retrieval.bases,
         &retrieval.query,
         None,

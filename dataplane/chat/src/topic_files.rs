@@ -41,7 +41,14 @@ impl TopicFiles {
 /// Queues the documents among `attachments` (API.md `Attachment`s) for the topic's base, making
 /// the base on first use. Best effort: a failure is logged and the documents are still given to
 /// the model whole.
-pub async fn add_documents(chat: &Chat, user: &UserRecord, session: &ChatSession, topic_id: Uuid, attachments: &Value) {
+pub async fn add_documents(
+    chat: &Chat,
+    user: &UserRecord,
+    session: &ChatSession,
+    topic_id: Uuid,
+    attachments: &Value,
+    lane: &oblivious_core::lane::LaneContext,
+) {
     let Some(rag) = &chat.rag else { return };
     let documents: Vec<Uuid> = attachments
         .as_array()
@@ -59,7 +66,7 @@ pub async fn add_documents(chat: &Chat, user: &UserRecord, session: &ChatSession
             return Ok(());
         };
         for file_id in documents {
-            chat.store().add_knowledge_file(user.id, base.id, file_id, now_ms()).await?;
+            chat.store().add_knowledge_file(user.id, base.id, file_id, lane.tag(), now_ms()).await?;
         }
         rag.ingestor.wake();
         Ok::<(), oblivious_store::StoreError>(())

@@ -47,6 +47,15 @@ impl Default for Backoff {
     }
 }
 
+/// Who a model call acts for: the user (whose quota and bill apply) and the lane of the request
+/// that led to it (its headers go to the relay hop, so a canary's retrieval and ingestion stay
+/// in the canary lane).
+#[derive(Debug, Clone, Copy)]
+pub struct ActingFor<'a> {
+    pub user: Uuid,
+    pub lane: &'a LaneContext,
+}
+
 #[derive(Clone)]
 pub struct Embedder {
     http: reqwest::Client,
@@ -68,39 +77,39 @@ impl Embedder {
         }
     }
 
-    /// One vector per input, in order, embedded with `model` for `user`.
-    pub async fn embed(&self, user: Uuid, model: &str, inputs: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    /// One vector per input, in order, embedded with `model`.
+    pub async fn embed(&self, who: ActingFor<'_>, model: &str, inputs: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let body = json!({"model": model, "input": inputs, "encoding_format": "float"});
-        vectors(&self.post(user, "embeddings", &body).await?, inputs.len())
+        vectors(&self.post(who, "embeddings", &body).await?, inputs.len())
     }
 
-    /// The relevance of each of `documents` to `query` by the rerank `model`, for `user`:
+    /// The relevance of each of `documents` to `query` by the rerank `model`:
     /// `(index into documents, score)`, best first.
     pub async fn rerank(
         &self,
-        user: Uuid,
+        who: ActingFor<'_>,
         model: &str,
         query: &str,
         documents: &[String],
     ) -> Result<Vec<(usize, f64)>, EmbedError> {
         let body = json!({"model": model, "query": query, "documents": documents, "return_documents": false});
-        relevances(&self.post(user, "rerank", &body).await?, documents.len())
+        relevances(&self.post(who, "rerank", &body).await?, documents.len())
     }
 
     /// The relay's 200 answer to `POST /v1/{path}`, waiting out 429s.
-    async fn post(&self, user: Uuid, path: &str, body: &Value) -> Result<Value, EmbedError> {
+    async fn post(&self, who: ActingFor<'_>, path: &str, body: &Value) -> Result<Value, EmbedError> {
         let mut wait = self.backoff.first;
         for attempt in 0..=self.backoff.retries {
             let build = |base: &str| {
                 self.http
                     .post(format!("{base}/v1/{path}"))
                     .bearer_auth(&self.internal_token)
-                    .header(USER_HEADER, user.to_string())
+                    .header(USER_HEADER, who.user.to_string())
                     .json(body)
             };
             let response = self
                 .hops
-                .send("relay", &self.relay_url, &LaneContext::default(), build)
+                .send("relay", &self.relay_url, who.lane, build)
                 .await
                 .map_err(|e| EmbedError::transient(format!("the model service is unreachable ({e})")))?;
             let status = response.status().as_u16();

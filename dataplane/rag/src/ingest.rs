@@ -19,8 +19,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
 
 use crate::chunk::{ChunkSettings, chunk};
-use crate::embed::Embedder;
+use crate::embed::{ActingFor, Embedder};
 use crate::parse::parse;
+use oblivious_core::lane::LaneContext;
 
 #[derive(Debug, Clone, Copy)]
 pub struct IngestSettings {
@@ -187,6 +188,9 @@ impl Ingestor {
     }
 
     async fn run(&self, claim: &IngestClaim, lifecycle: &Lifecycle) -> Result<usize, Stop> {
+        // Embeddings go through the lane of the request that queued the file.
+        let lane = claim.lane.as_deref().map(LaneContext::of_tag).unwrap_or_default();
+        let who = ActingFor { user: claim.user_id, lane: &lane };
         let kb = self
             .store
             .ingestion_knowledge_base(claim)
@@ -246,7 +250,7 @@ impl Ingestor {
                 .map(|c| if c.heading.is_empty() { c.text.clone() } else { format!("{}\n\n{}", c.heading, c.text) })
                 .collect();
             let vectors =
-                self.embedder.embed(claim.user_id, &kb.embedding_model, &inputs).await.map_err(|e| {
+                self.embedder.embed(who, &kb.embedding_model, &inputs).await.map_err(|e| {
                     if e.transient { Stop::RetryLater(e.to_string()) } else { Stop::Failed(e.to_string()) }
                 })?;
             let dims = vectors.first().map_or(0, Vec::len) as i32;

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use oblivious_gateway::{Gateway, GatewayState};
 use oblivious_store::Store;
 
-pub use embed::{Backoff, Embedder};
+pub use embed::{ActingFor, Backoff, Embedder};
 pub use ingest::{IngestSettings, Ingestor, Outcome};
 pub use routes::{route_docs, router};
 

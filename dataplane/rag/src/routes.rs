@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::Rag;
+use crate::embed::ActingFor;
 use crate::models::{embedding_models, new_knowledge_base, reaches_openai_family};
+use oblivious_core::lane::LaneContext;
 
 type Route = (RouteDoc, MethodRouter<Arc<Rag>>);
 
@@ -363,6 +365,7 @@ async fn add_file(
     State(rag): State<Arc<Rag>>,
     identity: UserIdentity,
     Path(id): Path<Uuid>,
+    headers: axum::http::HeaderMap,
     Body(body): Body<AddFile>,
 ) -> ApiResult<Response> {
     owned(&rag, &identity, id).await?;
@@ -370,7 +373,8 @@ async fn add_file(
     if store.file(identity.user.id, body.file_id).await?.is_none() {
         return Err(ProductError::not_found("file"));
     }
-    let added = store.add_knowledge_file(identity.user.id, id, body.file_id, now_ms()).await?;
+    let lane = LaneContext::from_headers(&headers);
+    let added = store.add_knowledge_file(identity.user.id, id, body.file_id, lane.tag(), now_ms()).await?;
     if !added {
         return Err(ProductError::conflict("the file is already in this knowledge base"));
     }
@@ -426,6 +430,7 @@ async fn search(
     State(rag): State<Arc<Rag>>,
     identity: UserIdentity,
     Path(id): Path<Uuid>,
+    headers: axum::http::HeaderMap,
     Body(body): Body<SearchBody>,
 ) -> ApiResult<Json<Value>> {
     let kb = owned(&rag, &identity, id).await?;
@@ -436,7 +441,9 @@ async fn search(
     if body.top_k.is_some_and(|k| !(1..=50).contains(&k)) {
         return Err(ProductError::invalid("top_k", "must be from 1 to 50"));
     }
-    let hits = crate::search::search(rag.store(), &rag.embedder, identity.user.id, &[kb], query, body.top_k, body.mode)
+    let lane = LaneContext::from_headers(&headers);
+    let who = ActingFor { user: identity.user.id, lane: &lane };
+    let hits = crate::search::search(rag.store(), &rag.embedder, who, &[kb], query, body.top_k, body.mode)
         .await
         .map_err(|error| match error {
             crate::search::SearchError::Store(error) => ProductError::store(error),

@@ -27,7 +27,7 @@ use oblivious_store::{ChunkHit, KnowledgeBase, Store};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::embed::{EmbedError, Embedder};
+use crate::embed::{ActingFor, EmbedError, Embedder};
 use crate::stopwords::is_stopword;
 
 /// Candidates each leg returns per result wanted.
@@ -179,7 +179,7 @@ impl Range {
 pub async fn search(
     store: &Store,
     embedder: &Embedder,
-    user: Uuid,
+    who: ActingFor<'_>,
     bases: &[KnowledgeBase],
     query: &str,
     top_k: Option<usize>,
@@ -196,7 +196,7 @@ pub async fn search(
     let mut vector_ranges: HashMap<&str, Range> = HashMap::new();
     for kb in bases.iter().filter(|kb| kb.embedding_dims.is_some()) {
         if !query_vectors.contains_key(kb.embedding_model.as_str()) {
-            let vector = embedder.embed(user, &kb.embedding_model, &[query.to_string()]).await?;
+            let vector = embedder.embed(who, &kb.embedding_model, &[query.to_string()]).await?;
             query_vectors.insert(&kb.embedding_model, vector.into_iter().next().unwrap_or_default());
         }
         let vector = &query_vectors[kb.embedding_model.as_str()];
@@ -262,7 +262,7 @@ pub async fn search(
     if mode == SearchMode::Hybrid
         && let Some(model) = bases.iter().find_map(|kb| kb.rerank_model.as_deref())
     {
-        hits = rerank(embedder, user, model, query, hits).await;
+        hits = rerank(embedder, who, model, query, hits).await;
     }
     hits.truncate(top_k);
     Ok(hits)
@@ -271,7 +271,7 @@ pub async fn search(
 /// The fused candidates in the order of the rerank `model` (the first base's that has one; one
 /// call for all bases, so their passages compete on one scale). A reranker that fails leaves the
 /// fused order: retrieval does not fail because an optional model is down.
-async fn rerank(embedder: &Embedder, user: Uuid, model: &str, query: &str, hits: Vec<Hit>) -> Vec<Hit> {
+async fn rerank(embedder: &Embedder, who: ActingFor<'_>, model: &str, query: &str, hits: Vec<Hit>) -> Vec<Hit> {
     if hits.len() < 2 {
         return hits;
     }
@@ -285,7 +285,7 @@ async fn rerank(embedder: &Embedder, user: Uuid, model: &str, query: &str, hits:
             }
         })
         .collect();
-    let order = match embedder.rerank(user, model, query, &documents).await {
+    let order = match embedder.rerank(who, model, query, &documents).await {
         Ok(order) => order,
         Err(error) => {
             tracing::warn!(%error, model, "rerank failed; keeping the fused order");

@@ -30,6 +30,7 @@ cases!(
     knowledge_bases_are_private_and_their_settings_validated,
     deleting_a_knowledge_base_keeps_its_files_and_deleting_a_file_takes_it_out_of_every_base,
     office_documents_are_indexed_with_their_pages_and_headings_and_a_damaged_one_fails,
+    a_file_queued_in_a_lane_is_embedded_through_that_lane,
 );
 
 /// A Markdown handbook of 6 chapters of 4 paragraphs of ~45 tokens each: with 64-token chunks,
@@ -502,4 +503,17 @@ async fn office_documents_are_indexed_with_their_pages_and_headings_and_a_damage
     let Some(Outcome::Failed(reason)) = h.run_once().await else { panic!("a damaged PDF cannot be indexed") };
     assert!(reason.contains("PDF"), "{reason}");
     assert!(h.chunk_rows(id(&kb), id(&damaged)).await.is_empty(), "no chunks of the damaged file");
+}
+
+async fn a_file_queued_in_a_lane_is_embedded_through_that_lane(h: Harness) {
+    let alice = h.sign_up("alice").await;
+    let kb = h.knowledge_base(&alice, small_chunks("Canary", "embed")).await;
+    let file = h.upload(&alice, "handbook.md", handbook("L").as_bytes()).await;
+    // As the API queues it for a request of lane `canary` (the tag is kept on the job).
+    assert!(h.store.add_knowledge_file(alice.id, id(&kb), id(&file), Some("canary"), now_ms()).await.unwrap());
+    let Some(Outcome::Indexed { .. }) = h.run_once().await else { panic!("not indexed") };
+    let logs = h.request_logs(&alice).await;
+    let embeddings: Vec<_> = logs.iter().filter(|l| l.endpoint == "embeddings").collect();
+    assert!(!embeddings.is_empty());
+    assert!(embeddings.iter().all(|l| l.lane.as_deref() == Some("canary")), "{embeddings:#?}");
 }

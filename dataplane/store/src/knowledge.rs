@@ -50,13 +50,15 @@ pub struct KnowledgeFile {
 }
 
 /// A claimed ingestion job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct IngestClaim {
     pub kb_id: Uuid,
     pub file_id: Uuid,
     pub user_id: Uuid,
     /// The fencing token of this claim.
     pub attempt: i32,
+    /// The lane tag of the request that queued the file: its embeddings go through that lane.
+    pub lane: Option<String>,
 }
 
 /// A chunk as ingestion makes it.
@@ -229,15 +231,24 @@ impl Store {
         Ok(row.and_then(|(dims,)| dims))
     }
 
-    /// Queues the user's file for the base; false when it is there already.
-    pub async fn add_knowledge_file(&self, user_id: Uuid, kb_id: Uuid, file_id: Uuid, now: i64) -> StoreResult<bool> {
-        let sql = "INSERT INTO knowledge_files (kb_id, file_id, user_id, status, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (kb_id, file_id) DO NOTHING";
+    /// Queues the user's file for the base, for a request of lane `lane`; false when it is
+    /// there already.
+    pub async fn add_knowledge_file(
+        &self,
+        user_id: Uuid,
+        kb_id: Uuid,
+        file_id: Uuid,
+        lane: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let sql = "INSERT INTO knowledge_files (kb_id, file_id, user_id, status, lane, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (kb_id, file_id) DO NOTHING";
         let inserted = on_pool!(self, pool => sqlx::query(sql)
             .bind(kb_id)
             .bind(file_id)
             .bind(user_id)
             .bind(status::QUEUED)
+            .bind(lane)
             .bind(now)
             .execute(pool)
             .await?
@@ -302,7 +313,7 @@ impl Store {
             format!(
                 "UPDATE knowledge_files SET status = 'parsing', error = NULL, attempt = attempt + 1, \
                  lease_until = $1, updated_at = $2 WHERE (kb_id, file_id) IN ({pick}{lock}) \
-                 RETURNING kb_id, file_id, user_id, attempt"
+                 RETURNING kb_id, file_id, user_id, attempt, lane"
             )
         };
         Ok(match &self.backend {

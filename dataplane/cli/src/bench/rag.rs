@@ -290,7 +290,7 @@ async fn load_file(
         created_at: now,
     };
     store.insert_file(&file).await?;
-    store.add_knowledge_file(kb.user_id, kb.id, id, now).await?;
+    store.add_knowledge_file(kb.user_id, kb.id, id, None, now).await?;
     let claim = store.claim_ingestion(now, now + 600_000).await?.context("the queued file was not claimable")?;
     let chunks: Vec<NewChunk> = (0..count)
         .map(|n| NewChunk {

@@ -36,6 +36,11 @@ impl LaneContext {
     }
 
     /// The lane tag, if the request is in a lane.
+    /// The context of a request of lane `tag` (a job that outlives its request keeps the tag).
+    pub fn of_tag(tag: &str) -> Self {
+        LaneContext { lane: HeaderValue::from_str(tag).ok(), ..LaneContext::default() }
+    }
+
     pub fn tag(&self) -> Option<&str> {
         self.lane.as_ref().and_then(|v| v.to_str().ok())
     }
