@@ -14,7 +14,7 @@ use std::time::Duration;
 use oblivious_core::shutdown::Lifecycle;
 use oblivious_files::Files;
 use oblivious_store::knowledge::status;
-use oblivious_store::{IngestClaim, KnowledgeBase, NewChunk, Store, now_ms};
+use oblivious_store::{IngestClaim, NewChunk, Store, now_ms};
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
 
@@ -31,12 +31,21 @@ pub struct IngestSettings {
     pub batch: usize,
     /// How often an idle worker looks for jobs (it is also woken when one is queued here).
     pub poll: Duration,
+    /// Vectors a base holds before it gets its HNSW index (PostgreSQL). Below this an exact
+    /// search is fast, and loading without an index is ten times faster than inserting into
+    /// one (measured, dataplane/rag/NOTES.md); the index is then built in bulk, once.
+    pub index_after_vectors: i64,
 }
 
 impl Default for IngestSettings {
     fn default() -> Self {
         // The lease outlasts an embeddings call with all its 429 backoff (`embed::Backoff`).
-        IngestSettings { lease: Duration::from_secs(300), batch: 32, poll: Duration::from_secs(2) }
+        IngestSettings {
+            lease: Duration::from_secs(300),
+            batch: 32,
+            poll: Duration::from_secs(2),
+            index_after_vectors: 20_000,
+        }
     }
 }
 
@@ -174,15 +183,21 @@ impl Ingestor {
         if held { Ok(()) } else { Err(Stop::LostClaim) }
     }
 
-    /// Makes sure the base has its vector index. Every job checks, so a failure here (e.g. two
-    /// workers creating it at once) only costs speed until the next job creates it. A topic's
-    /// own base gets none: it holds a few documents, searched exactly (an HNSW index per topic
-    /// would grow the catalog and every write without making its searches faster).
-    async fn ensure_vector_index(&self, kb: &KnowledgeBase, claim: &IngestClaim, dims: i32) {
-        if kb.topic_id.is_some() {
-            return;
-        }
-        if let Err(error) = self.store.ensure_vector_index(claim.kb_id, dims).await {
+    /// Gives the base its vector index once it holds `index_after_vectors` vectors. Every
+    /// finished job checks, so a failure here only costs speed until the next job creates it. A
+    /// topic's own base gets none: it holds a few documents, searched exactly (an HNSW index
+    /// per topic would grow the catalog and every write without making its searches faster).
+    async fn index_when_large(&self, claim: &IngestClaim) {
+        let indexed = async {
+            // Read again: this job's first batch may have set the dimension.
+            let Some(kb) = self.store.ingestion_knowledge_base(claim).await? else { return Ok(()) };
+            let Some(dims) = kb.embedding_dims.filter(|_| kb.topic_id.is_none()) else { return Ok(()) };
+            if self.store.knowledge_base_vector_count(claim.kb_id).await? >= self.settings.index_after_vectors {
+                self.store.ensure_vector_index(claim.kb_id, dims).await?;
+            }
+            Ok::<(), oblivious_store::StoreError>(())
+        };
+        if let Err(error) = indexed.await {
             tracing::warn!(%error, kb = %claim.kb_id, "could not create the knowledge base's vector index");
         }
     }
@@ -201,10 +216,6 @@ impl Ingestor {
             .file(claim.user_id, claim.file_id)
             .await?
             .ok_or_else(|| Stop::Failed("the file is gone".into()))?;
-        if let Some(dims) = kb.embedding_dims {
-            self.ensure_vector_index(&kb, claim, dims).await;
-        }
-
         self.step(claim, status::PARSING, 0, 0).await?;
         let bytes = self.files.content(&file).await.map_err(|e| Stop::Failed(format!("cannot read the file: {e}")))?;
         // Parsing is CPU-bound (seconds for a large PDF): off the async workers.
@@ -239,6 +250,7 @@ impl Ingestor {
         loop {
             let pending = self.store.unembedded_chunks(claim.kb_id, claim.file_id, self.settings.batch as i64).await?;
             if pending.is_empty() {
+                self.index_when_large(claim).await;
                 return Ok(total);
             }
             if lifecycle.is_draining() {
@@ -258,9 +270,6 @@ impl Ingestor {
                 return Err(Stop::Failed("the embedding model returned vectors of different sizes".into()));
             }
             let base_dims = self.store.knowledge_base_dims(claim.kb_id, dims).await?;
-            if base_dims == Some(dims) && kb.embedding_dims.is_none() {
-                self.ensure_vector_index(&kb, claim, dims).await;
-            }
             if base_dims != Some(dims) {
                 return Err(Stop::Failed(format!(
                     "the embedding model returned {dims} dimensions; this knowledge base holds {}",

@@ -31,6 +31,7 @@ cases!(
     deleting_a_knowledge_base_keeps_its_files_and_deleting_a_file_takes_it_out_of_every_base,
     office_documents_are_indexed_with_their_pages_and_headings_and_a_damaged_one_fails,
     a_file_queued_in_a_lane_is_embedded_through_that_lane,
+    a_base_gets_its_vector_index_once_it_is_large_and_is_searched_exactly_before,
 );
 
 /// A Markdown handbook of 6 chapters of 4 paragraphs of ~45 tokens each: with 64-token chunks,
@@ -197,7 +198,7 @@ async fn a_worker_that_dies_mid_embedding_is_resumed_without_duplicates_or_re_em
     // A worker embedding 2 chunks per request, each request taking 300 ms, dies after its first
     // batch was stored (most likely with the second one in flight).
     let batch = 2;
-    let settings = IngestSettings { lease: Duration::from_millis(1500), batch, poll: Duration::from_millis(50) };
+    let settings = IngestSettings { lease: Duration::from_millis(1500), batch, ..support::settings() };
     let doomed = h.ingestor(settings);
     let lifecycle = Lifecycle::new();
     let task = tokio::spawn({
@@ -516,4 +517,29 @@ async fn a_file_queued_in_a_lane_is_embedded_through_that_lane(h: Harness) {
     let embeddings: Vec<_> = logs.iter().filter(|l| l.endpoint == "embeddings").collect();
     assert!(!embeddings.is_empty());
     assert!(embeddings.iter().all(|l| l.lane.as_deref() == Some("canary")), "{embeddings:#?}");
+}
+
+async fn a_base_gets_its_vector_index_once_it_is_large_and_is_searched_exactly_before(h: Harness) {
+    let alice = h.sign_up("alice").await;
+    let kb = h.knowledge_base(&alice, small_chunks("Growing", "embed")).await;
+    let kb_id = id(&kb);
+    let first = h.upload(&alice, "a.md", handbook("A").as_bytes()).await;
+    h.add_file(&alice, &kb_id.to_string(), first["id"].as_str().unwrap()).await;
+    let per_file = {
+        // An index only past one file's worth of vectors.
+        let ingestor = h.ingestor(IngestSettings { index_after_vectors: 26, ..support::settings() });
+        let Some(Outcome::Indexed { chunks }) = ingestor.run_once(&h.lifecycle).await.unwrap() else { panic!() };
+        assert_ne!(h.vector_index_exists(kb_id).await, Some(true), "PostgreSQL: no index below the threshold");
+        let path = format!("/api/v1/knowledge-bases/{kb_id}/search");
+        let (status, page) = h.post(&alice, &path, json!({"query": "chapter 3 handbook A", "mode": "vector"})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!page["data"].as_array().unwrap().is_empty(), "searched exactly without an index");
+
+        let second = h.upload(&alice, "b.md", handbook("B").as_bytes()).await;
+        h.add_file(&alice, &kb_id.to_string(), second["id"].as_str().unwrap()).await;
+        let Some(Outcome::Indexed { .. }) = ingestor.run_once(&h.lifecycle).await.unwrap() else { panic!() };
+        chunks
+    };
+    assert!(per_file < 26 && per_file * 2 >= 26, "{per_file} chunks a file");
+    assert_ne!(h.vector_index_exists(kb_id).await, Some(false), "PostgreSQL: indexed once past the threshold");
 }

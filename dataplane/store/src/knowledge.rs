@@ -434,6 +434,13 @@ impl Store {
         Ok(count)
     }
 
+    /// Vectors the base holds.
+    pub async fn knowledge_base_vector_count(&self, kb_id: Uuid) -> StoreResult<i64> {
+        let sql = "SELECT COUNT(*) FROM chunks WHERE kb_id = $1 AND embedding IS NOT NULL";
+        let (count,): (i64,) = on_pool!(self, pool => sqlx::query_as(sql).bind(kb_id).fetch_one(pool).await?);
+        Ok(count)
+    }
+
     /// Stores vectors of chunks, fenced by the claim; false when it was lost (nothing stored).
     pub async fn store_embeddings(&self, claim: &IngestClaim, vectors: &[(Uuid, Vec<f32>)]) -> StoreResult<bool> {
         on_pool!(self, pool => {

@@ -115,7 +115,7 @@ pub struct Harness {
 
 /// The harness's ingestion settings: a short lease, small batches, a quick poll.
 pub fn settings() -> IngestSettings {
-    IngestSettings { lease: Duration::from_secs(2), batch: 4, poll: Duration::from_millis(50) }
+    IngestSettings { lease: Duration::from_secs(2), batch: 4, poll: Duration::from_millis(50), index_after_vectors: 1 }
 }
 
 impl Harness {
