@@ -2,9 +2,9 @@
 //! to an approximate top-k after the fact, which silently loses neighbours):
 //!
 //! - vectors: in PostgreSQL, pgvector's HNSW on a partial index per knowledge base (created by
-//!   `ensure_vector_index` once the base's dimension is known), so a search of one base walks
-//!   only that base's graph; in SQLite, an exact scan of the base's vectors, held in memory
-//!   (`sqlite_vectors`).
+//!   `ensure_vector_index` once the base is large, see the rag crate's ingestion), so a search of
+//!   one base walks only that base's graph, and a base without one yet is scanned exactly; in
+//!   SQLite, an exact scan of the base's vectors, held in memory (`sqlite_vectors`).
 //! - full text: PostgreSQL's `tsvector` (GIN) or SQLite's FTS5, any of the query's words.
 
 use std::collections::HashMap;
