@@ -229,23 +229,11 @@ impl Base {
                 ..oblivious_store::NewUser::default()
             })
             .await?;
-        let kb = KnowledgeBase {
-            id: Uuid::now_v7(),
-            user_id: user.id,
-            name: label.into(),
-            description: String::new(),
-            embedding_model: "bench".into(),
-            embedding_dims: Some(space.dims as i32),
-            chunk_tokens: 512,
-            chunk_overlap: 0,
-            top_k: K as i32,
-            score_threshold_milli: 0,
-            vector_weight_milli: 500,
-            rerank_model: None,
-            topic_id: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut kb = oblivious_rag::models::new_knowledge_base(user.id, "bench".into(), now);
+        kb.name = label.into();
+        kb.embedding_dims = Some(space.dims as i32);
+        kb.chunk_overlap = 0;
+        kb.top_k = K as i32;
         store.insert_knowledge_base(&kb).await?;
         let mut vectors = Vec::with_capacity(chunks);
         let mut loaded = 0;
