@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 import helm_python as helm
 import kubernetes_validate
+import promql_parser
 import pytest
 import yaml
 
@@ -37,7 +38,10 @@ FILE_ROLES = ("gateway", "chat", "rag")
 KINDS = ("channels", "modelpricings", "agents", "lanes", "tenants")
 OPERATOR = f"{RELEASE}-operator"
 # Kinds kubernetes-validate has no schema for, because they come from someone else's CRD.
-NOT_OURS_TO_VALIDATE = {("monitoring.coreos.com/v1", "ServiceMonitor"): "Prometheus Operator CRD; checked structurally below"}
+NOT_OURS_TO_VALIDATE = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): "Prometheus Operator CRD; checked structurally below",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "Prometheus Operator CRD; its PromQL is parsed below",
+}
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace"}
 
 VALUES = {"defaults": {}, **ci_values()}
@@ -552,6 +556,30 @@ def test_tenant_lane_and_mock_values_reach_every_role():
         assert (env["OBLIVIOUS_TENANT"]["value"], env["OBLIVIOUS_LANE"]["value"], env["OBLIVIOUS_BUILTIN_MOCK"]["value"]) == ("acme", "canary", "true")
 
 
+def test_traces_are_exported_only_when_an_endpoint_is_set_and_name_the_role_tenant_and_lane(defaults):
+    for role in ROLES:
+        env = env_of(defaults.get("Deployment", f"{RELEASE}-{role}"))
+        assert not [k for k in env if k.startswith("OTEL_")], f"{role} exports traces by default"
+    values = values_with(**{"dataPlane.tracing.otlpEndpoint": "http://collector.obs:4317", "dataPlane.tenant": "acme", "dataPlane.lane": "canary"})
+    rendered = render(PLATFORM, values)
+    for role in ROLES:
+        names = [e["name"] for e in container(rendered.get("Deployment", f"{RELEASE}-{role}"))["env"]]
+        env = env_of(rendered.get("Deployment", f"{RELEASE}-{role}"))
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://collector.obs:4317"
+        assert env["OTEL_SERVICE_NAME"]["value"] == f"oblivious-{role}"
+        assert (env["OTEL_TRACES_SAMPLER"]["value"], env["OTEL_TRACES_SAMPLER_ARG"]["value"]) == ("parentbased_traceidratio", "0.1")
+        attributes = dict(pair.split("=", 1) for pair in env["OTEL_RESOURCE_ATTRIBUTES"]["value"].split(","))
+        assert attributes["oblivious.tenant"] == "acme" and attributes["oblivious.lane"] == "canary"
+        # Kubernetes expands $(VAR) only from variables defined before it.
+        assert attributes["k8s.pod.name"] == "$(OBLIVIOUS_POD_NAME)"
+        assert names.index("OBLIVIOUS_POD_NAME") < names.index("OTEL_RESOURCE_ATTRIBUTES")
+
+
+def test_a_trace_endpoint_that_is_not_a_url_is_refused():
+    with pytest.raises(helm.HelmValuesError, match="otlpEndpoint"):
+        render(PLATFORM, values_with(**{"dataPlane.tracing.otlpEndpoint": "collector:4317"}))
+
+
 # --- chat -> relay: OBLIVIOUS_RELAY_URL and OBLIVIOUS_INTERNAL_TOKEN ---------------------------
 
 
@@ -850,6 +878,83 @@ def test_service_monitors_scrape_named_ports_of_services_they_select(ha):
                 assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
     data_plane = ha.get("ServiceMonitor", f"{RELEASE}-data-plane")
     assert {s.name for s in ha.of("Service") if selects(data_plane["spec"]["selector"], s.labels)} == {f"{RELEASE}-{r}" for r in ROLES}
+
+
+# --- alerts and dashboards: valid PromQL over metrics the binaries serve -------------------------
+
+SERVED = {
+    line.split()[0]
+    for name in ("data-plane.txt", "operator.txt")
+    for line in (PLATFORM / "metrics" / name).read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names an expression selects (parsed, so a syntax error fails the test)."""
+    names: set[str] = set()
+
+    def walk(node):
+        kind = type(node).__name__
+        if kind == "VectorSelector":
+            names.add(node.name)
+        for attr in ("lhs", "rhs", "expr", "param", "vector_selector"):
+            child = getattr(node, attr, None)
+            if child is not None and type(child).__module__ == "promql_parser":
+                walk(child)
+        for arg in getattr(node, "args", None) or []:
+            walk(arg)
+
+    walk(promql_parser.parse(expr.replace("$__rate_interval", "5m")))
+    return names
+
+
+def base_name(series: str) -> str:
+    for suffix in ("_total", "_bucket", "_sum", "_count", "_created"):
+        if series.endswith(suffix):
+            return series[: -len(suffix)]
+    return series
+
+
+def test_alert_rules_are_valid_promql_over_served_metrics(ha):
+    rule = ha.get("PrometheusRule", f"{RELEASE}")
+    assert rule.labels["release"] == "kube-prometheus-stack"
+    alerts = [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert {a["alert"] for a in alerts} == {
+        "ObliviousHighErrorRate", "ObliviousChannelFailing", "ObliviousChannelEjected",
+        "ObliviousQuotaStoreUnreachable", "ObliviousChargesPending", "ObliviousConfigNacked",
+    }
+    for alert in alerts:
+        names = metric_names(alert["expr"])
+        assert names and {base_name(n) for n in names} <= SERVED, f"{alert['alert']}: {names - SERVED}"
+        assert f'namespace="{NAMESPACE}"' in alert["expr"], "an alert covers only its release's namespace"
+        assert alert["labels"]["severity"] in {"warning", "critical"} and alert["annotations"]["summary"]
+
+
+def test_the_error_rate_alert_uses_the_configured_threshold():
+    rendered = render(PLATFORM, values_with(**{"prometheusRule.enabled": True, "prometheusRule.errorRatio": 0.2}))
+    rules = {r["alert"]: r for g in rendered.get("PrometheusRule", RELEASE)["spec"]["groups"] for r in g["rules"]}
+    assert rules["ObliviousHighErrorRate"]["expr"].rstrip().endswith("> 0.2")
+    assert "20%" in rules["ObliviousHighErrorRate"]["annotations"]["summary"]
+
+
+def test_dashboards_are_sidecar_configmaps_of_panels_over_served_metrics(ha):
+    maps = [m for m in ha.of("ConfigMap") if m.name.startswith(f"{RELEASE}-dashboard-")]
+    assert [m.name for m in maps] == [f"{RELEASE}-dashboard-overview"]
+    for config_map in maps:
+        assert config_map.labels["grafana_dashboard"] == "1"
+        (name, text), = config_map["data"].items()
+        dashboard = json.loads(text)
+        assert name.endswith(".json") and dashboard["uid"] and dashboard["panels"]
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                names = metric_names(target["expr"])
+                assert names and {base_name(n) for n in names} <= SERVED, f"{panel['title']}: {names}"
+
+
+def test_no_alerts_or_dashboards_unless_asked(defaults):
+    assert not defaults.of("PrometheusRule")
+    assert not [m for m in defaults.of("ConfigMap") if "dashboard" in m.name]
 
 
 # --- rag: the knowledge bases' ingestion worker --------------------------------------------------

@@ -109,6 +109,11 @@ pub struct ChannelSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "kube", schemars(regex(pattern = crate::schema::DNS_LABEL_PATTERN), length(min = 1, max = 63)))]
     pub lane: Option<String>,
+    /// Send the request's W3C trace context (`traceparent`) and `baggage` to this upstream, for
+    /// a provider inside your own tracing (a self-hosted vLLM behind an instrumented proxy).
+    /// Off by default: an external provider gets neither.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub propagate_trace: bool,
 }
 
 fn default_weight() -> u32 {

@@ -10,6 +10,7 @@ use oblivious_runtime::Usage;
 use oblivious_runtime::usage::{cost_micros, count_text_tokens};
 use oblivious_store::chat::FinalMessage;
 use serde_json::{Value, json};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::Chat;
@@ -72,13 +73,30 @@ impl Progress {
 }
 
 /// Runs the job to its end. Never fails: every failure becomes the message's `error` status.
-pub async fn run(chat: Arc<Chat>, spec: JobSpec, mut stop: StopSignal) {
+/// Traced as `chat.generation`, a child of the request that started it.
+pub async fn run(chat: Arc<Chat>, spec: JobSpec, stop: StopSignal) {
+    let span = tracing::info_span!(
+        "chat.generation",
+        oblivious.message_id = %spec.message_id,
+        gen_ai.request.model = spec.model.as_str(),
+        oblivious.outcome = tracing::field::Empty,
+    );
+    run_to_end(chat, spec, stop).instrument(span).await
+}
+
+async fn run_to_end(chat: Arc<Chat>, spec: JobSpec, mut stop: StopSignal) {
     let mut progress = Progress::default();
     let outcome = if chat.bus.stop_requested(spec.message_id).await {
         Outcome::Stopped
     } else {
         generate(&chat, &spec, &mut stop, &mut progress).await
     };
+    let outcome_name = match &outcome {
+        Outcome::Complete => "complete",
+        Outcome::Stopped => "stopped",
+        Outcome::Failed(_) => "failed",
+    };
+    tracing::Span::current().record("oblivious.outcome", outcome_name);
     let completed = matches!(outcome, Outcome::Complete);
     finish(&chat, &spec, outcome, &mut progress).await;
     chat.bus.jobs().finished(spec.message_id);

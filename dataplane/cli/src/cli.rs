@@ -39,6 +39,21 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
+impl Command {
+    /// The service name traces are exported under unless `OTEL_SERVICE_NAME` says otherwise.
+    pub fn service_name(&self) -> &'static str {
+        match self {
+            Command::Dev(_) | Command::All(_) => "oblivious",
+            Command::Relay(_) => "oblivious-relay",
+            Command::Gateway(_) => "oblivious-gateway",
+            Command::Chat(_) => "oblivious-chat",
+            Command::Rag(_) => "oblivious-rag",
+            Command::MockUpstream(_) => "oblivious-mock-upstream",
+            Command::Keys(_) | Command::Migrate(_) | Command::Bench(_) => "oblivious-cli",
+        }
+    }
+}
+
 /// Where the relational store lives.
 #[derive(Args, Clone)]
 pub struct StoreArgs {

@@ -41,7 +41,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let edge = process::edge(&relay, &gateway, "all", "dev");
+    let edge = process::edge(&relay, &gateway, "all", "dev", "default");
     // Chat calls the relay like any client: here, this very process.
     let bus = process::chat_bus(args.redis_url.as_deref()).await?;
     let relay_url = format!("http://{addr}");

@@ -21,13 +21,17 @@ use crate::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    oblivious_core::telemetry::init_logging("info,sqlx=warn");
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
             return std::process::ExitCode::FAILURE;
         }
+    };
+    // Inside the runtime: the trace exporter's channel runs on it.
+    let telemetry = {
+        let _entered = runtime.enter();
+        oblivious_core::telemetry::init("info,sqlx=warn", cli.command.service_name())
     };
     let result = runtime.block_on(async {
         match cli.command {
@@ -43,6 +47,8 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => bench::run(args).await,
         }
     });
+    // While the runtime still runs: the last spans are exported over it.
+    telemetry.shutdown();
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

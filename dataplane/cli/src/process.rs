@@ -184,11 +184,12 @@ pub fn files(data_dir: &Path, runtime: &Runtime, config: &GatewayConfig) -> anyh
 
 /// The edge layer of a process and the hops it calls other services through (both route by
 /// the active configuration's lanes). `role` and `instance` name this process in
-/// `x-oblivious-route`, with the process's lane.
-pub fn edge(relay: &Arc<Relay>, gateway: &Arc<Gateway>, role: &str, instance: &str) -> Arc<Edge> {
+/// `x-oblivious-route`, with the process's lane; `tenant` is on every request's span.
+pub fn edge(relay: &Arc<Relay>, gateway: &Arc<Gateway>, role: &str, instance: &str, tenant: &str) -> Arc<Edge> {
     let runtime = relay.runtime.clone();
     let hops = Hops::new(Arc::new(move || runtime.lanes()), relay.runtime.settings.internal_token.clone());
-    let hop = Hop { role: role.into(), lane: relay.runtime.settings.lane.clone(), instance: instance.into() };
+    let lane = relay.runtime.settings.lane.clone();
+    let hop = Hop { role: role.into(), lane, instance: instance.into(), tenant: tenant.into() };
     Edge::new(EdgeConfig {
         hop,
         hops,
@@ -254,5 +255,6 @@ pub fn router(
     if services.gateway {
         app = app.fallback(crate::web::serve);
     }
-    app.layer(axum::middleware::from_fn_with_state(edge, oblivious_core::edge::layer))
+    app.route_layer(axum::middleware::from_fn(oblivious_core::edge::record_route))
+        .layer(axum::middleware::from_fn_with_state(edge, oblivious_core::edge::layer))
 }

@@ -131,7 +131,7 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
         false => None,
     };
     let gateway = process::gateway(relay.runtime.clone(), gateway_config, services, files);
-    let edge = process::edge(&relay, &gateway, role.name(), &pod);
+    let edge = process::edge(&relay, &gateway, role.name(), &pod, &args.tenant);
     // Chat and RAG call the relay like any client.
     let relay_url = match (&args.relay_url, services.relay) {
         (Some(url), _) => Some(url.clone()),

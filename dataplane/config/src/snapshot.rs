@@ -205,6 +205,9 @@ pub struct Channel {
     pub api_version: Option<String>,
     /// The canary lane this channel serves exclusively; empty for a baseline channel.
     pub lane: String,
+    /// Send the request's trace context and baggage upstream (a provider inside the platform's
+    /// own tracing); external providers get neither by default.
+    pub propagate_trace: bool,
 }
 
 impl Default for Channel {
@@ -224,6 +227,7 @@ impl Default for Channel {
             headers: BTreeMap::new(),
             api_version: None,
             lane: String::new(),
+            propagate_trace: false,
         }
     }
 }

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 /// Resolves when the process is asked to stop.
 pub async fn signal() {
@@ -72,7 +73,8 @@ impl Lifecycle {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.jobs.spawn(job)
+        // In the span that started it: a job's logs and spans belong to the request's trace.
+        self.jobs.spawn(job.instrument(tracing::Span::current()))
     }
 
     /// Waits until every tracked job has ended. New jobs may still start meanwhile (a request

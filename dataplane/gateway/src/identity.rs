@@ -17,6 +17,7 @@ use axum::http::request::Parts;
 use oblivious_core::edge::{Caller, CallerLookup};
 use oblivious_runtime::Principal;
 use oblivious_store::UserRecord;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::Gateway;
@@ -65,7 +66,8 @@ impl<S: GatewayState> FromRequestParts<Arc<S>> for UserIdentity {
     type Rejection = ProductError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<S>) -> Result<Self, Self::Rejection> {
-        state.gateway().authenticate_user(&parts.headers).await
+        let span = tracing::info_span!("authenticate", oblivious.credential = "user");
+        state.gateway().authenticate_user(&parts.headers).instrument(span).await
     }
 }
 
@@ -73,7 +75,8 @@ impl<S: GatewayState> FromRequestParts<Arc<S>> for AdminIdentity {
     type Rejection = ProductError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<S>) -> Result<Self, Self::Rejection> {
-        state.gateway().authenticate_admin(&parts.headers).await
+        let span = tracing::info_span!("authenticate", oblivious.credential = "admin");
+        state.gateway().authenticate_admin(&parts.headers).instrument(span).await
     }
 }
 

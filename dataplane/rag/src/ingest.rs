@@ -17,6 +17,7 @@ use oblivious_store::knowledge::status;
 use oblivious_store::{IngestClaim, NewChunk, Store, now_ms};
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::chunk::{ChunkSettings, chunk};
 use crate::embed::{ActingFor, Embedder};
@@ -139,7 +140,14 @@ impl Ingestor {
         let Some(claim) = self.store.claim_ingestion(now, now + self.lease_ms()).await? else {
             return Ok(None);
         };
-        let outcome = match self.run(&claim, lifecycle).await {
+        // A root span: the job runs apart from the request that queued the file.
+        let span = tracing::info_span!(
+            "rag.ingest",
+            oblivious.kb_id = %claim.kb_id,
+            oblivious.file_id = %claim.file_id,
+            oblivious.attempt = claim.attempt,
+        );
+        let outcome = match self.run(&claim, lifecycle).instrument(span).await {
             Ok(chunks) => match self.store.finish_ingestion(&claim, None, now_ms()).await? {
                 true => Outcome::Indexed { chunks },
                 false => Outcome::LostClaim,
@@ -220,7 +228,8 @@ impl Ingestor {
         let bytes = self.files.content(&file).await.map_err(|e| Stop::Failed(format!("cannot read the file: {e}")))?;
         // Parsing is CPU-bound (seconds for a large PDF): off the async workers.
         let media_type = file.media_type.clone();
-        let sections = tokio::task::spawn_blocking(move || parse(&media_type, &bytes))
+        let parsing = tracing::info_span!("rag.parse", oblivious.media_type = media_type.as_str());
+        let sections = tokio::task::spawn_blocking(move || parsing.in_scope(|| parse(&media_type, &bytes)))
             .await
             .map_err(|e| Stop::Failed(format!("the parser failed: {e}")))?
             .map_err(|e| Stop::Failed(e.0))?;
@@ -230,7 +239,8 @@ impl Ingestor {
             max_tokens: kb.chunk_tokens.max(1) as usize,
             overlap_tokens: kb.chunk_overlap.max(0) as usize,
         };
-        let chunks: Vec<NewChunk> = chunk(&sections, settings)
+        let chunks: Vec<NewChunk> = tracing::info_span!("rag.chunk")
+            .in_scope(|| chunk(&sections, settings))
             .into_iter()
             .map(|c| NewChunk {
                 ordinal: c.ordinal as i32,
@@ -261,8 +271,9 @@ impl Ingestor {
                 .iter()
                 .map(|c| if c.heading.is_empty() { c.text.clone() } else { format!("{}\n\n{}", c.heading, c.text) })
                 .collect();
+            let embedding = tracing::info_span!("rag.embed", oblivious.inputs = inputs.len());
             let vectors =
-                self.embedder.embed(who, &kb.embedding_model, &inputs).await.map_err(|e| {
+                self.embedder.embed(who, &kb.embedding_model, &inputs).instrument(embedding).await.map_err(|e| {
                     if e.transient { Stop::RetryLater(e.to_string()) } else { Stop::Failed(e.to_string()) }
                 })?;
             let dims = vectors.first().map_or(0, Vec::len) as i32;

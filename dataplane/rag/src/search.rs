@@ -25,6 +25,7 @@ use std::collections::HashMap;
 
 use oblivious_store::{ChunkHit, KnowledgeBase, Store};
 use serde::Serialize;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::embed::{ActingFor, EmbedError, Embedder};
@@ -176,6 +177,7 @@ impl Range {
 /// The `top_k` (else the largest of the bases' `top_k`) chunks of `bases` that best answer
 /// `query`, best first, for `user` (who pays for the query's embedding). A one-leg `mode`
 /// still embeds the query for text search when a threshold needs the similarity.
+#[tracing::instrument(name = "rag.search", skip_all, fields(oblivious.bases = bases.len(), oblivious.mode = ?mode))]
 pub async fn search(
     store: &Store,
     embedder: &Embedder,
@@ -196,7 +198,8 @@ pub async fn search(
     let mut vector_ranges: HashMap<&str, Range> = HashMap::new();
     for kb in bases.iter().filter(|kb| kb.embedding_dims.is_some()) {
         if !query_vectors.contains_key(kb.embedding_model.as_str()) {
-            let vector = embedder.embed(who, &kb.embedding_model, &[query.to_string()]).await?;
+            let embedding = tracing::info_span!("rag.embed_query");
+            let vector = embedder.embed(who, &kb.embedding_model, &[query.to_string()]).instrument(embedding).await?;
             query_vectors.insert(&kb.embedding_model, vector.into_iter().next().unwrap_or_default());
         }
         let vector = &query_vectors[kb.embedding_model.as_str()];
@@ -204,7 +207,8 @@ pub async fn search(
         if !mode.vector() || vector.len() as i32 != dims {
             continue;
         }
-        let found = store.vector_search(kb.id, dims, vector, limit).await?;
+        let found =
+            store.vector_search(kb.id, dims, vector, limit).instrument(tracing::info_span!("rag.vector")).await?;
         if let Some(range) = Range::of(found.iter().map(|(_, similarity)| f64::from(*similarity))) {
             vector_ranges.entry(&kb.embedding_model).and_modify(|known| *known = known.union(range)).or_insert(range);
         }
@@ -220,7 +224,7 @@ pub async fn search(
     if mode.text() {
         let words = query_words(query);
         let kb_ids: Vec<Uuid> = bases.iter().map(|kb| kb.id).collect();
-        let found = store.text_search(&kb_ids, &words, limit).await?;
+        let found = store.text_search(&kb_ids, &words, limit).instrument(tracing::info_span!("rag.text")).await?;
         text_range = Range::of(found.iter().map(|(_, score)| *score));
         for (rank, (id, score)) in found.into_iter().enumerate() {
             let candidate = candidates.entry(id).or_default();
@@ -262,7 +266,7 @@ pub async fn search(
     if mode == SearchMode::Hybrid
         && let Some(model) = bases.iter().find_map(|kb| kb.rerank_model.as_deref())
     {
-        hits = rerank(embedder, who, model, query, hits).await;
+        hits = rerank(embedder, who, model, query, hits).instrument(tracing::info_span!("rag.rerank")).await;
     }
     hits.truncate(top_k);
     Ok(hits)

@@ -17,9 +17,10 @@ use oblivious_core::{ApiError, ErrorKind};
 use crate::dialect::{FailureAction, UpstreamFailure};
 use crate::finalize::RecordGuard;
 use crate::state::Relay;
-use crate::upstream;
+use crate::{spans, upstream};
 use oblivious_runtime::routing::{Availability, Candidate, select};
 use oblivious_runtime::{ActiveConfig, Principal};
+use tracing::Instrument;
 
 /// Where one attempt goes: the channel, its route to the model, the key and the real base URL.
 pub(crate) struct Attempt<'a> {
@@ -48,8 +49,32 @@ pub(crate) fn candidates_for<'a>(
 }
 
 /// Tries `candidates` until `attempt` answers. `Err(None)`: no candidate was usable at all;
-/// `Err(Some(failure))`: the last attempt's failure.
+/// `Err(Some(failure))`: the last attempt's failure. Runs in a `route` span with one `upstream`
+/// span per attempt; the answering attempt's span is handed to the guard, to end with the answer.
 pub(crate) async fn with_failover<'a, T, F, Fut>(
+    relay: &Relay,
+    active: &'a ActiveConfig,
+    candidates: &[&'a Candidate],
+    guard: &mut RecordGuard,
+    attempt: F,
+) -> Result<T, Option<UpstreamFailure>>
+where
+    F: FnMut(Attempt<'a>) -> Fut,
+    Fut: Future<Output = Result<T, UpstreamFailure>>,
+{
+    let route = spans::route(candidates.len());
+    let answered = try_in_turn(relay, active, candidates, guard, attempt).instrument(route.clone()).await;
+    let record = guard.record();
+    route.record("oblivious.attempts", record.attempts);
+    if answered.is_ok()
+        && let Some(channel) = &record.channel
+    {
+        route.record("oblivious.channel", channel.as_str());
+    }
+    answered
+}
+
+async fn try_in_turn<'a, T, F, Fut>(
     relay: &Relay,
     active: &'a ActiveConfig,
     candidates: &[&'a Candidate],
@@ -71,18 +96,24 @@ where
         tried.push(candidate.channel);
         let channel = &active.snapshot.channels[candidate.channel];
         note_attempt(guard, channel, candidate);
+        let span = spans::upstream_attempt(guard.record(), channel, &candidate.upstream_model);
         let (outcome, key_index) = match target(relay, channel, now) {
-            Ok((key, key_index, base_url)) => (attempt(Attempt { channel, candidate, key, base_url }).await, key_index),
+            Ok((key, key_index, base_url)) => {
+                let answer = attempt(Attempt { channel, candidate, key, base_url }).instrument(span.clone()).await;
+                (answer, key_index)
+            }
             Err((failure, key_index)) => (Err(failure), key_index),
         };
         match outcome {
             Ok(answer) => {
                 relay.runtime.health.record_success(&channel.name);
                 relay.metrics.count_attempt(&channel.name, "success");
+                guard.attach_upstream_span(span);
                 return Ok(answer);
             }
             Err(failure) => {
-                record_failure(relay, channel, key_index, &failure);
+                spans::attempt_failed(&span, failure.class);
+                span.in_scope(|| record_failure(relay, channel, key_index, &failure));
                 let action = failure.action;
                 last_failure = Some(failure);
                 if action != FailureAction::Retry {

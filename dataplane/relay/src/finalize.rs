@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::billing::Admission;
 use crate::ir::Usage;
-use crate::metrics::RequestLabels;
 use crate::request_log::RequestRecord;
 use crate::state::Relay;
 use oblivious_runtime::usage::cost_micros;
@@ -19,11 +18,18 @@ pub struct RecordGuard {
     record: Option<RequestRecord>,
     /// The request's quota hold and rate-limit charges, settled when the record is written.
     admission: Option<Admission>,
+    /// The answering upstream attempt's span: it ends with the request, carrying its usage.
+    upstream_span: Option<tracing::Span>,
 }
 
 impl RecordGuard {
     pub fn new(relay: Arc<Relay>, record: RequestRecord) -> Self {
-        RecordGuard { relay, record: Some(record), admission: None }
+        RecordGuard { relay, record: Some(record), admission: None, upstream_span: None }
+    }
+
+    /// Keeps the answering attempt's span open until the request ends.
+    pub(crate) fn attach_upstream_span(&mut self, span: tracing::Span) {
+        self.upstream_span = Some(span);
     }
 
     /// Attaches what billing admitted; it is settled with the record's cost when the request ends.
@@ -65,7 +71,7 @@ impl RecordGuard {
             if let Some(class) = error_class {
                 record.error_class = Some(class.to_string());
             }
-            submit(&self.relay, record, self.admission.take());
+            submit(&self.relay, record, self.admission.take(), self.upstream_span.take());
         }
     }
 }
@@ -75,29 +81,22 @@ impl Drop for RecordGuard {
         if let Some(mut record) = self.record.take() {
             record.status = CLIENT_CLOSED;
             record.error_class.get_or_insert_with(|| "client_closed".to_string());
-            submit(&self.relay, record, self.admission.take());
+            submit(&self.relay, record, self.admission.take(), self.upstream_span.take());
         }
     }
 }
 
 /// Settles the request (its recorded cost is what it is charged: zero unless usage was set) and
 /// queues its record.
-fn submit(relay: &Relay, record: RequestRecord, admission: Option<Admission>) {
+fn submit(relay: &Relay, record: RequestRecord, admission: Option<Admission>, upstream_span: Option<tracing::Span>) {
+    if let Some(span) = &upstream_span {
+        crate::spans::attempt_finished(span, &record);
+    }
     if let Some(admission) = admission {
         let tokens = record.usage.input_tokens + record.usage.output_tokens;
         relay.billing.complete(admission, record.cost_micros, tokens, &record.model);
     }
-    let labels = RequestLabels {
-        ingress: record.ingress,
-        endpoint: record.endpoint,
-        status: record.status,
-        lane: record.lane.clone().unwrap_or_else(|| "baseline".into()),
-    };
-    relay.metrics.requests.get_or_create(&labels).inc();
-    relay.metrics.duration.observe(record.started.elapsed().as_secs_f64());
-    if let Some(ttft) = record.ttft {
-        relay.metrics.time_to_first_token.observe(ttft.as_secs_f64());
-    }
+    relay.metrics.record_request(&record);
     tracing::debug!(
         request_id = %record.id,
         model = record.model,

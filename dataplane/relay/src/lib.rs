@@ -15,6 +15,7 @@ pub mod http;
 pub mod ir;
 pub mod metrics;
 pub mod request_log;
+mod spans;
 pub mod state;
 pub mod stored_responses;
 pub mod stream;

@@ -54,6 +54,8 @@ pub struct RequestRecord {
     pub lane: Option<String>,
     /// The hops the request went through to reach this relay, this one last.
     pub route: Option<String>,
+    /// The request's trace (32 hex digits): the exemplar its metrics point to. Not stored.
+    pub trace_id: Option<String>,
 }
 
 impl RequestRecord {
@@ -65,10 +67,11 @@ impl RequestRecord {
         self.group = principal.group.clone();
     }
 
-    /// Notes the lane the request was dyed with and the hops it took to get here.
+    /// Notes the request's lane, route and trace id (call it inside the request's span).
     pub fn note_lane(&mut self, lane: &oblivious_core::lane::LaneContext) {
         self.lane = lane.tag().map(str::to_string);
         self.route = lane.route().map(str::to_string);
+        self.trace_id = lane.trace_id();
     }
 
     pub fn new(ingress: &'static str, endpoint: &'static str) -> Self {
@@ -102,6 +105,7 @@ impl RequestRecord {
             currency: None,
             lane: None,
             route: None,
+            trace_id: None,
         }
     }
 

@@ -53,15 +53,10 @@ impl Relay {
     /// the current runtime.
     pub fn new(config: RelayConfig, runtime: Arc<Runtime>) -> Arc<Self> {
         let logs = RequestLogSink::spawn(runtime.store.clone());
-        let billing = Billing::new(runtime.shared.clone(), runtime.store.clone(), config.billing.clone());
-        Arc::new(Relay {
-            config,
-            runtime,
-            logs,
-            billing,
-            metrics: Metrics::default(),
-            clients: Mutex::new(HashMap::new()),
-        })
+        let metrics = Metrics::default();
+        let fallbacks = metrics.quota_store_fallbacks.clone();
+        let billing = Billing::new(runtime.shared.clone(), runtime.store.clone(), config.billing.clone(), fallbacks);
+        Arc::new(Relay { config, runtime, logs, billing, metrics, clients: Mutex::new(HashMap::new()) })
     }
 
     /// Installs a new snapshot atomically (into the shared runtime) and reports its version.

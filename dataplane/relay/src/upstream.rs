@@ -44,7 +44,7 @@ pub async fn send(
     for (name, value) in &request.headers {
         builder = builder.header(name, value);
     }
-    for (name, value) in lane.outbound_headers() {
+    for (name, value) in lane.provider_headers(channel.propagate_trace) {
         builder = builder.header(name, value);
     }
     let response = match tokio::time::timeout_at(deadline, builder.send()).await {

@@ -212,7 +212,9 @@ async fn lane_headers_are_carried_to_the_upstream_and_keys_rotate() {
     }
     let upstream = h.upstream_chat_requests().await;
     assert_eq!(upstream[0]["headers"]["x-oblivious-lane"], "gray");
-    assert_eq!(upstream[0]["headers"]["baggage"], "lane=gray,user=7");
+    // Baggage (here naming a user) and trace context go upstream only to a channel that asks.
+    assert_eq!(upstream[0]["headers"].get("baggage"), None);
+    assert_eq!(upstream[0]["headers"].get("traceparent"), None);
     let auths: Vec<&str> = upstream.iter().map(|r| r["headers"]["authorization"].as_str().unwrap()).collect();
     assert_eq!(auths, ["Bearer k-one", "Bearer k-two"]);
     assert_eq!(h.logs().await[0].lane.as_deref(), Some("gray"));

@@ -131,6 +131,7 @@ fn compile_one(
         headers: spec.headers.clone(),
         api_version: spec.api_version.clone(),
         lane: spec.lane.clone().unwrap_or_default(),
+        propagate_trace: spec.propagate_trace,
     })
 }
 

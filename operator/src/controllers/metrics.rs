@@ -60,3 +60,26 @@ impl ReconcileMetrics {
         self.errors.get_or_create(&ErrorLabels { controller, error: error.metric_label() }).inc();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the operator serves (`cluster::run` registers both sets) is what the chart's alerts
+    /// and dashboards are checked against.
+    #[test]
+    fn the_charts_list_of_operator_metrics_is_what_is_served() {
+        let mut registry = Registry::default();
+        crate::distribution::DistributionMetrics::default().register(&mut registry);
+        ReconcileMetrics::default().register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap_or_default();
+        let mut served: Vec<&str> = text.lines().filter_map(|line| line.strip_prefix("# TYPE ")).collect();
+        served.sort_unstable();
+        let listed: Vec<&str> = include_str!("../../../charts/oblivious/metrics/operator.txt")
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+            .collect();
+        assert_eq!(served, listed, "update charts/oblivious/metrics/operator.txt");
+    }
+}

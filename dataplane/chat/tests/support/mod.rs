@@ -1,5 +1,7 @@
 //! A whole chat deployment in the test process: store, relay with billing, gateway, chat and
 //! the mock upstream, served on a port of its own; and an HTTP client speaking its API.
+// Each test binary uses part of it.
+#![allow(dead_code)]
 
 use std::future::Future;
 use std::path::Path;
@@ -137,7 +139,7 @@ impl CallerLookup for NoCallers {
 fn edge(relay: &Arc<Relay>) -> Arc<Edge> {
     let runtime = relay.runtime.clone();
     let hops = Hops::new(Arc::new(move || runtime.lanes()), Some(INTERNAL.into()));
-    let hop = Hop { role: "all".into(), lane: String::new(), instance: "test".into() };
+    let hop = Hop { role: "all".into(), lane: String::new(), instance: "test".into(), tenant: "default".into() };
     let in_flight = relay.metrics.in_flight.clone();
     Edge::new(EdgeConfig { hop, hops, callers: Arc::new(NoCallers), in_flight, max_body_bytes: 1 << 20 })
 }
@@ -198,6 +200,7 @@ impl Api {
             .merge(oblivious_gateway::router(gateway))
             .merge(oblivious_chat::router(chat))
             .merge(oblivious_rag::router(rag))
+            .route_layer(axum::middleware::from_fn(oblivious_core::edge::record_route))
             .layer(axum::middleware::from_fn_with_state(edge, oblivious_core::edge::layer));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Api {
@@ -449,7 +452,6 @@ impl Api {
         }
     }
 
-    /// What the mock upstream received.
     /// Uploads `bytes` as the user's file `name`; returns its id.
     pub async fn upload(&self, user: &User, name: &str, bytes: &[u8]) -> String {
         let boundary = "chat-test-boundary";
@@ -471,6 +473,12 @@ impl Api {
         file["id"].as_str().unwrap().to_string()
     }
 
+    /// The deployment's base URL (`http://127.0.0.1:port`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// What the mock upstream received.
     pub async fn upstream_requests(&self) -> Vec<Value> {
         let response = self.http.get(format!("{}/_mock/requests", self.mock_base)).send().await.unwrap();
         response.json::<Value>().await.unwrap().as_array().cloned().unwrap_or_default()

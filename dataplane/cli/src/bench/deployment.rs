@@ -66,7 +66,7 @@ impl Deployment {
         let base = format!("http://{}", listener.local_addr()?);
         let mut chat_config = process::chat_config(base.clone(), internal_token.clone());
         chat_config.generate_titles = false;
-        let edge = process::edge(&relay, &gateway, "all", "bench");
+        let edge = process::edge(&relay, &gateway, "all", "bench", "default");
         let rag = process::rag(&gateway, &base, &internal_token, &edge, None);
         let chat = process::chat(&gateway, oblivious_chat::bus::StreamBus::local(), chat_config, &edge, rag.clone());
         let app = process::router(Services::ALL, relay, &gateway, Some(chat), rag.clone(), edge);

@@ -47,7 +47,7 @@ pub async fn measure(lanes_yaml: &str) -> anyhow::Result<[(Duration, Duration); 
 
 async fn time(lanes: Arc<LaneTable>) -> anyhow::Result<(Duration, Duration)> {
     let hops = Hops::new(Arc::new(move || lanes.clone()), Some("bench-hop-token".into()));
-    let hop = Hop { role: "relay".into(), lane: String::new(), instance: "bench".into() };
+    let hop = Hop { role: "relay".into(), lane: String::new(), instance: "bench".into(), tenant: "default".into() };
     let edge = Edge::new(EdgeConfig {
         hop,
         hops,

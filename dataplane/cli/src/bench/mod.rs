@@ -8,6 +8,7 @@ mod processes;
 mod rag;
 mod rag_ingest;
 mod relay;
+mod span_sink;
 
 pub use chat::ChatBenchArgs;
 pub use rag::RagBenchArgs;

@@ -19,6 +19,7 @@ use http::HeaderValue;
 use super::{Edge, FORWARDED_HEADER, HOP_TOKEN_HEADER};
 use crate::Dialect;
 use crate::error::{ApiError, ErrorKind};
+use crate::telemetry::propagation::{self, TRACEPARENT};
 
 /// Connection-level headers that describe one hop, not the request.
 const HOP_BY_HOP: [&str; 8] =
@@ -46,9 +47,13 @@ pub async fn send(
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = edge.forwarder.request(parts.method.clone(), format!("{endpoint}{path}")).body(body);
     for (name, value) in &parts.headers {
-        if !HOP_BY_HOP.contains(&name.as_str()) && name != http::header::CONTENT_LENGTH {
+        if !HOP_BY_HOP.contains(&name.as_str()) && name != http::header::CONTENT_LENGTH && name != TRACEPARENT {
             request = request.header(name, value);
         }
+    }
+    // The member's span is a child of this edge's, not of the caller's.
+    if let Some(trace) = propagation::outbound(parts.headers.get(TRACEPARENT)) {
+        request = request.header(TRACEPARENT, trace);
     }
     if let Some(token) = edge.hops.token() {
         request = request.header(HOP_TOKEN_HEADER, token.clone());

@@ -1,6 +1,8 @@
 //! Counts requests in flight (`oblivious_inflight_requests`) for every route of a process: a
 //! request counts from its arrival until its response body ends or is dropped, so a chat stream
-//! or an SSE reader counts for as long as it is open — the load the HPA should scale on.
+//! or an SSE reader counts for as long as it is open — the load the HPA should scale on. The
+//! request's span lives as long too (a stream's span ends with the stream), and is entered while
+//! the body is produced, so what a stream logs names its request.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -22,10 +24,11 @@ impl Drop for Counted {
     }
 }
 
-/// A response body that keeps its request counted until it is finished.
+/// A response body that keeps its request counted, and its span open, until it is finished.
 struct CountedBody {
     inner: Body,
     _counted: Counted,
+    span: tracing::Span,
 }
 
 impl HttpBody for CountedBody {
@@ -36,7 +39,9 @@ impl HttpBody for CountedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        Pin::new(&mut this.inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
@@ -57,16 +62,16 @@ impl InFlight {
         InFlight(Counted(gauge.clone()))
     }
 
-    /// Hands the count over to the response body.
-    pub fn until_body_ends(self, response: Response) -> Response {
-        response.map(|inner| Body::new(CountedBody { inner, _counted: self.0 }))
+    /// Hands the count, and the request's span, over to the response body.
+    pub fn until_body_ends(self, response: Response, span: tracing::Span) -> Response {
+        response.map(|inner| Body::new(CountedBody { inner, _counted: self.0, span }))
     }
 }
 
 #[cfg(test)]
 async fn count_in_flight(State(gauge): State<Gauge>, request: Request, next: Next) -> Response {
     let counted = InFlight::start(&gauge);
-    counted.until_body_ends(next.run(request).await)
+    counted.until_body_ends(next.run(request).await, tracing::Span::none())
 }
 
 #[cfg(test)]

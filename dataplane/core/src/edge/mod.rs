@@ -9,6 +9,9 @@
 //! A request from another data-plane hop (carrying `x-oblivious-hop-token`) keeps its request id,
 //! lane and identity headers: it was edged where it entered.
 //!
+//! Every request gets a span (`span`): the parent of everything this hop does for it, joined to
+//! a trusted hop's trace context and open until the answer's body ends.
+//!
 //! For every request it then appends this hop to the request's `x-oblivious-route` (the path so
 //! far, which the relay records), counts it in flight, refuses a declared body over the limit (413
 //! in the caller's dialect), forwards a dyed request to this service's lane version when this pod
@@ -18,6 +21,7 @@
 mod forward;
 mod hops;
 mod in_flight;
+mod span;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +37,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use prometheus_client::metrics::gauge::Gauge;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::Dialect;
@@ -40,9 +45,11 @@ use crate::error::{ApiError, ErrorKind};
 use crate::lane::route::NextHop;
 use crate::lane::rules::{LaneInput, LaneTable};
 use crate::lane::{BAGGAGE_HEADER, LANE_HEADER};
+use crate::telemetry::propagation::{TRACEPARENT, TRACESTATE};
 
 pub use hops::{HopError, Hops};
 pub use in_flight::InFlight;
+pub use span::record_route;
 
 /// The request id of every request and answer.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -56,8 +63,16 @@ pub const FORWARDED_HEADER: &str = "x-oblivious-forwarded";
 pub const USER_HEADER: &str = "x-oblivious-user-id";
 
 /// Headers a client may not set: the edge removes them from every request from outside.
-const TRUSTED_HEADERS: [&str; 7] =
-    [HOP_TOKEN_HEADER, FORWARDED_HEADER, USER_HEADER, REQUEST_ID_HEADER, ROUTE_HEADER, BAGGAGE_HEADER, "traceparent"];
+const TRUSTED_HEADERS: [&str; 8] = [
+    HOP_TOKEN_HEADER,
+    FORWARDED_HEADER,
+    USER_HEADER,
+    REQUEST_ID_HEADER,
+    ROUTE_HEADER,
+    BAGGAGE_HEADER,
+    TRACEPARENT,
+    TRACESTATE,
+];
 
 /// The request id the edge assigned (or a trusted hop passed on), for handlers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +87,8 @@ pub struct Hop {
     pub lane: String,
     /// The pod name.
     pub instance: String,
+    /// The tenant whose fleet this pod is (`default` for the platform's own).
+    pub tenant: String,
 }
 
 impl Hop {
@@ -108,6 +125,7 @@ pub type LaneSource = Arc<dyn Fn() -> Arc<LaneTable> + Send + Sync>;
 pub struct Edge {
     /// This pod's lane tag; empty for the baseline.
     lane: String,
+    tenant: String,
     route_entry: String,
     hop_token_hash: Option<[u8; 32]>,
     /// Shared with the process's calls to other services (chat -> relay), so a dead lane member
@@ -136,6 +154,7 @@ impl Edge {
         Arc::new(Edge {
             route_entry: config.hop.route_entry(),
             lane: config.hop.lane,
+            tenant: config.hop.tenant,
             hop_token_hash,
             hops: config.hops,
             callers: config.callers,
@@ -161,16 +180,44 @@ pub async fn layer(State(edge): State<Arc<Edge>>, request: Request, next: Next) 
     let trusted = edge.is_trusted(&parts.headers);
     let request_id = if trusted { trusted_request_id(&parts.headers) } else { None };
     let request_id = request_id.unwrap_or_else(Uuid::now_v7);
+    let span = span::request_span(&parts, request_id, &edge.tenant);
+    let asked_lane = if trusted { None } else { strip_untrusted(&mut parts.headers) };
+    span::join_trace(&span, &mut parts.headers, request_id);
+    let arrival = Arrival { parts, trusted, asked_lane, request_id };
+    let response = serve(&edge, arrival, body, next).instrument(span.clone()).await;
+    span::record_status(&span, response.status());
+    counted.until_body_ends(response, span)
+}
+
+/// A request as the edge took it in: headers only trusted hops may send are gone unless it came
+/// from one; `asked_lane` is the lane an outside caller named, not yet granted.
+struct Arrival {
+    parts: http::request::Parts,
+    trusted: bool,
+    asked_lane: Option<HeaderValue>,
+    request_id: Uuid,
+}
+
+/// Removes what only trusted hops may send; returns the lane the caller asked for.
+fn strip_untrusted(headers: &mut HeaderMap) -> Option<HeaderValue> {
+    let asked = headers.remove(LANE_HEADER);
+    for name in TRUSTED_HEADERS {
+        headers.remove(name);
+    }
+    asked
+}
+
+/// Everything the edge does inside the request's span: dye, stamp ids and the route, refuse an
+/// oversized body, then serve here or forward to this service's lane version.
+async fn serve(edge: &Edge, arrival: Arrival, body: Body, next: Next) -> Response {
+    let Arrival { mut parts, trusted, asked_lane, request_id } = arrival;
     let now_ms = now_ms();
     let lanes = edge.hops.lanes();
-    if !trusted {
-        let asked = parts.headers.remove(LANE_HEADER);
-        for name in TRUSTED_HEADERS {
-            parts.headers.remove(name);
-        }
-        if let Some(tag) = dye(&edge, &lanes, &parts, asked, now_ms).await {
-            set_lane(&mut parts.headers, &tag);
-        }
+    if !trusted && let Some(tag) = dye(edge, &lanes, &parts, asked_lane, now_ms).await {
+        set_lane(&mut parts.headers, &tag);
+    }
+    if let Some(tag) = parts.headers.get(LANE_HEADER).and_then(|v| v.to_str().ok()) {
+        tracing::Span::current().record("oblivious.lane", tag);
     }
     let request_id_value = HeaderValue::from_str(&request_id.to_string()).ok();
     if let Some(value) = &request_id_value {
@@ -190,9 +237,9 @@ pub async fn layer(State(edge): State<Arc<Edge>>, request: Request, next: Next) 
     let response = if declared_length(&parts.headers).is_some_and(|n| n > edge.max_body_bytes as u64) {
         too_large(edge.max_body_bytes).into_response_for(dialect)
     } else {
-        route(&edge, &lanes, parts, body, next, dialect, now_ms).await
+        route(edge, &lanes, parts, body, next, dialect, now_ms).await
     };
-    counted.until_body_ends(stamp(&edge, response, request_id_value))
+    stamp(edge, response, request_id_value)
 }
 
 /// Serves the request here, or forwards it to this service's lane version.

@@ -10,6 +10,7 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::lane::rules::LaneTable;
+use crate::telemetry::propagation::TraceParent;
 
 const TOKEN: &str = "hop-secret";
 
@@ -46,7 +47,7 @@ fn header_rule(name: &str) -> LaneRule {
 fn edge_with(lanes: Vec<Lane>, hop_lane: &str) -> Arc<Edge> {
     let table = Arc::new(LaneTable::new(&lanes));
     let hops = Hops::new(Arc::new(move || table.clone()), Some(TOKEN.into()));
-    let hop = Hop { role: "relay".into(), lane: hop_lane.into(), instance: "pod-0".into() };
+    let hop = Hop { role: "relay".into(), lane: hop_lane.into(), instance: "pod-0".into(), tenant: "default".into() };
     Edge::new(EdgeConfig { hop, hops, callers: Arc::new(Keys), in_flight: Gauge::default(), max_body_bytes: 64 })
 }
 
@@ -242,4 +243,21 @@ async fn a_member_dying_mid_answer_is_a_clean_502_never_a_second_serving() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["error"]["code"], "lane_member_failed", "not served again here: {body}");
+}
+
+/// Without an exporter (unit tests install none), a request from outside gets a trace context
+/// named by its request id, whatever it sent; a trusted hop's context is passed on untouched.
+#[tokio::test]
+async fn trace_context_is_taken_only_from_a_trusted_hop_and_otherwise_started_here() {
+    let app = app(edge_with(Vec::new(), ""));
+    let forged = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let (_, seen) = call(&app, get("/v1/models", &[("traceparent", forged), ("tracestate", "vendor=x")])).await;
+    let started = TraceParent::parse(seen["traceparent"].as_str().unwrap()).unwrap();
+    let request_id = Uuid::parse_str(seen[REQUEST_ID_HEADER].as_str().unwrap()).unwrap();
+    assert_eq!(started.trace_id, request_id.as_u128(), "the trace is named by the request id");
+    assert!(!started.sampled, "nothing here records it");
+    assert!(seen.get("tracestate").is_none(), "an outside caller's trace state is dropped: {seen}");
+
+    let (_, seen) = call(&app, get("/v1/models", &[(HOP_TOKEN_HEADER, TOKEN), ("traceparent", forged)])).await;
+    assert_eq!(seen["traceparent"], forged, "a trusted hop's context goes on as it came");
 }

@@ -7,6 +7,8 @@ pub mod rules;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::telemetry::propagation::{self, TRACEPARENT};
+
 /// Header carrying the lane tag between hops.
 pub const LANE_HEADER: &str = "x-oblivious-lane";
 /// W3C baggage, which mirrors the lane as `lane=<tag>`.
@@ -20,6 +22,9 @@ pub struct LaneContext {
     /// The hops so far, this one last (`x-oblivious-route`, set by the edge); carried to the next
     /// data-plane hop only, never to a provider.
     pub route: Option<HeaderValue>,
+    /// The W3C `traceparent` the request arrived with (the edge keeps a trusted caller's, or
+    /// starts one); what the next hop gets is `telemetry::propagation::outbound`'s choice.
+    pub trace: Option<HeaderValue>,
 }
 
 impl LaneContext {
@@ -32,17 +37,23 @@ impl LaneContext {
             lane_from_baggage(text).and_then(|tag| HeaderValue::from_str(tag).ok())
         });
         let route = headers.get(crate::edge::ROUTE_HEADER).cloned();
-        LaneContext { lane, baggage, route }
+        let trace = headers.get(TRACEPARENT).cloned();
+        LaneContext { lane, baggage, route, trace }
     }
 
-    /// The lane tag, if the request is in a lane.
     /// The context of a request of lane `tag` (a job that outlives its request keeps the tag).
     pub fn of_tag(tag: &str) -> Self {
         LaneContext { lane: HeaderValue::from_str(tag).ok(), ..LaneContext::default() }
     }
 
+    /// The lane tag, if the request is in a lane.
     pub fn tag(&self) -> Option<&str> {
         self.lane.as_ref().and_then(|v| v.to_str().ok())
+    }
+
+    /// The request's trace id, while inside its span (`propagation::current_trace_id`).
+    pub fn trace_id(&self) -> Option<String> {
+        propagation::current_trace_id(self.trace.as_ref())
     }
 
     /// The hops so far, for the request log.
@@ -50,11 +61,22 @@ impl LaneContext {
         self.route.as_ref().and_then(|v| v.to_str().ok())
     }
 
-    /// Headers to put on an outbound request (to another hop or a provider).
+    /// Headers to put on a request to another data-plane hop: the lane, its baggage and the
+    /// trace context. Call it inside the span the call belongs to (its context is what is sent).
     pub fn outbound_headers(&self) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+        self.provider_headers(true)
+    }
+
+    /// Headers to put on a request to a provider: the lane tag always (a lane's own upstream may
+    /// route by it); baggage and trace context only when the channel asks (`propagateTrace`),
+    /// since baggage may carry who the caller is and an external provider has no use for either.
+    pub fn provider_headers(&self, propagate_trace: bool) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
         let lane = self.lane.iter().map(|v| (HeaderName::from_static(LANE_HEADER), v.clone()));
-        let baggage = self.baggage.iter().map(|v| (HeaderName::from_static(BAGGAGE_HEADER), v.clone()));
-        lane.chain(baggage)
+        let baggage = self.baggage.iter().filter(move |_| propagate_trace);
+        let baggage = baggage.map(|v| (HeaderName::from_static(BAGGAGE_HEADER), v.clone()));
+        let trace = propagate_trace.then(|| propagation::outbound(self.trace.as_ref())).flatten();
+        let trace = trace.into_iter().map(|v| (HeaderName::from_static(TRACEPARENT), v));
+        lane.chain(baggage).chain(trace)
     }
 }
 

@@ -150,7 +150,7 @@ impl Harness {
         let relay_runtime = relay.runtime.clone();
         let hops = Hops::new(Arc::new(move || relay_runtime.lanes()), Some(INTERNAL.into()));
         let edge = Edge::new(EdgeConfig {
-            hop: Hop { role: "all".into(), lane: String::new(), instance: "test".into() },
+            hop: Hop { role: "all".into(), lane: String::new(), instance: "test".into(), tenant: "default".into() },
             hops,
             callers: Arc::new(NoCallers),
             in_flight: relay.metrics.in_flight.clone(),

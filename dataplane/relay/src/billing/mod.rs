@@ -18,6 +18,7 @@ use oblivious_store::Store;
 use oblivious_store::kv::SharedState;
 use oblivious_store::limits::{LimitCheck, RateLimiter};
 use oblivious_store::quota::{Freshness, Hold, QuotaBook, Reservation};
+use prometheus_client::metrics::counter::Counter;
 use uuid::Uuid;
 
 pub use self::estimate::{Estimate, estimate_chat, estimate_embeddings};
@@ -69,13 +70,16 @@ pub struct Billing {
     store: Store,
     pub settler: Settler,
     config: BillingConfig,
+    /// Counts reservations made in `fallback` (`oblivious_relay_quota_store_fallbacks_total`).
+    quota_store_fallbacks: Counter,
 }
 
 impl Billing {
-    /// Starts the settlement task on the current runtime.
-    pub fn new(shared: SharedState, store: Store, config: BillingConfig) -> Self {
+    /// Starts the settlement task on the current runtime. `quota_store_fallbacks` counts the
+    /// reservations made in process memory while the shared quota store is unreachable.
+    pub fn new(shared: SharedState, store: Store, config: BillingConfig, quota_store_fallbacks: Counter) -> Self {
         let settler = Settler::spawn(store.clone(), shared.quota.clone());
-        Billing { shared, fallback: SharedState::local(), store, settler, config }
+        Billing { shared, fallback: SharedState::local(), store, settler, config, quota_store_fallbacks }
     }
 
     pub fn config(&self) -> &BillingConfig {
@@ -89,6 +93,7 @@ impl Billing {
 
     /// Checks the rate limits and holds the worst-case cost of a request for `model` with
     /// `estimate`. `request_id` names the hold (and later the ledger entry).
+    #[tracing::instrument(name = "billing.reserve", skip_all, fields(oblivious.estimate.input_tokens = estimate.input_tokens))]
     pub async fn admit(
         &self,
         principal: &Principal,
@@ -150,7 +155,9 @@ impl Billing {
     }
 
     /// Hands a finished request to the settler. `cost_micros` is what the request record says
-    /// it cost (0 when nothing billable was produced). Never blocks.
+    /// it cost (0 when nothing billable was produced). Never blocks: the ledger entry is written
+    /// by the settler's next batch, outside the request.
+    #[tracing::instrument(name = "billing.settle", skip_all, fields(oblivious.cost_micros = cost_micros))]
     pub fn complete(&self, admission: Admission, cost_micros: u64, total_tokens: u64, model: &str) {
         if let Some(limiter) = admission.limiter.clone()
             && !admission.tokens_limits.is_empty()
@@ -180,6 +187,7 @@ impl Billing {
             Err(ReserveError::Refused(error)) => Err(error),
             Err(ReserveError::BookUnavailable) => {
                 tracing::warn!("quota store unreachable; reserving in this process against the database balance");
+                self.quota_store_fallbacks.inc();
                 match self.reserve_in(&self.fallback.quota, hold, now, true).await {
                     Ok(()) => Ok(self.fallback.quota.clone()),
                     Err(ReserveError::Refused(error)) => Err(error),

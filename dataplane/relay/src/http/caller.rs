@@ -13,6 +13,7 @@ use oblivious_core::Dialect;
 use oblivious_core::edge::RequestId;
 use oblivious_core::lane::LaneContext;
 use oblivious_runtime::Principal;
+use tracing::Instrument;
 
 use super::with_request_id;
 use crate::finalize::RecordGuard;
@@ -34,7 +35,8 @@ impl FromRequestParts<Arc<Relay>> for KeyCaller {
         let query: Option<Query<HashMap<String, String>>> =
             (dialect == Dialect::Gemini).then(|| Query::try_from_uri(&parts.uri).ok()).flatten();
         let query_key = query.as_ref().and_then(|q| q.get("key")).map(String::as_str);
-        match relay.runtime.keys.authenticate(&parts.headers, query_key).await {
+        let authenticating = tracing::info_span!("authenticate", oblivious.credential = "api_key");
+        match relay.runtime.keys.authenticate(&parts.headers, query_key).instrument(authenticating).await {
             Ok(principal) => Ok(KeyCaller { principal, dialect }),
             Err(error) => {
                 let RequestId(request_id) =
