@@ -575,6 +575,14 @@ def test_traces_are_exported_only_when_an_endpoint_is_set_and_name_the_role_tena
         assert names.index("OBLIVIOUS_POD_NAME") < names.index("OTEL_RESOURCE_ATTRIBUTES")
 
 
+def test_tenant_fleets_get_the_same_trace_export_through_the_operator(defaults):
+    assert not [k for k in env_of(defaults.get("Deployment", OPERATOR)) if k.startswith("OBLIVIOUS_FLEET_")]
+    rendered = render(PLATFORM, values_with(**{"dataPlane.tracing.otlpEndpoint": "http://collector.obs:4317", "dataPlane.tracing.samplerArg": "0.5"}))
+    env = env_of(rendered.get("Deployment", OPERATOR))
+    assert env["OBLIVIOUS_FLEET_OTLP_ENDPOINT"]["value"] == "http://collector.obs:4317"
+    assert (env["OBLIVIOUS_FLEET_TRACES_SAMPLER"]["value"], env["OBLIVIOUS_FLEET_TRACES_SAMPLER_ARG"]["value"]) == ("parentbased_traceidratio", "0.5")
+
+
 def test_a_trace_endpoint_that_is_not_a_url_is_refused():
     with pytest.raises(helm.HelmValuesError, match="otlpEndpoint"):
         render(PLATFORM, values_with(**{"dataPlane.tracing.otlpEndpoint": "collector:4317"}))

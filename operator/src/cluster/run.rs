@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 use super::{CompileLoop, CompiledState, LeaderElection, Stores, Ticks, sync_reports, watch::spawn_reflectors};
 use crate::controllers::{self, Context, PodSource, PodView, Settings};
 use crate::distribution::{self, Distribution, DistributionConfig, TenantSnapshots};
+use crate::fleet::FleetTracing;
 
 /// Pod sync changes arrive per ACK; status is re-derived at most this often because of them.
 const SYNC_SETTLE: Duration = Duration::from_secs(1);
@@ -47,6 +48,11 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
         config_server: env("OBLIVIOUS_CONFIG_SERVER")
             .unwrap_or_else(|| format!("http://oblivious-operator.{namespace}.svc:8081")),
         platform_secret: env("OBLIVIOUS_DATABASE_SECRET").unwrap_or_else(|| "oblivious-secrets".into()),
+        fleet_tracing: env("OBLIVIOUS_FLEET_OTLP_ENDPOINT").map(|endpoint| FleetTracing {
+            endpoint,
+            sampler: env("OBLIVIOUS_FLEET_TRACES_SAMPLER").unwrap_or_else(|| "parentbased_traceidratio".into()),
+            sampler_arg: env("OBLIVIOUS_FLEET_TRACES_SAMPLER_ARG").unwrap_or_else(|| "0.1".into()),
+        }),
         namespace: namespace.clone(),
         pod_name: pod_name.clone(),
     };

@@ -64,6 +64,8 @@ pub struct Settings {
     pub config_server: String,
     /// The platform Secret (in `namespace`) whose `DATABASE_URL` shared and schema tenants use.
     pub platform_secret: String,
+    /// Where Tenant fleets export traces; `None`: nowhere.
+    pub fleet_tracing: Option<crate::fleet::FleetTracing>,
 }
 
 /// Everything a reconcile needs.

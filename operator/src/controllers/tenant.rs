@@ -145,6 +145,7 @@ async fn reconcile_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action, Erro
             limits: spec.fleet.resources.limits.clone(),
             database: database.clone(),
             object_store: spec.object_store.clone(),
+            tracing: ctx.settings.fleet_tracing.clone(),
             owner: owner.clone(),
         };
         let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);

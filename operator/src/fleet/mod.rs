@@ -69,7 +69,19 @@ pub struct FleetMember {
     pub database: Option<(String, String)>,
     /// Where users' files are kept (gateway, chat and rag only); `None`: each pod's emptyDir.
     pub object_store: Option<ObjectStoreSpec>,
+    /// Where the pods export traces; `None`: they export none.
+    pub tracing: Option<FleetTracing>,
     pub owner: OwnerReference,
+}
+
+/// Trace export for Tenant fleets: the platform's collector and sampling (the chart's
+/// `dataPlane.tracing`, given to the operator as `OBLIVIOUS_FLEET_OTLP_ENDPOINT`,
+/// `OBLIVIOUS_FLEET_TRACES_SAMPLER` and `OBLIVIOUS_FLEET_TRACES_SAMPLER_ARG`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetTracing {
+    pub endpoint: String,
+    pub sampler: String,
+    pub sampler_arg: String,
 }
 
 /// `oblivious-<role>`, the name of a role's Deployment, Service, HPA and PDB in a tenant's

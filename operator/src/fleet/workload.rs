@@ -61,6 +61,22 @@ pub fn deployment(member: &FleetMember) -> Deployment {
     if let Some((secret, key)) = &member.database {
         env.push(from_secret("DATABASE_URL", secret, key, false));
     }
+    if let Some(tracing) = &member.tracing {
+        // After OBLIVIOUS_POD_NAME: Kubernetes expands $(VAR) only from variables defined before.
+        env.extend([
+            value("OTEL_EXPORTER_OTLP_ENDPOINT", &tracing.endpoint),
+            value("OTEL_SERVICE_NAME", &format!("oblivious-{}", member.role.as_str())),
+            value("OTEL_TRACES_SAMPLER", &tracing.sampler),
+            value("OTEL_TRACES_SAMPLER_ARG", &tracing.sampler_arg),
+            value(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                &format!(
+                    "service.namespace={},k8s.namespace.name={},k8s.pod.name=$(OBLIVIOUS_POD_NAME),oblivious.tenant={}",
+                    member.namespace, member.namespace, member.tenant
+                ),
+            ),
+        ]);
+    }
     if let Some(store) = member.object_store.as_ref().filter(|_| reads_files(member.role)) {
         // All three file roles use the same store (see `TenantSpec::object_store`).
         env.push(value("OBLIVIOUS_OBJECT_STORE", &store.url));

@@ -9,6 +9,7 @@ use kube::Client;
 use kube::client::Body;
 use oblivious_operator::cluster::{CompiledState, Stores, Writers, compile_all};
 use oblivious_operator::controllers::{Context, PodView, Settings};
+use oblivious_operator::fleet::FleetTracing;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -131,6 +132,11 @@ pub fn context(client: Client, stores: Stores, leader: bool, pods: Vec<PodView>)
         data_plane_image: "example.test/oblivious:1.0".into(),
         config_server: "http://oblivious-operator.oblivious-system.svc:8081".into(),
         platform_secret: "oblivious-secrets".into(),
+        fleet_tracing: Some(FleetTracing {
+            endpoint: "http://collector.observability:4317".into(),
+            sampler: "parentbased_traceidratio".into(),
+            sampler_arg: "0.25".into(),
+        }),
     };
     Arc::new(Context::new(client, leader_rx, stores, compiled, Arc::new(move || pods.clone()), settings))
 }

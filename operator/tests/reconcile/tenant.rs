@@ -394,3 +394,32 @@ async fn a_tenants_file_roles_share_its_object_store_and_rag_scales_on_pending_f
     assert_eq!(condition(&status, "FilesShared")["reason"], "PodLocal");
     assert_eq!(condition(&status, "Ready")["reason"], "Progressing", "a warning only");
 }
+
+#[tokio::test]
+async fn a_tenants_pods_export_traces_to_the_platforms_collector_naming_their_role_and_tenant() {
+    let log = reconcile_once(acme(json!({"fleet": {"roles": ["relay", "gateway"]}}))).await;
+    for role in ["relay", "gateway"] {
+        let deployment =
+            log.only(&format!("PATCH /apis/apps/v1/namespaces/tenant-acme/deployments/oblivious-{role}")).body;
+        let env = env_of(&deployment);
+        assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"], "http://collector.observability:4317");
+        assert_eq!(env["OTEL_SERVICE_NAME"]["value"], format!("oblivious-{role}"));
+        assert_eq!(
+            (env["OTEL_TRACES_SAMPLER"]["value"].as_str(), env["OTEL_TRACES_SAMPLER_ARG"]["value"].as_str()),
+            (Some("parentbased_traceidratio"), Some("0.25"))
+        );
+        let attributes = env["OTEL_RESOURCE_ATTRIBUTES"]["value"].as_str().unwrap();
+        assert!(attributes.contains("oblivious.tenant=acme") && attributes.contains("k8s.namespace.name=tenant-acme"));
+        let names: Vec<&str> = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        let position = |name: &str| names.iter().position(|n| *n == name).unwrap();
+        assert!(
+            position("OBLIVIOUS_POD_NAME") < position("OTEL_RESOURCE_ATTRIBUTES"),
+            "$(OBLIVIOUS_POD_NAME) must be defined first"
+        );
+    }
+}
