@@ -14,7 +14,11 @@ pub struct UsageRow {
     /// Second dimension where there is one (the model, in per-day-and-model usage).
     pub model: Option<String>,
     pub requests: i64,
+    /// Requests that failed (status 400 and up), not counting those the client gave up on.
     pub errors: i64,
+    /// Requests the client went away from before the answer ended (status 499): a stopped
+    /// reply, a closed tab; not a failure of the platform.
+    pub cancelled: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cost_micros: i64,
@@ -61,13 +65,15 @@ struct RawRow {
     model: Option<String>,
     requests: i64,
     errors: i64,
+    cancelled: i64,
     input_tokens: i64,
     output_tokens: i64,
     cost_micros: i64,
 }
 
 const SUMS: &str = "CAST(COUNT(*) AS BIGINT) AS requests, \
-     CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
+     CAST(SUM(CASE WHEN status >= 400 AND status <> 499 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
+     CAST(SUM(CASE WHEN status = 499 THEN 1 ELSE 0 END) AS BIGINT) AS cancelled, \
      CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
      CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
      CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros";
@@ -129,6 +135,7 @@ impl RawRow {
             model: self.model,
             requests: self.requests,
             errors: self.errors,
+            cancelled: self.cancelled,
             input_tokens: self.input_tokens,
             output_tokens: self.output_tokens,
             cost_micros: self.cost_micros,

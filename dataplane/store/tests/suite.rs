@@ -356,7 +356,8 @@ async fn usage_is_aggregated_by_day_and_model_and_by_group(store: Store) {
     let user = Uuid::now_v7();
     let day = 86_400_000;
     let mut rows = Vec::new();
-    for (offset, model, status) in [(0, "a", 200), (1, "a", 500), (2, "b", 200), (day, "a", 200)] {
+    // A 499 (the client went away: a stopped reply) is counted apart from failures.
+    for (offset, model, status) in [(0, "a", 200), (1, "a", 500), (2, "b", 200), (3, "b", 499), (day, "a", 200)] {
         let mut row = log(NOW + offset, model, None);
         row.user_id = Some(user);
         row.status = status;
@@ -365,21 +366,21 @@ async fn usage_is_aggregated_by_day_and_model_and_by_group(store: Store) {
     rows.push(log(NOW, "a", None)); // someone else's
     store.insert_request_logs(&rows).await.unwrap();
     let usage = store.user_usage(user, NOW - day, NOW + 2 * day).await.unwrap();
-    let summary: Vec<(String, Option<String>, i64, i64)> =
-        usage.iter().map(|r| (r.bucket.clone(), r.model.clone(), r.requests, r.errors)).collect();
+    let summary: Vec<(String, Option<String>, i64, i64, i64)> =
+        usage.iter().map(|r| (r.bucket.clone(), r.model.clone(), r.requests, r.errors, r.cancelled)).collect();
     assert_eq!(
         summary,
         [
-            ("2026-11-24".to_string(), Some("a".to_string()), 1, 0),
-            ("2026-11-23".to_string(), Some("a".to_string()), 2, 1),
-            ("2026-11-23".to_string(), Some("b".to_string()), 1, 0),
+            ("2026-11-24".to_string(), Some("a".to_string()), 1, 0, 0),
+            ("2026-11-23".to_string(), Some("a".to_string()), 2, 1, 0),
+            ("2026-11-23".to_string(), Some("b".to_string()), 2, 0, 1),
         ]
     );
     assert_eq!(usage[1].cost_micros, 2 * 1234);
     let by_model = store.usage_stats(StatsGroup::Model, NOW - day, NOW + 2 * day).await.unwrap();
-    assert_eq!(by_model.iter().map(|r| (r.bucket.as_str(), r.requests)).collect::<Vec<_>>(), [("a", 4), ("b", 1)]);
+    assert_eq!(by_model.iter().map(|r| (r.bucket.as_str(), r.requests)).collect::<Vec<_>>(), [("a", 4), ("b", 2)]);
     let by_user = store.usage_stats(StatsGroup::User, NOW - day, NOW + 2 * day).await.unwrap();
-    assert!(by_user.iter().any(|r| r.bucket == user.to_string() && r.requests == 4));
+    assert!(by_user.iter().any(|r| r.bucket == user.to_string() && r.requests == 5 && r.cancelled == 1));
     let by_day = store.usage_stats(StatsGroup::Day, NOW - day, NOW + 2 * day).await.unwrap();
     assert_eq!(by_day.len(), 2);
 }

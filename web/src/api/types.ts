@@ -255,7 +255,9 @@ export interface UsageRow {
   bucket: string;
   model: string | null;
   requests: number;
+  /** Failed requests; those the client went away from are `cancelled`, not errors. */
   errors: number;
+  cancelled: number;
   input_tokens: number;
   output_tokens: number;
   cost: string;

@@ -249,6 +249,7 @@ export const en = {
   'stats.lastDays': 'Last {days} days',
   'stats.requests': 'Requests',
   'stats.errors': 'Errors',
+  'stats.cancelled': 'Cancelled by the client',
   'stats.tokens': 'Tokens in / out',
   'stats.inputTokens': 'Input tokens',
   'stats.outputTokens': 'Output tokens',

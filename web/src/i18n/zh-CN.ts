@@ -251,6 +251,7 @@ export const zhCN: Record<MessageKey, string> = {
   'stats.lastDays': '最近 {days} 天',
   'stats.requests': '请求数',
   'stats.errors': '错误数',
+  'stats.cancelled': '客户端取消',
   'stats.tokens': '输入 / 输出 token',
   'stats.inputTokens': '输入 token',
   'stats.outputTokens': '输出 token',

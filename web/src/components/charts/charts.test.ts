@@ -33,6 +33,7 @@ describe('dailySeries', () => {
     model: null,
     requests,
     errors: 0,
+    cancelled: 0,
     input_tokens: 0,
     output_tokens: 0,
     cost: '0',

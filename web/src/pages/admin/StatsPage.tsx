@@ -42,6 +42,7 @@ export default function StatsPage() {
     return {
       requests: rows.reduce((s, r) => s + r.requests, 0),
       errors: rows.reduce((s, r) => s + r.errors, 0),
+      cancelled: rows.reduce((s, r) => s + r.cancelled, 0),
       input: rows.reduce((s, r) => s + r.input_tokens, 0),
       output: rows.reduce((s, r) => s + r.output_tokens, 0),
       cost: `${micros / 1_000_000n}.${String(micros % 1_000_000n).padStart(6, '0')}`,
@@ -75,7 +76,11 @@ export default function StatsPage() {
         </div>
         <div className="card summary-card">
           <span className="muted">{t('stats.errors')}</span>
-          <strong>{totals.errors}</strong>
+          <strong data-testid="stats-errors">{totals.errors}</strong>
+        </div>
+        <div className="card summary-card">
+          <span className="muted">{t('stats.cancelled')}</span>
+          <strong data-testid="stats-cancelled">{totals.cancelled}</strong>
         </div>
         <div className="card summary-card">
           <span className="muted">{t('stats.tokens')}</span>
@@ -112,6 +117,7 @@ export default function StatsPage() {
               <th scope="col">{t(GROUPS.find((g) => g.value === group)?.label ?? 'stats.byDay')}</th>
               <th scope="col">{t('stats.requests')}</th>
               <th scope="col">{t('stats.errors')}</th>
+              <th scope="col">{t('stats.cancelled')}</th>
               <th scope="col">{t('stats.inputTokens')}</th>
               <th scope="col">{t('stats.outputTokens')}</th>
               <th scope="col">{t('stats.cost')}</th>
@@ -127,6 +133,7 @@ export default function StatsPage() {
                   </td>
                   <td>{row.requests}</td>
                   <td>{row.errors}</td>
+                  <td>{row.cancelled}</td>
                   <td>{row.input_tokens}</td>
                   <td>{row.output_tokens}</td>
                   <td>{formatMoney(row.cost, data?.currency)}</td>
