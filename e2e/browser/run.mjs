@@ -402,14 +402,29 @@ try {
     await page.click(byTestId('create-agent'));
     await page.fill(byTestId('agent-name'), `E2E Agent ${suffix}`);
     await page.fill(byTestId('agent-system-prompt'), 'You answer briefly.');
-    await page.fill(byTestId('agent-opening'), `Hello, I am the e2e agent ${suffix}.`);
+    // Math in the opening message (Markdown): it must render under the page's CSP, which refuses
+    // inline styles (KaTeX's HTML output lost denominators and limits to it).
+    await page.fill(byTestId('agent-opening'), `Hello, I am the e2e agent ${suffix}. Try $\\frac{\\sqrt\\pi}{2}$ or $\\sum_{k=1}^n k$.`);
     await page.click(byTestId('agent-save'));
     const card = page.locator(`[data-testid="agent-card"][data-agent-name="E2E Agent ${suffix}"]`);
     await card.waitFor();
     await screenshot(page, 'agents');
+    await page.evaluate(() => {
+      window.cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(`${e.violatedDirective}: ${e.sample || e.blockedURI}`));
+    });
     await card.locator(byTestId('agent-start')).click();
     await page.waitForSelector(byTestId('chat-view'));
     await page.waitForSelector(`${byTestId('opening-message')} >> text=Hello, I am the e2e agent ${suffix}.`);
+    const fraction = page.locator(`${byTestId('opening-message')} math mfrac`);
+    await fraction.waitFor();
+    const [top, bottom] = await fraction.evaluate((f) => [...f.children].map((c) => c.getBoundingClientRect().height));
+    assert(top > 0 && bottom > 0, `the fraction lost a part: numerator ${top}px, denominator ${bottom}px`);
+    const limits = await page.locator(`${byTestId('opening-message')} math munderover, ${byTestId('opening-message')} math msubsup`).count();
+    assert(limits === 1, `the sum has no limits (${limits})`);
+    const violations = await page.evaluate(() => window.cspViolations);
+    assert(violations.length === 0, `CSP violations while rendering math: ${violations.join('; ')}`);
+    await screenshot(page, 'math');
   }, { independent: true });
 
   await steps.run('keys', 'create an API key (secret shown once), then revoke it', async () => {

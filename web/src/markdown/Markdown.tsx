@@ -27,7 +27,11 @@ export interface Citations {
 
 type Plugins = NonNullable<ComponentProps<typeof ReactMarkdown>['rehypePlugins']>;
 
-const KATEX_OPTIONS = { throwOnError: false, strict: 'ignore', trust: false, maxExpand: 500, maxSize: 50, output: 'htmlAndMathml' } as const;
+// MathML only: KaTeX's HTML output positions every glyph with inline `style` attributes, which
+// our Content-Security-Policy (`style-src 'self'`) refuses, losing denominators and limits. Those
+// styles differ per formula, so no hash or nonce can allow them without allowing any inline
+// style; the browser's own MathML renderer needs none (and no KaTeX CSS or fonts).
+const KATEX_OPTIONS = { throwOnError: false, strict: 'ignore', trust: false, maxExpand: 500, maxSize: 50, output: 'mathml' } as const;
 const PLAIN_PLUGINS: Plugins = [rehypeHighlightCode];
 
 const components: Components = {

@@ -110,7 +110,18 @@ describe('Markdown rendering', () => {
   it('renders inline and display LaTeX with KaTeX, in every delimiter style', () => {
     const root = render('Inline $a^2$ and \\(b_1\\).\n\n$$\\int_0^1 x\\,dx$$\n\n\\[ \\frac{1}{2} \\]');
     expect(root.querySelectorAll('.katex').length).toBe(4);
-    expect(root.querySelectorAll('.katex-display').length).toBe(2);
+    expect(root.querySelectorAll('math[display="block"]').length).toBe(2);
+  });
+
+  it('renders math as MathML with no inline style, which the page\'s CSP would refuse', () => {
+    const root = render('Half root pi: $\\frac{\\sqrt\\pi}{2}$, a sum: $\\sum_{k=1}^n k$.');
+    expect(root.querySelectorAll('[style]').length).toBe(0);
+    const fraction = root.querySelector('math mfrac');
+    expect(fraction?.children.length).toBe(2);
+    expect(fraction?.querySelector('msqrt')).not.toBeNull();
+    expect(fraction?.children[1]?.textContent).toBe('2');
+    const sum = root.querySelector('math munderover, math msubsup');
+    expect(sum?.textContent).toContain('k=1');
   });
 });
 

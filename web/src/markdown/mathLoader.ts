@@ -1,6 +1,6 @@
 // KaTeX is a third of the bundle and most answers have no math, so it loads on first use:
-// a message containing math delimiters renders as text until rehype-katex (and its CSS and
-// fonts) arrive, then every such message re-renders with formulas.
+// a message containing math delimiters renders as text until rehype-katex arrives, then every
+// such message re-renders with formulas (MathML, which the browser draws: no KaTeX CSS or fonts).
 
 import { useEffect, useSyncExternalStore } from 'react';
 
@@ -11,7 +11,7 @@ let loading: Promise<void> | null = null;
 const listeners = new Set<() => void>();
 
 export function loadMath(): Promise<void> {
-  loading ??= Promise.all([import('rehype-katex'), import('katex/dist/katex.min.css')]).then(([module]) => {
+  loading ??= import('rehype-katex').then((module) => {
     plugin = module.default;
     listeners.forEach((listener) => listener());
   });
