@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatBytes, formatMoney, formatTokens, microsToDecimal } from './format';
 
 describe('formatMoney', () => {
-  it('keeps tiny costs exact and pads balances to two decimals', () => {
+  it('keeps tiny costs readable and pads balances to two decimals', () => {
     expect(formatMoney('0.000123', 'USD')).toBe('$0.000123');
     expect(formatMoney('5.000000', 'USD')).toBe('$5.00');
     expect(formatMoney('1234567.5', 'USD')).toBe('$1,234,567.50');
@@ -11,8 +11,19 @@ describe('formatMoney', () => {
     expect(formatMoney(null, 'USD')).toBe('—');
   });
 
+  it('rounds by magnitude: two decimals from one unit, four significant digits below', () => {
+    expect(formatMoney('4.999877', 'USD')).toBe('$5.00');
+    expect(formatMoney('4.994999', 'USD')).toBe('$4.99');
+    expect(formatMoney('999.995', 'USD')).toBe('$1,000.00');
+    expect(formatMoney('0.123456', 'USD')).toBe('$0.1235');
+    expect(formatMoney('0.99996', 'USD')).toBe('$1.00');
+    expect(formatMoney('-0.0000004', 'USD')).toBe('-$0.0000004');
+    expect(formatMoney('0.000000', 'USD')).toBe('$0.00');
+  });
+
   it('never goes through floating point', () => {
-    expect(formatMoney('0.1000000000000000055511', 'USD')).toBe('$0.1000000000000000055511');
+    expect(formatMoney('0.1000000000000000055511', 'USD')).toBe('$0.10');
+    expect(formatMoney('12345678901234567.895', 'USD')).toBe('$12,345,678,901,234,567.90');
   });
 });
 

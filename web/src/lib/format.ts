@@ -2,22 +2,46 @@
 
 const SYMBOLS: Record<string, string> = { USD: '$', EUR: '€', CNY: '¥', GBP: '£', JPY: '¥' };
 
+/** Significant digits kept for amounts under one unit (a reply's cost). */
+const SMALL_AMOUNT_DIGITS = 4;
+
 /**
- * A decimal string as money: at least two decimals, trailing zeros beyond them dropped, so a
- * tiny per-answer cost (`0.000123`) stays exact and a balance reads `5.00`.
+ * A decimal string as money, by magnitude: from one unit up, two decimals (a balance of
+ * `4.999877` reads `5.00`); below, four significant digits (`0.000123`, `0.1235`), so a tiny
+ * per-answer cost stays readable. Rounded half up on the decimal digits, never through a float.
  */
 export function formatMoney(amount: string | null | undefined, currency?: string | null): string {
   if (amount === null || amount === undefined || amount === '') return '—';
   const match = /^(-?)(\d*)(?:\.(\d*))?$/.exec(amount.trim());
   if (!match) return amount;
-  const [, sign = '', whole = '0', fraction = ''] = match;
+  const [, sign = '', digits = '0', rawFraction = ''] = match;
+  const trimmedWhole = digits.replace(/^0+(?=\d)/, '') || '0';
+  const firstSignificant = rawFraction.search(/[1-9]/);
+  const keep = trimmedWhole !== '0' || firstSignificant < 0 ? 2 : firstSignificant + SMALL_AMOUNT_DIGITS;
+  const [whole, fraction] = roundDecimal(trimmedWhole, rawFraction, keep);
   let decimals = fraction.replace(/0+$/, '');
   if (decimals.length < 2) decimals = decimals.padEnd(2, '0');
-  const integer = (whole.replace(/^0+(?=\d)/, '') || '0').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const integer = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   const symbol = currency ? SYMBOLS[currency] : undefined;
   const number = `${integer}.${decimals}`;
   if (symbol) return `${sign}${symbol}${number}`;
   return currency ? `${sign}${number} ${currency}` : `${sign}${number}`;
+}
+
+/** `whole.fraction` rounded half up to `keep` decimals, as digit strings (carrying into `whole`). */
+function roundDecimal(whole: string, fraction: string, keep: number): [string, string] {
+  if (fraction.length <= keep) return [whole, fraction];
+  const kept = fraction.slice(0, keep);
+  if (fraction.charAt(keep) < '5') return [whole, kept];
+  const digits = (whole + kept).split('').map(Number);
+  let i = digits.length - 1;
+  while (i >= 0 && digits[i] === 9) {
+    digits[i] = 0;
+    i -= 1;
+  }
+  if (i >= 0) digits[i] = (digits[i] ?? 0) + 1;
+  const all = (i < 0 ? '1' : '') + digits.join('');
+  return [all.slice(0, all.length - keep), all.slice(all.length - keep)];
 }
 
 /** Integer micro-units (request logs) as a decimal string. */
