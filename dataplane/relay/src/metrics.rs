@@ -253,6 +253,8 @@ impl Metrics {
             self.stream_duration.get_or_create(&latency).observe(elapsed, exemplar());
         }
         let usage = &record.usage;
+        // One label set for every kind: a lookup of an existing series allocates nothing.
+        let mut tokens = TokenLabels { model: model.clone(), channel, kind: "input", lane: lane.clone() };
         for (kind, count) in [
             ("input", usage.input_tokens),
             ("output", usage.output_tokens),
@@ -261,8 +263,8 @@ impl Metrics {
             ("reasoning", usage.reasoning_tokens),
         ] {
             if count > 0 {
-                let labels = TokenLabels { model: model.clone(), channel: channel.clone(), kind, lane: lane.clone() };
-                self.tokens.get_or_create(&labels).inc_by(count);
+                tokens.kind = kind;
+                self.tokens.get_or_create(&tokens).inc_by(count);
             }
         }
         if let Some(currency) = record.currency.clone().filter(|_| record.cost_micros > 0) {

@@ -65,18 +65,25 @@ impl Telemetry {
 /// runtime when an endpoint may be set (the exporter's channel is spawned on it). A second call
 /// in the same process installs nothing (tests).
 pub fn init(default_filter: &str, service: &str) -> Telemetry {
-    install(default_filter, service, wants_export().then_some(None))
+    install(default_filter, service, wants_export().then_some(Export::ToEnvironmentEndpoint))
 }
 
 /// `init`, exporting to `endpoint` whatever the environment says (tests, with an in-process
 /// collector).
 pub fn init_exporting_to(default_filter: &str, service: &str, endpoint: &str) -> Telemetry {
-    install(default_filter, service, Some(Some(endpoint)))
+    install(default_filter, service, Some(Export::To(endpoint)))
 }
 
-/// `export`: `None` exports nothing; `Some(None)` to the endpoint the environment names.
-fn install(default_filter: &str, service: &str, export: Option<Option<&str>>) -> Telemetry {
-    let provider = export.and_then(|endpoint| match tracer_provider(endpoint, service) {
+/// Where traces go.
+enum Export<'a> {
+    /// The endpoint the `OTEL_EXPORTER_OTLP_*` variables name (the exporter reads them).
+    ToEnvironmentEndpoint,
+    To(&'a str),
+}
+
+/// `export`: `None` exports nothing.
+fn install(default_filter: &str, service: &str, export: Option<Export<'_>>) -> Telemetry {
+    let provider = export.and_then(|export| match tracer_provider(export, service) {
         Ok(provider) => Some(provider),
         Err(error) => {
             eprintln!("warning: traces are not exported: {error}");
@@ -152,9 +159,9 @@ fn wants_export() -> bool {
     !disabled && (set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some() || set("OTEL_EXPORTER_OTLP_ENDPOINT").is_some())
 }
 
-fn tracer_provider(endpoint: Option<&str>, service: &str) -> Result<SdkTracerProvider, String> {
+fn tracer_provider(export: Export<'_>, service: &str) -> Result<SdkTracerProvider, String> {
     let mut exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic();
-    if let Some(endpoint) = endpoint {
+    if let Export::To(endpoint) = export {
         exporter = exporter.with_endpoint(endpoint);
     }
     let exporter = exporter.build().map_err(|e| e.to_string())?;

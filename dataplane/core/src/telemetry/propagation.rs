@@ -92,35 +92,32 @@ pub fn adopt(span: &tracing::Span, parent: Option<TraceParent>, tracestate: Opti
 /// The trace context to give the next hop (or a provider whose channel asks for it): the
 /// current span's when this process exports traces, else the one the request arrived with.
 pub fn outbound(arrived: Option<&HeaderValue>) -> Option<HeaderValue> {
-    if !super::exporting() {
-        return arrived.cloned();
+    match current_span() {
+        Some(current) => Some(current.header_value()),
+        None => arrived.cloned(),
     }
-    let context = tracing::Span::current().context();
-    let span = context.span();
-    let current = span.span_context();
-    if !current.is_valid() {
-        return arrived.cloned();
-    }
-    let parent = TraceParent {
-        trace_id: u128::from_be_bytes(current.trace_id().to_bytes()),
-        parent_id: u64::from_be_bytes(current.span_id().to_bytes()),
-        sampled: current.is_sampled(),
-    };
-    Some(parent.header_value())
 }
 
 /// The current request's trace id (32 hex digits), for records that point into the trace (a
 /// metric's exemplar): the current span's when traces are exported, else the one it arrived with.
 pub fn current_trace_id(arrived: Option<&HeaderValue>) -> Option<String> {
-    if super::exporting() {
-        let context = tracing::Span::current().context();
-        let span = context.span();
-        let current = span.span_context();
-        if current.is_valid() {
-            return Some(current.trace_id().to_string());
-        }
+    let context = current_span().or_else(|| TraceParent::parse(arrived?.to_str().ok()?))?;
+    Some(context.trace_id_hex())
+}
+
+/// The current span as a trace context, when this process exports traces and is inside one.
+fn current_span() -> Option<TraceParent> {
+    if !super::exporting() {
+        return None;
     }
-    Some(TraceParent::parse(arrived?.to_str().ok()?)?.trace_id_hex())
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let current = span.span_context();
+    current.is_valid().then(|| TraceParent {
+        trace_id: u128::from_be_bytes(current.trace_id().to_bytes()),
+        parent_id: u64::from_be_bytes(current.span_id().to_bytes()),
+        sampled: current.is_sampled(),
+    })
 }
 
 #[cfg(test)]
