@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::status::{Condition, SyncStatus};
+use crate::status::{ChannelHealth, Condition, SyncStatus};
 
 /// `spec` of a `Channel`: one upstream provider endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +28,14 @@ use crate::status::{Condition, SyncStatus};
             json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
             priority = 1
         ),
+        printcolumn(
+            name = "Healthy",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type==\"Healthy\")].status"
+        ),
+        printcolumn(name = "Success", type_ = "string", json_path = ".status.health.successRate"),
+        printcolumn(name = "P50 ms", type_ = "integer", json_path = ".status.health.latencyP50Ms", priority = 1),
+        printcolumn(name = "P99 ms", type_ = "integer", json_path = ".status.health.latencyP99Ms"),
         printcolumn(name = "Synced", type_ = "integer", json_path = ".status.sync.ackedPods", priority = 1),
         printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
     )
@@ -215,7 +223,7 @@ pub struct ChannelStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `Accepted`, `ResolvedRefs`, `Programmed` and `Ready`.
+    /// `Accepted`, `ResolvedRefs`, `Programmed`, `Ready` and `Healthy`.
     #[serde(default)]
     #[cfg_attr(feature = "kube", schemars(length(max = 16), transform = crate::schema::condition_list_map))]
     pub conditions: Vec<Condition>,
@@ -229,4 +237,7 @@ pub struct ChannelStatus {
     /// The data plane's uptake of the config containing this channel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<SyncStatus>,
+    /// Success rate, latency and ejections over the last minutes, from the relay pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<ChannelHealth>,
 }

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::status::{Condition, SyncStatus};
+use crate::status::{Condition, SyncStatus, TrafficHealth};
 
 /// `spec` of a `Lane`: a canary lane. The edge dyes matching requests with the lane's tag
 /// (`x-oblivious-lane`), and every hop sends a dyed request to the lane's version of the next
@@ -250,6 +250,13 @@ pub struct LaneMemberStatus {
     /// Ready endpoints behind `endpoint` (1 for a fixed endpoint).
     #[serde(default)]
     pub ready_endpoints: u32,
+    /// Requests the lane version's pods served (pods reporting this lane's tag and the
+    /// member's service), from their health reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<TrafficHealth>,
+    /// The same for the service's baseline pods, to compare the canary against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_health: Option<TrafficHealth>,
 }
 
 /// Member readiness and fallback state.

@@ -71,3 +71,57 @@ pub struct SyncStatus {
     #[cfg_attr(feature = "kube", schemars(length(max = 1024)))]
     pub last_nack_message: Option<String>,
 }
+
+/// Traffic through a set of data-plane pods over their trailing window, added up from the
+/// health reports they send the operator every ten seconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficHealth {
+    /// Pods whose report counted.
+    pub reporting_pods: u32,
+    /// Seconds the counts cover (the longest of the pods' windows; five minutes once warm).
+    pub window_seconds: u32,
+    /// Requests (for a Channel: attempts sent upstream) in the window.
+    pub requests: u64,
+    /// Of which failed: a 5xx served, or an upstream attempt the relay moved on from.
+    pub failures: u64,
+    /// Share that succeeded, e.g. `99.5%`; absent without requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(max = 8)))]
+    pub success_rate: Option<String>,
+    /// Median latency of the successful ones, in milliseconds (for a Channel: to the
+    /// upstream's first answer; for a Lane member: to the response headers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_p50_ms: Option<u64>,
+    /// 99th percentile of the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_p99_ms: Option<u64>,
+    /// When these numbers were added up (RFC 3339). They are rewritten at most once a minute
+    /// unless the verdict changes.
+    #[cfg_attr(feature = "kube", schemars(length(max = 64)))]
+    pub observed_at: String,
+}
+
+/// A Channel's health as the relay pods of its tenant see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelHealth {
+    #[serde(flatten)]
+    pub traffic: TrafficHealth,
+    /// Relay pods on which the channel is ejected now (passive outlier ejection).
+    #[serde(default)]
+    pub ejected_pods: u32,
+    /// Ejections that began in the window, over all pods.
+    #[serde(default)]
+    pub ejections: u64,
+    /// The class of the latest failure (`server_error`, `rate_limit`, `invalid_key`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(max = 64)))]
+    pub last_error_class: Option<String>,
+    /// When it happened (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(max = 64)))]
+    pub last_error_time: Option<String>,
+}

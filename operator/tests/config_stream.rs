@@ -7,16 +7,18 @@
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use oblivious_config::health::{ChannelTotals, HealthTotals, RequestTotals};
 use oblivious_config::payload::{self, SCHEMA};
 use oblivious_config::proto::config_discovery_client::ConfigDiscoveryClient;
 use oblivious_config::proto::config_discovery_server::{ConfigDiscovery, ConfigDiscoveryServer};
-use oblivious_config::proto::{DiscoveryRequest, DiscoveryResponse, Node};
+use oblivious_config::proto::{DiscoveryRequest, DiscoveryResponse, HealthReport, Node, ReportReceipt};
 use oblivious_config::subscriber::{Backoff, NodeIdentity, Source, Subscriber, SubscriberConfig, SubscriberHandle};
 use oblivious_config::{ApiKey, Channel, Snapshot};
 use oblivious_operator::distribution::{
-    Distribution, DistributionConfig, NodeAdmission, Subscription, SyncOutcome, SyncReport, TenantSnapshots, serve,
+    Distribution, DistributionConfig, NodeAdmission, REPORT_STALE_AFTER, Subscription, SyncOutcome, SyncReport,
+    TenantSnapshots, serve,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::Stream;
@@ -190,6 +192,57 @@ async fn a_change_reaches_every_connected_subscriber_and_convergence_is_measured
         server.report(|r| r.outcome == SyncOutcome::Acked && r.version == "v2").await;
     }
     assert_eq!(convergences(&server.distribution, "acme"), before + 1, "one observation at the last ACK of v2");
+}
+
+#[tokio::test]
+async fn a_pods_health_reports_reach_the_operator_each_replacing_the_last_until_they_go_stale() {
+    let server = Server::start(tenants(&[("acme", snapshot("v1", &["acme/a"], "sk"))])).await;
+    let totals = Arc::new(Mutex::new(HealthTotals::default()));
+    let mut config = config(&server.url, "relay-0", "acme");
+    config.node.lane = "canary".into();
+    config.report_every = Duration::from_millis(50);
+    let source = totals.clone();
+    let handle = Subscriber::new(config).health(Arc::new(move || source.lock().unwrap().clone())).spawn().unwrap();
+    eventually("the subscriber holds v1", || version(&handle).as_deref() == Some("v1")).await;
+
+    let mut attempts = RequestTotals::default();
+    attempts.add_success(Duration::from_millis(40));
+    attempts.add_failure();
+    *totals.lock().unwrap() = HealthTotals {
+        served: attempts,
+        channels: vec![ChannelTotals {
+            channel: "acme/a".into(),
+            attempts,
+            ejections: 1,
+            ejected: true,
+            last_error: Some(("server_error".into(), 1_700_000_000_000)),
+        }],
+    };
+    let ledger = server.distribution.health();
+    eventually("the counts are reported", || {
+        ledger.reports(SystemTime::now()).iter().any(|r| r.channels.first().is_some_and(|c| c.ejected))
+    })
+    .await;
+    let report = ledger.reports(SystemTime::now()).remove(0);
+    assert_eq!(
+        (report.tenant.as_str(), report.pod.as_str(), report.role.as_str(), report.lane.as_str()),
+        ("acme", "relay-0", "relay", "canary"),
+        "the node announced on the first report names every later one"
+    );
+    assert_eq!((report.served.requests, report.served.failures), (2, 1));
+    assert_eq!(report.channels[0].last_error, Some(("server_error".into(), 1_700_000_000_000)));
+
+    totals.lock().unwrap().channels[0].ejected = false;
+    eventually("the next report replaces it", || {
+        ledger.reports(SystemTime::now()).iter().all(|r| r.channels.iter().all(|c| !c.ejected))
+    })
+    .await;
+    assert_eq!(ledger.reports(SystemTime::now()).len(), 1, "one entry per pod");
+
+    drop(handle);
+    let later = SystemTime::now() + REPORT_STALE_AFTER + Duration::from_secs(1);
+    assert!(ledger.reports(later).is_empty(), "a pod that stopped reporting no longer counts");
+    server.stop().await;
 }
 
 /// `config_convergence_seconds_count` of a tenant.
@@ -481,6 +534,11 @@ impl ConfigDiscovery for ScriptedServer {
             std::future::pending::<()>().await;
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    /// Like an operator from before health reports.
+    async fn report(&self, _: Request<Streaming<HealthReport>>) -> Result<Response<ReportReceipt>, Status> {
+        Err(Status::unimplemented("no health reports here"))
     }
 }
 

@@ -142,7 +142,10 @@ fn every_kind_has_a_status_subresource_ready_column_short_name_and_the_oblivious
     let channel = oblivious_crds::crd::all().remove(0);
     let columns: Vec<String> =
         channel.spec.versions[0].additional_printer_columns.clone().unwrap().into_iter().map(|c| c.name).collect();
-    assert_eq!(columns, ["Provider", "Models", "Ready", "Reason", "Synced", "Age"]);
+    assert_eq!(
+        columns,
+        ["Provider", "Models", "Ready", "Reason", "Healthy", "Success", "P50 ms", "P99 ms", "Synced", "Age"]
+    );
 }
 
 #[test]

@@ -21,7 +21,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use oblivious_config::subscriber::{NodeIdentity, Subscriber, SubscriberConfig, SubscriberHandle};
+use oblivious_config::health::HealthTotals;
+use oblivious_config::subscriber::{HealthSource, NodeIdentity, Subscriber, SubscriberConfig, SubscriberHandle};
+use oblivious_core::edge::Edge;
 use oblivious_relay::Relay;
 
 use crate::cli::StoreArgs;
@@ -95,6 +97,9 @@ pub struct RoleArgs {
     /// Processes sharing the limits: while Redis is unreachable each enforces limit / replicas.
     #[arg(long, env = "OBLIVIOUS_REPLICAS", default_value_t = 1)]
     pub replicas: u64,
+    /// Seconds between the health reports sent to the operator (channel and lane health in status).
+    #[arg(long, env = "OBLIVIOUS_HEALTH_REPORT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub health_report_secs: u64,
     /// Run the built-in mock upstream so `builtin://mock-upstream` channels work (tests, demos).
     #[arg(long, env = "OBLIVIOUS_BUILTIN_MOCK", default_value_t = true, action = clap::ArgAction::Set)]
     pub builtin_mock: bool,
@@ -118,7 +123,6 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     };
     let relay = process::relay(store.clone(), settings).await?;
     let pod = args.pod_name.clone().unwrap_or_else(|| default_pod_name(role));
-    let _subscriber = subscribe(role, &args, &pod, relay.clone())?;
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -132,6 +136,7 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     };
     let gateway = process::gateway(relay.runtime.clone(), gateway_config, services, files);
     let edge = process::edge(&relay, &gateway, role.name(), &pod, &args.tenant);
+    let _subscriber = subscribe(role, &args, &pod, relay.clone(), health_source(&relay, &edge))?;
     // Chat and RAG call the relay like any client.
     let relay_url = match (&args.relay_url, services.relay) {
         (Some(url), _) => Some(url.clone()),
@@ -167,7 +172,13 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
 
 /// Subscribes to the config stream; each valid snapshot is installed into the relay state
 /// (which the gateway and chat read too) before it is ACKed.
-fn subscribe(role: Role, args: &RoleArgs, pod: &str, relay: Arc<Relay>) -> anyhow::Result<SubscriberHandle> {
+fn subscribe(
+    role: Role,
+    args: &RoleArgs,
+    pod: &str,
+    relay: Arc<Relay>,
+    health: HealthSource,
+) -> anyhow::Result<SubscriberHandle> {
     let state_dir = args.state_dir.clone().unwrap_or_else(|| args.store.data_dir.join("config"));
     let node = NodeIdentity {
         pod: pod.to_string(),
@@ -177,6 +188,7 @@ fn subscribe(role: Role, args: &RoleArgs, pod: &str, relay: Arc<Relay>) -> anyho
     };
     let mut subscription = SubscriberConfig::new(args.config_server.clone(), node.clone());
     subscription.state_dir = Some(state_dir.clone());
+    subscription.report_every = std::time::Duration::from_secs(args.health_report_secs);
     let validating = relay.clone();
     let checks_upstreams = role.services().relay;
     let subscriber = Subscriber::new(subscription)
@@ -192,6 +204,7 @@ fn subscribe(role: Role, args: &RoleArgs, pod: &str, relay: Arc<Relay>) -> anyho
             }
         })
         .on_apply(move |snapshot| relay.install(Arc::unwrap_or_clone(snapshot)))
+        .health(health)
         .spawn()
         .context("cannot start the config subscriber")?;
     eprintln!(
@@ -202,6 +215,16 @@ fn subscribe(role: Role, args: &RoleArgs, pod: &str, relay: Arc<Relay>) -> anyho
         state_dir.display()
     );
     Ok(subscriber)
+}
+
+/// What the pod reports to the operator: the requests its edge served and, in a relay, each
+/// channel's attempts (both counted since the start; the reporter windows them).
+fn health_source(relay: &Arc<Relay>, edge: &Edge) -> HealthSource {
+    let (relay, served) = (relay.clone(), edge.served());
+    Arc::new(move || HealthTotals {
+        served: served.totals(),
+        channels: relay.runtime.health.totals(std::time::Instant::now()),
+    })
 }
 
 /// `<host>-<pid>`, lowercased into a DNS label (the operator refuses other names). In a cluster

@@ -136,7 +136,8 @@ fn start_relay(name: &str, work: &Path, config_server: &str) -> Process {
             .args(["relay", "--listen", "127.0.0.1:0", "--config-server", config_server, "--state-dir", "state"])
             .current_dir(work)
             .env("OBLIVIOUS_BOOTSTRAP_KEY", ADMIN_KEY)
-            .env("OBLIVIOUS_POD_NAME", name),
+            .env("OBLIVIOUS_POD_NAME", name)
+            .env("OBLIVIOUS_HEALTH_REPORT_SECS", "1"),
     )
 }
 
@@ -203,6 +204,25 @@ async fn time_until_routed(relays: &[&Relay], model: &str, since: Instant, limit
     routed.into_iter().flatten().collect()
 }
 
+/// The `default/mock` entry of serve-local's `/channels/health` once it satisfies `done`.
+async fn wait_for_channel_health(
+    client: &reqwest::Client,
+    config_server: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let listed: serde_json::Value =
+            client.get(format!("{config_server}/channels/health")).send().await.unwrap().json().await.unwrap();
+        let entry = listed["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "default/mock").cloned();
+        if let Some(entry) = entry.filter(|e| done(e)) {
+            return entry;
+        }
+        assert!(Instant::now() < deadline, "the relays' health never showed: {listed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_local_feeds_two_relays_that_survive_its_outage_and_restart_from_their_state_dir() {
     let work = tempfile::tempdir().unwrap();
@@ -244,6 +264,24 @@ async fn serve_local_feeds_two_relays_that_survive_its_outage_and_restart_from_t
     for relay in [&a, &b] {
         assert_eq!(relay.chat(&client, "e2e-added").await, 200);
     }
+
+    // Both relays report the channel's attempts; serve-local shows what status would say.
+    for _ in 0..10 {
+        for relay in [&a, &b] {
+            assert_eq!(relay.chat(&client, "e2e-first").await, 200);
+        }
+    }
+    let health = wait_for_channel_health(&client, &config_server, |h| {
+        h["health"]["reportingPods"] == 2 && h["health"]["requests"].as_u64().is_some_and(|n| n >= 20)
+    })
+    .await;
+    assert_eq!(health["health"]["failures"], 0, "{health}");
+    assert_eq!(health["health"]["successRate"], "100.0%", "{health}");
+    assert!(health["health"]["latencyP99Ms"].as_u64().is_some(), "{health}");
+    assert_eq!(
+        (health["healthy"]["status"].as_str(), health["healthy"]["reason"].as_str()),
+        (Some("True"), Some("Healthy"))
+    );
 
     // 2. Killing serve-local leaves both relays serving (checked repeatedly while they retry).
     serve_local.kill();

@@ -5,10 +5,12 @@
 //! See NOTES.md: the types never deny unknown fields, so an older pod accepts a newer snapshot.
 //!
 //! - [`payload`]: the snapshot's wire and disk format, schema (version skew) checks, invariants.
+//! - [`health`]: the counters a pod keeps about its own health and reports to the operator.
 //! - [`last_known_good`]: the pod's atomic on-disk copy.
 //! - `proto` and `subscriber` (feature `grpc`): the config stream's messages and the pod's
 //!   client, which ACKs/NACKs, reconnects and falls back to the on-disk copy.
 
+pub mod health;
 pub mod last_known_good;
 pub mod payload;
 #[cfg(feature = "grpc")]

@@ -106,7 +106,7 @@ where
         };
         match outcome {
             Ok(answer) => {
-                relay.runtime.health.record_success(&channel.name);
+                relay.runtime.health.record_success(&channel.name, now.elapsed());
                 relay.metrics.count_attempt(&channel.name, "success");
                 guard.attach_upstream_span(span);
                 return Ok(answer);
@@ -196,7 +196,7 @@ fn record_failure(relay: &Relay, channel: &Channel, key_index: Option<usize>, fa
     let now = Instant::now();
     match failure.action {
         FailureAction::Retry => {
-            if relay.runtime.health.record_transient_failure(&channel.name, now) {
+            if relay.runtime.health.record_transient_failure(&channel.name, failure.class, now) {
                 relay
                     .metrics
                     .ejections

@@ -9,11 +9,14 @@
 //!
 //! State is keyed by channel name and survives config swaps. It is per process: every relay
 //! replica learns on its own, which is what passive ejection means (Envoy, Linkerd do the same).
+//! The same book counts attempts, their latency and the last failure for the health reports the
+//! operator folds into `Channel.status.health` ([`HealthBook::totals`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use oblivious_config::health::{ChannelTotals, RequestTotals};
 use oblivious_config::{ApiKey, Channel};
 use sha2::{Digest, Sha256};
 
@@ -33,6 +36,26 @@ struct ChannelHealth {
     disabled_keys: HashMap<[u8; 8], (Instant, &'static str)>,
     successes: u64,
     failures: u64,
+    /// Every attempt so far, for health reports.
+    attempts: RequestTotals,
+    ejections_total: u64,
+    /// The latest failure's class and when (Unix milliseconds).
+    last_error: Option<(&'static str, i64)>,
+}
+
+impl ChannelHealth {
+    fn failed(&mut self, class: &'static str) {
+        self.failures += 1;
+        self.attempts.add_failure();
+        self.last_error = Some((class, unix_ms()));
+    }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
 }
 
 /// A read-only view for status pages and metrics.
@@ -99,25 +122,28 @@ impl HealthBook {
         })
     }
 
-    pub fn record_success(&self, channel: &str) {
+    /// An attempt that answered after `latency`.
+    pub fn record_success(&self, channel: &str, latency: Duration) {
         self.with(channel, |h| {
             h.consecutive_failures = 0;
             h.ejections = 0;
             h.ejected_until = None;
             h.successes += 1;
+            h.attempts.add_success(latency);
         });
     }
 
-    /// Records a transient failure; returns true when it caused an ejection.
-    pub fn record_transient_failure(&self, channel: &str, now: Instant) -> bool {
+    /// Records a transient failure of class `class`; returns true when it caused an ejection.
+    pub fn record_transient_failure(&self, channel: &str, class: &'static str, now: Instant) -> bool {
         self.with(channel, |h| {
-            h.failures += 1;
+            h.failed(class);
             h.consecutive_failures += 1;
             let already_ejected = h.ejected_until.is_some_and(|until| until > now);
             if h.consecutive_failures < EJECT_AFTER || already_ejected {
                 return false;
             }
             h.ejections += 1;
+            h.ejections_total += 1;
             h.consecutive_failures = 0;
             let factor = 1u32 << (h.ejections - 1).min(16);
             let duration = BASE_EJECTION.saturating_mul(factor).min(MAX_EJECTION);
@@ -129,9 +155,23 @@ impl HealthBook {
     /// Disables one key after the upstream rejected it (invalid, out of quota).
     pub fn disable_key(&self, channel: &str, key: &ApiKey, reason: &'static str, now: Instant) {
         self.with(channel, |h| {
-            h.failures += 1;
+            h.failed(reason);
             h.disabled_keys.insert(fingerprint(key), (now + KEY_DISABLE, reason));
         });
+    }
+
+    /// Every channel's counts so far and whether it is ejected at `now`.
+    pub fn totals(&self, now: Instant) -> Vec<ChannelTotals> {
+        let map = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.iter()
+            .map(|(name, h)| ChannelTotals {
+                channel: name.clone(),
+                attempts: h.attempts,
+                ejections: h.ejections_total,
+                ejected: h.ejected_until.is_some_and(|until| until > now),
+                last_error: h.last_error.map(|(class, at)| (class.to_string(), at)),
+            })
+            .collect()
     }
 
     pub fn view(&self, channel: &str, now: Instant) -> ChannelHealthView {
@@ -190,19 +230,24 @@ mod tests {
     fn ejection_backs_off_exponentially_and_a_success_resets_it() {
         let book = HealthBook::default();
         let t0 = Instant::now();
-        assert!(!book.record_transient_failure("x", t0));
-        assert!(!book.record_transient_failure("x", t0));
-        assert!(book.record_transient_failure("x", t0));
+        assert!(!book.record_transient_failure("x", "upstream_5xx", t0));
+        assert!(!book.record_transient_failure("x", "upstream_5xx", t0));
+        assert!(book.record_transient_failure("x", "upstream_timeout", t0));
         assert!(book.is_ejected("x", t0 + BASE_EJECTION - Duration::from_millis(1)));
         let t1 = t0 + BASE_EJECTION;
         assert!(!book.is_ejected("x", t1), "recovers automatically");
         for _ in 0..EJECT_AFTER {
-            book.record_transient_failure("x", t1);
+            book.record_transient_failure("x", "upstream_5xx", t1);
         }
+        let totals = book.totals(t1 + Duration::from_millis(1));
+        assert_eq!((totals[0].ejections, totals[0].ejected, totals[0].attempts.failures), (2, true, 6));
+        assert_eq!(totals[0].last_error.as_ref().map(|(class, _)| class.as_str()), Some("upstream_5xx"));
         assert!(book.is_ejected("x", t1 + BASE_EJECTION), "second ejection lasts twice as long");
         assert!(!book.is_ejected("x", t1 + BASE_EJECTION * 2));
-        book.record_success("x");
+        book.record_success("x", Duration::from_millis(80));
         assert!(!book.is_ejected("x", t1));
         assert_eq!(book.view("x", t1).ejections, 0);
+        let totals = book.totals(t1);
+        assert_eq!((totals[0].ejections, totals[0].attempts.requests, totals[0].attempts.latency[2]), (2, 7, 1));
     }
 }

@@ -14,17 +14,20 @@ use anyhow::Context as _;
 use axum::routing::get;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::jiff::Timestamp;
 use kube::{Api, Client};
 use prometheus_client::registry::Registry;
 use tokio::sync::{mpsc, watch};
 
 use super::{CompileLoop, CompiledState, LeaderElection, Stores, Ticks, sync_reports, watch::spawn_reflectors};
-use crate::controllers::{self, Context, PodSource, PodView, Settings};
+use crate::controllers::{self, Context, HealthSource, PodSource, PodView, Settings};
 use crate::distribution::{self, Distribution, DistributionConfig, TenantSnapshots};
 use crate::fleet::FleetTracing;
 
 /// Pod sync changes arrive per ACK; status is re-derived at most this often because of them.
 const SYNC_SETTLE: Duration = Duration::from_secs(1);
+/// How often status is re-derived from the pods' health reports.
+const HEALTH_FOLD_EVERY: Duration = Duration::from_secs(15);
 
 /// What `run` needs besides the environment.
 #[derive(Debug, Clone)]
@@ -100,12 +103,20 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
                 .collect()
         }
     };
+    let own_health = {
+        let distribution = distribution.clone();
+        move || distribution.health().reports(std::time::SystemTime::now())
+    };
     // Status counts every replica's pods: this one's live, the others' from their reports.
     let pods: PodSource = {
         let (own_pods, reports, me) = (own_pods.clone(), stores.sync_reports.clone(), pod_name.clone());
-        Arc::new(move || sync_reports::merge(own_pods(), &reports.state(), &me, k8s_openapi::jiff::Timestamp::now()))
+        Arc::new(move || sync_reports::merge(own_pods(), &reports.state(), &me, Timestamp::now()))
     };
-    let ctx = Arc::new(Context::new(client.clone(), leader, stores.clone(), compiled.clone(), pods, settings));
+    let health: HealthSource = {
+        let (own_health, reports, me) = (own_health.clone(), stores.sync_reports.clone(), pod_name.clone());
+        Arc::new(move || sync_reports::merge_health(own_health(), &reports.state(), &me, Timestamp::now()))
+    };
+    let ctx = Arc::new(Context::new(client.clone(), leader, stores.clone(), compiled.clone(), pods, health, settings));
 
     let mut registry = Registry::default();
     distribution.metrics().register(&mut registry);
@@ -142,8 +153,23 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
         namespace.clone(),
         pod_name.clone(),
         own_pods,
+        own_health,
         stop.clone(),
     ));
+    // Health reports arrive every 10 s from every pod; status follows them on this beat (and
+    // writes only what changed; see controllers::health).
+    {
+        let (ticks, mut stop) = (ticks.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut beat = tokio::time::interval(HEALTH_FOLD_EVERY);
+            loop {
+                tokio::select! {
+                    _ = beat.tick() => ticks.bump(),
+                    _ = stop.wait_for(|stop| *stop) => return,
+                }
+            }
+        });
+    }
     let election = LeaderElection::new(Api::<Lease>::namespaced(client.clone(), &namespace), lease_name, pod_name);
     let election_task = tokio::spawn(election.run(leader_tx, stop.clone()));
     {

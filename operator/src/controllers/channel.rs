@@ -4,21 +4,26 @@
 //! except inside the tenant's snapshot: status counts keys, messages name Secret keys only.
 //!
 //! Conditions: `Accepted` (the spec is valid), `ResolvedRefs` (the Secret and key exist and
-//! hold a key), `Programmed` (in the published snapshot and not refused by a pod), `Ready`.
+//! hold a key), `Programmed` (in the published snapshot and not refused by a pod), `Ready`, and
+//! `Healthy` (from the relay pods' health reports: not ejected, attempts mostly succeed). Ready
+//! does not wait for Healthy: an upstream's outage is not a configuration error, and GitOps
+//! tools would block on it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use oblivious_compile::CompileError;
-use oblivious_crds::{Channel, ChannelStatus};
+use oblivious_crds::status::{ChannelHealth, find_condition};
+use oblivious_crds::{Channel, ChannelStatus, Condition};
 
 use super::{
-    Conditions, Context, Error, apply_status, describe_problems, error_policy, instrumented, namespace_of,
+    Conditions, Context, Error, apply_status, describe_problems, error_policy, health, instrumented, namespace_of,
     publish_condition_events, resource_id,
 };
 use crate::cluster::{TenantCompile, tenant_of_namespace};
@@ -146,6 +151,9 @@ pub fn desired_status(
     } else {
         conditions.ready("Ready", "serving");
     }
+    // After `ready`, which must not count it.
+    let health = channel_health(channel, &id.1, tenant, ctx, previous);
+    health::channel_verdict(health.as_ref(), channel.spec.suspend, tenant).set(&mut conditions, "Healthy");
 
     ChannelStatus {
         observed_generation: channel.metadata.generation,
@@ -153,7 +161,29 @@ pub fn desired_status(
         models: Some(model_summary(channel)),
         keys: keys.and_then(|n| u32::try_from(n).ok()),
         sync: Some(sync),
+        health,
     }
+}
+
+/// The health to report: the pods' latest, or the numbers in status while they are recent and
+/// the verdict holds (see `health`).
+fn channel_health(
+    channel: &Channel,
+    key: &str,
+    tenant: &str,
+    ctx: &Context,
+    previous_conditions: &[Condition],
+) -> Option<ChannelHealth> {
+    let now = Timestamp::now();
+    let fresh = health::channel_health(&(ctx.health)(), tenant, key, now);
+    let verdict = health::channel_verdict(fresh.as_ref(), channel.spec.suspend, tenant);
+    health::throttled(
+        channel.status.as_ref().and_then(|s| s.health.as_ref()),
+        find_condition(previous_conditions, "Healthy"),
+        fresh,
+        &verdict,
+        now,
+    )
 }
 
 fn spec_reason(problems: &[&CompileError]) -> &'static str {

@@ -14,6 +14,7 @@ use futures_util::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -21,7 +22,7 @@ use kube::{Api, Resource, ResourceExt};
 use oblivious_crds::{Lane, LaneFallback, LaneMemberStatus, LaneStatus};
 
 use super::{
-    Conditions, Context, Error, FIELD_MANAGER, apply_status, describe_problems, error_policy, instrumented,
+    Conditions, Context, Error, FIELD_MANAGER, apply_status, describe_problems, error_policy, health, instrumented,
     namespace_of, publish_condition_events, resource_id,
 };
 use crate::cluster::{TenantCompile, lane_service_name, ready_endpoints, tenant_of_namespace};
@@ -133,6 +134,7 @@ pub fn desired_status(
                 endpoint: endpoint.trim_end_matches('/').into(),
                 ready: true,
                 ready_endpoints: 1,
+                ..LaneMemberStatus::default()
             },
             None => {
                 let service = lane_service_name(lane, member.service);
@@ -142,9 +144,11 @@ pub fn desired_status(
                     endpoint: format!("http://{service}.{namespace}.svc:{}", member.port),
                     ready: ready > 0,
                     ready_endpoints: ready,
+                    ..LaneMemberStatus::default()
                 }
             }
         })
+        .map(|member| with_health(member, lane, tenant, ctx))
         .collect();
     let not_ready: Vec<&str> = members.iter().filter(|m| !m.ready).map(|m| m.service.as_str()).collect();
     let ready_count = members.len() - not_ready.len();
@@ -192,6 +196,19 @@ pub fn desired_status(
         sync,
     };
     (status, expires_in)
+}
+
+/// `member` with the traffic its lane version and its baseline served, from the pods' health
+/// reports (the numbers in status are kept while recent; see `health`).
+fn with_health(mut member: LaneMemberStatus, lane: &Lane, tenant: &str, ctx: &Context) -> LaneMemberStatus {
+    let now = Timestamp::now();
+    let reports = (ctx.health)();
+    let previous = lane.status.as_ref().and_then(|s| s.members.iter().find(|m| m.service == member.service));
+    let fresh = health::served_health(&reports, tenant, &lane.spec.tag, &member.service, now);
+    member.health = health::recent_or(previous.and_then(|p| p.health.as_ref()), fresh, now);
+    let fresh = health::served_health(&reports, tenant, "", &member.service, now);
+    member.baseline_health = health::recent_or(previous.and_then(|p| p.baseline_health.as_ref()), fresh, now);
+    member
 }
 
 /// The Lane an EndpointSlice of one of its Services belongs to.

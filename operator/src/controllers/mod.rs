@@ -11,6 +11,7 @@ pub mod agent;
 pub mod channel;
 mod conditions;
 mod error;
+pub mod health;
 pub mod lane;
 mod metrics;
 pub mod pricing;
@@ -30,6 +31,7 @@ use tokio::sync::watch;
 
 pub use conditions::{Conditions, changed, now_rfc3339, truncate};
 pub use error::{Error, ErrorBackoff};
+pub use health::HealthSource;
 pub use metrics::ReconcileMetrics;
 
 use crate::cluster::{CompiledState, Stores};
@@ -86,6 +88,8 @@ pub struct Context {
     pub compiled: Arc<CompiledState>,
     /// The data-plane pods connected to this replica.
     pub pods: PodSource,
+    /// The data-plane pods' health reports (every replica's).
+    pub health: HealthSource,
     /// Operator-wide settings.
     pub settings: Settings,
 }
@@ -98,6 +102,7 @@ impl Context {
         stores: Stores,
         compiled: Arc<CompiledState>,
         pods: PodSource,
+        health: HealthSource,
         settings: Settings,
     ) -> Self {
         let reporter = Reporter { controller: FIELD_MANAGER.into(), instance: Some(settings.pod_name.clone()) };
@@ -110,6 +115,7 @@ impl Context {
             stores,
             compiled,
             pods,
+            health,
             settings,
         }
     }

@@ -2,7 +2,9 @@
 //! cluster. The manifests directory plays the API server: it is compiled with the same function
 //! the operator uses, watched, and served as tenant `default`. An edit that does not compile is
 //! logged (file, field path, reason) and the last good snapshot keeps being served.
-//! `/metrics` and `/healthz` are served on the same port.
+//! `/metrics` and `/healthz` are served on the same port, and `/channels/health`: what the
+//! operator would write into each Channel's `status.health` and `Healthy` condition, from the
+//! connected relays' health reports.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{Distribution, DistributionConfig, SyncOutcome, SyncReport, TenantSnapshots};
 use crate::compile_cli::compile_dir;
+use crate::controllers::health;
 
 /// Every manifest in the directory belongs to this tenant.
 pub const LOCAL_TENANT: &str = "default";
@@ -35,6 +38,7 @@ pub async fn run(manifests: PathBuf, listen: String) -> anyhow::Result<()> {
     })?;
     let (snapshots, source) = watch::channel(tenant_map(snapshot));
     let _watcher = watch_dir(dir.clone(), snapshots)?;
+    let served = source.clone();
 
     let (reports, report_log) = mpsc::channel(4096);
     tokio::spawn(log_reports(report_log));
@@ -42,17 +46,28 @@ pub async fn run(manifests: PathBuf, listen: String) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     distribution.metrics().register(&mut registry);
     let registry = Arc::new(registry);
-    let extra = axum::Router::new().route("/healthz", get(|| async { "ok" })).route(
-        "/metrics",
-        get(move || {
-            let registry = registry.clone();
-            async move {
-                let mut text = String::new();
-                let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-                text
-            }
-        }),
-    );
+    let reporting = distribution.clone();
+    let extra = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let registry = registry.clone();
+                async move {
+                    let mut text = String::new();
+                    let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+                    text
+                }
+            }),
+        )
+        .route(
+            "/channels/health",
+            get(move || {
+                let snapshot = served.borrow().get(LOCAL_TENANT).cloned();
+                let body = channels_health(snapshot.as_deref(), &reporting);
+                async move { axum::Json(body) }
+            }),
+        );
 
     let listener =
         tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
@@ -114,6 +129,26 @@ fn apply(snapshots: &watch::Sender<TenantSnapshots>, compiled: Result<Snapshot, 
             tracing::warn!(serving, "the change was rejected; the last good snapshot keeps being served");
         }
     }
+}
+
+/// Each channel's health and `Healthy` verdict, as the operator would write them.
+fn channels_health(snapshot: Option<&Snapshot>, distribution: &Distribution) -> serde_json::Value {
+    let reports = distribution.health().reports(std::time::SystemTime::now());
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let channels = snapshot.map(|s| s.channels.as_slice()).unwrap_or_default();
+    let listed: Vec<serde_json::Value> = channels
+        .iter()
+        .map(|channel| {
+            let health = health::channel_health(&reports, LOCAL_TENANT, &channel.name, now);
+            let verdict = health::channel_verdict(health.as_ref(), channel.suspend, LOCAL_TENANT);
+            serde_json::json!({
+                "channel": channel.name,
+                "health": health,
+                "healthy": {"status": verdict.status(), "reason": verdict.reason, "message": verdict.message},
+            })
+        })
+        .collect();
+    serde_json::json!({ "channels": listed })
 }
 
 async fn log_reports(mut reports: mpsc::Receiver<SyncReport>) {

@@ -6,6 +6,7 @@
 //! watch<TenantSnapshots> ─▶ feed (debounce, encode once) ─▶ per-tenant feed ─▶ stream per pod
 //!                                                                   ACK/NACK ◀─┘
 //!                                  mpsc<SyncReport> + Ledger ◀── report ◀──────┘
+//!                                          HealthLedger ◀── Report (health every 10 s)
 //! ```
 //!
 //! Every operator replica runs one (streams are served from each replica's own cache); only
@@ -16,6 +17,7 @@ mod admission;
 pub mod bench;
 mod convergence;
 mod feed;
+mod health;
 pub mod local;
 mod metrics;
 mod report;
@@ -34,6 +36,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 pub use admission::{NodeAdmission, Subscription, TrustDeclaredTenant};
 pub use feed::{DistributionConfig, TenantSnapshots};
+pub use health::{HealthLedger, PodHealth, REPORT_STALE_AFTER, unix_ms};
 pub use metrics::{DistributionMetrics, TenantLabels};
 pub use report::{Ledger, PodSync, SyncOutcome, SyncReport};
 pub use stream::ConfigStreamService;
@@ -47,6 +50,8 @@ pub(crate) struct Shared {
     feeds: Feeds,
     convergence: Convergence,
     reporter: Reporter,
+    /// The pods' latest health reports.
+    health: HealthLedger,
     metrics: DistributionMetrics,
     admission: Box<dyn NodeAdmission>,
     /// Set to true to end every stream (shutdown).
@@ -95,6 +100,7 @@ impl Distribution {
             feeds: Feeds::default(),
             convergence: Convergence::default(),
             reporter: Reporter::new(reports),
+            health: HealthLedger::default(),
             metrics: DistributionMetrics::default(),
             admission,
             closing: watch::channel(false).0,
@@ -121,6 +127,11 @@ impl Distribution {
     /// Every pod connected to this replica and where it stands.
     pub fn ledger(&self) -> &Ledger {
         &self.shared.reporter.ledger
+    }
+
+    /// The latest health report of every pod reporting to this replica.
+    pub fn health(&self) -> &HealthLedger {
+        &self.shared.health
     }
 
     /// Ends every open stream (pods keep their snapshot and reconnect, to another replica).

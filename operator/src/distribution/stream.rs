@@ -9,8 +9,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oblivious_config::health::WindowReport;
 use oblivious_config::proto::config_discovery_server::ConfigDiscovery;
-use oblivious_config::proto::{DiscoveryRequest, DiscoveryResponse, Node};
+use oblivious_config::proto::{DiscoveryRequest, DiscoveryResponse, HealthReport, Node, ReportReceipt};
 use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -51,17 +52,59 @@ impl ConfigDiscovery for ConfigStreamService {
             Ok(Err(status)) => return Err(status),
             Err(_) => return Err(Status::deadline_exceeded("no node announced within 10 s")),
         };
-        let node = hello.node.ok_or_else(|| Status::invalid_argument("the first request must carry `node`"))?;
+        let node = self.admit(hello.node, peer, &metadata).await?;
+        let (responses, outbound) = mpsc::channel(2);
+        tokio::spawn(serve_pod(self.shared.clone(), node, hello.version_info, inbound, responses));
+        Ok(Response::new(Box::pin(ReceiverStream::new(outbound))))
+    }
+
+    /// Keeps each report as the pod's latest until the pod closes the stream. The pod must be
+    /// admitted for its tenant as for the config stream: a report names the tenant's channels.
+    async fn report(&self, request: Request<Streaming<HealthReport>>) -> Result<Response<ReportReceipt>, Status> {
+        let peer = request.remote_addr();
+        let metadata = request.metadata().clone();
+        let mut inbound = request.into_inner();
+        let first = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
+            Ok(Ok(Some(first))) => first,
+            Ok(Ok(None)) => return Ok(Response::new(ReportReceipt {})),
+            Ok(Err(status)) => return Err(status),
+            Err(_) => return Err(Status::deadline_exceeded("no node announced within 10 s")),
+        };
+        let node = self.admit(first.node.clone(), peer, &metadata).await?;
+        let ledger = &self.shared.health;
+        ledger.record(&node, &WindowReport::from_proto(&first), std::time::SystemTime::now());
+        // Like config streams, report streams never end on their own: a shutdown ends them.
+        let mut closing = self.shared.closing.subscribe();
+        loop {
+            tokio::select! {
+                message = inbound.message() => match message? {
+                    Some(report) => ledger.record(&node, &WindowReport::from_proto(&report), std::time::SystemTime::now()),
+                    None => break,
+                },
+                _ = closing.wait_for(|closing| *closing) => break,
+            }
+        }
+        Ok(Response::new(ReportReceipt {}))
+    }
+}
+
+impl ConfigStreamService {
+    /// The node a stream's first message announces, if valid and admitted for its tenant.
+    async fn admit(
+        &self,
+        node: Option<Node>,
+        peer: Option<std::net::SocketAddr>,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<Node, Status> {
+        let node = node.ok_or_else(|| Status::invalid_argument("the first request must carry `node`"))?;
         check_name("node.tenant", &node.tenant)?;
         check_name("node.pod", &node.pod)?;
-        let subscription = Subscription { node: &node, peer, metadata: &metadata };
+        let subscription = Subscription { node: &node, peer, metadata };
         if let Err(reason) = self.shared.admission.admit(&subscription).await {
             tracing::warn!(pod = node.pod, tenant = node.tenant, ?peer, reason, "config stream refused");
             return Err(Status::permission_denied(reason));
         }
-        let (responses, outbound) = mpsc::channel(2);
-        tokio::spawn(serve_pod(self.shared.clone(), node, hello.version_info, inbound, responses));
-        Ok(Response::new(Box::pin(ReceiverStream::new(outbound))))
+        Ok(node)
     }
 }
 

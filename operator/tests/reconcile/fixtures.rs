@@ -9,6 +9,7 @@ use kube::Client;
 use kube::client::Body;
 use oblivious_operator::cluster::{CompiledState, Stores, Writers, compile_all};
 use oblivious_operator::controllers::{Context, PodView, Settings};
+use oblivious_operator::distribution::PodHealth;
 use oblivious_operator::fleet::FleetTracing;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -121,6 +122,17 @@ fn is_list(path: &str) -> bool {
 
 /// A context on `client` with the given caches, pods and leadership.
 pub fn context(client: Client, stores: Stores, leader: bool, pods: Vec<PodView>) -> Arc<Context> {
+    context_with_health(client, stores, leader, pods, Vec::new())
+}
+
+/// [`context`] with the pods' health reports.
+pub fn context_with_health(
+    client: Client,
+    stores: Stores,
+    leader: bool,
+    pods: Vec<PodView>,
+    health: Vec<PodHealth>,
+) -> Arc<Context> {
     // A receiver keeps reading the last value after its sender is gone.
     let (_, leader_rx) = watch::channel(leader);
     let compiled = Arc::new(CompiledState::default());
@@ -138,7 +150,15 @@ pub fn context(client: Client, stores: Stores, leader: bool, pods: Vec<PodView>)
             sampler_arg: "0.25".into(),
         }),
     };
-    Arc::new(Context::new(client, leader_rx, stores, compiled, Arc::new(move || pods.clone()), settings))
+    Arc::new(Context::new(
+        client,
+        leader_rx,
+        stores,
+        compiled,
+        Arc::new(move || pods.clone()),
+        Arc::new(move || health.clone()),
+        settings,
+    ))
 }
 
 /// Caches filled with `fill`.

@@ -8,6 +8,7 @@ mod agent;
 mod channel;
 mod compile;
 mod fixtures;
+mod health;
 mod lane;
 mod leader;
 mod pricing;

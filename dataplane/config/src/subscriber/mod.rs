@@ -13,6 +13,7 @@
 
 mod backoff;
 mod holder;
+mod report;
 mod session;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use tonic::transport::Endpoint;
 
 pub use backoff::Backoff;
 pub use holder::{Active, ApplyHook, Source, Validator};
+pub use report::HealthSource;
 pub use session::MAX_MESSAGE_BYTES;
 
 use crate::Snapshot;
@@ -59,6 +61,8 @@ pub struct SubscriberConfig {
     pub disk_fallback_after: Duration,
     /// Gives up connecting after this (then the backoff applies).
     pub connect_timeout: Duration,
+    /// How often health is reported (with [`Subscriber::health`]).
+    pub report_every: Duration,
 }
 
 impl SubscriberConfig {
@@ -70,6 +74,7 @@ impl SubscriberConfig {
             backoff: Backoff::default(),
             disk_fallback_after: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(2),
+            report_every: Duration::from_secs(10),
         }
     }
 }
@@ -88,11 +93,18 @@ pub struct Subscriber {
     config: SubscriberConfig,
     validator: Option<Validator>,
     on_apply: Option<ApplyHook>,
+    health: Option<HealthSource>,
 }
 
 impl Subscriber {
     pub fn new(config: SubscriberConfig) -> Self {
-        Subscriber { config, validator: None, on_apply: None }
+        Subscriber { config, validator: None, on_apply: None, health: None }
+    }
+
+    /// Reports the pod's health from `source` to the operator every `report_every`.
+    pub fn health(mut self, source: HealthSource) -> Self {
+        self.health = Some(source);
+        self
     }
 
     /// Adds an application-level check; an `Err` NACKs the snapshot with that message.
@@ -109,7 +121,8 @@ impl Subscriber {
 
     /// Starts the subscription on the current runtime.
     pub fn spawn(self) -> Result<SubscriberHandle, SubscriberError> {
-        let SubscriberConfig { server, node, state_dir, backoff, disk_fallback_after, connect_timeout } = self.config;
+        let SubscriberConfig { server, node, state_dir, backoff, disk_fallback_after, connect_timeout, report_every } =
+            self.config;
         if node.tenant.is_empty() || node.pod.is_empty() {
             return Err(SubscriberError::IncompleteNode);
         }
@@ -135,8 +148,11 @@ impl Subscriber {
             lane: node.lane,
             build_version: env!("CARGO_PKG_VERSION").to_string(),
         };
+        let reporter = self.health.map(|source| {
+            tokio::spawn(report::report_forever(endpoint.clone(), node.clone(), source, report_every, backoff))
+        });
         let task = tokio::spawn(subscribe_forever(holder, endpoint, node, backoff, disk_fallback_after));
-        Ok(SubscriberHandle { current, task })
+        Ok(SubscriberHandle { current, task, reporter })
     }
 }
 
@@ -145,6 +161,7 @@ impl Subscriber {
 pub struct SubscriberHandle {
     current: watch::Receiver<Option<Active>>,
     task: JoinHandle<()>,
+    reporter: Option<JoinHandle<()>>,
 }
 
 impl SubscriberHandle {
@@ -167,6 +184,9 @@ impl SubscriberHandle {
 impl Drop for SubscriberHandle {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(reporter) = &self.reporter {
+            reporter.abort();
+        }
     }
 }
 

@@ -28,12 +28,14 @@ mod tests;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use oblivious_config::health::RequestCounters;
 use prometheus_client::metrics::gauge::Gauge;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -135,6 +137,8 @@ pub struct Edge {
     forwarder: reqwest::Client,
     in_flight: Gauge,
     max_body_bytes: usize,
+    /// Requests served here, for the health reports (a Lane member's health in its status).
+    served: Arc<RequestCounters>,
 }
 
 /// What an edge is built from.
@@ -161,7 +165,13 @@ impl Edge {
             forwarder: forward::client(),
             in_flight: config.in_flight,
             max_body_bytes: config.max_body_bytes,
+            served: Arc::default(),
         })
+    }
+
+    /// Requests served through this edge so far (probes and metrics left out).
+    pub fn served(&self) -> Arc<RequestCounters> {
+        self.served.clone()
     }
 
     fn is_trusted(&self, headers: &HeaderMap) -> bool {
@@ -176,7 +186,9 @@ impl Edge {
 /// The middleware: `router.layer(axum::middleware::from_fn_with_state(edge, edge::layer))`.
 pub async fn layer(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
     let counted = InFlight::start(&edge.in_flight);
+    let started = Instant::now();
     let (mut parts, body) = request.into_parts();
+    let counts = service_of(parts.uri.path()).is_some();
     let trusted = edge.is_trusted(&parts.headers);
     let request_id = if trusted { trusted_request_id(&parts.headers) } else { None };
     let request_id = request_id.unwrap_or_else(Uuid::now_v7);
@@ -186,7 +198,19 @@ pub async fn layer(State(edge): State<Arc<Edge>>, request: Request, next: Next) 
     let arrival = Arrival { parts, trusted, asked_lane, request_id };
     let response = serve(&edge, arrival, body, next).instrument(span.clone()).await;
     span::record_status(&span, response.status());
+    if counts {
+        count_served(&edge.served, response.status(), started.elapsed());
+    }
     counted.until_body_ends(response, span)
+}
+
+/// A 5xx is a failure; a request the client gave up on (499) is neither.
+fn count_served(served: &RequestCounters, status: StatusCode, latency: Duration) {
+    match status.as_u16() {
+        499 => {}
+        500.. => served.failure(),
+        _ => served.success(latency),
+    }
 }
 
 /// A request as the edge took it in: headers only trusted hops may send are gone unless it came
