@@ -931,6 +931,7 @@ def test_alert_rules_are_valid_promql_over_served_metrics(ha):
     assert {a["alert"] for a in alerts} == {
         "ObliviousHighErrorRate", "ObliviousChannelFailing", "ObliviousChannelEjected",
         "ObliviousQuotaStoreUnreachable", "ObliviousChargesPending", "ObliviousConfigNacked",
+        "ObliviousTenantBudgetNearlySpent",
     }
     for alert in alerts:
         names = metric_names(alert["expr"])

@@ -23,6 +23,7 @@ use crate::status::Condition;
         printcolumn(name = "Namespace", type_ = "string", json_path = ".spec.namespace"),
         printcolumn(name = "Database", type_ = "string", json_path = ".spec.database.isolation"),
         printcolumn(name = "Replicas", type_ = "string", json_path = ".status.replicas"),
+        printcolumn(name = "Budget Used", type_ = "string", json_path = ".status.budget.used"),
         printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
         printcolumn(
             name = "Reason",
@@ -372,7 +373,7 @@ pub struct BudgetSpec {
 pub struct TenantStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// `NamespaceReady`, `FleetReady`, `DeletionProtected` and `Ready`.
+    /// `NamespaceReady`, `FleetReady`, `DeletionProtected`, `WithinBudget` and `Ready`.
     #[serde(default)]
     #[cfg_attr(feature = "kube", schemars(length(max = 16), transform = crate::schema::condition_list_map))]
     pub conditions: Vec<Condition>,
@@ -384,4 +385,30 @@ pub struct TenantStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "kube", schemars(length(max = 64)))]
     pub config_version: Option<String>,
+    /// This month's spending against `spec.budget`, as the tenant's relays last read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetStatus>,
+}
+
+/// A tenant's spending in the current calendar month (UTC).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetStatus {
+    /// `YYYY-MM`.
+    #[cfg_attr(feature = "kube", schemars(length(max = 7)))]
+    pub month: String,
+    #[cfg_attr(feature = "kube", schemars(length(max = 3)))]
+    pub currency: String,
+    /// `spec.budget.monthlyLimit`.
+    #[cfg_attr(feature = "kube", schemars(length(max = 24)))]
+    pub monthly_limit: String,
+    /// Spent so far this month (decimal); absent until a relay of the tenant reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(max = 24)))]
+    pub spent: Option<String>,
+    /// Share of the limit spent, e.g. `42.1%`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(max = 8)))]
+    pub used: Option<String>,
 }

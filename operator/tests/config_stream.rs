@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use oblivious_config::health::{ChannelTotals, HealthTotals, RequestTotals};
+use oblivious_config::health::{BudgetSpend, ChannelTotals, HealthTotals, RequestTotals};
 use oblivious_config::payload::{self, SCHEMA};
 use oblivious_config::proto::config_discovery_client::ConfigDiscoveryClient;
 use oblivious_config::proto::config_discovery_server::{ConfigDiscovery, ConfigDiscoveryServer};
@@ -217,6 +217,7 @@ async fn a_pods_health_reports_reach_the_operator_each_replacing_the_last_until_
             ejected: true,
             last_error: Some(("server_error".into(), 1_700_000_000_000)),
         }],
+        budget: Some(BudgetSpend { month: "2026-12".into(), spent_micros: 4_200 }),
     };
     let ledger = server.distribution.health();
     eventually("the counts are reported", || {
@@ -231,6 +232,7 @@ async fn a_pods_health_reports_reach_the_operator_each_replacing_the_last_until_
     );
     assert_eq!((report.served.requests, report.served.failures), (2, 1));
     assert_eq!(report.channels[0].last_error, Some(("server_error".into(), 1_700_000_000_000)));
+    assert_eq!(report.budget, Some(BudgetSpend { month: "2026-12".into(), spent_micros: 4_200 }));
 
     totals.lock().unwrap().channels[0].ejected = false;
     eventually("the next report replaces it", || {

@@ -218,12 +218,14 @@ fn subscribe(
 }
 
 /// What the pod reports to the operator: the requests its edge served and, in a relay, each
-/// channel's attempts (both counted since the start; the reporter windows them).
+/// channel's attempts (both counted since the start; the reporter windows them) and the tenant's
+/// budget spend as last read.
 fn health_source(relay: &Arc<Relay>, edge: &Edge) -> HealthSource {
     let (relay, served) = (relay.clone(), edge.served());
     Arc::new(move || HealthTotals {
         served: served.totals(),
         channels: relay.runtime.health.totals(std::time::Instant::now()),
+        budget: relay.billing.budget_seen.latest(),
     })
 }
 

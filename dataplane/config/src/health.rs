@@ -147,6 +147,17 @@ pub struct HealthTotals {
     /// Requests the pod served.
     pub served: RequestTotals,
     pub channels: Vec<ChannelTotals>,
+    /// The tenant's spend in the current budget month, as last read (not windowed).
+    pub budget: Option<BudgetSpend>,
+}
+
+/// A tenant's spend in one budget month.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetSpend {
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    pub spent_micros: i64,
 }
 
 /// What a pod reports: its counts over the trailing window.
@@ -156,6 +167,8 @@ pub struct WindowReport {
     pub served: RequestTotals,
     /// Channels with attempts in the window, or ejected now. `ejections` counts the window's.
     pub channels: Vec<ChannelTotals>,
+    /// As in the newest sample.
+    pub budget: Option<BudgetSpend>,
 }
 
 /// Samples of the cumulative totals, oldest first, covering at most [`WINDOW`].
@@ -208,7 +221,12 @@ impl Window {
                 })
             })
             .collect();
-        WindowReport { window, served: base.map_or(newest.served, |b| newest.served.since(&b.served)), channels }
+        WindowReport {
+            window,
+            served: base.map_or(newest.served, |b| newest.served.since(&b.served)),
+            channels,
+            budget: newest.budget.clone(),
+        }
     }
 }
 
@@ -258,6 +276,10 @@ mod wire {
                         last_error_unix_ms: c.last_error.as_ref().map(|(_, at)| *at).unwrap_or_default(),
                     })
                     .collect(),
+                budget: self
+                    .budget
+                    .as_ref()
+                    .map(|b| proto::BudgetSpend { month: b.month.clone(), spent_micros: b.spent_micros }),
             }
         }
 
@@ -279,6 +301,10 @@ mod wire {
                             .then(|| (c.last_error_class.clone(), c.last_error_unix_ms)),
                     })
                     .collect(),
+                budget: report
+                    .budget
+                    .as_ref()
+                    .map(|b| BudgetSpend { month: b.month.clone(), spent_micros: b.spent_micros }),
             }
         }
     }
@@ -290,7 +316,10 @@ mod tests {
     use super::*;
 
     fn served(requests: u64, failures: u64) -> HealthTotals {
-        HealthTotals { served: RequestTotals { requests, failures, ..RequestTotals::default() }, channels: vec![] }
+        HealthTotals {
+            served: RequestTotals { requests, failures, ..RequestTotals::default() },
+            ..HealthTotals::default()
+        }
     }
 
     #[test]
@@ -379,6 +408,7 @@ mod tests {
                 ejected: true,
                 last_error: Some(("upstream_timeout".into(), 1_700_000_000_000)),
             }],
+            budget: Some(BudgetSpend { month: "2026-12".into(), spent_micros: 42 }),
         };
         assert_eq!(WindowReport::from_proto(&report.to_proto(None)), report);
     }

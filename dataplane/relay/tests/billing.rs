@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use common::{Harness, INTERNAL_TOKEN, channel};
 use futures_util::StreamExt;
+use oblivious_config::{Budget, TenantSettings};
 use oblivious_relay::RelayConfig;
 use oblivious_store::kv::SharedState;
 use oblivious_store::testing::TestDatabase;
-use oblivious_store::{NewApiKey, NewUser, Store, UserRecord};
+use oblivious_store::{BudgetMonth, NewApiKey, NewUser, Store, UserRecord};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -150,6 +151,52 @@ async fn a_key_spending_cap_is_enforced_and_its_spend_tracked() {
     let keys = h.relay.runtime.store.list_user_api_keys(user.id).await.unwrap();
     assert!(keys[0].spent_micros <= 100, "never past the cap: {}", keys[0].spent_micros);
     assert_books_balance(&h, &user, 1_000_000).await;
+}
+
+#[tokio::test]
+async fn a_tenant_budget_is_shared_by_its_users_and_refused_with_its_own_code_once_spent() {
+    let h = Harness::start(&models()).await;
+    let probe = h.post("/v1/chat/completions", chat_body("m", false)).await.json::<Value>().await.unwrap();
+    let one =
+        probe["usage"]["prompt_tokens"].as_u64().unwrap() + 2 * probe["usage"]["completion_tokens"].as_u64().unwrap();
+    let limit = 4 * one;
+    let mut snapshot = common::compile_yaml(&format!("{}---\n{}", common::SECRET, models()));
+    snapshot.tenant = Some(TenantSettings {
+        name: "acme".into(),
+        budget: Some(Budget { currency: "USD".into(), monthly_limit_micros: limit }),
+    });
+    h.relay.install(snapshot);
+    let store = &h.relay.runtime.store;
+    let (alice, alice_key) = user_with_key(store, 1_000_000, NewApiKey::default()).await;
+    let (bob, bob_key) = user_with_key(store, 1_000_000, NewApiKey::default()).await;
+
+    let mut ok = 0;
+    let mut refusal = None;
+    for turn in 0..20 {
+        let key = if turn % 2 == 0 { &alice_key } else { &bob_key };
+        let response = send(&h, key, &chat_body("m", false)).await;
+        match response.status().as_u16() {
+            200 => ok += 1,
+            429 => {
+                refusal = Some(response.json::<Value>().await.unwrap());
+                break;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let refusal = refusal.expect("the budget ran out");
+    assert_eq!(refusal["error"]["code"], "tenant_budget_exceeded", "{refusal}");
+    assert!(refusal["error"]["message"].as_str().unwrap().contains("monthly budget"), "{refusal}");
+    assert!(ok >= 2, "both users spent from the budget: {ok}");
+    h.relay.billing.settler.flush().await;
+    let month = BudgetMonth::at("acme", oblivious_store::now_ms());
+    let spent = store.budget_spent(&month).await.unwrap();
+    assert!(spent > 0 && spent as u64 <= limit, "spent {spent} of {limit}");
+    let users = [Some(alice.id), Some(bob.id)];
+    let charged: i64 = h.logs().await.iter().filter(|l| users.contains(&l.user_id)).map(|l| l.cost_micros).sum();
+    assert_eq!(spent, charged, "the month's spend is exactly what its users were charged");
+    assert_books_balance(&h, &alice, 1_000_000).await;
+    assert_books_balance(&h, &bob, 1_000_000).await;
 }
 
 #[tokio::test]

@@ -84,6 +84,42 @@ pub struct Charge {
     /// The cost, positive; the ledger records it negated.
     pub cost_micros: i64,
     pub model: String,
+    /// The tenant budget and month this charge counts against, if the tenant has a budget.
+    pub budget: Option<BudgetMonth>,
+}
+
+/// A tenant's spending in one calendar month (UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BudgetMonth {
+    pub tenant: String,
+    /// `YYYY-MM`.
+    pub month: String,
+}
+
+impl BudgetMonth {
+    /// The month of `now_ms` (Unix milliseconds, UTC).
+    pub fn at(tenant: &str, now_ms: i64) -> Self {
+        let days = now_ms.div_euclid(86_400_000);
+        let (year, month) = civil_month(days);
+        BudgetMonth { tenant: tenant.to_string(), month: format!("{year:04}-{month:02}") }
+    }
+
+    /// `tenant/YYYY-MM`, the quota book's name for it.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.tenant, self.month)
+    }
+}
+
+/// Year and month of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_month(days: i64) -> (i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month)
 }
 
 /// What settling a charge did.
@@ -94,6 +130,8 @@ pub struct SettledCharge {
     pub balance: BalanceState,
     /// The key's total spend after this charge (when the charge named a key that exists).
     pub key_spent_micros: Option<i64>,
+    /// The tenant's spend in the charge's budget month after this charge (when it has one).
+    pub budget_spent_micros: Option<i64>,
 }
 
 const LEDGER_COLUMNS: &str =
@@ -184,7 +222,11 @@ impl Store {
                     Some(key_id) => self.api_key_spent(key_id).await?,
                     None => None,
                 };
-                return Ok(SettledCharge { applied: false, balance, key_spent_micros });
+                let budget_spent_micros = match &charge.budget {
+                    Some(budget) => Some(self.budget_spent(budget).await?),
+                    None => None,
+                };
+                return Ok(SettledCharge { applied: false, balance, key_spent_micros, budget_spent_micros });
             }
             let state: Option<BalanceState> = sqlx::query_as(
                 "UPDATE users SET balance_micros = balance_micros - $1, balance_version = balance_version + 1, \
@@ -209,9 +251,29 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
             }
+            let mut budget_spent_micros = None;
+            if let Some(budget) = &charge.budget {
+                budget_spent_micros = Some(sqlx::query_scalar(
+                    "INSERT INTO tenant_budget_spend (tenant, month, spent_micros) VALUES ($1, $2, $3) \
+                     ON CONFLICT (tenant, month) DO UPDATE SET spent_micros = tenant_budget_spend.spent_micros + $3 \
+                     RETURNING spent_micros",
+                )
+                .bind(&budget.tenant)
+                .bind(&budget.month)
+                .bind(charge.cost_micros)
+                .fetch_one(&mut *tx)
+                .await?);
+            }
             tx.commit().await?;
-            Ok(SettledCharge { applied: true, balance: state, key_spent_micros })
+            Ok(SettledCharge { applied: true, balance: state, key_spent_micros, budget_spent_micros })
         })
+    }
+
+    /// What a tenant spent in a budget month so far.
+    pub async fn budget_spent(&self, budget: &BudgetMonth) -> StoreResult<i64> {
+        let sql = "SELECT spent_micros FROM tenant_budget_spend WHERE tenant = $1 AND month = $2";
+        let spent: Option<i64> = on_pool!(self, pool => sqlx::query_scalar(sql).bind(&budget.tenant).bind(&budget.month).fetch_optional(pool).await?);
+        Ok(spent.unwrap_or(0))
     }
 
     /// A user's ledger, newest first; `before` pages by time (ms).
@@ -235,5 +297,21 @@ impl Store {
     pub async fn charge_for_request(&self, request_id: Uuid) -> StoreResult<Option<LedgerEntry>> {
         let sql = format!("SELECT {LEDGER_COLUMNS} FROM ledger WHERE request_id = $1");
         Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(request_id).fetch_optional(pool).await?))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::BudgetMonth;
+
+    #[test]
+    fn a_budget_month_is_the_utc_calendar_month() {
+        let month = |ms: i64| BudgetMonth::at("acme", ms).id();
+        assert_eq!(month(0), "acme/1970-01");
+        assert_eq!(month(1_798_761_599_999), "acme/2026-12"); // 2026-12-31T23:59:59.999Z
+        assert_eq!(month(1_798_761_600_000), "acme/2027-01");
+        assert_eq!(month(1_709_164_800_000), "acme/2024-02"); // 2024-02-29T00:00:00Z
+        assert_eq!(month(1_709_251_200_000), "acme/2024-03");
     }
 }

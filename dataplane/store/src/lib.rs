@@ -32,7 +32,7 @@ pub use error::StoreError;
 pub use files::FileRecord;
 pub use knowledge::{IngestClaim, KnowledgeBase, KnowledgeFile, NewChunk, PendingChunk};
 pub use knowledge_search::ChunkHit;
-pub use ledger::{BalanceChange, BalanceState, Charge, LedgerEntry, LedgerKind, SettledCharge};
+pub use ledger::{BalanceChange, BalanceState, BudgetMonth, Charge, LedgerEntry, LedgerKind, SettledCharge};
 pub use redeem_codes::{RedeemCodeRecord, RedeemRefusal, Redemption};
 pub use refresh_tokens::{RefreshTokenRecord, Rotation};
 pub use request_logs::{RequestLog, RequestLogFilter};

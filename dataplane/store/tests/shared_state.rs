@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use oblivious_store::BalanceState;
 use oblivious_store::kv::SharedState;
 use oblivious_store::limits::LimitCheck;
-use oblivious_store::quota::{Freshness, HOLD_TTL, Hold, Reservation};
+use oblivious_store::quota::{BudgetHold, Freshness, HOLD_TTL, Hold, Reservation};
+use oblivious_store::{BalanceState, BudgetMonth};
 use uuid::Uuid;
 
 macro_rules! both {
@@ -36,6 +36,7 @@ both!(
     a_hold_needs_a_cached_balance_and_never_exceeds_it,
     settling_installs_only_newer_balances_and_releases_once,
     a_capped_key_cannot_reserve_past_its_cap,
+    a_tenant_budget_is_held_like_a_cap_across_users_and_released_every_way,
     concurrent_reservations_never_overdraw,
     expired_holds_are_released,
     a_provisional_settlement_keeps_the_money_spent_until_the_database_catches_up,
@@ -48,7 +49,14 @@ both!(
 const NOW: i64 = 1_795_428_000_000;
 
 fn hold(user: Uuid, amount: i64) -> Hold {
-    Hold { request_id: Uuid::now_v7(), user_id: user, key_id: None, key_cap_micros: None, amount_micros: amount }
+    Hold {
+        request_id: Uuid::now_v7(),
+        user_id: user,
+        key_id: None,
+        key_cap_micros: None,
+        amount_micros: amount,
+        budget: None,
+    }
 }
 
 fn balance(user: Uuid, micros: i64, version: i64) -> Freshness {
@@ -117,6 +125,50 @@ async fn a_capped_key_cannot_reserve_past_its_cap(state: SharedState) {
         Reservation::KeyCapReached { remaining: 80 },
         "spend never shrinks"
     );
+}
+
+async fn a_tenant_budget_is_held_like_a_cap_across_users_and_released_every_way(state: SharedState) {
+    let quota = &state.quota;
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let month = BudgetMonth::at(&format!("acme-{}", Uuid::now_v7()), NOW);
+    for user in [alice, bob] {
+        quota.settle(None, &balance(user, 1_000_000, 1)).await.unwrap();
+    }
+    let budgeted = |user, amount| Hold {
+        budget: Some(BudgetHold { month: month.clone(), cap_micros: 1_000 }),
+        ..hold(user, amount)
+    };
+    assert_eq!(quota.reserve(&budgeted(alice, 100), NOW).await.unwrap(), Reservation::NeedBudgetSpend);
+    let spend = |spent| Freshness { budget: Some((month.clone(), spent)), ..Freshness::default() };
+    quota.settle(None, &spend(600)).await.unwrap();
+    let first = budgeted(alice, 300);
+    assert!(matches!(quota.reserve(&first, NOW).await.unwrap(), Reservation::Held { .. }));
+    assert_eq!(
+        quota.reserve(&budgeted(bob, 101), NOW).await.unwrap(),
+        Reservation::BudgetExhausted { remaining: 100 },
+        "another user of the tenant sees the same budget"
+    );
+    assert_eq!(quota.held(bob).await.unwrap(), 0, "a refused hold holds nothing");
+    // Settled at 250: the month's spend is 850, the hold is gone.
+    quota.settle(Some(first.request_id), &spend(850)).await.unwrap();
+    assert_eq!(quota.reserve(&budgeted(bob, 151), NOW).await.unwrap(), Reservation::BudgetExhausted { remaining: 150 });
+    quota.settle(None, &spend(0)).await.unwrap();
+    assert_eq!(
+        quota.reserve(&budgeted(bob, 151), NOW).await.unwrap(),
+        Reservation::BudgetExhausted { remaining: 150 },
+        "spend never shrinks"
+    );
+    // The database is down: the cost is deducted provisionally from the budget too.
+    let second = budgeted(bob, 100);
+    assert!(matches!(quota.reserve(&second, NOW).await.unwrap(), Reservation::Held { .. }));
+    quota.settle_provisionally(&second, 40).await.unwrap();
+    assert_eq!(quota.reserve(&budgeted(bob, 111), NOW).await.unwrap(), Reservation::BudgetExhausted { remaining: 110 });
+    // A hold whose request never settles gives its share back when it expires.
+    let orphan = budgeted(alice, 110);
+    assert!(matches!(quota.reserve(&orphan, NOW).await.unwrap(), Reservation::Held { .. }));
+    assert_eq!(quota.reserve(&budgeted(bob, 1), NOW).await.unwrap(), Reservation::BudgetExhausted { remaining: 0 });
+    quota.expire_holds(NOW + HOLD_TTL.as_millis() as i64 + 1).await.unwrap();
+    assert!(matches!(quota.reserve(&budgeted(bob, 110), NOW).await.unwrap(), Reservation::Held { .. }));
 }
 
 async fn concurrent_reservations_never_overdraw(state: SharedState) {

@@ -4,8 +4,8 @@
 
 use oblivious_store::testing::TestDatabase;
 use oblivious_store::{
-    BalanceChange, Charge, LedgerKind, NewApiKey, NewUser, RedeemRefusal, Redemption, RequestLog, RequestLogFilter,
-    Rotation, StatsGroup, Store, StoreError, StoreKind, StoredResponse, UserQuery, UserUpdate,
+    BalanceChange, BudgetMonth, Charge, LedgerKind, NewApiKey, NewUser, RedeemRefusal, Redemption, RequestLog,
+    RequestLogFilter, Rotation, StatsGroup, Store, StoreError, StoreKind, StoredResponse, UserQuery, UserUpdate,
 };
 use uuid::Uuid;
 
@@ -250,8 +250,14 @@ async fn balance_changes_keep_the_ledger_summing_to_the_balance(store: Store) {
     let (entry, state) = store.change_balance(&change).await.unwrap();
     assert_eq!((entry.balance_after, state.balance_micros), (3_750_000, 3_750_000));
     assert!(state.version > user.balance_version);
-    let charge =
-        Charge { request_id: Uuid::now_v7(), user_id: user.id, key_id: None, cost_micros: 750_000, model: "m".into() };
+    let charge = Charge {
+        request_id: Uuid::now_v7(),
+        user_id: user.id,
+        key_id: None,
+        cost_micros: 750_000,
+        model: "m".into(),
+        budget: None,
+    };
     let settled = store.settle_charge(&charge).await.unwrap();
     assert!(settled.applied);
     assert_eq!(settled.balance.balance_micros, 3_000_000);
@@ -271,12 +277,14 @@ async fn a_charge_settles_once_even_when_settled_concurrently(store: Store) {
         .create_api_key(NewApiKey { name: "k".into(), user_id: Some(user.id), ..NewApiKey::default() })
         .await
         .unwrap();
+    let budget = BudgetMonth::at("acme", NOW);
     let charge = Charge {
         request_id: Uuid::now_v7(),
         user_id: user.id,
         key_id: Some(key.record.id),
         cost_micros: 123,
         model: "m".into(),
+        budget: Some(budget.clone()),
     };
     let attempts: Vec<_> = (0..8)
         .map(|_| {
@@ -289,6 +297,7 @@ async fn a_charge_settles_once_even_when_settled_concurrently(store: Store) {
     for attempt in attempts {
         let settled = attempt.await.unwrap();
         assert_eq!(settled.key_spent_micros, Some(123), "every answer reports the key's spend");
+        assert_eq!(settled.budget_spent_micros, Some(123), "and the tenant's month");
         applied += usize::from(settled.applied);
     }
     assert_eq!(applied, 1);
@@ -297,6 +306,8 @@ async fn a_charge_settles_once_even_when_settled_concurrently(store: Store) {
     assert!(store.charge_for_request(charge.request_id).await.unwrap().is_some());
     let keys = store.list_user_api_keys(user.id).await.unwrap();
     assert_eq!(keys[0].spent_micros, 123, "the key's spend moves with the charge");
+    assert_eq!(store.budget_spent(&budget).await.unwrap(), 123, "so does the tenant's month, once");
+    assert_eq!(store.budget_spent(&BudgetMonth::at("other", NOW)).await.unwrap(), 0);
     assert!(!store.revoke_user_api_key(Uuid::now_v7(), key.record.id, NOW).await.unwrap(), "only the owner revokes");
     assert!(store.revoke_user_api_key(user.id, key.record.id, NOW).await.unwrap());
 }

@@ -190,6 +190,7 @@ mod tests {
             window_seconds: 300,
             served: RequestTotals { requests, ..RequestTotals::default() },
             channels: vec![],
+            budget: None,
         }
     }
 

@@ -1,12 +1,16 @@
 //! Reconcile metrics, one set shared by every controller and labelled by it.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::distribution::TenantLabels;
 
 /// Labels of the per-controller metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -21,12 +25,15 @@ pub struct ErrorLabels {
     pub error: &'static str,
 }
 
-/// `reconciles_total`, `reconcile_errors_total`, `reconcile_duration_seconds`.
+/// `reconciles_total`, `reconcile_errors_total`, `reconcile_duration_seconds`, and what the
+/// controllers fold into status that alerts need (`tenant_budget_used_ratio`).
 #[derive(Debug)]
 pub struct ReconcileMetrics {
     pub reconciles: Family<ControllerLabels, Counter>,
     pub errors: Family<ErrorLabels, Counter>,
     pub duration: Family<ControllerLabels, Histogram>,
+    /// Share of each tenant's monthly budget spent (0..1, above 1 when overspent).
+    pub budget_used: Family<TenantLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl Default for ReconcileMetrics {
@@ -37,6 +44,7 @@ impl Default for ReconcileMetrics {
             duration: Family::new_with_constructor(|| {
                 Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0])
             }),
+            budget_used: Family::default(),
         }
     }
 }
@@ -47,6 +55,11 @@ impl ReconcileMetrics {
         registry.register("reconciles", "Reconciles run, per controller", self.reconciles.clone());
         registry.register("reconcile_errors", "Failed reconciles, per controller and error", self.errors.clone());
         registry.register("reconcile_duration_seconds", "Time a reconcile took, per controller", self.duration.clone());
+        registry.register(
+            "tenant_budget_used_ratio",
+            "Share of the tenant's monthly budget spent, as its relays last reported",
+            self.budget_used.clone(),
+        );
     }
 
     /// Counts one reconcile of `controller` that took `took`.

@@ -8,6 +8,7 @@
 //! reconcile is retried with per-object exponential backoff.
 
 pub mod agent;
+pub mod budget;
 pub mod channel;
 mod conditions;
 mod error;

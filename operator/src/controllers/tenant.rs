@@ -19,6 +19,7 @@ use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, Secret, S
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -28,8 +29,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Conditions, Context, Error, FIELD_MANAGER, apply_status, error_policy, instrumented, publish_condition_events,
+    Conditions, Context, Error, FIELD_MANAGER, apply_status, budget, error_policy, instrumented,
+    publish_condition_events,
 };
+use crate::distribution::TenantLabels;
 use crate::fleet::{
     self, DATABASE_URL_KEY, FleetMember, INTERNAL_TOKEN_KEY, JWT_SECRET_KEY, TENANT_LABEL, TENANT_SECRET, isolation,
 };
@@ -227,12 +230,23 @@ async fn write_status(
     conditions: Conditions<'_>,
     replicas: Option<String>,
 ) -> Result<Action, Error> {
-    let version = ctx.compiled.tenant(&tenant.name_any()).map(|c| c.version.clone());
+    let name = tenant.name_any();
+    let version = ctx.compiled.tenant(&name).map(|c| c.version.clone());
+    let mut conditions = conditions;
+    let budget = tenant.spec.budget.as_ref().map(|spec| {
+        let folded = budget::fold(spec, &(ctx.health)(), &name, Timestamp::now());
+        if let Some(ratio) = folded.ratio {
+            ctx.metrics.budget_used.get_or_create(&TenantLabels { tenant: name.clone() }).set(ratio);
+        }
+        folded.verdict.set(&mut conditions, "WithinBudget");
+        folded.status
+    });
     let status = TenantStatus {
         observed_generation: tenant.metadata.generation,
         conditions: conditions.finish(),
         replicas,
         config_version: version,
+        budget,
     };
     if apply_status(&ctx.client, tenant, tenant.status.as_ref(), &status).await? {
         publish_condition_events(ctx, tenant, previous, &status.conditions).await;

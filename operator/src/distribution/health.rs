@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use oblivious_config::health::{ChannelTotals, RequestTotals, WindowReport};
+use oblivious_config::health::{BudgetSpend, ChannelTotals, RequestTotals, WindowReport};
 use oblivious_config::proto::Node;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,9 @@ pub struct PodHealth {
     /// Upstream attempts per channel (relay pods).
     #[serde(default)]
     pub channels: Vec<ChannelTotals>,
+    /// The tenant's spend in the current budget month, as the pod last read it.
+    #[serde(default)]
+    pub budget: Option<BudgetSpend>,
 }
 
 impl PodHealth {
@@ -72,6 +75,7 @@ impl HealthLedger {
             window_seconds: u32::try_from(report.window.as_secs()).unwrap_or(u32::MAX),
             served: report.served,
             channels,
+            budget: report.budget.clone(),
         };
         self.lock().insert((node.tenant.clone(), node.pod.clone()), entry);
     }

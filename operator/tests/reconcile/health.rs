@@ -37,6 +37,7 @@ fn pod(tenant: &str, name: &str, role: &str, lane: &str, age_secs: i64) -> PodHe
         window_seconds: 300,
         served: RequestTotals::default(),
         channels: vec![],
+        budget: None,
     }
 }
 

@@ -423,3 +423,44 @@ async fn a_tenants_pods_export_traces_to_the_platforms_collector_naming_their_ro
         );
     }
 }
+
+#[tokio::test]
+async fn a_tenants_budget_shows_what_its_relays_report_spent_this_month() {
+    let object = acme(json!({"budget": {"currency": "USD", "monthlyLimit": "200"}}));
+    let stores = stores(|w| {
+        insert(&mut w.tenants, object.clone());
+        insert(&mut w.secrets, platform_database());
+    });
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let month = now.to_zoned(k8s_openapi::jiff::tz::TimeZone::UTC).strftime("%Y-%m").to_string();
+    let relay = |pod: &str, tenant: &str, spent_micros: i64| oblivious_operator::distribution::PodHealth {
+        tenant: tenant.into(),
+        pod: pod.into(),
+        role: "relay".into(),
+        lane: String::new(),
+        received_at_ms: now.as_millisecond(),
+        window_seconds: 300,
+        served: Default::default(),
+        channels: vec![],
+        budget: Some(oblivious_config::health::BudgetSpend { month: month.clone(), spent_micros }),
+    };
+    let reports =
+        vec![relay("relay-a", "acme", 185_000_000), relay("relay-b", "acme", 184_000_000), relay("x", "other", 1)];
+    let (client, log) = fake_api(|_| None);
+    let ctx = context_with_health(client, stores, true, vec![], reports);
+    tenant::reconcile(Arc::new(object), ctx.clone()).await.unwrap();
+    settle().await;
+
+    let status = log.only("PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status").body["status"].clone();
+    assert_eq!(
+        status["budget"],
+        json!({"month": month, "currency": "USD", "monthlyLimit": "200", "spent": "185", "used": "92.5%"})
+    );
+    let within = condition(&status, "WithinBudget");
+    assert_eq!((within["status"].as_str(), within["reason"].as_str()), (Some("True"), Some("NearlySpent")));
+    let mut registry = prometheus_client::registry::Registry::default();
+    ctx.metrics.register(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(text.contains("tenant_budget_used_ratio{tenant=\"acme\"} 0.925"), "{text}");
+}

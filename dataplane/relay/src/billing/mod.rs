@@ -7,20 +7,25 @@
 //! and releases the hold. The written policy (who pays for what, and how an outage degrades) is
 //! in this crate's NOTES.md, "Billing".
 
+mod budget;
 mod estimate;
 mod limits;
 mod settler;
 
+use std::sync::Arc;
+
 use axum::http::{HeaderName, HeaderValue};
 use oblivious_config::Snapshot;
 use oblivious_core::{ApiError, ErrorKind};
+use oblivious_store::BudgetMonth;
 use oblivious_store::Store;
 use oblivious_store::kv::SharedState;
 use oblivious_store::limits::{LimitCheck, RateLimiter};
-use oblivious_store::quota::{Freshness, Hold, QuotaBook, Reservation};
+use oblivious_store::quota::{BudgetHold, Freshness, Hold, QuotaBook, Reservation};
 use prometheus_client::metrics::counter::Counter;
 use uuid::Uuid;
 
+pub use self::budget::BudgetSeen;
 pub use self::estimate::{Estimate, estimate_chat, estimate_embeddings};
 pub use self::settler::{MAX_PENDING, Settlement, Settler};
 use oblivious_runtime::auth::Principal;
@@ -72,14 +77,17 @@ pub struct Billing {
     config: BillingConfig,
     /// Counts reservations made in `fallback` (`oblivious_relay_quota_store_fallbacks_total`).
     quota_store_fallbacks: Counter,
+    /// The tenant's budget spend as last read, for the health reports.
+    pub budget_seen: Arc<BudgetSeen>,
 }
 
 impl Billing {
     /// Starts the settlement task on the current runtime. `quota_store_fallbacks` counts the
     /// reservations made in process memory while the shared quota store is unreachable.
     pub fn new(shared: SharedState, store: Store, config: BillingConfig, quota_store_fallbacks: Counter) -> Self {
-        let settler = Settler::spawn(store.clone(), shared.quota.clone());
-        Billing { shared, fallback: SharedState::local(), store, settler, config, quota_store_fallbacks }
+        let budget_seen = Arc::new(BudgetSeen::default());
+        let settler = Settler::spawn(store.clone(), shared.quota.clone(), budget_seen.clone());
+        Billing { shared, fallback: SharedState::local(), store, settler, config, quota_store_fallbacks, budget_seen }
     }
 
     pub fn config(&self) -> &BillingConfig {
@@ -141,6 +149,7 @@ impl Billing {
             key_id: principal.key_id,
             key_cap_micros: principal.max_spend_micros,
             amount_micros: i64::try_from(amount).unwrap_or(i64::MAX),
+            budget: budget_hold(snapshot, &price.currency, now),
         };
         match self.reserve(&hold, now).await {
             Ok(book) => {
@@ -212,8 +221,12 @@ impl Billing {
                 Reservation::KeyCapReached { remaining } => {
                     return Err(ReserveError::Refused(key_cap_reached(remaining, hold.amount_micros)));
                 }
+                Reservation::BudgetExhausted { remaining } => {
+                    return Err(ReserveError::Refused(budget_exhausted(remaining, hold.amount_micros)));
+                }
                 Reservation::NeedBalance => self.sync_from_database(book, hold, false).await?,
                 Reservation::NeedKeySpend => self.sync_from_database(book, hold, true).await?,
+                Reservation::NeedBudgetSpend => self.sync_budget(book, hold).await?,
             }
         }
         Err(ReserveError::Refused(billing_unavailable()))
@@ -238,6 +251,18 @@ impl Billing {
             fresh.key_spent_micros =
                 self.store.api_key_spent(key_id).await.map_err(|_| ReserveError::Refused(billing_unavailable()))?;
         }
+        book.settle(None, &fresh).await.map_err(|_| ReserveError::BookUnavailable)
+    }
+
+    /// Loads the tenant's spend in the hold's budget month into `book`.
+    async fn sync_budget(&self, book: &QuotaBook, hold: &Hold) -> Result<(), ReserveError> {
+        let Some(budget) = &hold.budget else { return Ok(()) };
+        let spent = self.store.budget_spent(&budget.month).await.map_err(|error| {
+            tracing::warn!(%error, "cannot read the tenant's budget spend from the database");
+            ReserveError::Refused(billing_unavailable())
+        })?;
+        self.budget_seen.observe(&budget.month, spent);
+        let fresh = Freshness { budget: Some((budget.month.clone(), spent)), ..Freshness::default() };
         book.settle(None, &fresh).await.map_err(|_| ReserveError::BookUnavailable)
     }
 
@@ -278,6 +303,29 @@ fn key_cap_reached(remaining: i64, needed: i64) -> ApiError {
         ),
     )
     .with_code("insufficient_quota")
+}
+
+/// The tenant's monthly budget as a hold, when it has one in the price's currency. A budget in
+/// another currency cannot be compared with the price and does not apply to that model.
+fn budget_hold(snapshot: &Snapshot, currency: &str, now_ms: i64) -> Option<BudgetHold> {
+    let tenant = snapshot.tenant.as_ref()?;
+    let budget = tenant.budget.as_ref().filter(|b| b.currency == currency)?;
+    Some(BudgetHold {
+        month: BudgetMonth::at(&tenant.name, now_ms),
+        cap_micros: i64::try_from(budget.monthly_limit_micros).unwrap_or(i64::MAX),
+    })
+}
+
+fn budget_exhausted(remaining: i64, needed: i64) -> ApiError {
+    ApiError::new(
+        ErrorKind::InsufficientQuota,
+        format!(
+            "This deployment's monthly budget is spent: {} left this month, this request may cost up to {}. Ask its administrators to raise the Tenant's budget.",
+            format_micros(remaining.max(0)),
+            format_micros(needed)
+        ),
+    )
+    .with_code("tenant_budget_exceeded")
 }
 
 fn billing_unavailable() -> ApiError {

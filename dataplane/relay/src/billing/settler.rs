@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use oblivious_store::quota::{Freshness, Hold, QuotaBook};
 use oblivious_store::{Charge, Store};
+
+use super::BudgetSeen;
 use tokio::sync::{mpsc, oneshot};
 
 /// Charges that may wait for the database before billed requests are refused.
@@ -54,10 +56,11 @@ struct Waiting {
 
 impl Settler {
     /// Starts the settlement task on the current runtime.
-    pub fn spawn(store: Store, sweep_book: QuotaBook) -> Self {
+    pub fn spawn(store: Store, sweep_book: QuotaBook, budget_seen: Arc<BudgetSeen>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(run(store, sweep_book, rx, pending.clone()));
+        let books = Books { store, sweep_book, budget_seen };
+        tokio::spawn(run(books, rx, pending.clone()));
         Settler { tx, pending }
     }
 
@@ -93,7 +96,15 @@ impl Settler {
     }
 }
 
-async fn run(store: Store, sweep_book: QuotaBook, mut rx: mpsc::UnboundedReceiver<Command>, pending: Arc<AtomicUsize>) {
+/// What the settlement task writes to: the database, the book whose expired holds it sweeps, and
+/// the budget spend it passes on to the health reports.
+struct Books {
+    store: Store,
+    sweep_book: QuotaBook,
+    budget_seen: Arc<BudgetSeen>,
+}
+
+async fn run(books: Books, mut rx: mpsc::UnboundedReceiver<Command>, pending: Arc<AtomicUsize>) {
     let mut waiting: VecDeque<Waiting> = VecDeque::new();
     let mut retry_in = RETRY_MIN;
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
@@ -105,7 +116,7 @@ async fn run(store: Store, sweep_book: QuotaBook, mut rx: mpsc::UnboundedReceive
                     // While charges wait, the database is known to be down: park new ones behind
                     // them at once (keeping their order) instead of waiting for a timeout each.
                     let database_down = !waiting.is_empty();
-                    if let Some(parked) = settle(&store, *settlement, database_down).await {
+                    if let Some(parked) = settle(&books, *settlement, database_down).await {
                         waiting.push_back(parked);
                     }
                 }
@@ -113,7 +124,7 @@ async fn run(store: Store, sweep_book: QuotaBook, mut rx: mpsc::UnboundedReceive
                     let _ = done.send(());
                 }
                 Some(Command::Drain(deadline, done)) => {
-                    while !waiting.is_empty() && !replay(&store, &mut waiting).await {
+                    while !waiting.is_empty() && !replay(&books, &mut waiting).await {
                         if tokio::time::Instant::now() + retry_in >= deadline {
                             break;
                         }
@@ -128,14 +139,14 @@ async fn run(store: Store, sweep_book: QuotaBook, mut rx: mpsc::UnboundedReceive
                 None => return,
             },
             _ = sweep.tick() => {
-                match sweep_book.expire_holds(oblivious_store::now_ms()).await {
+                match books.sweep_book.expire_holds(oblivious_store::now_ms()).await {
                     Ok(0) => {}
                     Ok(released) => tracing::warn!(released, "released quota holds whose requests never settled"),
                     Err(error) => tracing::warn!(%error, "could not sweep expired quota holds"),
                 }
             }
             _ = tokio::time::sleep(wake), if !waiting.is_empty() => {
-                retry_in = if replay(&store, &mut waiting).await { RETRY_MIN } else { (retry_in * 2).min(RETRY_MAX) };
+                retry_in = if replay(&books, &mut waiting).await { RETRY_MIN } else { (retry_in * 2).min(RETRY_MAX) };
             }
         }
         pending.store(waiting.len(), Ordering::Relaxed);
@@ -143,7 +154,7 @@ async fn run(store: Store, sweep_book: QuotaBook, mut rx: mpsc::UnboundedReceive
 }
 
 /// Settles one request; returns the charge to retry when the database was unavailable.
-async fn settle(store: &Store, settlement: Settlement, database_down: bool) -> Option<Waiting> {
+async fn settle(books: &Books, settlement: Settlement, database_down: bool) -> Option<Waiting> {
     let Settlement { hold, book, cost_micros, model } = settlement;
     let release_only = |book: QuotaBook, request| async move {
         if let Err(error) = book.settle(Some(request), &Freshness::default()).await {
@@ -160,11 +171,12 @@ async fn settle(store: &Store, settlement: Settlement, database_down: bool) -> O
         key_id: hold.key_id,
         cost_micros: i64::try_from(cost_micros).unwrap_or(i64::MAX),
         model,
+        budget: hold.budget.as_ref().map(|b| b.month.clone()),
     };
     if !database_down {
-        match store.settle_charge(&charge).await {
+        match books.store.settle_charge(&charge).await {
             Ok(settled) => {
-                install(&book, Some(hold.request_id), &charge, settled).await;
+                install(books, &book, Some(hold.request_id), &charge, settled).await;
                 return None;
             }
             Err(error) if !error.is_unavailable() => {
@@ -183,11 +195,11 @@ async fn settle(store: &Store, settlement: Settlement, database_down: bool) -> O
 }
 
 /// Retries waiting charges in order; true when all went through.
-async fn replay(store: &Store, waiting: &mut VecDeque<Waiting>) -> bool {
+async fn replay(books: &Books, waiting: &mut VecDeque<Waiting>) -> bool {
     while let Some(next) = waiting.front() {
-        match store.settle_charge(&next.charge).await {
+        match books.store.settle_charge(&next.charge).await {
             Ok(settled) => {
-                install(&next.book, None, &next.charge, settled).await;
+                install(books, &next.book, None, &next.charge, settled).await;
                 waiting.pop_front();
             }
             Err(error) if error.is_unavailable() => return false,
@@ -203,6 +215,7 @@ async fn replay(store: &Store, waiting: &mut VecDeque<Waiting>) -> bool {
 
 /// Releases the hold (if still held) and installs the balance and key spend the database reached.
 async fn install(
+    books: &Books,
     book: &QuotaBook,
     request: Option<uuid::Uuid>,
     charge: &Charge,
@@ -213,7 +226,11 @@ async fn install(
         balance: Some(settled.balance),
         key_id: charge.key_id,
         key_spent_micros: settled.key_spent_micros,
+        budget: charge.budget.clone().zip(settled.budget_spent_micros),
     };
+    if let Some((month, spent)) = &fresh.budget {
+        books.budget_seen.observe(month, *spent);
+    }
     if let Err(error) = book.settle(request, &fresh).await {
         tracing::warn!(%error, "could not update the quota book after settling; its hold will expire");
     }

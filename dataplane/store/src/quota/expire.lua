@@ -16,6 +16,10 @@ for _, request in ipairs(expired) do
         redis.call('HINCRBY', key_hash, 'held', -amount)
       end
     end
+    local budget = redis.call('HGET', hold, 'budget')
+    if budget and budget ~= '' and redis.call('EXISTS', ARGV[2] .. 'b:' .. budget) == 1 then
+      redis.call('HINCRBY', ARGV[2] .. 'b:' .. budget, 'held', -amount)
+    end
     redis.call('DEL', hold)
   end
   redis.call('ZREM', KEYS[1], request)

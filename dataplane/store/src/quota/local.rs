@@ -21,6 +21,13 @@ struct KeyEntry {
     held: i64,
 }
 
+/// A tenant's budget month: what the database says was spent, and what is held.
+#[derive(Default)]
+struct BudgetEntry {
+    spent: Option<i64>,
+    held: i64,
+}
+
 struct HoldEntry {
     hold: Hold,
     expires_at: i64,
@@ -30,6 +37,7 @@ struct HoldEntry {
 struct Book {
     users: HashMap<Uuid, UserEntry>,
     keys: HashMap<Uuid, KeyEntry>,
+    budgets: HashMap<String, BudgetEntry>,
     holds: HashMap<Uuid, HoldEntry>,
 }
 
@@ -65,7 +73,22 @@ impl LocalQuota {
             if remaining < hold.amount_micros {
                 return Reservation::KeyCapReached { remaining };
             }
+        }
+        if let Some(budget) = &hold.budget {
+            let Some(entry) = book.budgets.get(&budget.month.id()).filter(|b| b.spent.is_some()) else {
+                return Reservation::NeedBudgetSpend;
+            };
+            let remaining = budget.cap_micros - entry.spent.unwrap_or(0) - entry.held;
+            if remaining < hold.amount_micros {
+                return Reservation::BudgetExhausted { remaining };
+            }
+        }
+        // Every check passed: hold against all of them.
+        if let (Some(_), Some(key_id)) = (hold.key_cap_micros, hold.key_id) {
             book.keys.entry(key_id).or_default().held += hold.amount_micros;
+        }
+        if let Some(budget) = &hold.budget {
+            book.budgets.entry(budget.month.id()).or_default().held += hold.amount_micros;
         }
         book.users.entry(hold.user_id).or_default().held += hold.amount_micros;
         let expires_at = now_ms + HOLD_TTL.as_millis() as i64;
@@ -90,6 +113,12 @@ impl LocalQuota {
                 key.spent = Some(spent);
             }
         }
+        if let Some((month, spent)) = &fresh.budget {
+            let budget = book.budgets.entry(month.id()).or_default();
+            if budget.spent.is_none_or(|current| current < *spent) {
+                budget.spent = Some(*spent);
+            }
+        }
     }
 
     pub fn settle_provisionally(&self, hold: &Hold, cost_micros: i64) {
@@ -102,6 +131,11 @@ impl LocalQuota {
         }
         if let (Some(_), Some(key_id)) = (hold.key_cap_micros, hold.key_id)
             && let Some(spent) = book.keys.get_mut(&key_id).and_then(|k| k.spent.as_mut())
+        {
+            *spent += cost_micros;
+        }
+        if let Some(spent) =
+            hold.budget.as_ref().and_then(|b| book.budgets.get_mut(&b.month.id())).and_then(|b| b.spent.as_mut())
         {
             *spent += cost_micros;
         }
@@ -131,5 +165,8 @@ fn release(book: &mut Book, hold: &Hold) {
         && let Some(key) = book.keys.get_mut(&key_id)
     {
         key.held -= hold.amount_micros;
+    }
+    if let Some(budget) = hold.budget.as_ref().and_then(|b| book.budgets.get_mut(&b.month.id())) {
+        budget.held -= hold.amount_micros;
     }
 }

@@ -1,5 +1,5 @@
 //! Quota reservations: before a request is forwarded, its estimated cost is *held* against the
-//! user's balance (and the key's spending cap); when it ends, the database settles the actual
+//! user's balance (and the key's spending cap, and the tenant's monthly budget); when it ends, the database settles the actual
 //! cost and the hold is released. Holds live in Redis in production (atomic Lua scripts, shared
 //! by every relay replica) and in process memory in `oblivious dev`; both implement exactly the
 //! same rules and pass the same tests.
@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 pub use self::local::LocalQuota;
 pub use self::redis::RedisQuota;
-use crate::BalanceState;
+use crate::{BalanceState, BudgetMonth};
 
 /// How long a hold survives without being settled (its request's process died). Longer than
 /// any request may take: streams are cut by the relay's idle timeouts well before this.
@@ -34,6 +34,16 @@ pub struct Hold {
     /// The key's lifetime spending cap, when it has one.
     pub key_cap_micros: Option<i64>,
     pub amount_micros: i64,
+    /// The tenant's budget for this month, when it has one.
+    pub budget: Option<BudgetHold>,
+}
+
+/// The tenant budget a hold also counts against: like a key's cap, but per tenant and month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetHold {
+    pub month: BudgetMonth,
+    /// The month's limit.
+    pub cap_micros: i64,
 }
 
 /// What a reservation attempt found.
@@ -49,15 +59,21 @@ pub enum Reservation {
     NeedBalance,
     /// The cache has no spend for the capped key: load it (`sync`) and try again.
     NeedKeySpend,
+    /// The tenant's monthly budget would be exceeded.
+    BudgetExhausted { remaining: i64 },
+    /// The cache has no spend for the tenant's budget month: load it and try again.
+    NeedBudgetSpend,
 }
 
 /// Database state to fold into the cache: installed only when newer than what it holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Freshness {
     pub user_id: Option<Uuid>,
     pub balance: Option<BalanceState>,
     pub key_id: Option<Uuid>,
     pub key_spent_micros: Option<i64>,
+    /// A budget month and the tenant's spend in it.
+    pub budget: Option<(BudgetMonth, i64)>,
 }
 
 /// Redis or process memory.
@@ -96,7 +112,7 @@ impl QuotaBook {
     }
 
     /// The database could not record the charge of `hold`'s request: release the hold and deduct
-    /// `cost_micros` from the cached balance (and add it to the key's spend) until the charge is
+    /// `cost_micros` from the cached balance (and add it to the key's and budget's spend) until the charge is
     /// replayed. See NOTES.md, "PostgreSQL down".
     pub async fn settle_provisionally(&self, hold: &Hold, cost_micros: i64) -> Result<(), QuotaUnavailable> {
         match self {

@@ -1,6 +1,7 @@
 //! The Redis quota book: every rule is one Lua script, so a check and its update are atomic
 //! across all relay replicas. Hash names: `<prefix>q:u:<user>` (bal, ver, held),
-//! `<prefix>q:k:<key>` (spent, held), `<prefix>q:h:<request>` (one hold), and the sorted set
+//! `<prefix>q:k:<key>` (spent, held), `<prefix>q:b:<tenant>/<month>` (a tenant budget month:
+//! spent, held), `<prefix>q:h:<request>` (one hold), and the sorted set
 //! `<prefix>q:exp` of hold expiries. Scripts build hash names from ids, so this needs a single
 //! Redis (or a Sentinel-managed primary), not Redis Cluster.
 
@@ -11,6 +12,7 @@ use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
 use super::{Freshness, HOLD_TTL, Hold, QuotaUnavailable, Reservation};
+use crate::BudgetMonth;
 
 /// Idle user and key hashes disappear after this; they are reloaded from the database.
 const HASH_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -55,6 +57,13 @@ impl RedisQuota {
         }
     }
 
+    fn budget_hash(&self, budget: Option<&BudgetMonth>) -> String {
+        match budget {
+            Some(month) => format!("{}b:{}", self.prefix, month.id()),
+            None => format!("{}b:-", self.prefix),
+        }
+    }
+
     fn hold_hash(&self, request: Uuid) -> String {
         format!("{}h:{request}", self.prefix)
     }
@@ -75,6 +84,7 @@ impl RedisQuota {
             .key(self.key_hash(hold.key_id))
             .key(self.hold_hash(hold.request_id))
             .key(self.expiry_set())
+            .key(self.budget_hash(hold.budget.as_ref().map(|b| &b.month)))
             .arg(hold.amount_micros)
             .arg(cap)
             .arg(now_ms + HOLD_TTL.as_millis() as i64)
@@ -82,6 +92,8 @@ impl RedisQuota {
             .arg(hold.user_id.to_string())
             .arg(key_id)
             .arg(HASH_TTL.as_secs())
+            .arg(hold.budget.as_ref().map_or(-1, |b| b.cap_micros))
+            .arg(hold.budget.as_ref().map_or(String::new(), |b| b.month.id()))
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(unavailable)?;
@@ -89,7 +101,9 @@ impl RedisQuota {
             1 => Reservation::Held { available_after: number },
             0 => Reservation::InsufficientBalance { available: number },
             2 => Reservation::KeyCapReached { remaining: number },
+            3 => Reservation::BudgetExhausted { remaining: number },
             -2 => Reservation::NeedKeySpend,
+            -3 => Reservation::NeedBudgetSpend,
             _ => Reservation::NeedBalance,
         })
     }
@@ -106,6 +120,7 @@ impl RedisQuota {
             .key(self.expiry_set())
             .key(user_hash)
             .key(self.key_hash(fresh.key_id))
+            .key(self.budget_hash(fresh.budget.as_ref().map(|(month, _)| month)))
             .arg(&request)
             .arg(&self.prefix)
             .arg(if balance.is_some() { "1" } else { "0" })
@@ -114,6 +129,8 @@ impl RedisQuota {
             .arg(if spent.is_some() { "1" } else { "0" })
             .arg(spent.unwrap_or(0))
             .arg(HASH_TTL.as_secs())
+            .arg(if fresh.budget.is_some() { "1" } else { "0" })
+            .arg(fresh.budget.as_ref().map_or(0, |(_, spent)| *spent))
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(unavailable)?;
@@ -128,10 +145,12 @@ impl RedisQuota {
             .key(self.expiry_set())
             .key(self.user_hash(hold.user_id))
             .key(self.key_hash(hold.key_id))
+            .key(self.budget_hash(hold.budget.as_ref().map(|b| &b.month)))
             .arg(hold.request_id.to_string())
             .arg(&self.prefix)
             .arg(cost_micros)
             .arg(if capped { "1" } else { "0" })
+            .arg(if hold.budget.is_some() { "1" } else { "0" })
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(unavailable)?;

@@ -1,9 +1,12 @@
--- Reserve `amount` against a user's balance and, when the key has a spending cap, against it.
--- KEYS: 1 user hash, 2 key hash, 3 hold hash, 4 expiry zset
--- ARGV: 1 amount, 2 cap (-1: no cap), 3 expires_at ms, 4 request id, 5 user id, 6 key id, 7 hash ttl s
+-- Reserve `amount` against a user's balance and, when the key has a spending cap or the tenant a
+-- monthly budget, against those.
+-- KEYS: 1 user hash, 2 key hash, 3 hold hash, 4 expiry zset, 5 budget hash
+-- ARGV: 1 amount, 2 cap (-1: no cap), 3 expires_at ms, 4 request id, 5 user id, 6 key id, 7 hash ttl s,
+--       8 budget cap (-1: no budget), 9 budget id
 -- Returns {code, number}: {1, available after} reserved (or already held); {0, available}
--- insufficient balance; {2, remaining} key cap reached; {-1, 0} balance unknown; {-2, 0} key
--- spend unknown (the caller loads it from the database and retries).
+-- insufficient balance; {2, remaining} key cap reached; {3, remaining} budget exhausted; {-1, 0}
+-- balance unknown; {-2, 0} key spend unknown; {-3, 0} budget spend unknown (the caller loads it
+-- from the database and retries).
 if redis.call('EXISTS', KEYS[3]) == 1 then
   return {1, 0}
 end
@@ -26,13 +29,33 @@ if cap >= 0 then
   if remaining < amount then
     return {2, remaining}
   end
+end
+local budget_cap = tonumber(ARGV[8])
+if budget_cap >= 0 then
+  local spent = redis.call('HGET', KEYS[5], 'spent')
+  if not spent then
+    return {-3, 0}
+  end
+  local remaining = budget_cap - tonumber(spent) - tonumber(redis.call('HGET', KEYS[5], 'held') or '0')
+  if remaining < amount then
+    return {3, remaining}
+  end
+end
+-- Every check passed: hold against all of them.
+if cap >= 0 then
   redis.call('HINCRBY', KEYS[2], 'held', amount)
   redis.call('EXPIRE', KEYS[2], ARGV[7])
+end
+local budget = ''
+if budget_cap >= 0 then
+  redis.call('HINCRBY', KEYS[5], 'held', amount)
+  redis.call('EXPIRE', KEYS[5], ARGV[7])
+  budget = ARGV[9]
 end
 redis.call('HINCRBY', KEYS[1], 'held', amount)
 redis.call('EXPIRE', KEYS[1], ARGV[7])
 local capped = 0
 if cap >= 0 then capped = 1 end
-redis.call('HSET', KEYS[3], 'user', ARGV[5], 'key', ARGV[6], 'amount', amount, 'capped', capped)
+redis.call('HSET', KEYS[3], 'user', ARGV[5], 'key', ARGV[6], 'amount', amount, 'capped', capped, 'budget', budget)
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
 return {1, available - amount}

@@ -1,8 +1,9 @@
 -- Release a hold and fold in the state the database reached after settling it.
--- KEYS: 1 hold hash, 2 expiry zset, 3 user hash, 4 key hash
+-- KEYS: 1 hold hash, 2 expiry zset, 3 user hash, 4 key hash, 5 budget hash
 -- ARGV: 1 request id, 2 hash name prefix ("<prefix>q:"), 3 has balance ('1'/'0'), 4 balance,
---       5 balance version, 6 has key spend ('1'/'0'), 7 key spend, 8 hash ttl s
--- A balance is replaced only by a newer version and key spend only grows, so settlements
+--       5 balance version, 6 has key spend ('1'/'0'), 7 key spend, 8 hash ttl s,
+--       9 has budget spend ('1'/'0'), 10 budget spend
+-- A balance is replaced only by a newer version and key and budget spend only grow, so settlements
 -- applied out of order, twice, or after a reload never move a cached value backwards.
 local user = redis.call('HGET', KEYS[1], 'user')
 if user then
@@ -16,6 +17,10 @@ if user then
     if redis.call('EXISTS', key_hash) == 1 then
       redis.call('HINCRBY', key_hash, 'held', -amount)
     end
+  end
+  local budget = redis.call('HGET', KEYS[1], 'budget')
+  if budget and budget ~= '' and redis.call('EXISTS', ARGV[2] .. 'b:' .. budget) == 1 then
+    redis.call('HINCRBY', ARGV[2] .. 'b:' .. budget, 'held', -amount)
   end
   redis.call('DEL', KEYS[1])
 end
@@ -32,6 +37,13 @@ if ARGV[6] == '1' then
   if (not spent) or tonumber(spent) < tonumber(ARGV[7]) then
     redis.call('HSET', KEYS[4], 'spent', ARGV[7])
     redis.call('EXPIRE', KEYS[4], ARGV[8])
+  end
+end
+if ARGV[9] == '1' then
+  local spent = redis.call('HGET', KEYS[5], 'spent')
+  if (not spent) or tonumber(spent) < tonumber(ARGV[10]) then
+    redis.call('HSET', KEYS[5], 'spent', ARGV[10])
+    redis.call('EXPIRE', KEYS[5], ARGV[8])
   end
 end
 return 1
