@@ -94,8 +94,14 @@ pub async fn relay(store: oblivious_store::Store, settings: RelaySettings<'_>) -
 pub async fn shared_state(redis_url: Option<&str>) -> anyhow::Result<SharedState> {
     match redis_url.filter(|u| !u.is_empty()) {
         None => Ok(SharedState::local()),
-        Some(url) => SharedState::redis(url, PRODUCTION_PREFIX).await.context("cannot connect to Redis (REDIS_URL)"),
+        Some(url) => SharedState::redis(url, &redis_prefix()).await.context("cannot connect to Redis (REDIS_URL)"),
     }
+}
+
+/// What every Redis key of this process starts with: `OBLIVIOUS_REDIS_PREFIX` (a Tenant's fleet
+/// gets `obl:t:<tenant>:` on the platform's Redis), else `obl:`.
+fn redis_prefix() -> String {
+    env("OBLIVIOUS_REDIS_PREFIX").unwrap_or_else(|| PRODUCTION_PREFIX.to_string())
 }
 
 /// Chat streams: in this process, or in Redis streams when `REDIS_URL` is set (so a reader on any
@@ -103,7 +109,7 @@ pub async fn shared_state(redis_url: Option<&str>) -> anyhow::Result<SharedState
 pub async fn chat_bus(redis_url: Option<&str>) -> anyhow::Result<StreamBus> {
     match redis_url.filter(|u| !u.is_empty()) {
         None => Ok(StreamBus::local()),
-        Some(url) => StreamBus::redis(url, PRODUCTION_PREFIX)
+        Some(url) => StreamBus::redis(url, &redis_prefix())
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
             .context("cannot connect to Redis (REDIS_URL) for chat streams"),

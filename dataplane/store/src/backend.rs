@@ -106,16 +106,28 @@ impl Store {
     }
 
     /// Applies the migrations of the active backend (idempotent), then makes sure the request
-    /// log has its monthly partitions (PostgreSQL).
+    /// log has its monthly partitions (PostgreSQL). A PostgreSQL URL whose `search_path` names
+    /// a schema of its own first (a Tenant's `Schema` isolation) gets that schema created and
+    /// migrated, with its own migration history.
     pub async fn migrate(&self) -> StoreResult<()> {
         match &self.backend {
             Backend::Postgres(pool) => {
+                prepare_own_schema(pool).await?;
                 sqlx::migrate!("../../migrations/postgres").run(pool).await?;
                 crate::request_logs::ensure_partitions(pool, crate::now_ms()).await?;
             }
             Backend::Sqlite(pool) => sqlx::migrate!("../../migrations/sqlite").run(pool).await?,
         }
         Ok(())
+    }
+
+    /// The schema tables are created in (PostgreSQL: the first of the search path that exists;
+    /// SQLite: `main`).
+    pub async fn schema(&self) -> StoreResult<String> {
+        Ok(match &self.backend {
+            Backend::Postgres(pool) => sqlx::query_scalar("SELECT current_schema()").fetch_one(pool).await?,
+            Backend::Sqlite(_) => "main".into(),
+        })
     }
 
     /// A cheap round trip, for readiness probes.
@@ -133,5 +145,43 @@ impl Store {
     /// Closes every pooled connection (tests drop their database afterwards).
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await);
+    }
+}
+
+/// For a search path that starts with a schema of its own (`tenant_acme, public`): creates the
+/// schema, and the `vector` extension in `public` first, so the migration's own
+/// `CREATE EXTENSION IF NOT EXISTS` finds it there instead of installing it into the tenant's
+/// schema, where no other tenant (nor the platform) would see its types.
+async fn prepare_own_schema(pool: &PgPool) -> StoreResult<()> {
+    let search_path: String = sqlx::query_scalar("SELECT current_setting('search_path')").fetch_one(pool).await?;
+    let Some(schema) = own_schema(&search_path) else { return Ok(()) };
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(pool).await?;
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public").execute(pool).await?;
+    Ok(())
+}
+
+/// The first schema of `search_path` when it is one of the deployment's own: not `public`, not
+/// `$user`, and a plain identifier (lowercase letters, digits, `_`), so it can be quoted safely.
+fn own_schema(search_path: &str) -> Option<&str> {
+    let first = search_path.split(',').next()?.trim().trim_matches('"');
+    let plain = !first.is_empty()
+        && first.len() <= 63
+        && first.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !first.starts_with("pg_");
+    (plain && first != "public").then_some(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_schema;
+
+    #[test]
+    fn only_a_plain_schema_of_its_own_is_created() {
+        assert_eq!(own_schema("tenant_acme, public"), Some("tenant_acme"));
+        assert_eq!(own_schema("\"tenant_acme\""), Some("tenant_acme"));
+        assert_eq!(own_schema("\"$user\", public"), None);
+        assert_eq!(own_schema("public"), None);
+        assert_eq!(own_schema("pg_catalog"), None);
+        assert_eq!(own_schema("x\"; DROP TABLE users; --"), None);
     }
 }

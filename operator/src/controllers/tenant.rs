@@ -34,7 +34,8 @@ use super::{
 };
 use crate::distribution::TenantLabels;
 use crate::fleet::{
-    self, DATABASE_URL_KEY, FleetMember, INTERNAL_TOKEN_KEY, JWT_SECRET_KEY, TENANT_LABEL, TENANT_SECRET, isolation,
+    self, DATABASE_URL_KEY, FleetMember, INTERNAL_TOKEN_KEY, JWT_SECRET_KEY, REDIS_URL_KEY, TENANT_LABEL,
+    TENANT_SECRET, isolation,
 };
 
 const NAME: &str = "tenant";
@@ -129,7 +130,7 @@ async fn reconcile_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action, Erro
         apply(&policies, &policy).await?;
     }
 
-    let database = tenant_secret(ctx, tenant, &owner, &mut conditions).await?;
+    let TenantSecretRefs { database, redis } = tenant_secret(ctx, tenant, &owner, &mut conditions).await?;
 
     let mut ready = 0;
     let mut desired = 0;
@@ -147,6 +148,7 @@ async fn reconcile_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action, Erro
             requests: spec.fleet.resources.requests.clone(),
             limits: spec.fleet.resources.limits.clone(),
             database: database.clone(),
+            redis,
             object_store: spec.object_store.clone(),
             tracing: ctx.settings.fleet_tracing.clone(),
             owner: owner.clone(),
@@ -194,6 +196,7 @@ async fn reconcile_tenant(tenant: &Tenant, ctx: &Context) -> Result<Action, Erro
     if !rag_without_store {
         files_shared(spec, &mut conditions);
     }
+    limits_shared(&name, redis, &mut conditions);
     conditions.set(
         "DeletionProtected",
         spec.prevent_deletion,
@@ -221,6 +224,23 @@ fn files_shared(spec: &TenantSpec, conditions: &mut Conditions<'_>) {
         ),
     };
     conditions.set("FilesShared", shared, reason, message);
+}
+
+/// `LimitsShared`: whether the fleet's pods share rate limits, quota holds and chat streams
+/// through Redis. A warning only: without it each pod enforces `limit / minReplicas` alone and
+/// a chat stream is followed only on the pod that runs it.
+fn limits_shared(tenant: &str, redis: bool, conditions: &mut Conditions<'_>) {
+    if redis {
+        let prefix = fleet::redis_prefix(tenant);
+        conditions.set("LimitsShared", true, "Redis", format!("the platform's Redis, keys under {prefix}"));
+    } else {
+        conditions.set(
+            "LimitsShared",
+            false,
+            "PodLocal",
+            "the platform Secret has no REDIS_URL: each pod keeps its own rate limits, quota holds and chat streams",
+        );
+    }
 }
 
 async fn write_status(
@@ -254,15 +274,24 @@ async fn write_status(
     Ok(Action::requeue(RESYNC))
 }
 
+/// What the tenant's pods read from Secrets besides their keys.
+struct TenantSecretRefs {
+    /// The Secret and key of `DATABASE_URL`, if any.
+    database: Option<(String, String)>,
+    /// The tenant Secret holds the platform's `REDIS_URL`.
+    redis: bool,
+}
+
 /// Applies the tenant's Secret (its own token signing key and internal token, both kept across
-/// reconciles, and for shared or schema isolation the `DATABASE_URL`) and returns where the
-/// pods' `DATABASE_URL` comes from. Neither key is ever logged, nor put in status or events.
+/// reconciles, for shared or schema isolation the `DATABASE_URL`, and the platform's
+/// `REDIS_URL`) and returns where the pods' `DATABASE_URL` comes from and whether they have Redis.
+/// Neither key is ever logged, nor put in status or events.
 async fn tenant_secret(
     ctx: &Context,
     tenant: &Tenant,
     owner: &k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
     conditions: &mut Conditions<'_>,
-) -> Result<Option<(String, String)>, Error> {
+) -> Result<TenantSecretRefs, Error> {
     let spec = &tenant.spec;
     let name = tenant.name_any();
     let read = |namespace: &str, secret: &str, key: &str| {
@@ -340,8 +369,17 @@ async fn tenant_secret(
             }
         },
     };
+    // Limits, quota holds and chat streams are shared through Redis: the platform's, each
+    // tenant under its own key prefix (`fleet::redis_prefix`).
+    let redis = match read(&ctx.settings.namespace, platform_secret, REDIS_URL_KEY) {
+        Some(url) => {
+            values.insert(REDIS_URL_KEY.to_string(), url);
+            true
+        }
+        None => false,
+    };
     apply(&secrets, &isolation::tenant_secret(&name, spec, values, owner)).await?;
-    Ok(database)
+    Ok(TenantSecretRefs { database, redis })
 }
 
 /// Server-side apply of `object`, returning what the API server now holds.

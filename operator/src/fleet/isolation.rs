@@ -196,11 +196,13 @@ pub fn network_policies(
     [deny, allow]
 }
 
-/// `DATABASE_URL` for `Schema` isolation: the platform URL with the tenant's `search_path`.
+/// `DATABASE_URL` for `Schema` isolation: the platform URL with the tenant's schema first in
+/// the `search_path` (the data plane creates and migrates it at start), then `public` for the
+/// `vector` extension's types.
 pub fn schema_url(platform_url: &str, tenant: &str) -> String {
     let schema = format!("tenant_{}", tenant.replace('-', "_"));
     let separator = if platform_url.contains('?') { '&' } else { '?' };
-    format!("{platform_url}{separator}options=-c%20search_path%3D{schema}")
+    format!("{platform_url}{separator}options=-c%20search_path%3D{schema}%2Cpublic")
 }
 
 /// The tenant's Secret: `values` are its keys (`DATABASE_URL`, `OBLIVIOUS_JWT_SECRET`).

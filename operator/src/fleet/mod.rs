@@ -40,6 +40,14 @@ pub const IN_FLIGHT_METRIC: &str = "oblivious_inflight_requests";
 pub const TENANT_SECRET: &str = "oblivious-secrets";
 /// The key of the connection string.
 pub const DATABASE_URL_KEY: &str = "DATABASE_URL";
+/// The platform Secret's (and the tenant Secret's) key of the shared Redis.
+pub const REDIS_URL_KEY: &str = "REDIS_URL";
+
+/// Every Redis key of a tenant's pods starts with this, so tenants sharing the platform's Redis
+/// never see each other's limits, quota holds or chat streams.
+pub fn redis_prefix(tenant: &str) -> String {
+    format!("obl:t:{tenant}:")
+}
 /// The key of the gateway's token signing secret: per tenant, so one tenant's tokens mean
 /// nothing to another's gateway.
 pub const JWT_SECRET_KEY: &str = "OBLIVIOUS_JWT_SECRET";
@@ -67,6 +75,8 @@ pub struct FleetMember {
     pub limits: BTreeMap<String, String>,
     /// The Secret and key holding `DATABASE_URL` (absent: the pods use their embedded store).
     pub database: Option<(String, String)>,
+    /// The tenant Secret holds `REDIS_URL` (absent: each pod keeps limits and streams alone).
+    pub redis: bool,
     /// Where users' files are kept (gateway, chat and rag only); `None`: each pod's emptyDir.
     pub object_store: Option<ObjectStoreSpec>,
     /// Where the pods export traces; `None`: they export none.

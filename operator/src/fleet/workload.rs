@@ -13,7 +13,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::ObjectMeta;
 use oblivious_crds::DataPlaneService;
 
-use super::{FleetMember, HTTP_PORT, INTERNAL_TOKEN_KEY, JWT_SECRET_KEY, TENANT_SECRET, reads_files, relay_url};
+use super::{
+    FleetMember, HTTP_PORT, INTERNAL_TOKEN_KEY, JWT_SECRET_KEY, REDIS_URL_KEY, TENANT_SECRET, reads_files,
+    redis_prefix, relay_url,
+};
 
 /// Where the pod keeps its last-known-good snapshot: an emptyDir, so a container restart
 /// (not a new pod) boots from it while the operator is down.
@@ -60,6 +63,10 @@ pub fn deployment(member: &FleetMember) -> Deployment {
     }
     if let Some((secret, key)) = &member.database {
         env.push(from_secret("DATABASE_URL", secret, key, false));
+    }
+    if member.redis {
+        env.push(from_secret(REDIS_URL_KEY, TENANT_SECRET, REDIS_URL_KEY, false));
+        env.push(value("OBLIVIOUS_REDIS_PREFIX", &redis_prefix(&member.tenant)));
     }
     if let Some(tracing) = &member.tracing {
         // After OBLIVIOUS_POD_NAME: Kubernetes expands $(VAR) only from variables defined before.

@@ -96,7 +96,10 @@ async fn tenant_creates_namespace_quota_and_fleet_with_owner_references() {
 
     let secret = log.only(&format!("PATCH {ns}/secrets/oblivious-secrets")).body;
     let url = String::from_utf8(base64_decode(secret["data"]["DATABASE_URL"].as_str().unwrap())).unwrap();
-    assert_eq!(url, "postgres://oblivious@db.oblivious-system/oblivious?options=-c%20search_path%3Dtenant_acme");
+    assert_eq!(
+        url,
+        "postgres://oblivious@db.oblivious-system/oblivious?options=-c%20search_path%3Dtenant_acme%2Cpublic"
+    );
     let jwt = base64_decode(secret["data"]["OBLIVIOUS_JWT_SECRET"].as_str().unwrap());
     assert_eq!(jwt.len(), 64, "a tenant signs its tokens with a key of its own");
     let internal = base64_decode(secret["data"]["OBLIVIOUS_INTERNAL_TOKEN"].as_str().unwrap());
@@ -463,4 +466,51 @@ async fn a_tenants_budget_shows_what_its_relays_report_spent_this_month() {
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     assert!(text.contains("tenant_budget_used_ratio{tenant=\"acme\"} 0.925"), "{text}");
+}
+
+#[tokio::test]
+async fn a_fleet_shares_the_platforms_redis_under_its_own_prefix_or_says_it_cannot() {
+    let object = acme(json!({}));
+    let stores = stores(|w| {
+        insert(&mut w.tenants, object.clone());
+        insert(
+            &mut w.secrets,
+            secret(
+                "oblivious-system",
+                "oblivious-secrets",
+                &[
+                    ("DATABASE_URL", "postgres://oblivious@db/oblivious"),
+                    ("REDIS_URL", "redis://redis.oblivious-system:6379"),
+                ],
+            ),
+        );
+    });
+    let (client, log) = fake_api(|_| None);
+    tenant::reconcile(Arc::new(object.clone()), context(client, stores, true, vec![])).await.unwrap();
+    settle().await;
+
+    let secret = log.only("PATCH /api/v1/namespaces/tenant-acme/secrets/oblivious-secrets").body;
+    let url = String::from_utf8(base64_decode(secret["data"]["REDIS_URL"].as_str().unwrap())).unwrap();
+    assert_eq!(url, "redis://redis.oblivious-system:6379");
+    for role in ["relay", "gateway"] {
+        let deployment =
+            log.only(&format!("PATCH /apis/apps/v1/namespaces/tenant-acme/deployments/oblivious-{role}")).body;
+        let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap().clone();
+        let named = |name: &str| env.iter().find(|e| e["name"] == name).cloned().unwrap_or_default();
+        assert_eq!(
+            named("REDIS_URL")["valueFrom"]["secretKeyRef"],
+            json!({"name": "oblivious-secrets", "key": "REDIS_URL", "optional": false})
+        );
+        assert_eq!(named("OBLIVIOUS_REDIS_PREFIX")["value"], "obl:t:acme:", "{role}: its own keys on the shared Redis");
+    }
+    let status = log.only("PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status").body["status"].clone();
+    assert_eq!(condition(&status, "LimitsShared")["reason"], "Redis");
+
+    let log = reconcile_once(object).await;
+    let status = log.only("PATCH /apis/oblivious.dev/v1alpha1/tenants/acme/status").body["status"].clone();
+    let shared = condition(&status, "LimitsShared");
+    assert_eq!((shared["status"].as_str(), shared["reason"].as_str()), (Some("False"), Some("PodLocal")));
+    assert_ne!(condition(&status, "Ready")["reason"], "PodLocal", "a warning, not what blocks Ready");
+    let relay = log.only("PATCH /apis/apps/v1/namespaces/tenant-acme/deployments/oblivious-relay").body;
+    assert!(!relay.to_string().contains("REDIS_URL"));
 }
