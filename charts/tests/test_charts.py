@@ -281,6 +281,7 @@ def test_operator_environment_follows_the_runtime_contract(defaults):
     env = env_of(defaults.get("Deployment", OPERATOR))
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["POD_UID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.uid", "owns the replica's sync report"
     assert env["OBLIVIOUS_LEADER_LEASE"]["value"] == "oblivious-operator"
     assert env["OBLIVIOUS_LOG_FORMAT"]["value"] == "json"
     assert env["RUST_LOG"]["value"] == "info"

@@ -1,5 +1,5 @@
 //! Wiring for `oblivious-operator run`. Settings come from the environment the chart sets:
-//! `POD_NAME`, `POD_NAMESPACE`, `OBLIVIOUS_LEADER_LEASE` (default `oblivious-operator`),
+//! `POD_NAME`, `POD_NAMESPACE`, `POD_UID` (owns this replica's sync report), `OBLIVIOUS_LEADER_LEASE` (default `oblivious-operator`),
 //! `OBLIVIOUS_WATCH_NAMESPACE` (optional: watch one namespace instead of all — for installs
 //! without Tenants, whose namespaces would then not be watched),
 //! `OBLIVIOUS_DATA_PLANE_IMAGE` and `OBLIVIOUS_CONFIG_SERVER` (what Tenant fleets run and dial),
@@ -148,14 +148,8 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
         });
     }
     let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(sync_reports::publish_reports(
-        client.clone(),
-        namespace.clone(),
-        pod_name.clone(),
-        own_pods,
-        own_health,
-        stop.clone(),
-    ));
+    let replica = sync_reports::Replica { name: pod_name.clone(), namespace: namespace.clone(), uid: env("POD_UID") };
+    tokio::spawn(sync_reports::publish_reports(client.clone(), replica, own_pods, own_health, stop.clone()));
     // Health reports arrive every 10 s from every pod; status follows them on this beat (and
     // writes only what changed; see controllers::health).
     {

@@ -6,8 +6,7 @@
 //! travel gzipped (`health.json.gz`); above [`MAX_HEALTH_BYTES`] they are left out, and the
 //! leader misses that replica's pods' health rather than fail the write. A report older than [`REPORT_MAX_AGE`] is
 //! ignored: its replica is gone, and its pods have reconnected elsewhere (or are gone too).
-//! Writing its own report is the one write a follower makes; it is not a child object of any
-//! resource.
+//! Writing its own report is the one write a follower makes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,6 +14,7 @@ use std::time::Duration;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::{Api, Client};
@@ -34,8 +34,30 @@ const UPDATED_KEY: &str = "updatedAt";
 /// Largest gzipped health list a report carries (a ConfigMap holds at most 1 MiB in all).
 pub const MAX_HEALTH_BYTES: usize = 768 * 1024;
 
+/// Who writes a report: the replica's pod name, namespace and (when known) UID, which makes the
+/// Pod the report's owner.
+pub struct Replica {
+    pub name: String,
+    pub namespace: String,
+    pub uid: Option<String>,
+}
+
+impl Replica {
+    /// The owner reference of its report: the Pod, without `blockOwnerDeletion` (which would need
+    /// delete rights on pods).
+    fn owner(&self) -> Option<OwnerReference> {
+        Some(OwnerReference {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            name: self.name.clone(),
+            uid: self.uid.clone()?,
+            ..OwnerReference::default()
+        })
+    }
+}
+
 /// The report of `replica` listing `pods` and their `health`, written at `now`.
-pub fn report(replica: &str, namespace: &str, pods: &[PodView], health: &[PodHealth], now: Timestamp) -> ConfigMap {
+pub fn report(replica: &Replica, pods: &[PodView], health: &[PodHealth], now: Timestamp) -> ConfigMap {
     let health = gzip_json(health).filter(|bytes| {
         let fits = bytes.len() <= MAX_HEALTH_BYTES;
         if !fits {
@@ -45,12 +67,13 @@ pub fn report(replica: &str, namespace: &str, pods: &[PodView], health: &[PodHea
     });
     ConfigMap {
         metadata: ObjectMeta {
-            name: Some(report_name(replica)),
-            namespace: Some(namespace.into()),
+            name: Some(report_name(&replica.name)),
+            namespace: Some(replica.namespace.clone()),
             labels: Some(BTreeMap::from([
-                (SYNC_REPORT_LABEL.to_string(), replica.to_string()),
+                (SYNC_REPORT_LABEL.to_string(), replica.name.clone()),
                 ("app.kubernetes.io/managed-by".to_string(), FIELD_MANAGER.to_string()),
             ])),
+            owner_references: replica.owner().map(|owner| vec![owner]),
             ..ObjectMeta::default()
         },
         data: Some(BTreeMap::from([
@@ -130,20 +153,19 @@ fn others_fresh<'a>(
 /// Rewrites this replica's report every [`REPORT_EVERY`] until `stop`.
 pub async fn publish_reports(
     client: Client,
-    namespace: String,
-    replica: String,
+    replica: Replica,
     pods: impl Fn() -> Vec<PodView> + Send + 'static,
     health: impl Fn() -> Vec<PodHealth> + Send + 'static,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
+    let api: Api<ConfigMap> = Api::namespaced(client, &replica.namespace);
     let params = PatchParams::apply(FIELD_MANAGER).force();
     loop {
-        let mut object = serde_json::to_value(report(&replica, &namespace, &pods(), &health(), Timestamp::now()))
-            .unwrap_or_default();
+        let mut object =
+            serde_json::to_value(report(&replica, &pods(), &health(), Timestamp::now())).unwrap_or_default();
         object["apiVersion"] = "v1".into();
         object["kind"] = "ConfigMap".into();
-        if let Err(error) = api.patch(&report_name(&replica), &params, &Patch::Apply(&object)).await {
+        if let Err(error) = api.patch(&report_name(&replica.name), &params, &Patch::Apply(&object)).await {
             tracing::warn!(%error, "cannot write this replica's sync report; the leader's status misses its pods");
         }
         tokio::select! {
@@ -167,9 +189,9 @@ mod tests {
     #[test]
     fn the_leader_counts_the_other_replicas_pods_once_and_ignores_stale_reports() {
         let now: Timestamp = "2026-01-01T00:01:00Z".parse().unwrap();
-        let follower = report("operator-1", "ns", &[pod("t", "a", "v2"), pod("t", "b", "v1")], &[], now);
-        let gone = report("operator-2", "ns", &[pod("t", "z", "v1")], &[], "2026-01-01T00:00:00Z".parse().unwrap());
-        let mine_stale = report("operator-0", "ns", &[pod("t", "old", "v0")], &[], now);
+        let follower = report(&replica("operator-1"), &[pod("t", "a", "v2"), pod("t", "b", "v1")], &[], now);
+        let gone = report(&replica("operator-2"), &[pod("t", "z", "v1")], &[], "2026-01-01T00:00:00Z".parse().unwrap());
+        let mine_stale = report(&replica("operator-0"), &[pod("t", "old", "v0")], &[], now);
         let merged = merge(
             vec![pod("t", "b", "v2"), pod("t", "c", "v2")],
             &[Arc::new(follower), Arc::new(gone), Arc::new(mine_stale)],
@@ -178,6 +200,24 @@ mod tests {
         );
         let seen: Vec<(&str, &str)> = merged.iter().map(|p| (p.pod.as_str(), p.running_version.as_str())).collect();
         assert_eq!(seen, [("a", "v2"), ("b", "v2"), ("c", "v2")], "own view wins; stale and own reports are skipped");
+    }
+
+    fn replica(name: &str) -> Replica {
+        Replica { name: name.into(), namespace: "ns".into(), uid: Some(format!("uid-{name}")) }
+    }
+
+    #[test]
+    fn a_report_is_owned_by_its_replicas_pod_when_the_uid_is_known() {
+        let now: Timestamp = "2026-01-01T00:01:00Z".parse().unwrap();
+        let owned = report(&replica("operator-1"), &[], &[], now);
+        let owner = &owned.metadata.owner_references.unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+            ("Pod", "operator-1", "uid-operator-1")
+        );
+        assert_eq!(owner.block_owner_deletion, None, "no delete rights on pods needed");
+        let unowned = report(&Replica { uid: None, ..replica("operator-1") }, &[], &[], now);
+        assert!(unowned.metadata.owner_references.is_none());
     }
 
     fn health(pod: &str, received_at_ms: i64, requests: u64) -> PodHealth {
@@ -198,9 +238,10 @@ mod tests {
     fn health_travels_gzipped_and_the_newest_report_of_a_pod_wins() {
         let now: Timestamp = "2026-01-01T00:01:00Z".parse().unwrap();
         let ms = now.as_millisecond();
-        let follower = report("operator-1", "ns", &[], &[health("a", ms - 1_000, 7), health("b", ms - 9_000, 1)], now);
+        let follower =
+            report(&replica("operator-1"), &[], &[health("a", ms - 1_000, 7), health("b", ms - 9_000, 1)], now);
         assert!(follower.data.as_ref().unwrap().get(HEALTH_KEY).is_none(), "binary, not text");
-        let gone = report("operator-2", "ns", &[], &[health("z", ms, 1)], "2026-01-01T00:00:00Z".parse().unwrap());
+        let gone = report(&replica("operator-2"), &[], &[health("z", ms, 1)], "2026-01-01T00:00:00Z".parse().unwrap());
         let merged =
             merge_health(vec![health("b", ms - 2_000, 5)], &[Arc::new(follower), Arc::new(gone)], "operator-0", now);
         let seen: Vec<(&str, u64)> = merged.iter().map(|p| (p.pod.as_str(), p.served.requests)).collect();
