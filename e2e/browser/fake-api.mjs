@@ -509,7 +509,15 @@ route('POST', '/api/v1/admin/redeem-codes', admin(async (req, res) => {
   });
   send(res, 201, { data: minted.map((c) => ({ ...c, amount: decimal(c.amount) })) });
 }));
-route('GET', '/api/v1/admin/logs', admin((req, res) => send(res, 200, { data: db.logs.slice(0, 100) })));
+route('GET', '/api/v1/admin/logs', admin((req, res) => {
+  // Like the server: `user` is a name, an email or an id; each row names its user.
+  const wanted = new URL(req.url, 'http://fake').searchParams.get('user');
+  const owner = wanted ? db.users.find((u) => u.username === wanted || u.email === wanted || u.id === wanted) : null;
+  const rows = db.logs
+    .filter((log) => !wanted || log.user_id === owner?.id)
+    .map((log) => ({ ...log, username: db.users.find((u) => u.id === log.user_id)?.username ?? null }));
+  send(res, 200, { data: rows.slice(0, 100) });
+}));
 route('GET', '/api/v1/admin/stats', admin((req, res) => {
   const groupBy = new URL(req.url, 'http://x').searchParams.get('group_by') ?? 'day';
   const buckets = new Map();

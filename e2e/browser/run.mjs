@@ -2,11 +2,13 @@
 // in, chat with streaming, stop, regenerate, edit-and-branch, switch branches, reload and find
 // the history, close the page mid-answer and come back to the finished reply, agents, keys,
 // admin pages, language and theme, the phone layout, knowledge bases with sourced replies and
-// composer attachments. Screenshots go to screenshots/. Every wait is for a condition (a
-// selector, a text, an attribute), never a fixed sleep.
+// composer attachments, keyboard use and focus, and an axe-core accessibility scan.
+// Screenshots go to screenshots/. Every wait is for a condition (a selector, a text, an
+// attribute, the focused element), never a fixed sleep.
 // Exits non-zero when any step fails.
 
 import { randomBytes } from 'node:crypto';
+import { axeViolations, describeViolations, failingViolations, waitForFocus } from './a11y.mjs';
 import { api, assert, launchBrowser, log, screenshot, startTarget, Steps, StopRun } from './lib.mjs';
 
 const FAST_MODEL = process.env.OBLIVIOUS_FAST_MODEL ?? 'gpt-4o-mini';
@@ -16,6 +18,8 @@ const SLOW_WORDS = { 'browser-slow': 60, 'gpt-4o-mini-slow': 30 };
 const REASONING_MODEL = process.env.OBLIVIOUS_REASONING_MODEL ?? 'browser-reasoning';
 const TIMEOUT = Number(process.env.OBLIVIOUS_E2E_TIMEOUT_MS ?? 20_000);
 const LONG = 60_000;
+const DESKTOP = { width: 1366, height: 860 };
+const PHONE = { width: 390, height: 844 };
 
 const suffix = randomBytes(4).toString('hex');
 const USER = { username: `browser-${suffix}`, email: `browser-${suffix}@example.test`, password: `Browser-pass-${suffix}!` };
@@ -396,6 +400,86 @@ try {
     await page.waitForSelector(`${MESSAGES}[data-role="user"]`);
   }, { independent: true });
 
+  await steps.run('keyboard', 'keyboard and focus: the skip link is the first Tab stop, New chat focuses the message box, arrows and Enter open a search result in another chat', async () => {
+    // A conversation loaded afresh leaves focus alone: the first Tab reaches the skip link, which
+    // shows on screen, and Enter on it puts focus in the message box.
+    await page.goto(chatUrl);
+    await page.waitForSelector(byTestId('chat-view'));
+    await waitLast('assistant', 'shown', (m) => Boolean(m.status));
+    await page.waitForSelector(`${byTestId('composer-input')}:enabled`);
+    await page.keyboard.press('Tab');
+    await waitForFocus(page, 'skip-link');
+    const link = await page.locator(byTestId('skip-link')).boundingBox();
+    assert(link && link.x >= 0 && link.y >= 0 && link.width > 0, `the focused skip link is not on screen: ${JSON.stringify(link)}`);
+    await page.keyboard.press('Enter');
+    await waitForFocus(page, 'composer-input');
+
+    // New chat from the keyboard: the dialog focuses the blank assistant, Enter starts the chat,
+    // and focus lands in its message box (not on the page body).
+    const sessionInUrl = () => new URL(page.url()).pathname.split('/')[2];
+    const token = `kbd-${suffix}`;
+    const newChatWithMessage = async (text) => {
+      const before = sessionInUrl();
+      await page.focus(byTestId('new-session'));
+      await page.keyboard.press('Enter');
+      await waitForFocus(page, 'agent-option-blank');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction((old) => location.pathname.split('/')[2] !== old, before);
+      await waitForFocus(page, 'composer-input');
+      const session = sessionInUrl();
+      await pickModel(FAST_MODEL);
+      await sendMessage(text);
+      await waitLast('assistant', 'complete', (m) => m.status === 'complete', LONG);
+      return session;
+    };
+    const first = await newChatWithMessage(`${token} in the first chat`);
+    const second = await newChatWithMessage(`${token} in the second chat`);
+
+    // Ctrl+K, type, then the arrows: the search box keeps focus and names the active result
+    // (aria-activedescendant); the query is marked in it. Newest first, so the first chat's
+    // results come after the second's.
+    await page.keyboard.press('Control+k');
+    await waitForFocus(page, 'search-input');
+    await page.keyboard.type(token);
+    await page.waitForFunction(
+      ([a, b]) => {
+        const sessions = [...document.querySelectorAll('[data-testid="search-result"]')].map((r) => r.dataset.sessionId);
+        return sessions.includes(a) && sessions.includes(b);
+      },
+      [first, second],
+    );
+    const activeResult = () =>
+      page.evaluate(() => {
+        const option = document.querySelector('[data-testid="search-result"][aria-selected="true"]');
+        return {
+          id: option?.id ?? null,
+          descendant: document.querySelector('[data-testid="search-input"]')?.getAttribute('aria-activedescendant') ?? null,
+          session: option?.dataset.sessionId ?? null,
+          topic: option?.dataset.topicId ?? null,
+          message: option?.dataset.messageId ?? null,
+          marks: [...(option?.querySelectorAll('mark') ?? [])].map((m) => m.textContent),
+        };
+      });
+    let active = await activeResult();
+    assert(active.session === second, `the first result is not the newest (the second chat): ${JSON.stringify(active)}`);
+    const count = await page.locator(byTestId('search-result')).count();
+    for (let moves = 0; moves < count && active.session !== first; moves++) {
+      await page.keyboard.press('ArrowDown');
+      await page.waitForFunction((before) => document.querySelector('[data-testid="search-result"][aria-selected="true"]')?.id !== before, active.id);
+      active = await activeResult();
+    }
+    assert(active.session === first, `ArrowDown never reached the first chat's result: ${JSON.stringify(active)}`);
+    assert(active.id && active.descendant === active.id, `the search box does not name the active result: ${JSON.stringify(active)}`);
+    assert(active.marks.length > 0 && active.marks.every((m) => m.toLowerCase() === token.toLowerCase()), `the query is not marked in the result: ${JSON.stringify(active.marks)}`);
+    await waitForFocus(page, 'search-input');
+
+    // Enter opens it: the first chat at that message, with focus in its message box.
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((path) => location.pathname === path, `/chat/${active.session}/${active.topic}`);
+    await page.waitForSelector(`${MESSAGES}[data-id="${active.message}"]`);
+    await waitForFocus(page, 'composer-input');
+  }, { independent: true });
+
   await steps.run('agents', 'create an agent, start a chat from it and see its opening message', async () => {
     await page.click(byTestId('nav-agents'));
     await page.waitForSelector(byTestId('agents-page'));
@@ -455,6 +539,12 @@ try {
     await screenshot(page, 'admin-stats');
     await page.click(byTestId('admin-tab-logs'));
     await page.waitForSelector(byTestId('log-row'));
+    // Filtered by the user's name, every row names that user.
+    await page.fill(byTestId('logs-user-filter'), USER.username);
+    await page.waitForFunction((name) => {
+      const users = [...document.querySelectorAll('[data-testid="log-user"]')].map((cell) => cell.textContent);
+      return users.length > 0 && users.every((user) => user === name);
+    }, USER.username);
     await page.click(byTestId('admin-tab-channels'));
     await page.waitForSelector(byTestId('channel-row'));
   }, { independent: true });
@@ -481,8 +571,8 @@ try {
     await page.waitForFunction((t) => document.documentElement.dataset.theme === t, theme);
   }, { independent: true });
 
-  await steps.run('mobile', 'phone-sized screen: one pane at a time with a back button', async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
+  await steps.run('mobile', 'phone-sized screen: one pane at a time with a back button, an uncut header and model list, sign-out on the Account page', async () => {
+    await page.setViewportSize(PHONE);
     await page.goto(at('/chat'));
     await page.waitForSelector(byTestId('session-rail'));
     assert((await page.locator(byTestId('chat-view')).count()) === 0, 'the conversation shows beside the session list on a phone');
@@ -495,11 +585,96 @@ try {
     await page.waitForSelector(byTestId('chat-back'));
     await waitLast('assistant', 'shown', (m) => Boolean(m.status));
     await screenshot(page, 'mobile');
+    // The header has room for the chat's title and the model's name: the title has a row of its
+    // own (it shared one with the model and four buttons, and both were cut with "…"), and the
+    // model's name is not cut.
+    const header = await page.evaluate(() => {
+      const box = (id) => document.querySelector(`[data-testid="${id}"]`);
+      const [title, model] = [box('chat-title'), box('model-current')];
+      const row = title.closest('header').clientWidth;
+      return {
+        title: { text: title.textContent, cut: title.scrollWidth > title.clientWidth, width: title.clientWidth, row },
+        model: { text: model.textContent, cut: model.scrollWidth > model.clientWidth },
+      };
+    });
+    assert(!header.model.cut, `the phone header cuts the model's name: ${JSON.stringify(header.model)}`);
+    assert(header.title.width >= 0.75 * header.title.row, `the chat's title has no row of its own in the phone header: ${JSON.stringify(header.title)}`);
+    // The model list opens inside the screen.
+    await page.click(byTestId('model-picker'));
+    const list = await page.locator(byTestId('model-popover')).boundingBox();
+    assert(list && list.x >= 0 && list.x + list.width <= PHONE.width, `the model list leaves the screen: ${JSON.stringify(list)}`);
+    await screenshot(page, 'mobile-models');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector(byTestId('model-popover'), { state: 'detached' });
     await page.click(byTestId('show-topics'));
     await page.waitForSelector(byTestId('topic-list'));
     await page.click(byTestId('topics-back'));
     await page.click(byTestId('chat-back'));
     await page.waitForSelector(byTestId('session-rail'));
+    // The bottom bar holds the pages only; theme, language and sign-out are on the Account page.
+    for (const id of ['logout', 'language-switch', 'theme-toggle']) {
+      assert((await page.locator(`nav ${byTestId(id)}`).count()) === 0, `the phone's bottom bar still has ${id}`);
+    }
+    await page.click(byTestId('nav-account'));
+    await page.waitForSelector(`${byTestId('account-device')} ${byTestId('logout')}`);
+    await page.waitForSelector(`${byTestId('account-device')} ${byTestId('language-switch')}`);
+  }, { independent: true });
+
+  await steps.run('axe', 'axe-core finds no serious or critical WCAG 2.2 AA violation on the chat (with search results and the model list open), agents, keys, account and admin pages, and the phone layout', async () => {
+    const problems = [];
+    const scan = async (name) => {
+      const { failing, other } = failingViolations(await axeViolations(page));
+      if (other.length) log(`axe, ${name} (minor and moderate, not failing):\n${describeViolations(other)}`);
+      if (failing.length) problems.push(`${name}:\n${describeViolations(failing)}`);
+    };
+    const visit = async (path, readyTestId) => {
+      await page.goto(at(path));
+      await page.waitForSelector(byTestId(readyTestId));
+    };
+    const openConversation = async () => {
+      await page.goto(chatUrl);
+      await page.waitForSelector(byTestId('chat-view'));
+      await waitLast('assistant', 'shown', (m) => Boolean(m.status) && m.status !== 'streaming');
+    };
+
+    await page.setViewportSize(DESKTOP);
+    await openConversation();
+    await scan('chat');
+    await page.keyboard.press('Control+k');
+    await page.fill(byTestId('search-input'), suffix);
+    await page.waitForSelector(byTestId('search-result'));
+    await scan('chat, search results');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector(byTestId('search-dialog'), { state: 'detached' });
+    await page.click(byTestId('model-picker'));
+    await page.waitForSelector(byTestId('model-option'));
+    await scan('chat, model list');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector(byTestId('model-popover'), { state: 'detached' });
+    await visit('/agents', 'agent-card');
+    await scan('agents');
+    await visit('/keys', 'keys-page');
+    await scan('keys');
+    await visit('/account', 'account-balance');
+    await scan('account');
+    await visit('/admin/users', 'user-row');
+    await scan('admin users');
+    await visit('/admin/logs', 'log-row');
+    await scan('admin logs');
+
+    await page.setViewportSize(PHONE);
+    await openConversation();
+    await scan('phone chat');
+    await page.click(byTestId('model-picker'));
+    await page.waitForSelector(byTestId('model-option'));
+    await scan('phone chat, model list');
+    await page.keyboard.press('Escape');
+    await visit('/chat', 'session-item');
+    await scan('phone chat list');
+    await visit('/account', 'account-device');
+    await scan('phone account');
+    await page.setViewportSize(DESKTOP);
+    assert(problems.length === 0, `accessibility violations (serious or critical):\n${problems.join('\n')}`);
   }, { independent: true });
 } catch (error) {
   if (!(error instanceof StopRun)) {

@@ -333,6 +333,21 @@ async fn balances_redemptions_and_billing_keep_the_ledger_equal_to_the_balance(a
     let (_, usage) = api.get("/api/v1/user/usage", Some(&user)).await;
     assert_eq!(usage["data"][0]["model"], "m");
     assert_eq!(usage["data"][0]["requests"], 1);
+
+    // Administrators find the request by the user's name and see who made it.
+    let (status, logs) = api.get("/api/v1/admin/logs?user=payer", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = logs["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{logs}");
+    assert_eq!((rows[0]["username"].as_str(), rows[0]["user_id"].as_str()), (Some("payer"), Some(user_id.as_str())));
+    let (_, by_email) = api.get("/api/v1/admin/logs?user=payer@example.com", Some(&admin)).await;
+    assert_eq!(by_email["data"].as_array().unwrap().len(), 1);
+    let (_, by_id) = api.get(&format!("/api/v1/admin/logs?user={user_id}"), Some(&admin)).await;
+    assert_eq!(by_id["data"].as_array().unwrap().len(), 1);
+    let (_, nobody) = api.get("/api/v1/admin/logs?user=nobody", Some(&admin)).await;
+    assert_eq!(nobody["data"], json!([]), "an unknown name matches nothing, not everything");
+    let (_, root) = api.get("/api/v1/admin/logs?user=root", Some(&admin)).await;
+    assert_eq!(root["data"], json!([]));
 }
 
 async fn bad_input_is_refused_naming_the_field_and_no_secret_is_echoed(api: Api) {

@@ -15,6 +15,8 @@ export interface LogFilter {
   limit?: number;
   model?: string;
   user_id?: string;
+  /** A username, an email or a user id. */
+  user?: string;
   key_id?: string;
   /** A lane tag, or `baseline` for requests outside every lane. */
   lane?: string;

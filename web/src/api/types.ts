@@ -283,6 +283,8 @@ export interface RequestLog {
   created_at: number;
   key_id: string | null;
   user_id: string | null;
+  /** The user's name (admin listing only). */
+  username?: string | null;
   key_prefix: string;
   ingress: string;
   endpoint: string;

@@ -1,16 +1,21 @@
 // The slim navigation bar on the far left (LobeChat's side nav): chat, agents, knowledge, keys, account,
 // admin for administrators; theme, language and sign-out at the bottom. On a phone it becomes
-// a bottom bar.
+// a bottom bar of the pages alone: theme, language and sign-out move to the Account page, where
+// signing out is not one slip of the thumb from the language switch.
+// Before it all, the skip link: the first Tab stop.
 
 import { useEffect } from 'react';
-import { NavLink, Outlet, useNavigate } from 'react-router-dom';
+import { NavLink, Outlet } from 'react-router-dom';
 import { useT } from '../i18n';
 import { onReplySettled } from '../chat/streamAttach';
-import { authStore, isAdmin, logout, refreshQuota } from '../state/auth';
+import { authStore, isAdmin, refreshQuota } from '../state/auth';
 import { useStore } from '../state/store';
 import { formatMoney } from '../lib/format';
+import { PHONE_QUERY, useMediaQuery } from '../lib/useMediaQuery';
 import { Icon, type IconName } from './Icon';
 import { LanguageSwitch, ThemeToggle } from './PrefsControls';
+import { useSignOut } from './SignOut';
+import { MAIN_ID, SkipLink } from './SkipLink';
 import type { MessageKey } from '../i18n';
 
 function NavItem({ to, icon, label, testId }: { to: string; icon: IconName; label: MessageKey; testId: string }) {
@@ -30,7 +35,8 @@ function NavItem({ to, icon, label, testId }: { to: string; icon: IconName; labe
 
 export function AppShell() {
   const t = useT();
-  const navigate = useNavigate();
+  const signOut = useSignOut();
+  const phone = useMediaQuery(PHONE_QUERY);
   const user = useStore(authStore, (s) => s.user);
   const quota = useStore(authStore, (s) => s.quota);
 
@@ -38,6 +44,7 @@ export function AppShell() {
 
   return (
     <div className="shell">
+      <SkipLink />
       <nav className="side-nav" aria-label={t('nav.main')}>
         <NavLink to="/account" className="side-nav__me" aria-label={t('nav.account')} title={user?.username}>
           <span className="avatar avatar--user" aria-hidden="true">
@@ -54,23 +61,24 @@ export function AppShell() {
         <NavLink to="/account" className="side-nav__balance" data-testid="balance" title={t('account.balance')}>
           {formatMoney(quota?.balance, quota?.currency)}
         </NavLink>
-        <ThemeToggle />
-        <LanguageSwitch />
-        <button
-          type="button"
-          className="icon-button"
-          aria-label={t('auth.logout')}
-          title={t('auth.logout')}
-          data-testid="logout"
-          onClick={async () => {
-            await logout();
-            navigate('/login', { replace: true });
-          }}
-        >
-          <Icon name="logout" />
-        </button>
+        {phone ? null : (
+          <>
+            <ThemeToggle />
+            <LanguageSwitch />
+            <button
+              type="button"
+              className="icon-button side-nav__logout"
+              aria-label={t('auth.logout')}
+              title={t('auth.logout')}
+              data-testid="logout"
+              onClick={() => void signOut()}
+            >
+              <Icon name="logout" />
+            </button>
+          </>
+        )}
       </nav>
-      <main className="shell__main">
+      <main className="shell__main" id={MAIN_ID}>
         <Outlet />
       </main>
     </div>

@@ -1,16 +1,44 @@
-// The user's account: balance and redemption, usage of the last 30 days, profile and password.
+// The user's account: balance and redemption, usage of the last 30 days, profile and password;
+// on a phone also theme, language and sign-out (the bottom bar has room for the pages only).
 
 import { useEffect, useState, type FormEvent } from 'react';
 import { accountApi } from '../api/account';
 import type { UsageRow } from '../api/types';
+import { Icon } from '../components/Icon';
+import { LanguageSwitch, ThemeToggle } from '../components/PrefsControls';
+import { useSignOut } from '../components/SignOut';
 import { useT } from '../i18n';
 import { formatMoney, formatTokens } from '../lib/format';
+import { PHONE_QUERY, useMediaQuery } from '../lib/useMediaQuery';
 import { authStore, refreshProfile, refreshQuota } from '../state/auth';
 import { useStore } from '../state/store';
 import { toast, toastError } from '../state/toasts';
 
+/** Theme, language and sign-out, which the side nav holds on a wider screen. */
+function DeviceCard() {
+  const t = useT();
+  const signOut = useSignOut();
+  return (
+    <section className="card device-card" data-testid="account-device">
+      <h2>{t('account.device')}</h2>
+      <div className="device-card__row">
+        <span>{t('prefs.theme')}</span>
+        <ThemeToggle />
+      </div>
+      <div className="device-card__row">
+        <span>{t('prefs.languageLabel')}</span>
+        <LanguageSwitch />
+      </div>
+      <button type="button" className="button button--block device-card__logout" onClick={() => void signOut()} data-testid="logout">
+        <Icon name="logout" /> {t('auth.logout')}
+      </button>
+    </section>
+  );
+}
+
 export default function AccountPage() {
   const t = useT();
+  const phone = useMediaQuery(PHONE_QUERY);
   const user = useStore(authStore, (s) => s.user);
   const quota = useStore(authStore, (s) => s.quota);
   const [code, setCode] = useState('');
@@ -138,6 +166,7 @@ export default function AccountPage() {
           {t('common.save')}
         </button>
       </form>
+      {phone ? <DeviceCard /> : null}
     </div>
   );
 }

@@ -1,6 +1,8 @@
 //! `/api/v1/admin/*`: users, balances, redemption codes, request logs, statistics and channel
 //! health, for administrators (an admin user's token or an admin API key).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -191,6 +193,8 @@ pub struct LogQuery {
     limit: Option<i64>,
     key_id: Option<Uuid>,
     user_id: Option<Uuid>,
+    /// A username, an email or a user id; a name nobody has matches no request.
+    user: Option<String>,
     model: Option<String>,
     /// A lane tag, or `baseline` for requests outside every lane.
     lane: Option<String>,
@@ -202,16 +206,44 @@ pub async fn logs(
     _admin: AdminIdentity,
     Query(query): Query<LogQuery>,
 ) -> ApiResult<Response> {
+    let store = gateway.store();
+    let named = query.user.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let user_id = match named {
+        None => query.user_id,
+        Some(text) => match Uuid::parse_str(text) {
+            Ok(id) => Some(id),
+            Err(_) => match store.find_user_for_login(text).await? {
+                Some((user, _)) => Some(user.id),
+                None => return Ok(Json(json!({"data": []})).into_response()),
+            },
+        },
+    };
     let filter = RequestLogFilter {
         limit: query.limit.unwrap_or(100),
         key_id: query.key_id,
-        user_id: query.user_id,
+        user_id,
         model: query.model.filter(|m| !m.is_empty()),
         lane: query.lane.filter(|l| !l.is_empty()),
         before: query.before,
     };
-    let rows = gateway.store().list_request_logs(&filter).await?;
-    Ok(Json(json!({"data": rows})).into_response())
+    let rows = store.list_request_logs(&filter).await?;
+    // Each row names its user; a page holds few distinct users, each looked up once.
+    let mut names: HashMap<Uuid, Option<String>> = HashMap::new();
+    for id in rows.iter().filter_map(|row| row.user_id) {
+        if let Entry::Vacant(slot) = names.entry(id) {
+            slot.insert(store.get_user(id).await?.map(|user| user.username));
+        }
+    }
+    let data: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            let mut value = json!(row);
+            let username = row.user_id.and_then(|id| names.get(&id).cloned().flatten());
+            value["username"] = json!(username);
+            value
+        })
+        .collect();
+    Ok(Json(json!({"data": data})).into_response())
 }
 
 #[derive(Deserialize)]

@@ -3,7 +3,7 @@
 // being generated; files dropped anywhere on the conversation are attached to the next message.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { useNavigate, useSearchParams } from 'react-router-dom';
+import { useNavigate, useNavigationType, useSearchParams } from 'react-router-dom';
 import { chatApi } from '../../api/chat';
 import { ApiError } from '../../api/http';
 import type { Message, Session } from '../../api/types';
@@ -99,9 +99,21 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
     return () => document.removeEventListener('visibilitychange', onVisible);
   }, [session.id, topicId]);
 
+  // Opening a chat or topic (New chat, the chat list, a search result: a PUSH navigation) puts
+  // focus in the message box, once it takes input: it is disabled while the chat's topics load,
+  // and focusing it then would leave focus on the page body. A page load (POP) or a redirect
+  // (REPLACE) leaves focus alone: a screen reader starts at the top, the first Tab reaches the
+  // skip link.
+  const navigationType = useNavigationType();
+  const focusPending = useRef(false);
   useEffect(() => {
+    focusPending.current = navigationType === 'PUSH';
+  }, [session.id, topicId, navigationType]);
+  useEffect(() => {
+    if (!focusPending.current || resolving) return;
+    focusPending.current = false;
     composer.current?.focus();
-  }, [session.id, topicId]);
+  }, [session.id, topicId, resolving]);
 
   // A search result link (?m=<message id>): scroll to it once it is loaded, then drop the param.
   const target = params.get('m');

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { filesApi } from '../../api/files';
 import { ApiError, type UploadOptions } from '../../api/http';
 import type { FileInfo } from '../../api/types';
-import { Composer, isSendKey, pastedFiles, type ComposerHandle } from './Composer';
+import { Composer, pastedFiles, type ComposerHandle } from './Composer';
 
 afterEach(cleanup);
 
@@ -28,20 +28,6 @@ const info = (id: string, file: File): FileInfo => ({
   created_at: 1,
   url: `/api/v1/files/${id}/content?x`,
   url_expires_at: 9e9,
-});
-
-describe('isSendKey', () => {
-  const key = (extra: Partial<Parameters<typeof isSendKey>[0]>) =>
-    isSendKey({ key: 'Enter', shiftKey: false, altKey: false, ctrlKey: false, metaKey: false, ...extra });
-  it('sends on plain Enter only', () => {
-    expect(key({})).toBe(true);
-    expect(key({ shiftKey: true })).toBe(false);
-    expect(key({ key: 'a' })).toBe(false);
-  });
-  it('never sends while an input method is composing', () => {
-    expect(key({ isComposing: true })).toBe(false);
-    expect(key({ keyCode: 229 })).toBe(false);
-  });
 });
 
 describe('Composer', () => {

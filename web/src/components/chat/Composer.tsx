@@ -1,18 +1,23 @@
 // The message box. Enter sends, Shift+Enter is a newline, and Enter while an IME is composing
-// (Chinese, Japanese input) confirms the composition instead of sending. While a reply streams
-// the send button becomes a stop button (Esc does the same, handled by the chat view).
+// (Chinese, Japanese input) confirms the composition instead of sending (lib/keys.ts, shared
+// with the edit box). While a reply streams the send button becomes a stop button (Esc does the
+// same, handled by the chat view).
 // Files (the paperclip, a drop, or images pasted from the clipboard) upload at once and ride
 // along as chips; a message waits for its uploads before it can be sent.
 
 import { forwardRef, useImperativeHandle, useLayoutEffect, useRef, useState, type ClipboardEvent, type KeyboardEvent } from 'react';
 import { readyAttachmentIds, uploadsPending } from '../../chat/uploads';
 import { useT } from '../../i18n';
+import { isSendKey, keyPress } from '../../lib/keys';
 import { useFileDrop } from '../../lib/useFileDrop';
 import { toast } from '../../state/toasts';
 import { HiddenFileInput } from '../HiddenFileInput';
 import { Icon } from '../Icon';
 import { AttachmentChips } from './AttachmentChips';
 import { useAttachments } from './useAttachments';
+
+/** The message box's id: the skip link ("Skip to conversation") moves focus to it. */
+export const COMPOSER_INPUT_ID = 'composer-input';
 
 export interface ComposerHandle {
   focus(): void;
@@ -37,14 +42,6 @@ export function pastedFiles(data: Pick<DataTransfer, 'items'> | null): File[] {
     if (file) files.push(file);
   }
   return files;
-}
-
-/** Whether this key press should send: plain Enter, not during IME composition. */
-export function isSendKey(event: Pick<KeyboardEvent, 'key' | 'shiftKey' | 'altKey' | 'ctrlKey' | 'metaKey'> & { isComposing?: boolean; keyCode?: number }): boolean {
-  if (event.key !== 'Enter' || event.shiftKey || event.altKey) return false;
-  // keyCode 229 is what browsers report for keys that an IME is processing.
-  if (event.isComposing || event.keyCode === 229) return false;
-  return true;
 }
 
 export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Composer(
@@ -94,7 +91,7 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
   };
 
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (isSendKey({ ...event, isComposing: event.nativeEvent.isComposing, keyCode: event.keyCode })) {
+    if (isSendKey(keyPress(event))) {
       event.preventDefault();
       void submit();
     }
@@ -118,6 +115,7 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
       <AttachmentChips items={attachments.items} onRemove={attachments.remove} />
       <textarea
         ref={area}
+        id={COMPOSER_INPUT_ID}
         className="composer__input"
         rows={1}
         value={text}

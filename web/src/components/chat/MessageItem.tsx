@@ -2,11 +2,12 @@
 // plain text for what the user typed) with its citations and sources, the files a question
 // carried, status, usage and cost, and its actions.
 
-import { memo, useMemo, useState, type KeyboardEvent } from 'react';
+import { memo, useId, useMemo, useState, type KeyboardEvent } from 'react';
 import type { Message, Source } from '../../api/types';
 import { sourceIndices } from '../../chat/sources';
 import { useLanguage, useT } from '../../i18n';
 import { formatMoney, formatTime, formatTokens } from '../../lib/format';
+import { isSendKey, keyPress } from '../../lib/keys';
 import { Markdown, type Citations } from '../../markdown/Markdown';
 import { Avatar } from '../Avatar';
 import { Icon } from '../Icon';
@@ -57,12 +58,14 @@ interface Props extends MessageActions {
 function EditBox({ initial, onCancel, onSubmit }: { initial: string; onCancel: () => void; onSubmit: (text: string) => void }) {
   const t = useT();
   const [text, setText] = useState(initial);
+  const hintId = useId();
   const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
     if (event.key === 'Escape') {
       // Esc cancels the edit here; it must not also stop a stream.
       event.stopPropagation();
       onCancel();
-    } else if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+    } else if (isSendKey(keyPress(event))) {
+      // Enter sends and Shift+Enter is a newline, as in the composer.
       event.preventDefault();
       if (text.trim()) onSubmit(text);
     }
@@ -74,12 +77,16 @@ function EditBox({ initial, onCancel, onSubmit }: { initial: string; onCancel: (
         value={text}
         autoFocus
         aria-label={t('message.editLabel')}
+        aria-describedby={hintId}
         onChange={(e) => setText(e.target.value)}
         onKeyDown={onKeyDown}
         rows={Math.min(12, Math.max(2, text.split('\n').length))}
         data-testid="edit-input"
       />
       <div className="edit-box__actions">
+        <span id={hintId} className="edit-box__hint">
+          {t('message.editHint')}
+        </span>
         <button type="button" className="button" onClick={onCancel} data-testid="edit-cancel">
           {t('common.cancel')}
         </button>

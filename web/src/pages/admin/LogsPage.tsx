@@ -1,4 +1,5 @@
-// Request logs, newest first; filter by model or user; older pages by `before`.
+// Request logs, newest first, with the user who made each; filter by model or by a user's
+// name, email or id; older pages by `before`.
 
 import { useEffect, useState } from 'react';
 import { adminApi } from '../../api/admin';
@@ -13,13 +14,13 @@ export default function LogsPage() {
   const t = useT();
   const language = useLanguage();
   const [model, setModel] = useState('');
-  const [userId, setUserId] = useState('');
+  const [user, setUser] = useState('');
   const [rows, setRows] = useState<RequestLog[] | null>(null);
   const [more, setMore] = useState(false);
 
   const load = async (before?: number) => {
     try {
-      const answer = await adminApi.logs({ limit: PAGE, model: model.trim() || undefined, user_id: userId.trim() || undefined, before });
+      const answer = await adminApi.logs({ limit: PAGE, model: model.trim() || undefined, user: user.trim() || undefined, before });
       setRows((held) => (before && held ? [...held, ...answer.data] : answer.data));
       setMore(answer.data.length === PAGE);
     } catch (error) {
@@ -31,13 +32,13 @@ export default function LogsPage() {
     const timer = setTimeout(() => void load(), 300);
     return () => clearTimeout(timer);
     // Re-list when a filter changes (debounced); `load` reads them.
-  }, [model, userId]);
+  }, [model, user]);
 
   return (
     <section data-testid="admin-logs">
       <div className="toolbar">
         <input className="toolbar__search" placeholder={t('admin.filterModel')} aria-label={t('admin.filterModel')} value={model} onChange={(e) => setModel(e.target.value)} />
-        <input className="toolbar__search" placeholder={t('admin.filterUser')} aria-label={t('admin.filterUser')} value={userId} onChange={(e) => setUserId(e.target.value)} />
+        <input className="toolbar__search" placeholder={t('admin.filterUser')} aria-label={t('admin.filterUser')} value={user} onChange={(e) => setUser(e.target.value)} data-testid="logs-user-filter" />
         <button type="button" className="button" onClick={() => void load()}>
           {t('common.refresh')}
         </button>
@@ -47,6 +48,7 @@ export default function LogsPage() {
           <thead>
             <tr>
               <th scope="col">{t('admin.time')}</th>
+              <th scope="col">{t('admin.user')}</th>
               <th scope="col">{t('admin.model')}</th>
               <th scope="col">{t('admin.channel')}</th>
               <th scope="col">{t('admin.status')}</th>
@@ -60,6 +62,7 @@ export default function LogsPage() {
             {rows?.map((row) => (
               <tr key={row.id} data-testid="log-row">
                 <td>{formatDateTime(row.created_at, language)}</td>
+                <td data-testid="log-user">{row.username ?? (row.user_id ? row.user_id.slice(0, 8) : '—')}</td>
                 <td>
                   <div className="cell-main">{row.model}</div>
                   <div className="cell-sub">
