@@ -33,6 +33,7 @@ import { Composer, type ComposerHandle } from './Composer';
 import { KnowledgeIndicator } from './KnowledgeIndicator';
 import { MessageItem, OpeningMessage } from './MessageItem';
 import { ModelPicker } from './ModelPicker';
+import { QuotaRefusal } from './QuotaRefusal';
 import { SessionSettingsDialog } from './SessionSettingsDialog';
 
 type Item = { kind: 'opening'; key: string; text: string } | { kind: 'message'; key: string; message: Message };
@@ -149,22 +150,26 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
 
   const drop = useFileDrop((files) => composer.current?.addFiles(files), !resolving);
 
+  // A send refused for an empty balance: said above the composer (which keeps the draft), with
+  // the way to top up and a retry, instead of a toast over the composer.
+  const [refusedForQuota, setRefusedForQuota] = useState(false);
   const onSend = useCallback(
     async (text: string, attachments: string[]) => {
       try {
         const created = await sendMessage(session.id, topicId, text, attachments);
+        setRefusedForQuota(false);
         putTopic(created);
         touchSession(session.id);
         list.current?.scrollToBottom();
         if (!topicId) navigate(`/chat/${session.id}/${created.id}`, { replace: true });
         return true;
       } catch (error) {
-        if (error instanceof ApiError && error.code === 'insufficient_quota') toast(t('chat.noQuota'), 'error', 6000);
+        if (error instanceof ApiError && error.code === 'insufficient_quota') setRefusedForQuota(true);
         else toastError(error);
         return false;
       }
     },
-    [session.id, topicId, navigate, t],
+    [session.id, topicId, navigate],
   );
 
   const actions = useMemo(
@@ -363,6 +368,9 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
         ) : null}
       </div>
       <footer className="chat__footer">
+        {refusedForQuota ? (
+          <QuotaRefusal onRetry={() => composer.current?.send()} onDismiss={() => setRefusedForQuota(false)} />
+        ) : null}
         <Composer ref={composer} onSend={onSend} onStop={stop} streaming={Boolean(streaming)} disabled={resolving} />
       </footer>
       {settingsOpen ? <SessionSettingsDialog session={session} onClose={() => setSettingsOpen(false)} /> : null}

@@ -21,6 +21,8 @@ export const COMPOSER_INPUT_ID = 'composer-input';
 
 export interface ComposerHandle {
   focus(): void;
+  /** Sends what the box holds, as Enter would (a retry after a refusal). */
+  send(): void;
   /** Attaches files dropped elsewhere (the conversation area). */
   addFiles(files: File[]): void;
 }
@@ -61,7 +63,11 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
   };
   const drop = useFileDrop(attach, !disabled);
 
-  useImperativeHandle(ref, () => ({ focus: () => area.current?.focus(), addFiles: attach }));
+  useImperativeHandle(ref, () => ({
+    focus: () => area.current?.focus(),
+    send: () => void submit(),
+    addFiles: attach,
+  }));
 
   // Grow with the text up to the CSS max-height, then scroll.
   useLayoutEffect(() => {
