@@ -215,41 +215,6 @@ try {
     await screenshot(page, 'chat');
   });
 
-  await steps.run('no-balance', 'a send refused for an empty balance is said inline, keeps the draft and retries in one click', async () => {
-    // The server answers this one send as it does for a user whose balance is spent.
-    const refuse = (route) =>
-      route.fulfill({
-        status: 402,
-        contentType: 'application/json',
-        body: JSON.stringify({ error: { code: 'insufficient_quota', message: 'Your balance is used up.' } }),
-      });
-    const sends = '**/api/v1/chat/sessions/*/messages';
-    await page.route(sends, (route) => (route.request().method() === 'POST' ? refuse(route) : route.fallback()));
-    const draft = `Retry me ${suffix}`;
-    // Earlier toasts (the redeemed balance) are closed, so any toast now is the refusal's.
-    for (const close of await page.locator(`${byTestId('toast')} .toast__close`).all()) await close.click();
-    await page.fill(byTestId('composer-input'), draft);
-    await page.press(byTestId('composer-input'), 'Enter');
-    await page.waitForSelector(byTestId('send-refusal'));
-    assert((await page.inputValue(byTestId('composer-input'))) === draft, 'the draft is kept in the composer');
-    const topUp = await page.getAttribute(byTestId('send-refusal-topup'), 'href');
-    assert(topUp === '/account', `the refusal links to the Account page, not ${topUp}`);
-    const covered = await page.evaluate(() => {
-      const box = document.querySelector('[data-testid="composer-input"]')?.getBoundingClientRect();
-      return [...document.querySelectorAll('[data-testid="toast"]')].some((toast) => {
-        const r = toast.getBoundingClientRect();
-        return box && r.width > 0 && r.left < box.right && r.right > box.left && r.top < box.bottom && r.bottom > box.top;
-      });
-    });
-    assert(!covered, 'no toast covers the composer');
-    await page.unroute(sends);
-    await page.click(byTestId('send-refusal-retry'));
-    await waitLast('user', `"${draft}"`, (m) => m.text === draft);
-    await waitLast('assistant', 'the retried reply', (m) => m.status === 'complete', LONG);
-    await page.waitForSelector(byTestId('send-refusal'), { state: 'detached' });
-    assert((await page.inputValue(byTestId('composer-input'))) === '', 'the sent draft leaves the composer');
-  });
-
   await steps.run('regenerate', 'regenerate the reply, then switch between the two versions', async () => {
     const first = await lastMessage('assistant');
     await messageAction('assistant', 'action-regenerate');
@@ -514,6 +479,45 @@ try {
     await page.waitForSelector(`${MESSAGES}[data-id="${active.message}"]`);
     await waitForFocus(page, 'composer-input');
   }, { independent: true });
+
+  await steps.run('no-balance', 'a send refused for an empty balance is said inline, keeps the draft and retries in one click', async () => {
+    // The server answers this one send as it does for a user whose balance is spent.
+    const refuse = (route) =>
+      route.fulfill({
+        status: 402,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'insufficient_quota', message: 'Your balance is used up.' } }),
+      });
+    await page.click(byTestId('new-session'));
+    await page.click(byTestId('agent-option-blank'));
+    await page.waitForSelector(byTestId('chat-view'));
+    await pickModel(FAST_MODEL);
+    const sends = '**/api/v1/chat/sessions/*/messages';
+    await page.route(sends, (route) => (route.request().method() === 'POST' ? refuse(route) : route.fallback()));
+    const draft = `Retry me ${suffix}`;
+    // Earlier toasts (the redeemed balance) are closed, so any toast now is the refusal's.
+    for (const close of await page.locator(`${byTestId('toast')} .toast__close`).all()) await close.click();
+    await page.fill(byTestId('composer-input'), draft);
+    await page.press(byTestId('composer-input'), 'Enter');
+    await page.waitForSelector(byTestId('send-refusal'));
+    assert((await page.inputValue(byTestId('composer-input'))) === draft, 'the draft is kept in the composer');
+    const topUp = await page.getAttribute(byTestId('send-refusal-topup'), 'href');
+    assert(topUp === '/account', `the refusal links to the Account page, not ${topUp}`);
+    const covered = await page.evaluate(() => {
+      const box = document.querySelector('[data-testid="composer-input"]')?.getBoundingClientRect();
+      return [...document.querySelectorAll('[data-testid="toast"]')].some((toast) => {
+        const r = toast.getBoundingClientRect();
+        return box && r.width > 0 && r.left < box.right && r.right > box.left && r.top < box.bottom && r.bottom > box.top;
+      });
+    });
+    assert(!covered, 'no toast covers the composer');
+    await page.unroute(sends);
+    await page.click(byTestId('send-refusal-retry'));
+    await waitLast('user', `"${draft}"`, (m) => m.text === draft);
+    await waitLast('assistant', 'the retried reply', (m) => m.status === 'complete', LONG);
+    await page.waitForSelector(byTestId('send-refusal'), { state: 'detached' });
+    assert((await page.inputValue(byTestId('composer-input'))) === '', 'the sent draft leaves the composer');
+  });
 
   await steps.run('agents', 'create an agent, start a chat from it and see its opening message', async () => {
     await page.click(byTestId('nav-agents'));

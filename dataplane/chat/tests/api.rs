@@ -376,6 +376,8 @@ async fn models_follow_the_users_group_and_unknown_models_are_refused(api: Api) 
     let (status, body) = api.post(&user, "/api/v1/chat/sessions", json!({"model": "vip"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().starts_with("model"));
+    let (_, blank) = api.post(&user, "/api/v1/chat/sessions", json!({})).await;
+    assert_eq!(blank["model"], "free", "a blank chat gets the cheapest model the user may use, not the first by name");
     let session = api.session(&user, json!({"model": "fast"})).await;
     let (status, body) = api
         .post(&user, &format!("/api/v1/chat/sessions/{session}/messages"), json!({"content": "x", "model": "nope"}))

@@ -150,13 +150,28 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&chat, &session).await?)))
 }
 
-/// The agent's model when the user may use it, else the first model they may use.
+/// The agent's model when the user may use it, else the cheapest model they may use (a blank
+/// chat must not default to the most expensive model because of its name).
 fn default_model(chat: &Chat, group: &str, preferred: Option<&str>) -> String {
     let active = chat.gateway.runtime.active();
     if let Some(model) = preferred.filter(|m| group_may_use(&active, group, m)) {
         return model.to_string();
     }
-    models_for_group(&active, group, oblivious_store::now_ms()).into_iter().next().map(|m| m.id).unwrap_or_default()
+    let now = oblivious_store::now_ms();
+    models_for_group(&active, group, now)
+        .into_iter()
+        .min_by_key(|m| (price_rank(active.snapshot.price(&m.id, now), group), m.id.clone()))
+        .map(|m| m.id)
+        .unwrap_or_default()
+}
+
+/// What a model costs `group` per token of input plus output, for ordering; a model without a
+/// price in effect is free. Prices in different currencies are compared as numbers: a
+/// deployment prices its models in one currency.
+fn price_rank(price: Option<&oblivious_config::ModelPrice>, group: &str) -> u128 {
+    let Some(price) = price else { return 0 };
+    let multiplier = price.group_multipliers_ppm.get(group).copied().unwrap_or(1_000_000);
+    u128::from(price.input + price.output) * u128::from(multiplier)
 }
 
 pub async fn patch(
