@@ -209,6 +209,8 @@ try {
     const reply = await waitLast('assistant', 'complete', (m) => m.status === 'complete', LONG);
     assert(reply.text.startsWith('Mock'), `the reply does not look like the mock's: ${reply.text}`);
     await page.waitForSelector(`${MESSAGES}[data-role="assistant"] ${byTestId('message-meta')}`);
+    const signedBy = await page.locator(`${MESSAGES}[data-role="assistant"] .message__author`).last().textContent();
+    assert(signedBy === FAST_MODEL, `a blank chat's reply is signed by its model, not "${signedBy}"`);
     await page.waitForFunction(() => /\S/.test(document.querySelector('[data-testid="topic-current"]')?.textContent ?? ''));
     chatUrl = page.url();
     assert(/\/chat\/[^/]+\/[^/]+/.test(new URL(chatUrl).pathname), `the URL does not name the topic: ${chatUrl}`);

@@ -18,6 +18,7 @@ import {
   switchBranch,
 } from '../../chat/conversation';
 import { conversationStore } from '../../chat/conversationStore';
+import { replySignature } from '../../chat/signature';
 import { useT } from '../../i18n';
 import { copyText } from '../../lib/clipboard';
 import { useFileDrop } from '../../lib/useFileDrop';
@@ -229,7 +230,7 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
         <MessageItem
           message={item.message}
           assistantAvatar={session.avatar}
-          assistantName={session.title}
+          assistantName={replySignature(session, item.message)}
           live={Boolean(live[item.message.id])}
           reconnecting={reconnecting[item.message.id] ?? 0}
           busy={Boolean(streaming)}
@@ -237,7 +238,7 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
           {...actions}
         />
       ),
-    [session.avatar, session.title, live, reconnecting, streaming, highlight, actions],
+    [session, live, reconnecting, streaming, highlight, actions],
   );
 
   const exportAs = async (format: 'markdown' | 'json') => {
