@@ -550,6 +550,15 @@ try {
     const violations = await page.evaluate(() => window.cspViolations);
     assert(violations.length === 0, `CSP violations while rendering math: ${violations.join('; ')}`);
     await screenshot(page, 'math');
+    // Starting the agent again opens its chat; only the "new chat" button beside it makes another.
+    const agentChat = new URL(page.url()).pathname.split('/')[2];
+    await page.click(byTestId('nav-agents'));
+    await page.click(byTestId('tab-mine'));
+    await card.locator(byTestId('agent-start')).click();
+    await page.waitForFunction((id) => location.pathname.split('/')[2] === id, agentChat);
+    await page.click(byTestId('new-session'));
+    await page.locator(`li:has([data-testid="agent-option"][data-agent-name="E2E Agent ${suffix}"]) ${byTestId('agent-option-fresh')}`).click();
+    await page.waitForFunction((id) => /^\/chat\/[^/]+/.test(location.pathname) && location.pathname.split('/')[2] !== id, agentChat);
   }, { independent: true });
 
   await steps.run('keys', 'create an API key (secret shown once), then revoke it', async () => {

@@ -47,6 +47,7 @@ export const en = {
   'session.newTitle': 'Start a new chat',
   'session.blank': 'Blank assistant',
   'session.blankDescription': 'No system prompt, the default model',
+  'session.newWithAgent': 'New chat with {name}',
   'session.defaultTitle': 'New chat',
   'session.filter': 'Filter chats',
   'session.none': 'No chats yet.',

@@ -49,6 +49,7 @@ export const zhCN: Record<MessageKey, string> = {
   'session.newTitle': '开始新的会话',
   'session.blank': '空白助手',
   'session.blankDescription': '无系统提示词，使用默认模型',
+  'session.newWithAgent': '与 {name} 开始新对话',
   'session.defaultTitle': '新会话',
   'session.filter': '筛选会话',
   'session.none': '还没有会话。',

@@ -11,7 +11,7 @@ import { Icon } from '../components/Icon';
 import { Modal } from '../components/Modal';
 import { KnowledgeBasePicker } from '../components/chat/KnowledgeBasePicker';
 import { useT } from '../i18n';
-import { chatDataStore, createSession, loadAgents, loadModels, removeAgent, saveAgent } from '../state/chatData';
+import { chatDataStore, loadAgents, loadModels, openAgentChat, removeAgent, saveAgent } from '../state/chatData';
 import { useStore } from '../state/store';
 import { toast, toastError } from '../state/toasts';
 
@@ -96,7 +96,7 @@ export default function AgentsPage() {
 
   const start = async (agent: Agent) => {
     try {
-      const session = await createSession({ agent_id: agent.id });
+      const session = await openAgentChat(agent.id);
       navigate(`/chat/${session.id}`);
     } catch (error) {
       toastError(error);

@@ -56,6 +56,20 @@ export async function createSession(input: NewSession): Promise<Session> {
   return session;
 }
 
+/**
+ * The chat with an agent: the most recently used one the user already has, or a new one when
+ * there is none or `fresh` (starting an agent twice must not make duplicate chats).
+ */
+export async function openAgentChat(agentId: string, fresh = false): Promise<Session> {
+  if (!fresh) {
+    const known = chatDataStore.get();
+    const sessions = known.sessionsLoaded ? known.sessions : await loadSessions();
+    const existing = sessions.filter((s) => s.agent_id === agentId).sort((a, b) => b.updated_at - a.updated_at)[0];
+    if (existing) return existing;
+  }
+  return createSession({ agent_id: agentId });
+}
+
 export async function updateSession(sessionId: string, patch: SessionPatch): Promise<Session> {
   const session = await chatApi.updateSession(sessionId, patch);
   putSession(session);

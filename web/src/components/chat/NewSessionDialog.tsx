@@ -4,10 +4,11 @@ import { useEffect, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import type { Agent } from '../../api/types';
 import { useT } from '../../i18n';
-import { chatDataStore, createSession, loadAgents } from '../../state/chatData';
+import { chatDataStore, createSession, loadAgents, openAgentChat } from '../../state/chatData';
 import { useStore } from '../../state/store';
 import { toastError } from '../../state/toasts';
 import { Avatar } from '../Avatar';
+import { Icon } from '../Icon';
 import { Modal } from '../Modal';
 
 export function NewSessionDialog({ onClose }: { onClose: () => void }) {
@@ -20,10 +21,13 @@ export function NewSessionDialog({ onClose }: { onClose: () => void }) {
     loadAgents().catch(toastError);
   }, []);
 
-  const start = async (agent: Agent | null) => {
+  // An agent opens the user's existing chat with it unless `fresh` (its "new chat" button).
+  const start = async (agent: Agent | null, fresh = false) => {
     setBusy(true);
     try {
-      const session = await createSession(agent ? { agent_id: agent.id } : { title: t('session.defaultTitle') });
+      const session = agent
+        ? await openAgentChat(agent.id, fresh)
+        : await createSession({ title: t('session.defaultTitle') });
       onClose();
       navigate(`/chat/${session.id}`);
     } catch (error) {
@@ -50,6 +54,17 @@ export function NewSessionDialog({ onClose }: { onClose: () => void }) {
           <span className="agent-option__name">{agent.name}</span>
           <span className="agent-option__desc">{agent.description || agent.model}</span>
         </span>
+      </button>
+      <button
+        type="button"
+        className="icon-button agent-option__fresh"
+        disabled={busy}
+        onClick={() => void start(agent, true)}
+        aria-label={t('session.newWithAgent', { name: agent.name })}
+        title={t('session.newWithAgent', { name: agent.name })}
+        data-testid="agent-option-fresh"
+      >
+        <Icon name="plus" />
       </button>
     </li>
   );
