@@ -26,6 +26,8 @@ use crate::fleet::FleetTracing;
 
 /// Pod sync changes arrive per ACK; status is re-derived at most this often because of them.
 const SYNC_SETTLE: Duration = Duration::from_secs(1);
+/// How long one merge of every replica's health reports is reused.
+const HEALTH_MEMO: Duration = Duration::from_secs(1);
 /// How often status is re-derived from the pods' health reports.
 const HEALTH_FOLD_EVERY: Duration = Duration::from_secs(15);
 
@@ -112,9 +114,24 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
         let (own_pods, reports, me) = (own_pods.clone(), stores.sync_reports.clone(), pod_name.clone());
         Arc::new(move || sync_reports::merge(own_pods(), &reports.state(), &me, Timestamp::now()))
     };
+    // Merging means unzipping the other replicas' reports: done at most once per HEALTH_MEMO,
+    // not once per reconciled Channel.
     let health: HealthSource = {
         let (own_health, reports, me) = (own_health.clone(), stores.sync_reports.clone(), pod_name.clone());
-        Arc::new(move || sync_reports::merge_health(own_health(), &reports.state(), &me, Timestamp::now()))
+        let memo: std::sync::Mutex<Option<(std::time::Instant, Arc<Vec<crate::distribution::PodHealth>>)>> =
+            std::sync::Mutex::new(None);
+        Arc::new(move || {
+            let mut memo = memo.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match memo.as_ref().filter(|(at, _)| at.elapsed() < HEALTH_MEMO) {
+                Some((_, merged)) => merged.clone(),
+                None => {
+                    let merged =
+                        Arc::new(sync_reports::merge_health(own_health(), &reports.state(), &me, Timestamp::now()));
+                    *memo = Some((std::time::Instant::now(), merged.clone()));
+                    merged
+                }
+            }
+        })
     };
     let ctx = Arc::new(Context::new(client.clone(), leader, stores.clone(), compiled.clone(), pods, health, settings));
 

@@ -9,7 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 use oblivious_compile::parse_price_micros;
 use oblivious_crds::{BudgetSpec, BudgetStatus};
 
-use super::health::Verdict;
+use super::health::{Verdict, percent};
 use crate::distribution::PodHealth;
 
 /// From this share on the condition warns (it stays True).
@@ -59,7 +59,7 @@ pub fn fold(spec: &BudgetSpec, reports: &[PodHealth], tenant: &str, now: Timesta
         currency: spec.currency.clone(),
         monthly_limit: spec.monthly_limit.clone(),
         spent: spent.map(decimal),
-        used: ratio.map(|r| format!("{:.1}%", (r * 1000.0).floor() / 10.0)),
+        used: ratio.map(percent),
     };
     let verdict = |healthy, reason, message: String| Verdict { healthy, reason, message };
     let verdict = match (spent, ratio) {

@@ -84,7 +84,12 @@ pub fn changed<'c>(previous: &[Condition], next: &'c [Condition]) -> Vec<&'c Con
 
 /// Now, as Kubernetes writes times (RFC 3339, seconds, UTC).
 pub fn now_rfc3339() -> String {
-    k8s_openapi::jiff::Timestamp::now().round(k8s_openapi::jiff::Unit::Second).unwrap_or_default().to_string()
+    rfc3339(k8s_openapi::jiff::Timestamp::now())
+}
+
+/// `at` as Kubernetes writes times (RFC 3339, seconds, UTC).
+pub fn rfc3339(at: k8s_openapi::jiff::Timestamp) -> String {
+    at.round(k8s_openapi::jiff::Unit::Second).unwrap_or(at).to_string()
 }
 
 /// Cuts a message to `max` bytes on a character boundary.

@@ -10,16 +10,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::jiff::{Timestamp, Unit};
+use k8s_openapi::jiff::Timestamp;
 use oblivious_config::health::RequestTotals;
 use oblivious_crds::Condition;
 use oblivious_crds::status::{ChannelHealth, FALSE, TRUE, TrafficHealth, UNKNOWN};
 
-use super::Conditions;
+use super::{Conditions, rfc3339};
 use crate::distribution::PodHealth;
 
-/// Where the pods' health reports come from (every replica's; a fixed list in tests).
-pub type HealthSource = Arc<dyn Fn() -> Vec<PodHealth> + Send + Sync>;
+/// Where the pods' health reports come from (every replica's; a fixed list in tests). Shared,
+/// not copied: every reconcile of every Channel, Lane and Tenant reads them.
+pub type HealthSource = Arc<dyn Fn() -> Arc<Vec<PodHealth>> + Send + Sync>;
 
 /// Numbers in status are rewritten at most this often while the verdict holds.
 pub const HEALTH_REFRESH: Duration = Duration::from_secs(60);
@@ -109,13 +110,9 @@ fn traffic(pods: &[&PodHealth], totals: &RequestTotals, now: Timestamp) -> Traff
 }
 
 /// `99.5%`: one decimal, never rounded up to 100% while something failed.
-fn percent(rate: f64) -> String {
+pub(super) fn percent(rate: f64) -> String {
     let tenths = (rate * 1000.0).floor() / 10.0;
     format!("{tenths:.1}%")
-}
-
-fn rfc3339(at: Timestamp) -> String {
-    at.round(Unit::Second).unwrap_or(at).to_string()
 }
 
 /// The `Healthy` condition for `health`.

@@ -26,6 +26,7 @@ use super::{
     namespace_of, publish_condition_events, resource_id,
 };
 use crate::cluster::{TenantCompile, lane_service_name, ready_endpoints, tenant_of_namespace};
+use crate::distribution::PodHealth;
 
 const NAME: &str = "lane";
 const RESYNC: Duration = Duration::from_secs(300);
@@ -124,6 +125,7 @@ pub fn desired_status(
     } else {
         conditions.set("Accepted", false, "InvalidSpec", describe_problems(&problems));
     }
+    let reports = (ctx.health)();
     let members: Vec<LaneMemberStatus> = lane
         .spec
         .members
@@ -148,7 +150,7 @@ pub fn desired_status(
                 }
             }
         })
-        .map(|member| with_health(member, lane, tenant, ctx))
+        .map(|member| with_health(member, lane, tenant, &reports))
         .collect();
     let not_ready: Vec<&str> = members.iter().filter(|m| !m.ready).map(|m| m.service.as_str()).collect();
     let ready_count = members.len() - not_ready.len();
@@ -200,13 +202,12 @@ pub fn desired_status(
 
 /// `member` with the traffic its lane version and its baseline served, from the pods' health
 /// reports (the numbers in status are kept while recent; see `health`).
-fn with_health(mut member: LaneMemberStatus, lane: &Lane, tenant: &str, ctx: &Context) -> LaneMemberStatus {
+fn with_health(mut member: LaneMemberStatus, lane: &Lane, tenant: &str, reports: &[PodHealth]) -> LaneMemberStatus {
     let now = Timestamp::now();
-    let reports = (ctx.health)();
     let previous = lane.status.as_ref().and_then(|s| s.members.iter().find(|m| m.service == member.service));
-    let fresh = health::served_health(&reports, tenant, &lane.spec.tag, &member.service, now);
+    let fresh = health::served_health(reports, tenant, &lane.spec.tag, &member.service, now);
     member.health = health::recent_or(previous.and_then(|p| p.health.as_ref()), fresh, now);
-    let fresh = health::served_health(&reports, tenant, "", &member.service, now);
+    let fresh = health::served_health(reports, tenant, "", &member.service, now);
     member.baseline_health = health::recent_or(previous.and_then(|p| p.baseline_health.as_ref()), fresh, now);
     member
 }

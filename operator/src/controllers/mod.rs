@@ -30,7 +30,7 @@ use oblivious_crds::status::SyncStatus;
 use serde::Serialize;
 use tokio::sync::watch;
 
-pub use conditions::{Conditions, changed, now_rfc3339, truncate};
+pub use conditions::{Conditions, changed, now_rfc3339, rfc3339, truncate};
 pub use error::{Error, ErrorBackoff};
 pub use health::HealthSource;
 pub use metrics::ReconcileMetrics;

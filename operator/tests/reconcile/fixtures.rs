@@ -156,7 +156,7 @@ pub fn context_with_health(
         stores,
         compiled,
         Arc::new(move || pods.clone()),
-        Arc::new(move || health.clone()),
+        Arc::new(move || Arc::new(health.clone())),
         settings,
     ))
 }

@@ -19,27 +19,21 @@ local available = tonumber(balance) - tonumber(redis.call('HGET', KEYS[1], 'held
 if available < amount then
   return {0, available}
 end
-local cap = tonumber(ARGV[2])
-if cap >= 0 then
-  local spent = redis.call('HGET', KEYS[2], 'spent')
-  if not spent then
-    return {-2, 0}
-  end
-  local remaining = cap - tonumber(spent) - tonumber(redis.call('HGET', KEYS[2], 'held') or '0')
-  if remaining < amount then
-    return {2, remaining}
-  end
+-- A spending cap (a key's, or the tenant's month): nil when `amount` fits under it, else the
+-- answer to give ({unknown_code, 0} while its spend is not cached, {refused_code, remaining}).
+local function over_cap(hash, cap, unknown_code, refused_code)
+  if cap < 0 then return nil end
+  local spent = redis.call('HGET', hash, 'spent')
+  if not spent then return {unknown_code, 0} end
+  local remaining = cap - tonumber(spent) - tonumber(redis.call('HGET', hash, 'held') or '0')
+  if remaining < amount then return {refused_code, remaining} end
+  return nil
 end
+local cap = tonumber(ARGV[2])
 local budget_cap = tonumber(ARGV[8])
-if budget_cap >= 0 then
-  local spent = redis.call('HGET', KEYS[5], 'spent')
-  if not spent then
-    return {-3, 0}
-  end
-  local remaining = budget_cap - tonumber(spent) - tonumber(redis.call('HGET', KEYS[5], 'held') or '0')
-  if remaining < amount then
-    return {3, remaining}
-  end
+local refused = over_cap(KEYS[2], cap, -2, 2) or over_cap(KEYS[5], budget_cap, -3, 3)
+if refused then
+  return refused
 end
 -- Every check passed: hold against all of them.
 if cap >= 0 then

@@ -32,18 +32,18 @@ if ARGV[3] == '1' then
     redis.call('EXPIRE', KEYS[3], ARGV[8])
   end
 end
-if ARGV[6] == '1' then
-  local spent = redis.call('HGET', KEYS[4], 'spent')
-  if (not spent) or tonumber(spent) < tonumber(ARGV[7]) then
-    redis.call('HSET', KEYS[4], 'spent', ARGV[7])
-    redis.call('EXPIRE', KEYS[4], ARGV[8])
+-- Spend (a key's, a tenant month's) only grows.
+local function raise_spent(hash, spent)
+  local current = redis.call('HGET', hash, 'spent')
+  if (not current) or tonumber(current) < tonumber(spent) then
+    redis.call('HSET', hash, 'spent', spent)
+    redis.call('EXPIRE', hash, ARGV[8])
   end
 end
+if ARGV[6] == '1' then
+  raise_spent(KEYS[4], ARGV[7])
+end
 if ARGV[9] == '1' then
-  local spent = redis.call('HGET', KEYS[5], 'spent')
-  if (not spent) or tonumber(spent) < tonumber(ARGV[10]) then
-    redis.call('HSET', KEYS[5], 'spent', ARGV[10])
-    redis.call('EXPIRE', KEYS[5], ARGV[8])
-  end
+  raise_spent(KEYS[5], ARGV[10])
 end
 return 1
