@@ -35,7 +35,7 @@ ROLES = ("gateway", "chat", "relay", "rag")
 API_ROLES = ("gateway", "chat", "relay")
 # The roles that read users' files from the object store.
 FILE_ROLES = ("gateway", "chat", "rag")
-KINDS = ("channels", "modelpricings", "agents", "lanes", "tenants")
+KINDS = ("channels", "modelpricings", "agents", "toolservers", "lanes", "tenants")
 OPERATOR = f"{RELEASE}-operator"
 # Kinds kubernetes-validate has no schema for, because they come from someone else's CRD.
 NOT_OURS_TO_VALIDATE = {

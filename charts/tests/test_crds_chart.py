@@ -13,7 +13,7 @@ import yaml
 
 from rendering import CRDS, KUBE_VERSION, lint, render
 
-KINDS = {"Channel", "ModelPricing", "Agent", "Lane", "Tenant"}
+KINDS = {"Channel", "ModelPricing", "Agent", "ToolServer", "Lane", "Tenant"}
 GENERATED = sorted((CRDS / "templates").glob("*.oblivious.dev.yaml"))
 HOOK = re.compile(r'^metadata:\n  \{\{- include "oblivious-crds\.metadata" \. \| nindent 2 \}\}\n', re.M)
 

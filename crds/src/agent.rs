@@ -76,9 +76,23 @@ pub struct AgentSpec {
     #[serde(default)]
     #[cfg_attr(feature = "kube", schemars(length(max = 8), inner(length(max = 512))))]
     pub opening_questions: Vec<String>,
-    /// Tool names the agent may call.
+    /// MCP tools the agent may call, from `ToolServer`s of its tenant. The number of `/`s
+    /// decides what an entry means, never which resources exist: `server` (every tool that
+    /// ToolServer of the Agent's namespace allows), `server/tool` (one tool of it) or
+    /// `namespace/server/tool` (one tool of a ToolServer in another namespace). The tool `*`
+    /// means every tool, so `namespace/server/*` names a whole server elsewhere. Each entry must
+    /// name an existing ToolServer and a tool its `allowedTools` allows.
     #[serde(default)]
-    #[cfg_attr(feature = "kube", schemars(length(max = 64), inner(length(max = 128))))]
+    #[cfg_attr(
+        feature = "kube",
+        schemars(
+            length(max = 64),
+            inner(regex(pattern = r"^[^/\s]+(/[^/\s]+){0,2}$"), length(min = 1, max = 512)),
+            extend("x-kubernetes-validations" = [
+                {"rule": "self.all(m, self.exists_one(n, n == m))", "message": "tools must be unique"}
+            ])
+        )
+    )]
     pub tools: Vec<String>,
     /// Ids of knowledge bases an administrator made in the web UI (shown on the base's page),
     /// searched for every question asked in the agent's sessions, by any user who may see the

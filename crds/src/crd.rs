@@ -6,7 +6,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::CustomResourceExt;
 
-use crate::{Agent, Channel, Lane, ModelPricing, Tenant};
+use crate::{Agent, Channel, Lane, ModelPricing, Tenant, ToolServer};
 
 /// Every CRD, in a stable order.
 pub fn all() -> Vec<CustomResourceDefinition> {
@@ -20,7 +20,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
             rule("size(self.metadata.name) <= 63", "a tenant name is used as a label value: at most 63 characters"),
         ]);
     });
-    vec![Channel::crd(), ModelPricing::crd(), Agent::crd(), Lane::crd(), tenant]
+    vec![Channel::crd(), ModelPricing::crd(), Agent::crd(), ToolServer::crd(), Lane::crd(), tenant]
 }
 
 /// The file name of a CRD: `<plural>.<group>.yaml`.

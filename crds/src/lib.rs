@@ -28,6 +28,7 @@ pub mod schema;
 mod secret;
 pub mod status;
 mod tenant;
+mod toolserver;
 
 pub use agent::*;
 pub use channel::*;
@@ -38,6 +39,7 @@ pub use pricing::*;
 pub use secret::Secret;
 pub use status::{Condition, SyncStatus};
 pub use tenant::*;
+pub use toolserver::*;
 
 /// The API group and version of every Oblivious kind.
 pub const API_VERSION: &str = "oblivious.dev/v1alpha1";

@@ -11,7 +11,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::secret::decode_data_value;
-use crate::{API_VERSION, AgentSpec, ChannelSpec, LaneSpec, ModelPricingSpec, ObjectMeta, Secret, TenantSpec};
+use crate::{
+    API_VERSION, AgentSpec, ChannelSpec, LaneSpec, ModelPricingSpec, ObjectMeta, Secret, TenantSpec, ToolServerSpec,
+};
 
 /// A resource together with where it was read from.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +42,7 @@ pub struct Manifests {
     pub channels: Vec<Sourced<ChannelSpec>>,
     pub pricings: Vec<Sourced<ModelPricingSpec>>,
     pub agents: Vec<Sourced<AgentSpec>>,
+    pub tool_servers: Vec<Sourced<ToolServerSpec>>,
     pub lanes: Vec<Sourced<LaneSpec>>,
     /// Cluster-scoped: `metadata.namespace` is empty. Outside a cluster they are only checked.
     pub tenants: Vec<Sourced<TenantSpec>>,
@@ -141,6 +144,12 @@ pub fn parse_documents(file: &Path, text: &str, manifests: &mut Manifests, error
             },
             (API_VERSION, "Agent") => match typed::<AgentSpec>(value) {
                 Ok((metadata, spec)) => manifests.agents.push(Sourced { file: file.into(), document, metadata, spec }),
+                Err((path, reason)) => errors.push(error(&path, reason)),
+            },
+            (API_VERSION, "ToolServer") => match typed::<ToolServerSpec>(value) {
+                Ok((metadata, spec)) => {
+                    manifests.tool_servers.push(Sourced { file: file.into(), document, metadata, spec })
+                }
                 Err((path, reason)) => errors.push(error(&path, reason)),
             },
             (API_VERSION, "Lane") => match typed::<LaneSpec>(value) {
@@ -381,6 +390,18 @@ spec:
         let (_, errors) = parse(&text);
         assert_eq!(errors[0].path, "spec.models[1].name");
         assert!(errors[0].to_string().starts_with("m.yaml: spec.models[1].name: "));
+    }
+
+    #[test]
+    fn a_tool_server_loads_and_a_typo_inside_a_header_is_reported_with_its_path() {
+        let text = "apiVersion: oblivious.dev/v1alpha1\nkind: ToolServer\nmetadata: {name: gh, namespace: team}\nspec:\n  \
+                    url: https://mcp.example.com\n  headers: [{name: Authorization, valueFrom: {secretKeyRef: {name: s, key: k}}}]\n";
+        let (m, errors) = parse(text);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(m.tool_servers[0].metadata.key(), "team/gh");
+        assert!(m.tool_servers[0].spec.allowed_tools.is_empty() && m.tool_servers[0].spec.timeouts.call.is_none());
+        let (_, errors) = parse(&text.replace("valueFrom", "valueFromSecret"));
+        assert_eq!(errors[0].path, "spec.headers[0].valueFromSecret", "{errors:?}");
     }
 
     #[test]

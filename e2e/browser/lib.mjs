@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, cp, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { access, cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -64,8 +64,10 @@ async function waitReady(url, child, deadlineMs) {
  * manifests/*.yaml, a fresh data dir, a free port and a random bootstrap admin key.
  * Else `--fake` / OBLIVIOUS_FAKE=1: start fake-api.mjs (developing the tests without Rust).
  * Else the debug build where `cargo build` puts it ($CARGO_TARGET_DIR or ~/.cache/oblivious/target).
+ * `extraManifests` ({name, text}) are written beside the copied ones when a server is started here
+ * (manifests known only at run time, e.g. a tool server's path).
  */
-export async function startTarget({ initialBalance = '0' } = {}) {
+export async function startTarget({ initialBalance = '0', extraManifests = [] } = {}) {
   if (process.env.OBLIVIOUS_URL) {
     return { url: process.env.OBLIVIOUS_URL.replace(/\/$/, ''), adminKey: process.env.OBLIVIOUS_ADMIN_KEY, stop: async () => undefined };
   }
@@ -88,6 +90,7 @@ export async function startTarget({ initialBalance = '0' } = {}) {
         if (name.endsWith('.yaml') || name.endsWith('.yml')) await cp(join(dir, name), join(manifests, name));
       }
     }
+    for (const { name, text } of extraManifests) await writeFile(join(manifests, name), text);
     adminKey = `sk-browser-admin-${randomBytes(16).toString('hex')}`;
     const args = ['dev', '--manifests', manifests, '--data-dir', join(work, 'data'), '--listen', `127.0.0.1:${port}`];
     log('starting', process.env.OBLIVIOUS_BIN, args.join(' '));

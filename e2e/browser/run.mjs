@@ -2,14 +2,19 @@
 // in, chat with streaming, stop, regenerate, edit-and-branch, switch branches, reload and find
 // the history, close the page mid-answer and come back to the finished reply, agents, keys,
 // admin pages, language and theme, the phone layout, knowledge bases with sourced replies and
-// composer attachments, keyboard use and focus, and an axe-core accessibility scan.
+// composer attachments, MCP tool calls in replies (cards, approval), keyboard use and focus, and
+// an axe-core accessibility scan.
 // Screenshots go to screenshots/. Every wait is for a condition (a selector, a text, an
 // attribute, the focused element), never a fixed sleep.
 // Exits non-zero when any step fails.
 
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { axeViolations, describeViolations, failingViolations, waitForFocus } from './a11y.mjs';
-import { api, assert, launchBrowser, log, screenshot, startTarget, Steps, StopRun } from './lib.mjs';
+import { api, assert, HERE, launchBrowser, log, REPO, screenshot, startTarget, Steps, StopRun } from './lib.mjs';
 
 const FAST_MODEL = process.env.OBLIVIOUS_FAST_MODEL ?? 'gpt-4o-mini';
 const SLOW_CANDIDATES = process.env.OBLIVIOUS_SLOW_MODEL ? [process.env.OBLIVIOUS_SLOW_MODEL] : ['browser-slow', 'gpt-4o-mini-slow'];
@@ -38,15 +43,44 @@ Refunds are paid back to the original card within fourteen days of the request. 
 Shipping is free for orders over fifty euros. Parcels leave the warehouse on weekdays.
 `;
 const EDITED_QUESTION = `Edited question ${suffix}`;
+// The catalog agents of manifests/browser-tools.yaml.tmpl.
+const TOOLS_AGENT = 'Browser toolsmith';
+const APPROVAL_AGENT = 'Browser careful toolsmith';
+const FAKE = process.argv.includes('--fake') || Boolean(process.env.OBLIVIOUS_FAKE);
 
-const target = await startTarget({ initialBalance: '0' });
+/**
+ * manifests/browser-tools.yaml.tmpl with the MCP reference server's entry point filled in, for a
+ * server started here; null against OBLIVIOUS_URL (which must have it loaded), --fake, or when
+ * the reference server cannot be installed (logged; the tools steps are skipped then).
+ */
+async function toolsManifest() {
+  if (process.env.OBLIVIOUS_URL || FAKE) return null;
+  let entry = process.env.OBLIVIOUS_TEST_MCP_EVERYTHING;
+  if (!entry) {
+    try {
+      entry = (await promisify(execFile)(join(REPO, 'scripts', 'mcp-everything'))).stdout.trim();
+    } catch (error) {
+      log(`scripts/mcp-everything failed, so the tools steps are skipped: ${error.message}`);
+      return null;
+    }
+  }
+  const template = await readFile(join(HERE, 'manifests', 'browser-tools.yaml.tmpl'), 'utf8');
+  return template.replaceAll('${MCP_EVERYTHING}', JSON.stringify(entry));
+}
+
+const tools = await toolsManifest();
+const target = await startTarget({ initialBalance: '0', extraManifests: tools ? [{ name: 'browser-tools.yaml', text: tools }] : [] });
 const browser = await launchBrowser();
 let page = await browser.context.newPage();
 const steps = new Steps(() => page);
-if (process.argv.includes('--fake') || process.env.OBLIVIOUS_FAKE) {
-  // fake-api.mjs has no files or knowledge bases.
+if (FAKE) {
+  // fake-api.mjs has no files, knowledge bases or tools.
   steps.skip.add('knowledge');
   steps.skip.add('attach');
+}
+if (!tools && !process.env.OBLIVIOUS_URL) {
+  steps.skip.add('tools');
+  steps.skip.add('tools-approval');
 }
 const base = target.url;
 const at = (path) => `${base}${path}`;
@@ -127,6 +161,41 @@ async function sendMessage(text) {
   await page.press(byTestId('composer-input'), 'Enter');
   await waitLast('user', `"${text}"`, (m) => m.text === text);
   assert((await page.locator(`${MESSAGES}[data-role="user"]`).count()) >= Math.min(before + 1, 1), 'the user message is not shown');
+}
+
+/** A new chat with a catalog agent, from the New chat dialog (its "new chat" button). */
+async function startAgentChat(name) {
+  await page.click(byTestId('nav-chat'));
+  await page.click(byTestId('new-session'));
+  const fresh = page.locator(`li:has([data-testid="agent-option"][data-agent-name="${name}"]) ${byTestId('agent-option-fresh')}`);
+  await fresh.waitFor().catch(() => {
+    throw new Error(`no catalog agent "${name}": the server needs manifests/browser-tools.yaml.tmpl with the MCP server's path filled in (README)`);
+  });
+  await fresh.click();
+  await page.waitForSelector(byTestId('chat-view'));
+}
+
+/** The first tool call card of the last reply with this status, once it is there. */
+async function toolCard(status) {
+  const card = page.locator(`${MESSAGES}[data-role="assistant"]`).last().locator(`${byTestId('tool-call')}[data-status="${status}"]`).first();
+  await card.waitFor({ timeout: LONG });
+  return card;
+}
+
+/** What a tool call card shows. */
+function readToolCard(card) {
+  return card.evaluate((el) => {
+    const text = (id) => el.querySelector(`[data-testid="${id}"]`)?.textContent ?? null;
+    return {
+      status: el.dataset.status,
+      name: text('tool-call-name'),
+      server: text('tool-call-server'),
+      badge: text('tool-call-status'),
+      open: Boolean(el.querySelector('details')?.open),
+      arguments: text('tool-call-arguments'),
+      output: text('tool-call-output'),
+    };
+  });
 }
 
 async function messageAction(role, action) {
@@ -294,6 +363,71 @@ try {
     await sendMessage('Think first, then answer');
     await waitLast('assistant', 'complete with reasoning', (m) => m.status === 'complete' && m.hasReasoning, LONG);
     await pickModel(FAST_MODEL);
+  }, { independent: true });
+
+  await steps.run('tools', 'a catalog agent with an MCP tool: a suggested question sent from the keyboard, a reply with a collapsed tool card that expands to the output, no axe violation, and the card after a reload', async () => {
+    await startAgentChat(TOOLS_AGENT);
+    const question = page.locator(byTestId('opening-question')).first();
+    await question.waitFor();
+    const asked = ((await question.textContent()) ?? '').trim();
+    await question.focus();
+    await page.keyboard.press('Enter');
+    await waitLast('user', `the suggested question "${asked}"`, (m) => m.text === asked);
+    const reply = await waitLast('assistant', 'complete', (m) => m.status === 'complete', LONG);
+    assert(reply.text.startsWith('Mock result Echo: mock'), `the reply does not quote the tool's result: ${reply.text}`);
+
+    const checkCard = async () => {
+      const card = await toolCard('ok');
+      const cards = await page.locator(`${MESSAGES}[data-role="assistant"]`).last().locator(byTestId('tool-call')).count();
+      assert(cards === 1, `the reply shows ${cards} tool cards, not 1`);
+      const collapsed = await readToolCard(card);
+      assert(
+        collapsed.name === 'echo' && collapsed.server === 'default/browser-everything' && collapsed.badge === 'Done',
+        `the card does not name the tool, its server and its status: ${JSON.stringify(collapsed)}`,
+      );
+      assert(!collapsed.open && collapsed.output === null, `the card is not collapsed: ${JSON.stringify(collapsed)}`);
+      await card.locator(byTestId('tool-call-toggle')).click();
+      await card.locator(byTestId('tool-call-output')).waitFor();
+      const expanded = await readToolCard(card);
+      assert(expanded.output === 'Echo: mock', `the expanded card does not show the output: ${JSON.stringify(expanded)}`);
+      assert(expanded.arguments?.includes('"message": "mock"'), `the expanded card does not show the arguments: ${JSON.stringify(expanded)}`);
+    };
+    await checkCard();
+    await screenshot(page, 'tool-call');
+    const { failing, other } = failingViolations(await axeViolations(page));
+    if (other.length) log(`axe, tool card (minor and moderate, not failing):\n${describeViolations(other)}`);
+    assert(failing.length === 0, `accessibility violations with a tool card open:\n${describeViolations(failing)}`);
+
+    await page.reload();
+    await page.waitForSelector(byTestId('chat-view'));
+    await waitLast('assistant', 'the stored reply', (m) => m.status === 'complete');
+    await checkCard();
+  }, { independent: true });
+
+  await steps.run('tools-approval', 'a tool that needs approval: the card waits with its arguments and Approve and Reject, survives a reload, runs once approved, and a rejected call is declined', async () => {
+    await startAgentChat(APPROVAL_AGENT);
+    await sendMessage(`Echo something, carefully ${suffix}`);
+    let waiting = await toolCard('awaiting_approval');
+    await waiting.locator(byTestId('tool-call-approve')).waitFor();
+    const shown = await readToolCard(waiting);
+    assert(shown.arguments?.includes('"message": "mock"'), `the waiting card does not show what it asks to run: ${JSON.stringify(shown)}`);
+    await screenshot(page, 'tool-approval');
+    // The stream replays from its first event: the card waits again, with its buttons.
+    await page.reload();
+    await page.waitForSelector(byTestId('chat-view'));
+    waiting = await toolCard('awaiting_approval');
+    await waiting.locator(byTestId('tool-call-approve')).click();
+    await toolCard('ok');
+    const approved = await waitLast('assistant', 'complete', (m) => m.status === 'complete', LONG);
+    assert(approved.text.startsWith('Mock result Echo: mock'), `the approved call's reply does not quote it: ${approved.text}`);
+    assert((await page.locator(byTestId('tool-call-approve')).count()) === 0, 'the Approve button outlived the decision');
+
+    await sendMessage(`Echo again, and I will say no ${suffix}`);
+    waiting = await toolCard('awaiting_approval');
+    await waiting.locator(byTestId('tool-call-reject')).click();
+    const declined = await toolCard('rejected');
+    assert((await readToolCard(declined)).badge === 'Declined', 'the rejected call is not shown as declined');
+    await waitLast('assistant', 'complete', (m) => m.status === 'complete', LONG);
   }, { independent: true });
 
   await steps.run('knowledge', 'a knowledge base: upload Markdown, see it indexed, link it to a chat, get a sourced reply and open the passage', async () => {

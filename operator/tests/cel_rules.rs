@@ -227,6 +227,43 @@ fn agent() -> Value {
     })
 }
 
+fn tool_server() -> Value {
+    json!({
+        "apiVersion": "oblivious.dev/v1alpha1", "kind": "ToolServer", "metadata": {"name": "github", "namespace": "team"},
+        "spec": {
+            "url": "https://api.githubcopilot.com/mcp/",
+            "headers": [
+                {"name": "Authorization", "valueFrom": {"secretKeyRef": {"name": "gh", "key": "token"}}},
+                {"name": "X-MCP-Toolsets", "value": "issues"}
+            ],
+            "allowedTools": ["search_issues", "create_issue"],
+            "approvalRequired": ["create_issue"],
+            "timeouts": {"call": "30s"},
+            "groups": ["staff"]
+        }
+    })
+}
+
+fn stdio_tool_server() -> Value {
+    let server = without(without(tool_server(), "/spec/url"), "/spec/headers");
+    with(server, "/spec/stdio", json!({"command": "npx", "args": ["-y", "server-everything"], "env": {"DEBUG": "1"}}))
+}
+
+/// The manifests `crds/examples/toolservers.yaml` ships commented out, uncommented.
+fn tool_server_examples() -> Vec<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds/examples/toolservers.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let start = text.find("# ---").unwrap();
+    let yaml: Vec<&str> =
+        text[start..].lines().map(|l| l.strip_prefix("# ").or(l.strip_prefix('#')).unwrap_or(l)).collect();
+    let documents: Vec<Value> = serde_yaml::Deserializer::from_str(&yaml.join("\n"))
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &Value| v["kind"] == "ToolServer")
+        .collect();
+    assert_eq!(documents.len(), 2, "the example file still holds its two ToolServers");
+    documents
+}
+
 fn lane() -> Value {
     json!({
         "apiVersion": "oblivious.dev/v1alpha1", "kind": "Lane", "metadata": {"name": "gray", "namespace": "team"},
@@ -377,6 +414,76 @@ fn invalid_fixtures() -> Vec<Invalid> {
             "fallback models must be unique",
         ),
         case(
+            "agent tools listed twice",
+            with(agent(), "/spec/tools", json!(["github", "github"])),
+            "tools must be unique",
+        ),
+        case(
+            "a tool server with url and stdio",
+            with(tool_server(), "/spec/stdio", json!({"command": "srv"})),
+            "set exactly one of url (Streamable HTTP) and stdio",
+        ),
+        case(
+            "a tool server with no transport",
+            without(without(tool_server(), "/spec/url"), "/spec/headers"),
+            "set exactly one of url (Streamable HTTP) and stdio",
+        ),
+        case(
+            "headers for a stdio server",
+            with(stdio_tool_server(), "/spec/headers", json!([{"name": "X-A", "value": "b"}])),
+            "headers are sent only to an HTTP server",
+        ),
+        case(
+            "an approval tool that is not allowed",
+            with(tool_server(), "/spec/approvalRequired", json!(["delete_repo"])),
+            "approvalRequired may only name tools in allowedTools",
+        ),
+        case(
+            "a tool server URL with credentials",
+            with(tool_server(), "/spec/url", json!("https://user:pw@mcp.example.com/mcp")),
+            "url must be an http(s) URL without credentials or fragment",
+        ),
+        case(
+            "a tool server URL with another scheme",
+            with(tool_server(), "/spec/url", json!("ws://mcp.example.com/mcp")),
+            "url must be an http(s) URL without credentials or fragment",
+        ),
+        case(
+            "a header listed twice in another case",
+            with(tool_server(), "/spec/headers/2", json!({"name": "x-mcp-toolsets", "value": "repos"})),
+            "header names must be unique (case-insensitive)",
+        ),
+        case(
+            "an allowed tool listed twice",
+            with(tool_server(), "/spec/allowedTools", json!(["create_issue", "create_issue"])),
+            "allowed tools must be unique",
+        ),
+        case(
+            "an approval tool listed twice",
+            with(tool_server(), "/spec/approvalRequired", json!(["create_issue", "create_issue"])),
+            "approval tools must be unique",
+        ),
+        case(
+            "a header with value and valueFrom",
+            with(tool_server(), "/spec/headers/1/valueFrom", json!({"secretKeyRef": {"name": "gh", "key": "t"}})),
+            "set exactly one of value and valueFrom",
+        ),
+        case(
+            "a header with neither value nor valueFrom",
+            with(tool_server(), "/spec/headers/1", json!({"name": "X-A"})),
+            "set exactly one of value and valueFrom",
+        ),
+        case(
+            "a literal authorization header",
+            with(tool_server(), "/spec/headers/0", json!({"name": "authorization", "value": "Bearer x"})),
+            "credentials come from valueFrom.secretKeyRef, not from value",
+        ),
+        case(
+            "an overlong stdio environment name",
+            with(stdio_tool_server(), "/spec/stdio/env", json!({"E".repeat(257): "1"})),
+            "keys must be at most 256 characters",
+        ),
+        case(
             "the tag baseline",
             with(lane(), "/spec/tag", json!("baseline")),
             "`baseline` names the traffic outside every lane",
@@ -474,7 +581,16 @@ fn invalid_fixtures() -> Vec<Invalid> {
 
 #[test]
 fn valid_fixtures_pass_every_rule() {
-    let mut fixtures = vec![channel(), pricing(), agent(), lane(), tenant()];
+    let mut fixtures = vec![channel(), pricing(), agent(), tool_server(), stdio_tool_server(), lane(), tenant()];
+    fixtures.push(with(
+        agent(),
+        "/spec/tools",
+        json!(["github", "github/search_issues", "shared/web/*", "shared/web/fetch"]),
+    ));
+    // No allowlist: any tool may wait for approval.
+    fixtures.push(without(tool_server(), "/spec/allowedTools"));
+    fixtures.push(with(tool_server(), "/spec/allowedTools", json!([])));
+    fixtures.extend(tool_server_examples());
     fixtures.push(with(
         with(channel(), "/spec/provider", json!("azure-openai")),
         "/spec/apiVersion",

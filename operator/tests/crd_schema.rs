@@ -155,3 +155,23 @@ fn tenant_is_cluster_scoped_and_the_rest_namespaced() {
         assert_eq!(crd.spec.scope, expected, "{}", crd.spec.names.kind);
     }
 }
+
+#[test]
+fn tool_server_shows_its_url_tool_count_and_connection_and_requires_one_transport() {
+    let crd = oblivious_crds::crd::all().into_iter().find(|c| c.spec.names.kind == "ToolServer").unwrap();
+    assert_eq!(crd.spec.names.short_names.as_deref(), Some(&["ts".to_string()][..]));
+    let columns: Vec<String> =
+        crd.spec.versions[0].additional_printer_columns.clone().unwrap().into_iter().map(|c| c.name).collect();
+    assert_eq!(columns, ["URL", "Command", "Tools", "Connected", "Ready", "Reason", "Age"]);
+    let schema = serde_json::to_value(&crd.spec.versions[0].schema.as_ref().unwrap().open_api_v3_schema).unwrap();
+    let rules: Vec<&str> = schema["properties"]["spec"]["x-kubernetes-validations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"has(self.url) != has(self.stdio)"), "{rules:?}");
+    let status = &schema["properties"]["status"]["properties"];
+    assert_eq!(status["tools"]["maxItems"], 256);
+    assert!(status.get("lastProbeTime").is_some() && status.get("sync").is_some());
+}

@@ -5,6 +5,7 @@ import './styles/highlight.css';
 import './styles/citations.css';
 import './styles/attachments.css';
 import './styles/knowledge.css';
+import './styles/tools.css';
 import { App } from './App';
 
 const root = document.getElementById('root');

@@ -1,4 +1,4 @@
--- Argo CD health check for the oblivious.dev kinds (Channel, ModelPricing, Agent, Lane, Tenant).
+-- Argo CD health check for the oblivious.dev kinds (Channel, ModelPricing, Agent, ToolServer, Lane, Tenant).
 --
 -- The operator reports every kind the same way: status.observedGeneration is the generation it
 -- last acted on, and the Ready condition mirrors the first condition that does not hold

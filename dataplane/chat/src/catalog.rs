@@ -75,6 +75,11 @@ pub fn catalog_agent(snapshot: &Snapshot, id: Uuid) -> Option<&Agent> {
     snapshot.agents.iter().find(|a| catalog_agent_id(&a.name) == id)
 }
 
+/// The suggested first questions of the catalog agent a session was made from.
+pub fn opening_questions(snapshot: &Snapshot, agent_id: Option<Uuid>) -> Vec<String> {
+    agent_id.and_then(|id| catalog_agent(snapshot, id)).map(|a| a.opening_questions.clone()).unwrap_or_default()
+}
+
 /// The published agents users of `group` may see.
 pub fn catalog_agents(snapshot: &Snapshot, group: &str) -> Vec<AgentView> {
     snapshot
@@ -92,6 +97,7 @@ pub fn catalog_agents(snapshot: &Snapshot, group: &str) -> Vec<AgentView> {
             model: Some(a.model.clone()).filter(|m| !m.is_empty()),
             temperature: temperature(a.temperature_milli.and_then(|t| i32::try_from(t).ok())),
             opening_message: a.opening_message.clone(),
+            opening_questions: a.opening_questions.clone(),
             knowledge_base_ids: a.knowledge_bases.iter().filter_map(|id| id.parse().ok()).collect(),
             created_at: 0,
             updated_at: 0,

@@ -10,6 +10,10 @@ pub enum EventKind {
     Text,
     Reasoning,
     Sources,
+    /// The model called a tool (the call's record, `status: running`).
+    ToolCall,
+    /// A tool call ended (its whole record).
+    ToolResult,
     Usage,
     /// The reply ended (complete or stopped); the stream ends.
     Done,
@@ -23,6 +27,8 @@ impl EventKind {
             EventKind::Text => "text",
             EventKind::Reasoning => "reasoning",
             EventKind::Sources => "sources",
+            EventKind::ToolCall => "tool_call",
+            EventKind::ToolResult => "tool_result",
             EventKind::Usage => "usage",
             EventKind::Done => "done",
             EventKind::Error => "error",
@@ -34,6 +40,8 @@ impl EventKind {
             "text" => EventKind::Text,
             "reasoning" => EventKind::Reasoning,
             "sources" => EventKind::Sources,
+            "tool_call" => EventKind::ToolCall,
+            "tool_result" => EventKind::ToolResult,
             "usage" => EventKind::Usage,
             "done" => EventKind::Done,
             "error" => EventKind::Error,
@@ -92,6 +100,8 @@ mod tests {
             EventKind::Text,
             EventKind::Reasoning,
             EventKind::Sources,
+            EventKind::ToolCall,
+            EventKind::ToolResult,
             EventKind::Usage,
             EventKind::Done,
             EventKind::Error,

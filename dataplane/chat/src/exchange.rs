@@ -13,11 +13,12 @@ use oblivious_store::chat::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::catalog::group_may_use;
+use crate::catalog::{catalog_agent, group_may_use};
 use crate::context::{MAX_HISTORY_MESSAGES, build_messages, context_window};
 use crate::job::{self, JobSpec};
 use crate::sources::{self, Retrieval};
 use crate::titles::provisional_title;
+use crate::tools::ToolGrant;
 use crate::topic_files::TopicFiles;
 use crate::views::{TopicView, message_view};
 use crate::{Chat, views};
@@ -63,8 +64,8 @@ pub async fn start(
     crate::topic_files::add_documents(chat, user, exchange.session, started.topic.id, &exchange.attachments, &lane)
         .await;
     let reply = started.assistant_message.id;
-    match prompt(chat, exchange.session, &started, &model).await {
-        Ok((request, retrieval)) => {
+    match prompt(chat, exchange.session, &started, &model, &user.group).await {
+        Ok(Prompt { request, retrieval, fallback_models, tools }) => {
             // A question of files alone keeps its provisional title.
             let title_from = match (&exchange.user_text, new_topic) {
                 (Some(question), true) if !question.trim().is_empty() => Some((started.topic.id, question.clone())),
@@ -75,10 +76,12 @@ pub async fn start(
                 user_id: user.id,
                 group: user.group.clone(),
                 model,
+                fallback_models,
                 request,
                 lane,
                 title_from,
                 retrieval,
+                tools,
             };
             if let Err(error) = chat.bus.open(reply).await {
                 tracing::warn!(%error, "cannot open the stream on the bus; readers will use the stored reply");
@@ -130,15 +133,29 @@ fn not_found_or_store(error: oblivious_store::StoreError) -> ProductError {
     }
 }
 
+/// What a reply is generated from.
+struct Prompt {
+    /// The Chat Completions request.
+    request: Value,
+    retrieval: Option<Retrieval>,
+    /// Models to try when the reply's model fails before answering.
+    fallback_models: Vec<String>,
+    /// The MCP tools the reply may call (the catalog agent's).
+    tools: Vec<ToolGrant>,
+}
+
 /// The Chat Completions request for the reply (the branch up to the placeholder's parent), and
 /// what to retrieve for it: the knowledge bases of the session, its agent and its topic that
 /// hold anything, searched for the question being answered (the branch's last user message).
+/// A session made from a catalog agent takes the agent's sampling parameters and fallback
+/// models as the `Agent` resource says *now*, so an edit applies from the next reply.
 async fn prompt(
     chat: &Chat,
     session: &ChatSession,
     started: &StartedExchange,
     model: &str,
-) -> ApiResult<(Value, Option<Retrieval>)> {
+    group: &str,
+) -> ApiResult<Prompt> {
     let history: Vec<ChatMessage> = match started.assistant_message.parent_id {
         Some(parent) => chat.store().chat_branch_to(started.topic.id, parent, MAX_HISTORY_MESSAGES).await?,
         None => Vec::new(),
@@ -149,6 +166,26 @@ async fn prompt(
     let mut request = json!({"model": model, "messages": messages});
     if let Some(temperature) = views::temperature(session.temperature_milli) {
         request["temperature"] = json!(temperature);
+    }
+    let active = chat.gateway.runtime.active();
+    let agent = session.agent_id.and_then(|id| catalog_agent(&active.snapshot, id));
+    let tools = crate::tools::grants(&active.snapshot, agent, group);
+    // Clients of servers no longer configured are closed (a stdio child stops).
+    chat.tools.retain(&active.snapshot.tool_servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>());
+    let mut fallback_models = Vec::new();
+    if let Some(agent) = agent {
+        if let Some(top_p) = agent.top_p_milli {
+            request["top_p"] = json!(f64::from(top_p) / 1000.0);
+        }
+        if let Some(max_tokens) = agent.max_tokens {
+            request["max_tokens"] = json!(max_tokens);
+        }
+        fallback_models = agent
+            .fallback_models
+            .iter()
+            .filter(|m| m.as_str() != model && group_may_use(&active, group, m))
+            .cloned()
+            .collect();
     }
     let question = history
         .iter()
@@ -163,7 +200,7 @@ async fn prompt(
         }
         _ => None,
     };
-    Ok((request, retrieval))
+    Ok(Prompt { request, retrieval, fallback_models, tools })
 }
 
 async fn respond(chat: &Chat, user_id: Uuid, started: &StartedExchange) -> ApiResult<Value> {

@@ -21,6 +21,7 @@ mod sources;
 #[cfg(test)]
 mod test_support;
 mod titles;
+pub mod tools;
 mod topic_files;
 pub mod views;
 
@@ -32,6 +33,7 @@ use oblivious_core::shutdown::Lifecycle;
 use oblivious_gateway::{Gateway, GatewayState};
 use oblivious_rag::Rag;
 use oblivious_store::Store;
+use oblivious_tools::{HubSettings, ToolHub};
 
 pub use job::HEARTBEAT_EVERY;
 pub use routes::{route_docs, router};
@@ -52,6 +54,15 @@ pub struct ChatConfig {
     pub internal_token: String,
     /// Name new topics with a short model-written title after their first reply.
     pub generate_titles: bool,
+    /// Most tool-calling rounds in one reply; the model must answer in words after that.
+    pub max_tool_steps: usize,
+    /// Whether stdio `ToolServer`s may be started (single-process roles such as `oblivious dev`).
+    pub stdio_tools: bool,
+}
+
+impl ChatConfig {
+    /// The default rounds of tool calls in one reply.
+    pub const DEFAULT_MAX_TOOL_STEPS: usize = 8;
 }
 
 /// The chat service's state.
@@ -65,6 +76,8 @@ pub struct Chat {
     pub lifecycle: Arc<Lifecycle>,
     /// Retrieval from the sessions' knowledge bases; `None` where no file storage is configured.
     pub rag: Option<Arc<Rag>>,
+    /// Clients of the MCP tool servers replies call.
+    pub tools: ToolHub,
     /// Attached documents' text, parsed once.
     documents: document_texts::DocumentTexts,
 }
@@ -81,7 +94,13 @@ impl Chat {
         rag: Option<Arc<Rag>>,
     ) -> Arc<Self> {
         let relay = RelayClient::new(&config.relay_url, &config.internal_token, hops);
-        Arc::new(Chat { gateway, relay, bus, config, lifecycle, rag, documents: Default::default() })
+        let tools = ToolHub::new(HubSettings { allow_stdio: config.stdio_tools, ..HubSettings::default() });
+        Arc::new(Chat { gateway, relay, bus, config, lifecycle, rag, tools, documents: Default::default() })
+    }
+
+    /// Closes the tool servers' clients (stopping stdio children). Called once the jobs are done.
+    pub async fn close_tools(&self) {
+        self.tools.shutdown().await;
     }
 
     pub fn store(&self) -> &Store {

@@ -30,6 +30,17 @@ pub enum RelayChunk {
     Usage(Usage),
 }
 
+/// A tool call the model asked for, assembled from its streamed pieces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolCallRequest {
+    /// The model's id for the call, which its result must quote.
+    pub id: String,
+    /// The function's name as offered to the model.
+    pub name: String,
+    /// The arguments as the model wrote them: a JSON object, unless the model erred.
+    pub arguments: String,
+}
+
 /// The relay refused or failed, in its own words (an OpenAI error body).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelayFailure {
@@ -57,6 +68,19 @@ impl RelayFailure {
             status: 0,
             code: "relay_unavailable".into(),
             message: "The model service is unreachable.".into(),
+        }
+    }
+
+    /// Whether another model may succeed where this one failed: the model or its channels
+    /// failed (not found, rate limited, overloaded, broken), not the request or the payer (a bad
+    /// request, no balance, a spent budget) and not the way to the relay itself.
+    pub fn may_fall_back(&self) -> bool {
+        match self.status {
+            400 | 401 | 403 | 413 | 422 => false,
+            402 => false,
+            429 => !matches!(self.code.as_str(), "insufficient_quota" | "tenant_budget_exceeded"),
+            0 => !matches!(self.code.as_str(), "relay_unavailable" | "lane_unavailable"),
+            _ => true,
         }
     }
 
@@ -135,7 +159,13 @@ impl RelayClient {
             return Err(RelayFailure::from_body(status, &bytes));
         }
         let body: BoxStream<'static, reqwest::Result<Bytes>> = response.bytes_stream().boxed();
-        Ok(RelayStream { body, parser: SseParser::new(), pending: VecDeque::new(), finished: false })
+        Ok(RelayStream {
+            body,
+            parser: SseParser::new(),
+            pending: VecDeque::new(),
+            finished: false,
+            tool_calls: Vec::new(),
+        })
     }
 
     /// A complete (non-streamed) answer's text, for small jobs such as topic titles.
@@ -157,9 +187,16 @@ pub struct RelayStream {
     parser: SseParser,
     pending: VecDeque<RelayChunk>,
     finished: bool,
+    /// Tool calls by their index in the answer, growing as their pieces arrive.
+    tool_calls: Vec<ToolCallRequest>,
 }
 
 impl RelayStream {
+    /// The tool calls the answer asked for (complete once `next` returned `None`).
+    pub fn tool_calls(&self) -> &[ToolCallRequest] {
+        &self.tool_calls
+    }
+
     /// The next chunk; `None` at `[DONE]`. A stream that ends without `[DONE]` or carries an
     /// error frame is a failure (the relay's error, or a broken connection).
     pub async fn next(&mut self) -> Option<Result<RelayChunk, RelayFailure>> {
@@ -200,10 +237,37 @@ impl RelayStream {
         if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
             self.pending.push_back(RelayChunk::Text(text.to_string()));
         }
+        for piece in delta["tool_calls"].as_array().into_iter().flatten() {
+            self.add_tool_call_piece(piece);
+        }
         if chunk["usage"].is_object() {
             self.pending.push_back(RelayChunk::Usage(usage_from_json(&chunk["usage"])));
         }
         Ok(())
+    }
+}
+
+impl RelayStream {
+    /// Adds a streamed piece of a tool call: the first names it, later ones extend its arguments.
+    fn add_tool_call_piece(&mut self, piece: &Value) {
+        let index = piece["index"].as_u64().and_then(|i| usize::try_from(i).ok()).unwrap_or(self.tool_calls.len());
+        // A model lists a handful of calls at most; an absurd index is not worth the memory.
+        if index > 64 {
+            return;
+        }
+        if self.tool_calls.len() <= index {
+            self.tool_calls.resize_with(index + 1, ToolCallRequest::default);
+        }
+        let call = &mut self.tool_calls[index];
+        if let Some(id) = piece["id"].as_str() {
+            call.id = id.to_string();
+        }
+        if let Some(name) = piece.pointer("/function/name").and_then(Value::as_str) {
+            call.name.push_str(name);
+        }
+        if let Some(arguments) = piece.pointer("/function/arguments").and_then(Value::as_str) {
+            call.arguments.push_str(arguments);
+        }
     }
 }
 
@@ -236,6 +300,7 @@ mod tests {
             parser: SseParser::new(),
             pending: VecDeque::new(),
             finished: false,
+            tool_calls: Vec::new(),
         }
     }
 
@@ -267,6 +332,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn tool_calls_are_assembled_from_their_pieces() {
+        let mut stream = stream_of(&[
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"echo\",\"arguments\":\"\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"message\\\":\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"hi\\\"}\"}},{\"index\":1,\"id\":\"call_2\",\"function\":{\"name\":\"get-sum\",\"arguments\":\"{}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+            "data: [DONE]\n\n",
+        ]);
+        while let Some(item) = stream.next().await {
+            item.unwrap();
+        }
+        let calls = stream.tool_calls();
+        assert_eq!(calls.len(), 2);
+        assert_eq!((calls[0].id.as_str(), calls[0].name.as_str()), ("call_1", "echo"));
+        assert_eq!(calls[0].arguments, r#"{"message":"hi"}"#);
+        assert_eq!(
+            (calls[1].id.as_str(), calls[1].name.as_str(), calls[1].arguments.as_str()),
+            ("call_2", "get-sum", "{}")
+        );
+    }
+
+    #[tokio::test]
     async fn an_error_frame_or_a_missing_done_is_a_failure() {
         let errored = stream_of(&[
             "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n",
@@ -285,5 +371,19 @@ mod tests {
         let failure = RelayFailure::from_body(402, body);
         assert_eq!((failure.status, failure.code.as_str()), (402, "insufficient_quota"));
         assert_eq!(RelayFailure::from_body(502, b"garbage").code, "upstream_error");
+    }
+
+    #[test]
+    fn only_failures_of_the_model_fall_back_to_another() {
+        let failure = |status, code: &str| RelayFailure { status, code: code.into(), message: String::new() };
+        assert!(failure(404, "model_not_found").may_fall_back());
+        assert!(failure(503, "upstream_error").may_fall_back());
+        assert!(failure(429, "rate_limit_exceeded").may_fall_back());
+        assert!(failure(0, "stream_broken").may_fall_back());
+        assert!(!failure(429, "insufficient_quota").may_fall_back());
+        assert!(!failure(429, "tenant_budget_exceeded").may_fall_back());
+        assert!(!failure(402, "insufficient_quota").may_fall_back());
+        assert!(!failure(400, "invalid_request_error").may_fall_back());
+        assert!(!failure(0, "relay_unavailable").may_fall_back());
     }
 }

@@ -27,6 +27,7 @@ pub fn message(role: &str, content: &str, status: &str) -> ChatMessage {
         currency: None,
         sources: Value::Array(Vec::new()),
         attachments: Value::Array(Vec::new()),
+        tool_calls: Value::Array(Vec::new()),
         created_at: 0,
         updated_at: 0,
     }

@@ -32,6 +32,9 @@ pub struct SessionView {
     pub model: String,
     pub temperature: Option<f64>,
     pub opening_message: Option<String>,
+    /// Suggested first questions of the catalog agent the session was made from (read live,
+    /// so an edited `Agent` shows in every session of it).
+    pub opening_questions: Vec<String>,
     pub pinned: bool,
     pub group: String,
     /// The knowledge bases the session's answers draw on.
@@ -41,9 +44,10 @@ pub struct SessionView {
 }
 
 impl SessionView {
-    /// The view of a session whose knowledge bases are `knowledge_base_ids`.
-    pub fn new(session: &ChatSession, knowledge_base_ids: Vec<Uuid>) -> Self {
-        SessionView { knowledge_base_ids, ..SessionView::from(session) }
+    /// The view of a session whose knowledge bases are `knowledge_base_ids` and whose agent
+    /// suggests `opening_questions`.
+    pub fn new(session: &ChatSession, knowledge_base_ids: Vec<Uuid>, opening_questions: Vec<String>) -> Self {
+        SessionView { knowledge_base_ids, opening_questions, ..SessionView::from(session) }
     }
 }
 
@@ -59,6 +63,7 @@ impl From<&ChatSession> for SessionView {
             model: s.model.clone(),
             temperature: temperature(s.temperature_milli),
             opening_message: s.opening_message.clone(),
+            opening_questions: Vec::new(),
             pinned: s.pinned,
             group: s.group.clone(),
             knowledge_base_ids: Vec::new(),
@@ -118,6 +123,7 @@ pub fn message_view(m: &ChatMessage, siblings: Option<&SiblingInfo>) -> Value {
         "currency": m.currency,
         "sources": m.sources,
         "attachments": m.attachments,
+        "tool_calls": m.tool_calls,
         "siblings": siblings,
         "created_at": m.created_at,
         "updated_at": m.updated_at,
@@ -138,6 +144,8 @@ pub struct AgentView {
     pub model: Option<String>,
     pub temperature: Option<f64>,
     pub opening_message: Option<String>,
+    /// Suggested first questions (catalog agents).
+    pub opening_questions: Vec<String>,
     /// The knowledge bases the agent answers from (a private agent's are copied to each
     /// session started from it).
     pub knowledge_base_ids: Vec<Uuid>,
@@ -165,6 +173,7 @@ impl From<&ChatAgent> for AgentView {
             model: a.model.clone(),
             temperature: temperature(a.temperature_milli),
             opening_message: a.opening_message.clone(),
+            opening_questions: Vec::new(),
             knowledge_base_ids: Vec::new(),
             created_at: a.created_at,
             updated_at: a.updated_at,

@@ -10,12 +10,18 @@ mod support;
 #[path = "api/pods.rs"]
 mod pods;
 
+/// What a published agent's fields do to its replies.
+#[path = "api/agent_fields.rs"]
+mod agent_fields;
 /// Files attached to messages.
 #[path = "api/attachments.rs"]
 mod attachments;
 /// Sessions answering from knowledge bases, with sources.
 #[path = "api/knowledge.rs"]
 mod knowledge;
+/// Replies that call MCP tools.
+#[path = "api/tools.rs"]
+mod tools;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -34,6 +40,11 @@ oblivious_store::both_backends!(
     nothing_of_one_user_is_reachable_by_another,
     every_route_refuses_a_caller_without_credentials_before_reading_its_input,
     agents_from_the_catalog_are_read_only_and_seed_sessions,
+    an_agents_fallback_model_answers_when_its_model_fails_and_its_parameters_apply,
+    an_agents_tool_runs_over_stdio_and_the_model_answers_from_its_result,
+    a_slow_or_failing_tool_is_an_error_the_model_is_told_and_the_reply_goes_on,
+    tools_of_a_server_closed_to_the_users_group_or_unreachable_are_not_offered,
+    a_tool_that_needs_approval_waits_for_the_user_and_runs_only_if_approved,
     models_follow_the_users_group_and_unknown_models_are_refused,
     a_topic_exports_as_markdown_and_json_and_gets_a_generated_title,
     search_finds_the_callers_messages_with_a_snippet,
@@ -41,6 +52,7 @@ oblivious_store::both_backends!(
     the_lane_a_send_is_dyed_with_travels_with_its_reply_and_a_users_own_lane_header_does_not,
 );
 
+use agent_fields::an_agents_fallback_model_answers_when_its_model_fails_and_its_parameters_apply;
 use attachments::{
     a_long_document_is_cut_until_its_topic_indexes_it_then_searched,
     attached_images_and_documents_reach_the_model_and_stay_on_the_message, only_the_callers_own_files_can_be_attached,
@@ -48,6 +60,12 @@ use attachments::{
 use knowledge::{
     a_session_links_only_its_owners_knowledge_bases, a_session_with_a_knowledge_base_answers_with_numbered_sources,
     agents_bring_their_knowledge_bases_to_their_sessions,
+};
+use tools::{
+    a_slow_or_failing_tool_is_an_error_the_model_is_told_and_the_reply_goes_on,
+    a_tool_that_needs_approval_waits_for_the_user_and_runs_only_if_approved,
+    an_agents_tool_runs_over_stdio_and_the_model_answers_from_its_result,
+    tools_of_a_server_closed_to_the_users_group_or_unreachable_are_not_offered,
 };
 
 oblivious_store::both_backends!(

@@ -46,15 +46,18 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let bus = process::chat_bus(args.redis_url.as_deref()).await?;
     let relay_url = format!("http://{addr}");
     let rag = process::rag(&gateway, &relay_url, &internal_token, &edge, Some(relay.metrics.rag_jobs_pending.clone()));
-    let chat = process::chat(&gateway, bus, process::chat_config(relay_url, internal_token), &edge, rag.clone());
+    let chat_config = process::chat_config(relay_url, internal_token, true)?;
+    let chat = process::chat(&gateway, bus, chat_config, &edge, rag.clone());
     // Alone, this process owns every reply: those left streaming by a previous run are over.
     chat.spawn_reaper(args.replicas <= 1);
     eprintln!(
         "oblivious dev listening on http://{addr}  (web UI: http://{addr}/, OpenAI: http://{addr}/v1, Anthropic: http://{addr}, Gemini: http://{addr}/v1beta)"
     );
 
-    let app = process::router(Services::ALL, relay.clone(), &gateway, Some(chat), rag, edge);
+    let app = process::router(Services::ALL, relay.clone(), &gateway, Some(chat.clone()), rag, edge);
     drain::serve(listener, app, &relay, drain).await;
+    // The replies are done: their tool servers may go (stdio children are stopped).
+    chat.close_tools().await;
     mock.shutdown();
     Ok(())
 }

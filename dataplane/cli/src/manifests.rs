@@ -25,6 +25,7 @@ const EMBEDDED_EXAMPLES: &[(&str, &str)] = &[
     ("mock-anthropic-channel.yaml", include_str!("../../../crds/examples/mock-anthropic-channel.yaml")),
     ("mock-gemini-channel.yaml", include_str!("../../../crds/examples/mock-gemini-channel.yaml")),
     ("pricing.yaml", include_str!("../../../crds/examples/pricing.yaml")),
+    ("toolservers.yaml", include_str!("../../../crds/examples/toolservers.yaml")),
 ];
 
 /// Compiles a directory into a snapshot, or returns every problem as one error per line.

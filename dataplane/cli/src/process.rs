@@ -150,10 +150,23 @@ pub fn gateway_config(data_dir: &Path) -> anyhow::Result<GatewayConfig> {
 }
 
 /// Settings of the chat service. `OBLIVIOUS_TITLES=false` turns generated topic titles off
-/// (they are billed to the user like any request).
-pub fn chat_config(relay_url: String, internal_token: String) -> oblivious_chat::ChatConfig {
+/// (they are billed to the user like any request); `OBLIVIOUS_CHAT_MAX_TOOL_STEPS` bounds the
+/// rounds of tool calls in one reply. `stdio_tools`: whether this process may start stdio
+/// `ToolServer`s (only the single-process `oblivious dev`).
+pub fn chat_config(
+    relay_url: String,
+    internal_token: String,
+    stdio_tools: bool,
+) -> anyhow::Result<oblivious_chat::ChatConfig> {
     let generate_titles = !matches!(env("OBLIVIOUS_TITLES").as_deref(), Some("false" | "0"));
-    oblivious_chat::ChatConfig { relay_url, internal_token, generate_titles }
+    let max_tool_steps = match env("OBLIVIOUS_CHAT_MAX_TOOL_STEPS") {
+        None => oblivious_chat::ChatConfig::DEFAULT_MAX_TOOL_STEPS,
+        Some(text) => match text.parse::<usize>() {
+            Ok(steps @ 1..=64) => steps,
+            _ => anyhow::bail!("OBLIVIOUS_CHAT_MAX_TOOL_STEPS must be a number from 1 to 64, not `{text}`"),
+        },
+    };
+    Ok(oblivious_chat::ChatConfig { relay_url, internal_token, generate_titles, max_tool_steps, stdio_tools })
 }
 
 /// The gateway (with the chat routes in its OpenAPI document when chat is served beside it).

@@ -155,7 +155,9 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     let chat = if services.chat {
         let relay_url = relay_url.clone().ok_or_else(needs_relay)?;
         let bus = process::chat_bus(args.redis_url.as_deref()).await?;
-        let chat = process::chat(&gateway, bus, process::chat_config(relay_url, internal_token), &edge, rag.clone());
+        // A cluster pod starts no programs: stdio tool servers are for `oblivious dev`.
+        let chat_config = process::chat_config(relay_url, internal_token, false)?;
+        let chat = process::chat(&gateway, bus, chat_config, &edge, rag.clone());
         chat.spawn_reaper(false);
         Some(chat)
     } else {
@@ -163,7 +165,11 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
     };
     eprintln!("oblivious {} listening on http://{addr} (ready once a configuration is held)", role.name());
 
-    drain::serve(listener, process::router(services, relay.clone(), &gateway, chat, rag, edge), &relay, drain).await;
+    drain::serve(listener, process::router(services, relay.clone(), &gateway, chat.clone(), rag, edge), &relay, drain)
+        .await;
+    if let Some(chat) = chat {
+        chat.close_tools().await;
+    }
     if let Some(mock) = mock {
         mock.shutdown();
     }

@@ -19,6 +19,8 @@ pub struct Snapshot {
     pub group_limits: Vec<GroupLimit>,
     /// Published agents (the `Agent` resources), sorted by name.
     pub agents: Vec<Agent>,
+    /// MCP servers agents may call (the `ToolServer` resources), sorted by name.
+    pub tool_servers: Vec<ToolServer>,
     /// Enabled canary lanes, sorted by priority (highest first), then name.
     pub lanes: Vec<Lane>,
     /// Settings of the tenant this snapshot is for (absent outside a cluster).
@@ -148,11 +150,73 @@ pub struct Agent {
     pub max_tokens: Option<u32>,
     pub opening_message: Option<String>,
     pub opening_questions: Vec<String>,
+    /// What the agent may call: `namespace/server` (every tool the server allows) or
+    /// `namespace/server/tool`, naming `ToolServer`s of the snapshot.
     pub tools: Vec<String>,
     pub knowledge_bases: Vec<String>,
     /// User groups that see the agent; empty means everyone.
     pub groups: Vec<String>,
     pub tags: Vec<String>,
+}
+
+/// An MCP server whose tools agents may call (`ToolServer` resource). `Debug` shows header
+/// names and environment names only: their values may be secrets.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ToolServer {
+    /// `namespace/name` of the ToolServer resource; the name agents refer to it by.
+    pub name: String,
+    /// Streamable HTTP endpoint (e.g. `https://tools.example.com/mcp`); empty for stdio.
+    pub url: String,
+    /// Program and arguments of a stdio server (only honoured by single-process roles such as
+    /// `oblivious dev`); empty for HTTP.
+    pub command: Vec<String>,
+    /// Environment of a stdio server's process.
+    pub env: BTreeMap<String, String>,
+    /// Headers sent with every HTTP request (e.g. `authorization`), secrets already resolved.
+    /// Never logged, never shown in status.
+    pub headers: BTreeMap<String, String>,
+    /// Tool names offered to models; empty means every tool the server lists.
+    pub allowed_tools: Vec<String>,
+    /// Tools whose calls wait for the user's approval before they run.
+    pub approval_tools: Vec<String>,
+    /// Longest a tool call may take, in milliseconds.
+    pub call_timeout_ms: u64,
+    /// User groups that may use the server; empty means every group.
+    pub groups: Vec<String>,
+}
+
+impl fmt::Debug for ToolServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolServer")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("command", &self.command)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("allowed_tools", &self.allowed_tools)
+            .field("approval_tools", &self.approval_tools)
+            .field("call_timeout_ms", &self.call_timeout_ms)
+            .field("groups", &self.groups)
+            .finish()
+    }
+}
+
+impl ToolServer {
+    /// Whether models may be offered `tool` of this server.
+    pub fn allows(&self, tool: &str) -> bool {
+        self.allowed_tools.is_empty() || self.allowed_tools.iter().any(|t| t == tool)
+    }
+
+    /// Whether users of `group` may use this server.
+    pub fn open_to(&self, group: &str) -> bool {
+        self.groups.is_empty() || self.groups.iter().any(|g| g == group)
+    }
+
+    /// Whether a call of `tool` waits for the user's approval.
+    pub fn needs_approval(&self, tool: &str) -> bool {
+        self.approval_tools.iter().any(|t| t == tool)
+    }
 }
 
 /// Upstream provider kinds.

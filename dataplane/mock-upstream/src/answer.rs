@@ -16,6 +16,8 @@ pub struct Conversation {
     pub last_user_text: String,
     /// The last message carries tool results.
     pub ends_with_tool_result: bool,
+    /// The text of the last tool result, which an answer after it quotes.
+    pub tool_result_text: String,
     /// Tools offered: name and JSON schema of the parameters.
     pub tools: Vec<(String, Value)>,
     /// A tool the request forces (OpenAI `required`/named, Anthropic `any`/`tool`, Gemini `ANY`).
@@ -104,11 +106,18 @@ impl Answer {
                 finish = Finish::Length;
             }
             let opener = if conversation.ends_with_tool_result { "result" } else { "answer" };
+            // After a tool result the answer quotes it (as a model answers from it); the word
+            // count, and so the usage, stays what the directives say.
+            let quoted: Vec<&str> = if conversation.ends_with_tool_result {
+                conversation.tool_result_text.split_whitespace().collect()
+            } else {
+                Vec::new()
+            };
             for i in 0..count {
                 words.push(match i {
                     0 => "Mock".to_string(),
                     1 => opener.to_string(),
-                    _ => pick(i).to_string(),
+                    _ => quoted.get(i - 2).map_or_else(|| pick(i).to_string(), |w| w.to_string()),
                 });
             }
             // Given numbered sources, a model cites them: the last word becomes `[1]` (the

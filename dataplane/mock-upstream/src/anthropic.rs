@@ -147,7 +147,9 @@ fn conversation(request: &Value, messages: &[Value]) -> Conversation {
         c.prompt_text.push(' ');
         if role == "user" {
             c.ends_with_tool_result = has_tool_result;
-            if !has_tool_result {
+            if has_tool_result {
+                c.tool_result_text = text;
+            } else {
                 c.last_user_text = text;
             }
         } else {

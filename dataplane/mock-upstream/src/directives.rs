@@ -24,7 +24,8 @@ Behaviour directives (append to the model name after `@`, comma-separated, e.g.
                        Responses `reasoning` item, summarized only when `reasoning.summary` is
                        set, with `encrypted_content` only when `include` asks for it)
   tool[=NAME]          call the first tool (or the tool named NAME) when tools are given
-                       (unless the last message is a tool result); a forced tool_choice does
+                       (unless the last message is a tool result, which the answer then
+                       quotes: `Mock result <its words>…`); a forced tool_choice does
                        the same without the directive. Responses: a `function_call` (also in a
                        `namespace`) or, for a custom tool, a `custom_tool_call` with input `mock`
 Keys: any non-empty key is accepted; keys starting with `bad-` are rejected as invalid, the way

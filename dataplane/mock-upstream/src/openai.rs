@@ -62,7 +62,10 @@ fn conversation(request: &Value, messages: &[Value]) -> Conversation {
                 c.last_user_text = text;
                 c.ends_with_tool_result = false;
             }
-            Some("tool" | "function") => c.ends_with_tool_result = true,
+            Some("tool" | "function") => {
+                c.ends_with_tool_result = true;
+                c.tool_result_text = text;
+            }
             _ => c.ends_with_tool_result = false,
         }
     }

@@ -26,6 +26,15 @@ impl Usage {
     pub fn is_empty(&self) -> bool {
         *self == Usage::default()
     }
+
+    /// Adds the counts of another call (a reply made of several model calls is billed for all).
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.cached_input_tokens += other.cached_input_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.output_tokens += other.output_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
+    }
 }
 
 /// The BPE tables, loaded on first use (~100 ms and tens of MB: a relay whose upstreams always

@@ -1,10 +1,11 @@
 //! Agent resources -> the published agents of the snapshot. An agent must name a model some
-//! Channel serves (so the catalog never offers an assistant that cannot answer); sampling
-//! parameters are decimal strings turned into thousandths.
+//! Channel serves (so the catalog never offers an assistant that cannot answer) and tools of
+//! accepted ToolServers (`agent_tools`); sampling parameters are decimal strings turned into
+//! thousandths.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use oblivious_config::{Agent, Channel};
+use oblivious_config::{Agent, Channel, ToolServer};
 use oblivious_crds::{AgentSpec, Sourced};
 
 use crate::CompileError;
@@ -14,9 +15,11 @@ const MAX_PROMPT_BYTES: usize = 64 * 1024;
 pub(crate) fn compile_agents(
     agents: &[Sourced<AgentSpec>],
     channels: &[Channel],
+    tool_servers: &[ToolServer],
     errors: &mut Vec<CompileError>,
 ) -> Vec<Agent> {
     let served: BTreeSet<&str> = channels.iter().flat_map(|c| c.models.iter().map(|m| m.name.as_str())).collect();
+    let servers: BTreeMap<&str, &ToolServer> = tool_servers.iter().map(|s| (s.name.as_str(), s)).collect();
     let mut out: Vec<Agent> = Vec::new();
     for source in agents {
         let name = source.metadata.key();
@@ -50,6 +53,13 @@ pub(crate) fn compile_agents(
                 );
             }
         }
+        let tools = crate::agent_tools::resolve_tools(&spec.tools, source.metadata.namespace(), &servers)
+            .unwrap_or_else(|problems| {
+                for (i, reason) in problems {
+                    error(&format!("spec.tools[{i}]"), reason);
+                }
+                Vec::new()
+            });
         if spec.system_prompt.len() > MAX_PROMPT_BYTES {
             error("spec.systemPrompt", format!("longer than {MAX_PROMPT_BYTES} bytes"));
         }
@@ -75,7 +85,7 @@ pub(crate) fn compile_agents(
             max_tokens: spec.parameters.max_tokens,
             opening_message: spec.opening_message.clone(),
             opening_questions: spec.opening_questions.clone(),
-            tools: spec.tools.clone(),
+            tools,
             knowledge_bases: spec.knowledge_bases.clone(),
             groups: spec.groups.clone(),
             tags: spec.tags.clone(),

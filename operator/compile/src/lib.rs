@@ -4,6 +4,7 @@
 //! `oblivious-operator compile` (a GitOps pre-merge check) all agree on what a change means.
 
 mod agent;
+mod agent_tools;
 mod channel;
 mod decimal;
 mod duration;
@@ -12,6 +13,7 @@ mod lane;
 mod pricing;
 mod tenant;
 mod tolerant;
+mod toolserver;
 
 use std::collections::BTreeMap;
 
@@ -54,7 +56,9 @@ pub fn compile_with(manifests: &Manifests, observed: &Observed) -> Result<Snapsh
     let mut errors = Vec::new();
     let channels = channel::compile_channels(&manifests.channels, &manifests.secrets, &mut errors);
     let pricing = pricing::compile_prices(&manifests.pricings, &mut errors);
-    let agents = agent::compile_agents(&manifests.agents, &channels, &mut errors);
+    let tool_servers = toolserver::compile_tool_servers(&manifests.tool_servers, &manifests.secrets, &mut errors);
+    // After the tool servers: an Agent may only name tools of accepted ones.
+    let agents = agent::compile_agents(&manifests.agents, &channels, &tool_servers, &mut errors);
     let lanes = lane::compile_lanes(&manifests.lanes, observed, &mut errors);
     let tenant = tenant::compile_tenant(&manifests.tenants, observed.tenant.as_deref(), &mut errors);
     if !errors.is_empty() {
@@ -66,6 +70,7 @@ pub fn compile_with(manifests: &Manifests, observed: &Observed) -> Result<Snapsh
         prices: pricing.prices,
         group_limits: pricing.group_limits,
         agents,
+        tool_servers,
         lanes,
         tenant,
     };

@@ -4,6 +4,8 @@ use oblivious_crds::{Manifests, parse_documents};
 
 use super::*;
 
+mod tools;
+
 fn manifests(text: &str) -> Manifests {
     let mut manifests = Manifests::default();
     let mut errors = Vec::new();

@@ -1,8 +1,9 @@
 //! Compile for a live cluster: one broken resource must not hold back every other change of
 //! its tenant. [`compile_tolerant`] leaves out each resource with a problem (and whatever then
-//! breaks because it is gone, such as an Agent whose only Channel was rejected) and compiles the
-//! rest; the operator reports each left-out resource's problems in its status. `compile` stays
-//! all-or-nothing, which is what a pre-merge check and `oblivious dev` want.
+//! breaks because it is gone, such as an Agent whose only Channel, or a ToolServer it names, was
+//! rejected) and compiles the rest; the operator reports each left-out resource's problems in
+//! its status. `compile` stays all-or-nothing, which is what a pre-merge check and
+//! `oblivious dev` want.
 
 use std::collections::BTreeMap;
 
@@ -53,7 +54,7 @@ fn resource_id(error: &CompileError) -> ResourceId {
 }
 
 fn count(m: &Manifests) -> usize {
-    m.channels.len() + m.pricings.len() + m.agents.len() + m.lanes.len() + m.tenants.len()
+    m.channels.len() + m.pricings.len() + m.agents.len() + m.tool_servers.len() + m.lanes.len() + m.tenants.len()
 }
 
 fn remove(m: &mut Manifests, (kind, key): &ResourceId) {
@@ -61,6 +62,7 @@ fn remove(m: &mut Manifests, (kind, key): &ResourceId) {
         "Channel" => m.channels.retain(|r| &r.metadata.key() != key),
         "ModelPricing" => m.pricings.retain(|r| &r.metadata.key() != key),
         "Agent" => m.agents.retain(|r| &r.metadata.key() != key),
+        "ToolServer" => m.tool_servers.retain(|r| &r.metadata.key() != key),
         "Lane" => m.lanes.retain(|r| &r.metadata.key() != key),
         "Tenant" => m.tenants.retain(|r| &r.metadata.name != key),
         _ => {}

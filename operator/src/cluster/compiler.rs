@@ -27,6 +27,8 @@ pub struct TenantCompile {
     pub generations: BTreeMap<ResourceId, Option<i64>>,
     /// The problems of each left-out resource.
     pub rejected: BTreeMap<ResourceId, Vec<CompileError>>,
+    /// The accepted ToolServers as published, which the ToolServer controller probes.
+    pub tool_servers: CompiledToolServers,
 }
 
 impl TenantCompile {
@@ -38,6 +40,17 @@ impl TenantCompile {
     /// The problems of a resource; empty if it was accepted.
     pub fn problems(&self, id: &ResourceId) -> &[CompileError] {
         self.rejected.get(id).map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
+/// Compiled ToolServers by `namespace/name`. Their headers hold Secret values, so `Debug`
+/// prints the names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct CompiledToolServers(pub BTreeMap<String, Arc<oblivious_config::ToolServer>>);
+
+impl std::fmt::Debug for CompiledToolServers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
     }
 }
 
@@ -111,6 +124,7 @@ pub fn compile_all(stores: &Stores) -> (TenantSnapshots, BTreeMap<String, Tenant
     bucket!(stores.channels, "Channel", channels);
     bucket!(stores.pricings, "ModelPricing", pricings);
     bucket!(stores.agents, "Agent", agents);
+    bucket!(stores.tool_servers, "ToolServer", tool_servers);
     bucket!(stores.lanes, "Lane", lanes);
     for secret in stores.secrets.state() {
         let ns = secret.namespace().unwrap_or_default();
@@ -128,9 +142,17 @@ pub fn compile_all(stores: &Stores) -> (TenantSnapshots, BTreeMap<String, Tenant
             lane_members: lane_members.clone(),
         };
         let compiled = compile_tolerant(&manifests, &observed);
+        let tool_servers = CompiledToolServers(
+            compiled.snapshot.tool_servers.iter().map(|s| (s.name.clone(), Arc::new(s.clone()))).collect(),
+        );
         results.insert(
             tenant.clone(),
-            TenantCompile { version: compiled.snapshot.version.clone(), generations, rejected: compiled.rejected },
+            TenantCompile {
+                version: compiled.snapshot.version.clone(),
+                generations,
+                rejected: compiled.rejected,
+                tool_servers,
+            },
         );
         snapshots.insert(tenant, Arc::new(compiled.snapshot));
     }

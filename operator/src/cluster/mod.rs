@@ -19,7 +19,8 @@ mod watch;
 
 pub use admission::{DATA_PLANE_LABEL, PodAddressAdmission};
 pub use compiler::{
-    CompiledState, PLATFORM_TENANT, TenantCompile, compile_all, lane_service_name, ready_endpoints, tenant_of_namespace,
+    CompiledState, CompiledToolServers, PLATFORM_TENANT, TenantCompile, compile_all, lane_service_name,
+    ready_endpoints, tenant_of_namespace,
 };
 pub use leader::LeaderElection;
 pub use publish::{CompileLoop, Ticks};

@@ -20,7 +20,8 @@ use prometheus_client::registry::Registry;
 use tokio::sync::{mpsc, watch};
 
 use super::{CompileLoop, CompiledState, LeaderElection, Stores, Ticks, sync_reports, watch::spawn_reflectors};
-use crate::controllers::{self, Context, HealthSource, PodSource, PodView, Settings};
+use crate::controllers::toolserver::ToolServerContext;
+use crate::controllers::{self, Context, HealthSource, PodSource, PodView, Settings, ToolProbe};
 use crate::distribution::{self, Distribution, DistributionConfig, TenantSnapshots};
 use crate::fleet::FleetTracing;
 
@@ -69,6 +70,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
     let channel_events = writers.channels.subscribe().context(subscribe)?;
     let pricing_events = writers.pricings.subscribe().context(subscribe)?;
     let agent_events = writers.agents.subscribe().context(subscribe)?;
+    let tool_server_events = writers.tool_servers.subscribe().context(subscribe)?;
     let lane_events = writers.lanes.subscribe().context(subscribe)?;
     let tenant_events = writers.tenants.subscribe().context(subscribe)?;
     let secret_events = writers.secrets.subscribe().context(subscribe)?;
@@ -198,6 +200,10 @@ pub async fn run(options: RunOptions) -> anyhow::Result<()> {
     tokio::spawn(controllers::channel::run(ctx.clone(), channel_events, secret_events, ticks.stream()));
     tokio::spawn(controllers::pricing::run(ctx.clone(), pricing_events, ticks.stream()));
     tokio::spawn(controllers::agent::run(ctx.clone(), agent_events, ticks.stream()));
+    // The data plane's MCP client lists each ToolServer's tools for `Connected` and `tools`.
+    let tool_probe: Option<Arc<dyn ToolProbe>> = Some(Arc::new(controllers::McpProbe));
+    let tool_server_ctx = Arc::new(ToolServerContext::new(ctx.clone(), tool_probe));
+    tokio::spawn(controllers::toolserver::run(tool_server_ctx, tool_server_events, ticks.stream()));
     tokio::spawn(controllers::lane::run(ctx.clone(), lane_events, slice_events, ticks.stream()));
     tokio::spawn(controllers::tenant::run(
         ctx.clone(),
@@ -252,6 +258,7 @@ async fn wait_for_caches(stores: &Stores) -> Result<(), kube::runtime::reflector
     stores.channels.wait_until_ready().await?;
     stores.pricings.wait_until_ready().await?;
     stores.agents.wait_until_ready().await?;
+    stores.tool_servers.wait_until_ready().await?;
     stores.lanes.wait_until_ready().await?;
     stores.tenants.wait_until_ready().await?;
     stores.secrets.wait_until_ready().await?;

@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, Store, store::Writer};
-use oblivious_crds::{Agent, Channel, Lane, ModelPricing, Tenant};
+use oblivious_crds::{Agent, Channel, Lane, ModelPricing, Tenant, ToolServer};
 
 /// Read handles of the caches.
 #[derive(Clone)]
@@ -12,6 +12,7 @@ pub struct Stores {
     pub channels: Store<Channel>,
     pub pricings: Store<ModelPricing>,
     pub agents: Store<Agent>,
+    pub tool_servers: Store<ToolServer>,
     pub lanes: Store<Lane>,
     pub tenants: Store<Tenant>,
     /// Secrets other than Helm releases and ServiceAccount tokens (see `cluster::watch`).
@@ -29,6 +30,7 @@ pub struct Writers {
     pub channels: Writer<Channel>,
     pub pricings: Writer<ModelPricing>,
     pub agents: Writer<Agent>,
+    pub tool_servers: Writer<ToolServer>,
     pub lanes: Writer<Lane>,
     pub tenants: Writer<Tenant>,
     pub secrets: Writer<Secret>,
@@ -46,6 +48,7 @@ impl Stores {
         let (channels, channels_w) = reflector::store_shared(SUBSCRIBER_BUFFER);
         let (pricings, pricings_w) = reflector::store_shared(SUBSCRIBER_BUFFER);
         let (agents, agents_w) = reflector::store_shared(SUBSCRIBER_BUFFER);
+        let (tool_servers, tool_servers_w) = reflector::store_shared(SUBSCRIBER_BUFFER);
         let (lanes, lanes_w) = reflector::store_shared(SUBSCRIBER_BUFFER);
         let (tenants, tenants_w) = reflector::store_shared(SUBSCRIBER_BUFFER);
         let (secrets, secrets_w) = reflector::store_shared(SUBSCRIBER_BUFFER);
@@ -58,6 +61,7 @@ impl Stores {
                 channels,
                 pricings,
                 agents,
+                tool_servers,
                 lanes,
                 tenants,
                 secrets,
@@ -69,6 +73,7 @@ impl Stores {
                 channels: channels_w,
                 pricings: pricings_w,
                 agents: agents_w,
+                tool_servers: tool_servers_w,
                 lanes: lanes_w,
                 tenants: tenants_w,
                 secrets: secrets_w,

@@ -11,7 +11,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
-use oblivious_crds::{Agent, Channel, Lane, ModelPricing, Tenant};
+use oblivious_crds::{Agent, Channel, Lane, ModelPricing, Tenant, ToolServer};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
@@ -35,6 +35,7 @@ pub fn spawn_reflectors(
     let channels: Api<Channel> = scoped(client, namespace);
     let pricings: Api<ModelPricing> = scoped(client, namespace);
     let agents: Api<Agent> = scoped(client, namespace);
+    let tool_servers: Api<ToolServer> = scoped(client, namespace);
     let lanes: Api<Lane> = scoped(client, namespace);
     let secrets: Api<Secret> = scoped(client, namespace);
     let slices: Api<EndpointSlice> = scoped(client, namespace);
@@ -42,6 +43,7 @@ pub fn spawn_reflectors(
     reflect(channels, all.clone(), writers.channels, dirty.clone());
     reflect(pricings, all.clone(), writers.pricings, dirty.clone());
     reflect(agents, all.clone(), writers.agents, dirty.clone());
+    reflect(tool_servers, all.clone(), writers.tool_servers, dirty.clone());
     reflect(lanes, all.clone(), writers.lanes, dirty.clone());
     // Tenants are cluster-scoped: watched cluster-wide even with a watch namespace.
     reflect(Api::<Tenant>::all(client.clone()), all.clone(), writers.tenants, dirty.clone());

@@ -1,8 +1,8 @@
 //! Agent: the catalog only offers assistants that can answer, so an Agent whose model (or a
 //! fallback) no accepted Channel of its tenant serves is left out of the config and says so.
 //!
-//! Conditions: `Accepted` (prompt and parameters valid), `ResolvedRefs` (every model is served),
-//! `Ready`.
+//! Conditions: `Accepted` (prompt and parameters valid), `ResolvedRefs` (every model is served
+//! and every `tools` entry names an accepted ToolServer and a tool it allows), `Ready`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,8 +48,11 @@ async fn reconcile_agent(agent: &Agent, ctx: &Context) -> Result<Action, Error> 
 /// The status `agent` should have given the latest compile of its tenant.
 pub fn desired_status(agent: &Agent, tenant: &str, compile: &TenantCompile, ctx: &Context) -> AgentStatus {
     let problems = compile.problems(&resource_id("Agent", agent));
-    let (model_problems, spec_problems): (Vec<&CompileError>, Vec<&CompileError>) =
-        problems.iter().partition(|p| p.path.starts_with("spec.model") || p.path.starts_with("spec.fallbackModels"));
+    let (ref_problems, spec_problems): (Vec<&CompileError>, Vec<&CompileError>) = problems.iter().partition(|p| {
+        p.path.starts_with("spec.model")
+            || p.path.starts_with("spec.fallbackModels")
+            || p.path.starts_with("spec.tools")
+    });
     let previous = agent.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
     let mut conditions = Conditions::new(previous, agent.metadata.generation);
     if spec_problems.is_empty() {
@@ -57,14 +60,25 @@ pub fn desired_status(agent: &Agent, tenant: &str, compile: &TenantCompile, ctx:
     } else {
         conditions.set("Accepted", false, "InvalidSpec", describe_problems(&spec_problems));
     }
-    if model_problems.is_empty() {
-        conditions.set("ResolvedRefs", true, "ModelsServed", "every model is served by a Channel");
+    if ref_problems.is_empty() {
+        conditions.set(
+            "ResolvedRefs",
+            true,
+            "ModelsServed",
+            "every model is served by a Channel and every tool resolves",
+        );
     } else {
+        // A model problem is named first: without a model the agent cannot answer at all.
+        let reason = if ref_problems.iter().any(|p| !p.path.starts_with("spec.tools")) {
+            "ModelNotServed"
+        } else {
+            "ToolNotResolved"
+        };
         conditions.set(
             "ResolvedRefs",
             false,
-            "ModelNotServed",
-            format!("{} (left out of tenant {tenant}'s catalog)", describe_problems(&model_problems)),
+            reason,
+            format!("{} (left out of tenant {tenant}'s catalog)", describe_problems(&ref_problems)),
         );
     }
     conditions.ready("Ready", "published in the catalog");

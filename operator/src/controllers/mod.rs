@@ -1,6 +1,6 @@
 //! Controllers: one file per kind, each a `reconcile` that turns the object, the caches and the
-//! latest compile into status (and, for Lane and Tenant, child objects), plus the `run` that
-//! wires it into a kube-rs `Controller`.
+//! latest compile into status (and, for Lane and Tenant, child objects; for ToolServer, what an
+//! injected probe saw), plus the `run` that wires it into a kube-rs `Controller`.
 //!
 //! Shared rules (operator/NOTES.md): only the Lease holder writes; every write is server-side
 //! apply with [`FIELD_MANAGER`]; status goes through the status subresource and is skipped
@@ -14,9 +14,12 @@ mod conditions;
 mod error;
 pub mod health;
 pub mod lane;
+mod mcp_probe;
 mod metrics;
 pub mod pricing;
 pub mod tenant;
+pub mod tool_probe;
+pub mod toolserver;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,7 +36,9 @@ use tokio::sync::watch;
 pub use conditions::{Conditions, changed, now_rfc3339, rfc3339, truncate};
 pub use error::{Error, ErrorBackoff};
 pub use health::HealthSource;
+pub use mcp_probe::McpProbe;
 pub use metrics::ReconcileMetrics;
+pub use tool_probe::ToolProbe;
 
 use crate::cluster::{CompiledState, Stores};
 

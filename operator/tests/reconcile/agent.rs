@@ -56,3 +56,32 @@ async fn agent_naming_a_knowledge_base_by_anything_but_its_id_is_not_accepted() 
     assert!(!message.contains("knowledgeBases[0]"), "a UUID is accepted: {message}");
     assert_eq!(condition(&status, "Ready")["status"], "False");
 }
+
+#[tokio::test]
+async fn agent_naming_a_tool_its_server_does_not_allow_reports_tool_not_resolved() {
+    let mut agent_object = helper("gpt-4o");
+    agent_object.spec.tools = vec!["search".into(), "team/search/delete_everything".into()];
+    let search =
+        object::<oblivious_crds::ToolServer>(json!({"apiVersion": "oblivious.dev/v1alpha1", "kind": "ToolServer",
+        "metadata": {"name": "search", "namespace": "team"},
+        "spec": {"url": "https://search.example/mcp", "allowedTools": ["web_search"]}}));
+    let stores = stores(|w| {
+        insert(&mut w.agents, agent_object.clone());
+        insert(&mut w.tool_servers, search);
+        insert(&mut w.channels, channel(channel_spec()));
+        insert(&mut w.secrets, secret("team", "keys", &[("openai", "sk-one")]));
+    });
+    let (client, log) = fake_api(|_| None);
+    agent::reconcile(Arc::new(agent_object), context(client, stores, true, vec![])).await.unwrap();
+    settle().await;
+    let status =
+        log.only("PATCH /apis/oblivious.dev/v1alpha1/namespaces/team/agents/helper/status").body["status"].clone();
+    let refs = condition(&status, "ResolvedRefs");
+    assert_eq!(refs["reason"], "ToolNotResolved");
+    let message = refs["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("spec.tools[1]: ToolServer `team/search` does not allow tool `delete_everything`"),
+        "{message}"
+    );
+    assert_eq!(condition(&status, "Accepted")["status"], "True");
+}

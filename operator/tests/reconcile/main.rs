@@ -13,3 +13,4 @@ mod lane;
 mod leader;
 mod pricing;
 mod tenant;
+mod toolserver;

@@ -13,6 +13,7 @@ import type {
   SendAnswer,
   Session,
   SessionPatch,
+  ToolApproval,
   Topic,
 } from './types';
 
@@ -58,6 +59,9 @@ export const chatApi = {
   activate: (messageId: string) => api.post<{ topic: Topic }>(`/chat/messages/${id(messageId)}/activate`),
   deleteMessage: (messageId: string) => api.delete(`/chat/messages/${id(messageId)}`),
   stop: (streamId: string) => api.post<Record<string, never>>(`/chat/streams/${id(streamId)}/stop`),
+  /** Lets a tool call that waits for approval run, or declines it (202; 404 once it no longer waits). */
+  decideToolCall: (messageId: string, callId: string, approve: boolean) =>
+    api.post<ToolApproval>(`/chat/messages/${id(messageId)}/tool-calls/${id(callId)}/approval`, { approve }),
   search: (q: string, limit = 20) => api.get<{ results: SearchResult[] }>('/chat/search', { query: { q, limit } }),
 
   listAgents: (source?: 'catalog' | 'user') => api.get<{ agents: Agent[] }>('/agents', { query: { source } }),

@@ -47,6 +47,8 @@ export interface Session {
   model: string;
   temperature: number | null;
   opening_message: string | null;
+  /** Suggested first questions of its catalog agent (read live); an older server omits it. */
+  opening_questions?: string[];
   pinned: boolean;
   group: string;
   /** The caller's knowledge bases its answers draw on; an older server omits it. */
@@ -116,6 +118,34 @@ export interface Source {
   score?: number | null;
 }
 
+/** Where a tool call stands: `running` and `awaiting_approval` are still open, the rest ended. */
+export type ToolCallStatus = 'running' | 'awaiting_approval' | 'ok' | 'error' | 'rejected';
+
+/** A tool (MCP) call of a reply (API.md `ToolCall`), as streamed and stored. */
+export interface ToolCall {
+  /** The model's id of the call, unique within the reply. */
+  id: string;
+  /** The name the model called. */
+  function: string;
+  /** `namespace/name` of the ToolServer ("" when no server has the tool). */
+  server: string;
+  /** The server's name of the tool. */
+  tool: string;
+  /** The arguments: JSON as given, or the raw string when they were not JSON. */
+  arguments: unknown;
+  /** A newer server may add statuses; they show as they are. */
+  status: ToolCallStatus | string;
+  /** What the tool gave back (empty unless `ok`). */
+  output: string;
+  error: { code: string; message: string } | null;
+  duration_ms: number;
+}
+
+/** The answer of `POST /chat/messages/{id}/tool-calls/{call_id}/approval`. */
+export interface ToolApproval {
+  status: 'approved' | 'rejected';
+}
+
 /** A file sent with a user message. */
 export interface Attachment {
   file_id: string;
@@ -148,6 +178,8 @@ export interface Message {
   sources: Source[];
   /** Files sent with a user message; an older server omits the field. */
   attachments?: Attachment[];
+  /** The reply's tool calls in the order they ran; an older server omits the field. */
+  tool_calls?: ToolCall[];
   /** Null in stream events, where the server does not compute it. */
   siblings: Siblings | null;
   created_at: number;
@@ -197,6 +229,8 @@ export interface Agent {
   model: string | null;
   temperature: number | null;
   opening_message: string | null;
+  /** Catalog agents' suggested first questions ([] for private ones); an older server omits it. */
+  opening_questions?: string[];
   /** Private: the user's bases, copied to each new session; catalog: the administrator's. */
   knowledge_base_ids?: string[];
   created_at: number;

@@ -108,6 +108,46 @@ describe('conversation', () => {
     expect(requests.find((r) => r.url === '/api/v1/chat/streams/a1')?.lastEventId).toBeNull();
   });
 
+  it('reattaching to a reply that waits for approval rebuilds its calls from the replay: waiting, then the result', async () => {
+    const call = { id: 'call_1', function: 'echo', server: 'default/everything', tool: 'echo', arguments: { message: 'mock' }, output: '', error: null, duration_ms: 0 };
+    const user = msg('u5', 'user', { topic_id: 't5', content: 'Echo something' });
+    // The row lags: it still holds a record the replay supersedes.
+    const reply = msg('a5', 'assistant', { topic_id: 't5', parent_id: 'u5', status: 'streaming', tool_calls: [{ ...call, status: 'running' }] });
+    const ended = { ...call, status: 'ok', output: 'Echo: mock', duration_ms: 12 };
+    routes.push((url) => (url.startsWith('/api/v1/chat/sessions/s1/messages') ? json({ messages: [user, reply], has_more: false }) : undefined));
+    let resume: () => void = () => undefined;
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    const chunks = [
+      ev(1, 'tool_call', { ...call, status: 'awaiting_approval' }),
+      ev(2, 'tool_result', ended),
+      ev(3, 'text', { delta: 'Mock result Echo: mock' }),
+      ev(4, 'done', { message: { ...reply, status: 'complete', content: 'Mock result Echo: mock', tool_calls: [ended] } }),
+    ];
+    routes.push((url) => {
+      if (url !== '/api/v1/chat/streams/a5') return undefined;
+      let i = 0;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            // The job waits for the user after the first event.
+            if (i === 1) await resumed;
+            if (i < chunks.length) controller.enqueue(encoder.encode(chunks[i++] as string));
+            else controller.close();
+          },
+        }),
+        { headers: { 'Content-Type': 'text/event-stream' } },
+      );
+    });
+    const done = settled();
+    await openConversation('s1', 't5');
+    await vi.waitFor(() => expect(getConversation('t5')?.messages[1]?.tool_calls?.map((c) => c.status)).toEqual(['awaiting_approval']));
+    resume();
+    await done;
+    const held = getConversation('t5')?.messages[1];
+    expect(held?.tool_calls).toEqual([ended]);
+    expect(held?.content).toBe('Mock result Echo: mock');
+  });
+
   it('a send shows both messages at once and resumes the reply after a drop with Last-Event-ID', async () => {
     const topic = { id: 't2', session_id: 's1', title: '', active_leaf_id: 'a2', created_at: 1, updated_at: 1 };
     const user = msg('u2', 'user', { topic_id: 't2', content: 'Question' });

@@ -142,6 +142,14 @@ export async function stopStream(messageId: string): Promise<void> {
   await chatApi.stop(messageId);
 }
 
+/**
+ * Approves or declines a tool call that waits in a reply. The card's state is not changed here:
+ * the stream's next `tool_result` says how the call went, on every tab and after a reload.
+ */
+export async function decideToolCall(messageId: string, callId: string, approve: boolean): Promise<void> {
+  await chatApi.decideToolCall(messageId, callId, approve);
+}
+
 /** The reply being generated in a topic, if any (what Esc stops). */
 export function streamingReply(topicId: string): Message | undefined {
   const conversation = getConversation(topicId);

@@ -66,7 +66,8 @@ export function attachStream(topicId: string, message: Message, { replay }: Atta
 
   // The reply as streamed so far, kept here rather than only in the store: the message may
   // leave the view (a branch switch) and come back, and must then show the whole text.
-  let shadow: Message = replay ? { ...message, content: '', reasoning: '' } : message;
+  // A replay streams every tool call again, so the calls are rebuilt from it too.
+  let shadow: Message = replay ? { ...message, content: '', reasoning: '', tool_calls: [] } : message;
   let pending: ChatStreamEvent[] = [];
   let scheduled = false;
   let final: Message | undefined;

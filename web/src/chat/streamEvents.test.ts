@@ -102,6 +102,72 @@ describe('chat stream events', () => {
   });
 });
 
+describe('tool call events', () => {
+  const running = {
+    id: 'call_1',
+    function: 'echo',
+    server: 'default/everything',
+    tool: 'echo',
+    arguments: { message: 'mock' },
+    status: 'running',
+    output: '',
+    error: null,
+    duration_ms: 0,
+  };
+  const ended = { ...running, status: 'ok', output: 'Echo: mock', duration_ms: 12 };
+
+  it('a tool_call adds a running card and its tool_result ends it in place', () => {
+    const started = run([sse('text', { delta: 'Let me check. ' }), sse('tool_call', running, '2')]);
+    expect(started.tool_calls).toEqual([running]);
+    const message = run([sse('text', { delta: 'Let me check. ' }), sse('tool_call', running, '2'), sse('tool_result', ended, '3'), sse('text', { delta: 'Mock result Echo: mock' }, '4')]);
+    expect(message.tool_calls).toEqual([ended]);
+    expect(message.content).toBe('Let me check. Mock result Echo: mock');
+  });
+
+  it('keeps calls in the order they started across rounds, each updated where it stands', () => {
+    const second = { ...running, id: 'call_2', arguments: 'not json' };
+    const message = run([
+      sse('tool_call', running, '1'),
+      sse('tool_call', second, '2'),
+      sse('tool_result', { ...second, status: 'error', error: { code: 'timeout', message: 'slow' }, duration_ms: 30000 }, '3'),
+      sse('tool_result', ended, '4'),
+    ]);
+    expect(message.tool_calls?.map((c) => [c.id, c.status])).toEqual([
+      ['call_1', 'ok'],
+      ['call_2', 'error'],
+    ]);
+    expect(message.tool_calls?.[1]).toMatchObject({ arguments: 'not json', error: { code: 'timeout', message: 'slow' } });
+  });
+
+  it('on a replay the same call id arrives twice, awaiting then its result: one card, the newest record', () => {
+    const awaiting = { ...running, status: 'awaiting_approval' };
+    const waiting = run([sse('tool_call', awaiting, '1')]);
+    expect(waiting.tool_calls?.map((c) => c.status)).toEqual(['awaiting_approval']);
+    const approved = run([sse('tool_call', awaiting, '1'), sse('tool_result', ended, '2')]);
+    expect(approved.tool_calls).toEqual([ended]);
+    // Approved, the job announces the call again as running before its result.
+    const approvedThenRunning = run([sse('tool_call', awaiting, '1'), sse('tool_call', running, '2')]);
+    expect(approvedThenRunning.tool_calls).toEqual([running]);
+    expect(run([sse('tool_call', awaiting, '1'), sse('tool_call', running, '2'), sse('tool_result', ended, '3')]).tool_calls).toEqual([ended]);
+    const rejected = run([sse('tool_call', awaiting, '1'), sse('tool_result', { ...awaiting, status: 'rejected' }, '2')]);
+    expect(rejected.tool_calls?.map((c) => [c.id, c.status])).toEqual([['call_1', 'rejected']]);
+  });
+
+  it('the final record carries the stored calls; an older server without the field keeps the streamed ones', () => {
+    const streamedThenDone = run([sse('tool_call', running), sse('tool_result', ended), sse('done', { message: { ...placeholder, status: 'complete', tool_calls: [ended] } })]);
+    expect(streamedThenDone.tool_calls).toEqual([ended]);
+    const legacy = run([sse('tool_call', running), sse('tool_result', ended), sse('done', { message: { ...placeholder, status: 'complete' } })]);
+    expect(legacy.tool_calls).toEqual([ended]);
+  });
+
+  it('a tool event without a call id is ignored; missing fields get neutral values', () => {
+    expect(applyChatEvent(placeholder, decodeChatEvent(sse('tool_call', { function: 'echo' })))).toBe(placeholder);
+    expect(run([sse('tool_call', { id: 'call_9', function: 'lookup' })]).tool_calls).toEqual([
+      { id: 'call_9', function: 'lookup', server: '', tool: 'lookup', arguments: null, status: 'running', output: '', error: null, duration_ms: 0 },
+    ]);
+  });
+});
+
 describe('normalizeSources', () => {
   it('orders by index, keeps one passage per index and drops malformed entries', () => {
     const sources = normalizeSources([

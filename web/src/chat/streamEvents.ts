@@ -1,13 +1,16 @@
 // The chat stream's typed events (API.md "Streams") and how each one changes the assistant
 // message being generated. Pure, so the reducer is tested without a network.
 
-import type { Message, Source, Usage } from '../api/types';
+import type { Message, Source, ToolCall, Usage } from '../api/types';
 import type { SseEvent } from '../stream/sse';
+import { normalizeToolCall, normalizeToolCalls, upsertToolCall } from './toolCalls';
 
 export type ChatStreamEvent =
   | { type: 'text'; delta: string }
   | { type: 'reasoning'; delta: string }
   | { type: 'sources'; sources: Source[] }
+  /** A call started or waits for approval (`tool_call`), or ended (`tool_result`). */
+  | { type: 'tool_call' | 'tool_result'; call: ToolCall }
   | { type: 'usage'; usage: Usage; cost: string | null; currency: string | null }
   | { type: 'done'; message: Message }
   | { type: 'error'; code: string; message: string; record: Message | null }
@@ -36,6 +39,11 @@ export function decodeChatEvent(event: SseEvent): ChatStreamEvent {
       return { type: 'reasoning', delta: String(data.delta ?? '') };
     case 'sources':
       return { type: 'sources', sources: normalizeSources(data.sources) };
+    case 'tool_call':
+    case 'tool_result': {
+      const call = normalizeToolCall(data);
+      return call ? { type: event.event, call } : { type: 'unknown' };
+    }
     case 'usage':
       return {
         type: 'usage',
@@ -66,6 +74,9 @@ export function applyChatEvent(message: Message, event: ChatStreamEvent): Messag
       return { ...message, reasoning: message.reasoning + event.delta };
     case 'sources':
       return { ...message, sources: event.sources };
+    case 'tool_call':
+    case 'tool_result':
+      return { ...message, tool_calls: upsertToolCall(message.tool_calls ?? [], event.call) };
     case 'usage':
       return {
         ...message,
@@ -84,8 +95,8 @@ export function applyChatEvent(message: Message, event: ChatStreamEvent): Messag
 }
 
 /**
- * A final record without a `siblings` field keeps the one we had; one without `sources` (an
- * older server) keeps the sources that were streamed.
+ * A final record without a `siblings` field keeps the one we had; one without `sources` or
+ * `tool_calls` (an older server) keeps what was streamed.
  */
 function keepSiblings(current: Message, final: Message): Message {
   return {
@@ -93,6 +104,7 @@ function keepSiblings(current: Message, final: Message): Message {
     ...final,
     siblings: final.siblings ?? current.siblings,
     sources: Array.isArray(final.sources) ? normalizeSources(final.sources) : current.sources,
+    tool_calls: Array.isArray(final.tool_calls) ? normalizeToolCalls(final.tool_calls) : current.tool_calls,
   };
 }
 

@@ -26,6 +26,8 @@ struct LocalStream {
 #[derive(Default)]
 pub struct LocalBus {
     streams: Mutex<HashMap<Uuid, Arc<LocalStream>>>,
+    /// Users' decisions on tool calls awaiting approval, until their job takes them.
+    decisions: Mutex<HashMap<(Uuid, String), bool>>,
 }
 
 impl LocalBus {
@@ -51,6 +53,14 @@ impl LocalBus {
         if terminal {
             self.drop_expired();
         }
+    }
+
+    pub fn decide_tool_call(&self, id: Uuid, call_id: &str, approve: bool) {
+        self.decisions.lock().unwrap_or_else(|p| p.into_inner()).insert((id, call_id.to_string()), approve);
+    }
+
+    pub fn take_tool_call_decision(&self, id: Uuid, call_id: &str) -> Option<bool> {
+        self.decisions.lock().unwrap_or_else(|p| p.into_inner()).remove(&(id, call_id.to_string()))
     }
 
     pub fn knows(&self, id: Uuid) -> bool {

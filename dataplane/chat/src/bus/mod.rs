@@ -122,6 +122,28 @@ impl StreamBus {
     }
 }
 
+impl StreamBus {
+    /// Records the user's decision on a tool call awaiting approval, for the job wherever it
+    /// runs (it polls for it).
+    pub async fn decide_tool_call(&self, stream: Uuid, call_id: &str, approve: bool) -> Result<(), BusError> {
+        match &self.backend {
+            Backend::Local(bus) => {
+                bus.decide_tool_call(stream, call_id, approve);
+                Ok(())
+            }
+            Backend::Redis(bus) => bus.decide_tool_call(stream, call_id, approve).await,
+        }
+    }
+
+    /// The user's decision on a call, taken once; `None` while there is none.
+    pub async fn take_tool_call_decision(&self, stream: Uuid, call_id: &str) -> Result<Option<bool>, BusError> {
+        match &self.backend {
+            Backend::Local(bus) => Ok(bus.take_tool_call_decision(stream, call_id)),
+            Backend::Redis(bus) => bus.take_tool_call_decision(stream, call_id).await,
+        }
+    }
+}
+
 /// Reads one stream's events in order.
 pub enum BusReader {
     Local(local::LocalReader),

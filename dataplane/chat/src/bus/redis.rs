@@ -48,6 +48,10 @@ impl RedisBus {
         format!("{}chat:stop:{id}", self.prefix)
     }
 
+    fn decision_key(&self, id: Uuid, call_id: &str) -> String {
+        format!("{}chat:approval:{id}:{call_id}", self.prefix)
+    }
+
     fn stop_channel(&self) -> String {
         format!("{}chat:stop", self.prefix)
     }
@@ -94,6 +98,20 @@ impl RedisBus {
         let _: () = connection.set_ex(self.stop_key(id), 1, UNFINISHED_RETENTION.as_secs()).await?;
         let _: () = connection.publish(self.stop_channel(), id.to_string()).await?;
         Ok(())
+    }
+
+    pub async fn decide_tool_call(&self, id: Uuid, call_id: &str, approve: bool) -> Result<(), BusError> {
+        let mut connection = self.connection.clone();
+        let value = if approve { "approve" } else { "reject" };
+        let _: () = connection.set_ex(self.decision_key(id, call_id), value, UNFINISHED_RETENTION.as_secs()).await?;
+        Ok(())
+    }
+
+    pub async fn take_tool_call_decision(&self, id: Uuid, call_id: &str) -> Result<Option<bool>, BusError> {
+        let mut connection = self.connection.clone();
+        let taken: Option<String> =
+            redis::cmd("GETDEL").arg(self.decision_key(id, call_id)).query_async(&mut connection).await?;
+        Ok(taken.map(|value| value == "approve"))
     }
 
     pub async fn stop_requested(&self, id: Uuid) -> bool {

@@ -2,6 +2,7 @@
 //! so no route exists undocumented.
 
 mod agents;
+mod approvals;
 pub(crate) mod input;
 mod messages;
 mod sessions;
@@ -212,6 +213,16 @@ fn routes() -> Vec<Route> {
             get(streams::read),
         ),
         (doc("POST", "/api/v1/chat/streams/{id}/stop", "Stop generating the reply", None, 202), post(streams::stop)),
+        (
+            doc(
+                "POST",
+                "/api/v1/chat/messages/{id}/tool-calls/{call_id}/approval",
+                "Approve or reject a tool call the reply waits on",
+                Some(|| schema(&[("approve", "boolean")], &[])),
+                202,
+            ),
+            post(approvals::decide),
+        ),
         (doc("GET", "/api/v1/agents", "Published and own agents (source=catalog|user)", None, 200), get(agents::list)),
         (
             doc(

@@ -16,7 +16,7 @@ use super::input::{
     MAX_PROMPT_CHARS, MAX_SHORT_TEXT_CHARS, MAX_TITLE_CHARS, bounded, bounded_opt, nullable, temperature,
 };
 use crate::Chat;
-use crate::catalog::{group_may_use, models_for_group};
+use crate::catalog::{group_may_use, models_for_group, opening_questions};
 use crate::views::{AgentView, SessionView};
 
 #[derive(Deserialize)]
@@ -54,15 +54,22 @@ pub struct PatchSession {
 pub async fn list(State(chat): State<Arc<Chat>>, UserIdentity { user, .. }: UserIdentity) -> ApiResult<Json<Value>> {
     let sessions = chat.store().list_chat_sessions(user.id).await?;
     let mut links = chat.store().chat_sessions_knowledge_bases(user.id).await?;
-    let views: Vec<SessionView> =
-        sessions.iter().map(|s| SessionView::new(s, links.remove(&s.id).unwrap_or_default())).collect();
+    let active = chat.gateway.runtime.active();
+    let views: Vec<SessionView> = sessions
+        .iter()
+        .map(|s| {
+            let questions = opening_questions(&active.snapshot, s.agent_id);
+            SessionView::new(s, links.remove(&s.id).unwrap_or_default(), questions)
+        })
+        .collect();
     Ok(Json(json!({"sessions": views})))
 }
 
 /// The view of a session with its knowledge bases.
 async fn view(chat: &Chat, session: &oblivious_store::chat::ChatSession) -> ApiResult<SessionView> {
     let bases = chat.store().chat_session_knowledge_bases(session.user_id, session.id).await?;
-    Ok(SessionView::new(session, bases))
+    let questions = opening_questions(&chat.gateway.runtime.active().snapshot, session.agent_id);
+    Ok(SessionView::new(session, bases, questions))
 }
 
 /// Links the session to `ids`, each of which must be one of the user's knowledge bases.

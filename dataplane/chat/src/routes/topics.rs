@@ -128,9 +128,28 @@ fn to_markdown(topic: &ChatTopic, messages: &[ChatMessage]) -> String {
             "system" => "System".to_string(),
             _ => format!("Assistant ({})", message.model.as_deref().unwrap_or("model")),
         };
-        out.push_str(&format!("\n## {speaker}\n\n{}\n", message.content.trim_end()));
+        out.push_str(&format!("\n## {speaker}\n\n"));
+        for call in message.tool_calls.as_array().into_iter().flatten() {
+            out.push_str(&tool_call_line(call));
+        }
+        out.push_str(&format!("{}\n", message.content.trim_end()));
     }
     out
+}
+
+/// A tool call of a reply as one quoted line: what was called with what, and what came back.
+fn tool_call_line(call: &Value) -> String {
+    const MAX_SHOWN: usize = 200;
+    let text = |key: &str| call[key].as_str().unwrap_or_default().to_string();
+    let outcome = match call["error"]["message"].as_str() {
+        Some(message) => format!("failed ({}): {message}", call["error"]["code"].as_str().unwrap_or("error")),
+        None => text("output"),
+    };
+    let mut shown: String = outcome.replace('\n', " ").chars().take(MAX_SHOWN).collect();
+    if shown.len() < outcome.len() {
+        shown.push('…');
+    }
+    format!("> Tool `{}` {}: {shown}\n\n", text("tool"), call["arguments"])
 }
 
 #[cfg(test)]
@@ -151,8 +170,18 @@ mod tests {
             created_at: 0,
             updated_at: 0,
         };
-        let markdown =
-            to_markdown(&topic, &[message("user", "How?", "complete"), message("assistant", "Like this.", "complete")]);
-        assert_eq!(markdown, "# Sorting\n\n## You\n\nHow?\n\n## Assistant (gpt-4o)\n\nLike this.\n");
+        let mut reply = message("assistant", "Like this.", "complete");
+        reply.tool_calls = json!([
+            {"tool": "echo", "arguments": {"message": "hi"}, "status": "ok", "output": "Echo: hi", "error": null},
+            {"tool": "slow", "arguments": {}, "status": "error", "output": "", "error": {"code": "timeout", "message": "too slow"}},
+        ]);
+        let markdown = to_markdown(&topic, &[message("user", "How?", "complete"), reply]);
+        assert_eq!(
+            markdown,
+            "# Sorting\n\n## You\n\nHow?\n\n## Assistant (gpt-4o)\n\n\
+             > Tool `echo` {\"message\":\"hi\"}: Echo: hi\n\n\
+             > Tool `slow` {}: failed (timeout): too slow\n\n\
+             Like this.\n"
+        );
     }
 }

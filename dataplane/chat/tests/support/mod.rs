@@ -186,8 +186,13 @@ impl Api {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let chat_config =
-            ChatConfig { relay_url: base.clone(), internal_token: INTERNAL.into(), generate_titles: true };
+        let chat_config = ChatConfig {
+            relay_url: base.clone(),
+            internal_token: INTERNAL.into(),
+            generate_titles: true,
+            max_tool_steps: 3,
+            stdio_tools: true,
+        };
         let edge = edge(&relay);
         let embedder = Embedder::new(&base, INTERNAL, edge.hops.clone());
         let ingestor = Ingestor::new(runtime.store.clone(), files, embedder.clone(), IngestSettings::default());
@@ -437,7 +442,7 @@ impl Api {
         .await
     }
 
-    async fn wait_until<T, F, Fut>(&self, what: &str, mut check: F) -> T
+    pub async fn wait_until<T, F, Fut>(&self, what: &str, mut check: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
@@ -510,7 +515,7 @@ impl Reader {
         request.send().await.unwrap().status().as_u16()
     }
 
-    async fn next(&mut self) -> Option<Event> {
+    pub async fn next(&mut self) -> Option<Event> {
         loop {
             if !self.pending.is_empty() {
                 return Some(self.pending.remove(0));

@@ -64,7 +64,7 @@ impl Deployment {
         let gateway = process::gateway(relay.runtime.clone(), gateway_config, Services::ALL, files);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
-        let mut chat_config = process::chat_config(base.clone(), internal_token.clone());
+        let mut chat_config = process::chat_config(base.clone(), internal_token.clone(), false)?;
         chat_config.generate_titles = false;
         let edge = process::edge(&relay, &gateway, "all", "bench", "default");
         let rag = process::rag(&gateway, &base, &internal_token, &edge, None);

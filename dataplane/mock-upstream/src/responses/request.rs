@@ -97,10 +97,12 @@ fn read_item(c: &mut Conversation, item: &Value) {
             c.ends_with_tool_result = false;
         }
         "function_call_output" | "custom_tool_call_output" => {
-            c.prompt_text.push_str(&content_text(item.get("output")));
+            let output = content_text(item.get("output"));
+            c.prompt_text.push_str(&output);
             c.prompt_text.push(' ');
             c.messages += 1;
             c.ends_with_tool_result = true;
+            c.tool_result_text = output;
         }
         // Earlier reasoning comes back with the calls it led to; it ends nothing.
         "reasoning" => {

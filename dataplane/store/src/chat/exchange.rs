@@ -128,12 +128,13 @@ impl Store {
                 currency: None,
                 sources: Value::Array(Vec::new()),
                 attachments,
+                tool_calls: Value::Array(Vec::new()),
                 created_at: now,
                 updated_at: now,
             };
             let insert = format!(
                 "INSERT INTO chat_messages ({MESSAGE_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '[]', $11, $10, $10)"
+                 ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '[]', $11, '[]', $10, $10)"
             );
             let mut user_message = None;
             let mut reply_parent = parent;

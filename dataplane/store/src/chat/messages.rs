@@ -39,6 +39,9 @@ pub struct ChatMessage {
     /// Files attached to a user message, as the chat service resolved them (a JSON array).
     #[sqlx(json)]
     pub attachments: Value,
+    /// The tool calls of an assistant reply, in the order they ran (a JSON array).
+    #[sqlx(json)]
+    pub tool_calls: Value,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -58,7 +61,7 @@ pub struct MessageSearchHit {
 
 pub(super) const MESSAGE_COLUMNS: &str = "id, topic_id, session_id, user_id, parent_id, role, content, reasoning, model, status, \
      error_code, error_message, input_tokens, output_tokens, cached_input_tokens, reasoning_tokens, cost_micros, \
-     currency, sources, attachments, created_at, updated_at";
+     currency, sources, attachments, tool_calls, created_at, updated_at";
 
 impl Store {
     pub async fn get_chat_message(&self, user_id: Uuid, id: Uuid) -> StoreResult<Option<ChatMessage>> {

@@ -25,6 +25,8 @@ pub struct FinalMessage {
     pub cost_micros: Option<i64>,
     pub currency: Option<String>,
     pub sources: Value,
+    /// The tool calls the reply made (a JSON array).
+    pub tool_calls: Value,
 }
 
 impl Store {
@@ -50,8 +52,8 @@ impl Store {
         let sql = format!(
             "UPDATE chat_messages SET content = $1, reasoning = $2, status = $3, error_code = $4, error_message = $5, \
              model = COALESCE($6, model), input_tokens = $7, output_tokens = $8, cached_input_tokens = $9, \
-             reasoning_tokens = $10, cost_micros = $11, currency = $12, sources = $13, updated_at = $14 \
-             WHERE id = $15 AND status = 'streaming' RETURNING {MESSAGE_COLUMNS}"
+             reasoning_tokens = $10, cost_micros = $11, currency = $12, sources = $13, tool_calls = $14, updated_at = $15 \
+             WHERE id = $16 AND status = 'streaming' RETURNING {MESSAGE_COLUMNS}"
         );
         let message: Option<ChatMessage> = on_pool!(self, pool => sqlx::query_as(&sql)
             .bind(&last.content)
@@ -67,6 +69,8 @@ impl Store {
             .bind(last.cost_micros)
             .bind(&last.currency)
             .bind(sqlx::types::Json(&last.sources))
+            // An unset list (`FinalMessage::default()`) is stored as an empty one, never `null`.
+            .bind(sqlx::types::Json(last.tool_calls.as_array().cloned().unwrap_or_default()))
             .bind(now)
             .bind(id)
             .fetch_optional(pool)

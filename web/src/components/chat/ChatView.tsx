@@ -1,6 +1,8 @@
 // The conversation pane: header (knowledge bases, model, settings, export), the virtualized
 // message list with older pages loaded on scroll-up, and the composer. Esc stops the reply
 // being generated; files dropped anywhere on the conversation are attached to the next message.
+// An empty topic starts with the session's opening message and suggested questions, which send
+// like the composer does.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate, useNavigationType, useSearchParams } from 'react-router-dom';
@@ -37,9 +39,12 @@ import { ModelPicker } from './ModelPicker';
 import { QuotaRefusal } from './QuotaRefusal';
 import { SessionSettingsDialog } from './SessionSettingsDialog';
 
-type Item = { kind: 'opening'; key: string; text: string } | { kind: 'message'; key: string; message: Message };
+type Item =
+  | { kind: 'opening'; key: string; text: string | null; questions: readonly string[] }
+  | { kind: 'message'; key: string; message: Message };
 
 const NO_MESSAGES: Message[] = [];
+const NO_QUESTIONS: string[] = [];
 
 export interface ChatViewProps {
   session: Session;
@@ -173,6 +178,23 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
     [session.id, topicId, navigate],
   );
 
+  // A suggested question goes the composer's way; refused, it waits in the box for a retry.
+  const [asking, setAsking] = useState(false);
+  const askQuestion = useCallback(
+    async (question: string) => {
+      if (asking) return;
+      setAsking(true);
+      try {
+        if (!(await onSend(question, []))) composer.current?.offer(question);
+      } finally {
+        setAsking(false);
+        // The question's button goes with the opening once the topic has messages.
+        composer.current?.focus();
+      }
+    },
+    [asking, onSend],
+  );
+
   const actions = useMemo(
     () => ({
       onCopy: async (message: Message) => {
@@ -208,15 +230,17 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
     [session.id, topicId, t],
   );
 
+  const questions = session.opening_questions ?? NO_QUESTIONS;
   const items: Item[] = useMemo(() => {
     const result: Item[] = [];
     const empty = messages.length === 0 && !conversation?.hasMore;
-    if (empty && session.opening_message && (!topicId || conversation?.status === 'ready')) {
-      result.push({ kind: 'opening', key: `opening:${session.id}`, text: session.opening_message });
+    const opening = session.opening_message || null;
+    if (empty && (opening || questions.length > 0) && (!topicId || conversation?.status === 'ready')) {
+      result.push({ kind: 'opening', key: `opening:${session.id}`, text: opening, questions });
     }
     for (const message of messages) result.push({ kind: 'message', key: message.id, message });
     return result;
-  }, [messages, conversation?.hasMore, conversation?.status, session.opening_message, session.id, topicId]);
+  }, [messages, conversation?.hasMore, conversation?.status, session.opening_message, questions, session.id, topicId]);
 
   const onNearTop = useCallback(() => {
     if (topicId && conversation?.hasMore && !conversation.loadingOlder) loadOlder(session.id, topicId).catch(toastError);
@@ -225,7 +249,14 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
   const renderItem = useCallback(
     (item: Item) =>
       item.kind === 'opening' ? (
-        <OpeningMessage text={item.text} avatar={session.avatar} name={session.title} />
+        <OpeningMessage
+          text={item.text}
+          questions={item.questions}
+          onAsk={(question) => void askQuestion(question)}
+          asking={asking || resolving}
+          avatar={session.avatar}
+          name={session.title}
+        />
       ) : (
         <MessageItem
           message={item.message}
@@ -238,7 +269,7 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
           {...actions}
         />
       ),
-    [session, live, reconnecting, streaming, highlight, actions],
+    [session, live, reconnecting, streaming, highlight, actions, askQuestion, asking, resolving],
   );
 
   const exportAs = async (format: 'markdown' | 'json') => {

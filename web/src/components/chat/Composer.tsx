@@ -25,6 +25,8 @@ export interface ComposerHandle {
   send(): void;
   /** Attaches files dropped elsewhere (the conversation area). */
   addFiles(files: File[]): void;
+  /** Puts text in an empty box (a suggested question whose send was refused), never over a draft. */
+  offer(text: string): void;
 }
 
 export interface ComposerProps {
@@ -67,6 +69,7 @@ export const Composer = forwardRef<ComposerHandle, ComposerProps>(function Compo
     focus: () => area.current?.focus(),
     send: () => void submit(),
     addFiles: attach,
+    offer: (offered: string) => setText((draft) => (draft.trim() ? draft : offered)),
   }));
 
   // Grow with the text up to the CSS max-height, then scroll.

@@ -1,10 +1,11 @@
-// One message of the conversation: reasoning (collapsible), content (Markdown for replies,
-// plain text for what the user typed) with its citations and sources, the files a question
-// carried, status, usage and cost, and its actions.
+// One message of the conversation: reasoning (collapsible), the tool calls of a reply (cards,
+// above its text), content (Markdown for replies, plain text for what the user typed) with its
+// citations and sources, the files a question carried, status, usage and cost, and its actions.
 
 import { memo, useId, useMemo, useState, type KeyboardEvent } from 'react';
 import type { Message, Source } from '../../api/types';
 import { sourceIndices } from '../../chat/sources';
+import { hasOpenCall, normalizeToolCalls } from '../../chat/toolCalls';
 import { useLanguage, useT } from '../../i18n';
 import { formatMoney, formatTime, formatTokens } from '../../lib/format';
 import { isSendKey, keyPress } from '../../lib/keys';
@@ -16,6 +17,7 @@ import { MessageAttachments } from './MessageAttachments';
 import { SiblingSwitch } from './SiblingSwitch';
 import { SourcePanel } from './SourcePanel';
 import { SourcesList } from './SourcesList';
+import { ToolCallList } from './ToolCallCard';
 
 const NO_SOURCES: Source[] = [];
 
@@ -114,7 +116,10 @@ export const MessageItem = memo(function MessageItem(props: Props) {
   const sources = message.sources ?? NO_SOURCES;
   const citations = useCitations(sources, setOpenSource);
   const streaming = message.status === 'streaming';
-  const waiting = streaming && !message.content && !message.reasoning;
+  const toolCalls = useMemo(() => (isUser ? [] : normalizeToolCalls(message.tool_calls)), [isUser, message.tool_calls]);
+  // A running or waiting call says so on its card; "typing" or a cursor would be wrong then.
+  const toolBusy = hasOpenCall(toolCalls);
+  const waiting = streaming && !message.content && !message.reasoning && !toolBusy;
   const usage = message.usage;
 
   return (
@@ -144,6 +149,7 @@ export const MessageItem = memo(function MessageItem(props: Props) {
             <div className="reasoning__text">{message.reasoning}</div>
           </details>
         ) : null}
+        {toolCalls.length > 0 ? <ToolCallList calls={toolCalls} messageId={message.id} canDecide={streaming} /> : null}
         {isUser && message.attachments?.length ? <MessageAttachments attachments={message.attachments} /> : null}
         {editing ? (
           <EditBox
@@ -164,7 +170,7 @@ export const MessageItem = memo(function MessageItem(props: Props) {
                 <span />
               </span>
             ) : null}
-            {streaming && !waiting ? <span className="cursor" aria-hidden="true" /> : null}
+            {streaming && !waiting && (message.content || !toolBusy) ? <span className="cursor" aria-hidden="true" /> : null}
           </div>
         )}
         {!isUser && sources.length > 0 ? <SourcesList sources={sources} onOpen={setOpenSource} /> : null}
@@ -255,8 +261,27 @@ export const MessageItem = memo(function MessageItem(props: Props) {
   );
 });
 
-/** The session's opening message, shown at the start of an empty topic; not a stored message. */
-export function OpeningMessage({ text, avatar, name }: { text: string; avatar: string; name: string }) {
+/**
+ * The session's opening message and its suggested first questions, shown at the start of an
+ * empty topic; not a stored message. A question is sent as the user's message when clicked.
+ */
+export function OpeningMessage({
+  text,
+  questions,
+  onAsk,
+  asking,
+  avatar,
+  name,
+}: {
+  text: string | null;
+  questions: readonly string[];
+  onAsk: (question: string) => void;
+  /** A question is being sent: the others wait. */
+  asking: boolean;
+  avatar: string;
+  name: string;
+}) {
+  const t = useT();
   return (
     <article className="message message--assistant message--opening" data-testid="opening-message">
       <div className="message__avatar">
@@ -266,9 +291,28 @@ export function OpeningMessage({ text, avatar, name }: { text: string; avatar: s
         <div className="message__header">
           <span className="message__author">{name}</span>
         </div>
-        <div className="message__bubble">
-          <Markdown text={text} />
-        </div>
+        {text ? (
+          <div className="message__bubble">
+            <Markdown text={text} />
+          </div>
+        ) : null}
+        {questions.length > 0 ? (
+          <ul className="opening-questions" aria-label={t('chat.suggestedQuestions')} data-testid="opening-questions">
+            {questions.map((question, index) => (
+              <li key={`${index}:${question}`}>
+                <button
+                  type="button"
+                  className="opening-question"
+                  disabled={asking}
+                  onClick={() => onAsk(question)}
+                  data-testid="opening-question"
+                >
+                  {question}
+                </button>
+              </li>
+            ))}
+          </ul>
+        ) : null}
       </div>
     </article>
   );

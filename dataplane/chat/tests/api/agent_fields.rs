@@ -1,0 +1,56 @@
+//! Every field of a published `Agent` does what it says: fallback models take over when the
+//! agent's model fails before answering, sampling parameters reach the model, and opening
+//! questions are offered on the agent's sessions.
+
+use serde_json::json;
+
+use crate::support::Api;
+
+const STEADY: &str = r#"
+apiVersion: oblivious.dev/v1alpha1
+kind: Agent
+metadata: {name: steady}
+spec:
+  displayName: Steady
+  model: broken
+  fallbackModels: [vip, fast]
+  parameters: {topP: "0.9", maxTokens: 50}
+  openingQuestions: ["What can you do?", "Who made you?"]
+"#;
+
+pub async fn an_agents_fallback_model_answers_when_its_model_fails_and_its_parameters_apply(api: Api) {
+    api.configure(STEADY);
+    let user = api.user_with_balance("alice", "5").await;
+    let (_, catalog) = api.get(&user, "/api/v1/agents?source=catalog").await;
+    let steady = catalog["agents"].as_array().unwrap().iter().find(|a| a["name"] == "Steady").unwrap().clone();
+    assert_eq!(steady["opening_questions"], json!(["What can you do?", "Who made you?"]));
+    let (_, session) = api.post(&user, "/api/v1/chat/sessions", json!({"agent_id": steady["id"]})).await;
+    assert_eq!(session["opening_questions"], json!(["What can you do?", "Who made you?"]), "{session}");
+    let session = session["id"].as_str().unwrap().to_string();
+
+    let sent = api.exchange(&user, &session, json!({"content": "steady on"})).await;
+    let reply = api.wait_for_reply(&user, &session, sent["stream_id"].as_str().unwrap()).await;
+    // `broken` fails upstream; `vip` is not the user's group's, so `fast` answers.
+    assert_eq!(reply["status"], "complete", "{reply}");
+    assert_eq!(reply["model"], "fast", "the message records the model that answered");
+    assert!(reply["content"].as_str().unwrap().starts_with("Mock answer"), "{reply}");
+    // Billed at the price of the model that answered (fast: 1 in, 2 out per 1M tokens).
+    let usage = &reply["usage"];
+    let expected = usage["input_tokens"].as_i64().unwrap() + 2 * usage["output_tokens"].as_i64().unwrap();
+    let shown = oblivious_runtime::money::parse_decimal_micros(reply["cost"].as_str().unwrap()).unwrap();
+    assert_eq!(shown, expected, "{reply}");
+
+    let upstream = api.upstream_requests().await;
+    let asked: Vec<&str> = upstream
+        .iter()
+        .filter(|r| r["body"]["messages"].as_array().is_some_and(|m| m.iter().any(|m| m["content"] == "steady on")))
+        .map(|r| r["body"]["model"].as_str().unwrap())
+        .collect();
+    assert!(asked.first().is_some_and(|m| m.contains("status=500")), "the agent's own model first: {asked:?}");
+    assert_eq!(asked.last(), Some(&"u@words=5"), "then the fallback the user may use: {asked:?}");
+    assert!(!asked.iter().any(|m| m.starts_with("claude")), "never a model outside the user's group: {asked:?}");
+    // The reply's request streams; the topic title's does not.
+    let answered = upstream.iter().find(|r| r["body"]["model"] == "u@words=5" && r["body"]["stream"] == true).unwrap();
+    assert_eq!(answered["body"]["top_p"], 0.9);
+    assert_eq!(answered["body"]["max_completion_tokens"], 50, "OpenAI channels get the modern name");
+}
