@@ -169,7 +169,18 @@ async fn prompt(
     }
     let active = chat.gateway.runtime.active();
     let agent = session.agent_id.and_then(|id| catalog_agent(&active.snapshot, id));
-    let tools = crate::tools::grants(&active.snapshot, agent, group);
+    let mut tools = crate::tools::grants(&active.snapshot, agent, group);
+    if !session.tools.is_empty() {
+        let own = match chat.config.user_tool_servers {
+            true => Some(chat.store().list_user_tool_servers(session.user_id).await?),
+            false => None,
+        };
+        for grant in crate::tools::session_grants(&active.snapshot, &session.tools, own.as_deref(), group) {
+            if !tools.contains(&grant) {
+                tools.push(grant);
+            }
+        }
+    }
     // Clients of servers no longer configured are closed (a stdio child stops).
     chat.tools.retain(&active.snapshot.tool_servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>());
     let mut fallback_models = Vec::new();

@@ -222,7 +222,8 @@ fn push_message(request: &mut Value, message: Value) {
 }
 
 /// Runs one tool call, streaming its start and its end, and keeps its record for the reply. A
-/// call that needs the user's approval waits for it first (the row's heartbeat goes on).
+/// call that needs the user's approval waits for it first. The row's heartbeat goes on
+/// throughout: a tool may take minutes, longer than the reaper waits for a silent reply.
 async fn run_tool(
     chat: &Chat,
     spec: &JobSpec,
@@ -235,17 +236,17 @@ async fn run_tool(
         let mut waiting = running.clone();
         waiting.status = CallStatus::AwaitingApproval;
         publish(chat, spec, progress, EventKind::ToolCall, json!(waiting)).await;
-        match await_approval(chat, spec, progress, &call.id).await {
+        match with_heartbeat(chat, spec, progress, await_approval(chat, spec.message_id, &call.id)).await {
             Approval::Approved => {
                 publish(chat, spec, progress, EventKind::ToolCall, json!(running)).await;
-                toolbox.run(&chat.tools, call).await
+                with_heartbeat(chat, spec, progress, toolbox.run(&chat.tools, call)).await
             }
             Approval::Rejected => running.rejected("rejected", "The user declined this tool call."),
             Approval::TimedOut => running.rejected("approval_timeout", "The user did not approve this call in time."),
         }
     } else {
         publish(chat, spec, progress, EventKind::ToolCall, json!(running)).await;
-        toolbox.run(&chat.tools, call).await
+        with_heartbeat(chat, spec, progress, toolbox.run(&chat.tools, call)).await
     };
     if let Some(error) = &record.error {
         tracing::info!(tool = %record.tool, server = %record.server, code = %error.code, "a tool call did not run to success");
@@ -255,30 +256,42 @@ async fn run_tool(
     record
 }
 
+/// Awaits `work` (a tool call, an approval: minutes, maybe), touching the row every
+/// [`HEARTBEAT_EVERY`] meanwhile so the reaper knows the job is alive.
+async fn with_heartbeat<T>(
+    chat: &Chat,
+    spec: &JobSpec,
+    progress: &Progress,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT_EVERY, HEARTBEAT_EVERY);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = beat.tick() => save_progress(chat, spec, progress).await,
+        }
+    }
+}
+
 enum Approval {
     Approved,
     Rejected,
     TimedOut,
 }
 
-/// Waits for the user's decision on a call (`POST …/tool-calls/{id}/approval`, on any pod),
-/// touching the row so the reaper knows the job is alive.
-async fn await_approval(chat: &Chat, spec: &JobSpec, progress: &Progress, call_id: &str) -> Approval {
+/// Waits for the user's decision on a call (`POST …/tool-calls/{id}/approval`, on any pod).
+async fn await_approval(chat: &Chat, message_id: Uuid, call_id: &str) -> Approval {
     let started = tokio::time::Instant::now();
-    let mut last_save = started;
     loop {
-        match chat.bus.take_tool_call_decision(spec.message_id, call_id).await {
+        match chat.bus.take_tool_call_decision(message_id, call_id).await {
             Ok(Some(true)) => return Approval::Approved,
             Ok(Some(false)) => return Approval::Rejected,
             Ok(None) => {}
-            Err(error) => tracing::warn!(%error, message = %spec.message_id, "cannot read a tool call's approval"),
+            Err(error) => tracing::warn!(%error, message = %message_id, "cannot read a tool call's approval"),
         }
         if started.elapsed() >= APPROVAL_WAIT {
             return Approval::TimedOut;
-        }
-        if last_save.elapsed() >= HEARTBEAT_EVERY {
-            save_progress(chat, spec, progress).await;
-            last_save = tokio::time::Instant::now();
         }
         tokio::time::sleep(APPROVAL_POLL).await;
     }

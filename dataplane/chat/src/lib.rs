@@ -58,6 +58,10 @@ pub struct ChatConfig {
     pub max_tool_steps: usize,
     /// Whether stdio `ToolServer`s may be started (single-process roles such as `oblivious dev`).
     pub stdio_tools: bool,
+    /// Whether users may add their own (Streamable HTTP) MCP servers.
+    pub user_tool_servers: bool,
+    /// Whether users' servers may be on loopback and private addresses (development only).
+    pub user_tool_private_addresses: bool,
 }
 
 impl ChatConfig {
@@ -94,7 +98,11 @@ impl Chat {
         rag: Option<Arc<Rag>>,
     ) -> Arc<Self> {
         let relay = RelayClient::new(&config.relay_url, &config.internal_token, hops);
-        let tools = ToolHub::new(HubSettings { allow_stdio: config.stdio_tools, ..HubSettings::default() });
+        let tools = ToolHub::new(HubSettings {
+            allow_stdio: config.stdio_tools,
+            allow_private_user_addresses: config.user_tool_private_addresses,
+            ..HubSettings::default()
+        });
         Arc::new(Chat { gateway, relay, bus, config, lifecycle, rag, tools, documents: Default::default() })
     }
 

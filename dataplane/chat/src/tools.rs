@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use oblivious_config::{Agent, Snapshot, ToolServer};
+use oblivious_store::chat::UserToolServer;
 use oblivious_tools::{ServerOrigin, ToolHub, ToolSpec};
 use serde_json::{Map, Value, json};
 
@@ -24,8 +25,46 @@ const MAX_FUNCTION_NAME: usize = 64;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolGrant {
     pub server: ToolServer,
+    /// A platform `ToolServer`, or a server the user added (the address policy applies).
+    pub origin: ServerOrigin,
     /// One tool of the server, or (`None`) every tool it allows.
     pub only: Option<String>,
+}
+
+/// The prefix of a session's reference to one of the user's own servers (`user:<id>`).
+pub const USER_SERVER_PREFIX: &str = "user:";
+
+/// The name a user's own server goes by in the hub (unique across users and platform servers).
+pub fn user_server(row: &UserToolServer) -> ToolServer {
+    ToolServer {
+        name: format!("{USER_SERVER_PREFIX}{}", row.id),
+        url: row.url.clone(),
+        headers: row.headers.clone(),
+        ..ToolServer::default()
+    }
+}
+
+/// The grants of the tools a user turned on for a session: platform servers open to `group`
+/// and (when `own` is given: the platform lets users add servers) the user's own servers.
+/// A reference to something gone grants nothing.
+pub fn session_grants(
+    snapshot: &Snapshot,
+    refs: &[String],
+    own: Option<&[UserToolServer]>,
+    group: &str,
+) -> Vec<ToolGrant> {
+    refs.iter()
+        .filter_map(|reference| match reference.strip_prefix(USER_SERVER_PREFIX) {
+            Some(id) => {
+                let row = own?.iter().find(|s| s.id.to_string() == id)?;
+                Some(ToolGrant { server: user_server(row), origin: ServerOrigin::User, only: None })
+            }
+            None => {
+                let server = snapshot.tool_servers.iter().find(|s| &s.name == reference && s.open_to(group))?;
+                Some(ToolGrant { server: server.clone(), origin: ServerOrigin::Platform, only: None })
+            }
+        })
+        .collect()
 }
 
 /// The grants of a catalog agent's `tools` for a user of `group`. An entry naming a server that
@@ -43,7 +82,8 @@ pub fn grants(snapshot: &Snapshot, agent: Option<&Agent>, group: &str) -> Vec<To
         if !server.open_to(group) {
             continue;
         }
-        let grant = ToolGrant { server: server.clone(), only: only.map(str::to_string) };
+        let grant =
+            ToolGrant { server: server.clone(), origin: ServerOrigin::Platform, only: only.map(str::to_string) };
         if !out.contains(&grant) {
             out.push(grant);
         }
@@ -70,6 +110,7 @@ struct Offered {
     /// The function name the model calls it by.
     function: String,
     server: ToolServer,
+    origin: ServerOrigin,
     tool: ToolSpec,
 }
 
@@ -86,7 +127,7 @@ impl Toolbox {
         let mut offered: Vec<Offered> = Vec::new();
         let mut taken: BTreeSet<String> = BTreeSet::new();
         for grant in grants {
-            let tools = match hub.list_tools(&grant.server, ServerOrigin::Platform).await {
+            let tools = match hub.list_tools(&grant.server, grant.origin).await {
                 Ok(tools) => tools,
                 Err(error) => {
                     tracing::warn!(server = %grant.server.name, code = error.code(), %error, "cannot list a tool server's tools");
@@ -99,7 +140,7 @@ impl Toolbox {
                 }
                 let function = unique_function_name(&grant.server.name, &tool.name, &taken);
                 taken.insert(function.clone());
-                offered.push(Offered { function, server: grant.server.clone(), tool });
+                offered.push(Offered { function, server: grant.server.clone(), origin: grant.origin, tool });
             }
         }
         Toolbox { offered }
@@ -140,7 +181,7 @@ impl Toolbox {
             (None, _) => Err(("unknown_tool", format!("There is no tool named `{}`.", call.name))),
             (_, Err(reason)) => Err(("invalid_arguments", reason)),
             (Some(offered), Ok(arguments)) => {
-                match hub.call_tool(&offered.server, ServerOrigin::Platform, &offered.tool.name, arguments).await {
+                match hub.call_tool(&offered.server, offered.origin, &offered.tool.name, arguments).await {
                     Ok(output) if output.is_error => Err(("tool_error", output.text)),
                     Ok(output) => Ok(output.text),
                     Err(error) => Err((error.code(), format!("The tool failed: {error}."))),

@@ -39,6 +39,8 @@ pub struct SessionView {
     pub group: String,
     /// The knowledge bases the session's answers draw on.
     pub knowledge_base_ids: Vec<Uuid>,
+    /// The MCP servers its replies may call, besides its agent's (`/chat/tool-servers` refs).
+    pub tools: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -67,6 +69,7 @@ impl From<&ChatSession> for SessionView {
             pinned: s.pinned,
             group: s.group.clone(),
             knowledge_base_ids: Vec::new(),
+            tools: s.tools.clone(),
             created_at: s.created_at,
             updated_at: s.updated_at,
         }

@@ -45,6 +45,8 @@ oblivious_store::both_backends!(
     a_slow_or_failing_tool_is_an_error_the_model_is_told_and_the_reply_goes_on,
     tools_of_a_server_closed_to_the_users_group_or_unreachable_are_not_offered,
     a_tool_that_needs_approval_waits_for_the_user_and_runs_only_if_approved,
+    a_user_adds_an_mcp_server_turns_it_on_for_a_session_and_its_tools_answer,
+    a_model_that_keeps_calling_tools_must_answer_after_the_last_allowed_round,
     models_follow_the_users_group_and_unknown_models_are_refused,
     a_topic_exports_as_markdown_and_json_and_gets_a_generated_title,
     search_finds_the_callers_messages_with_a_snippet,
@@ -62,8 +64,10 @@ use knowledge::{
     agents_bring_their_knowledge_bases_to_their_sessions,
 };
 use tools::{
+    a_model_that_keeps_calling_tools_must_answer_after_the_last_allowed_round,
     a_slow_or_failing_tool_is_an_error_the_model_is_told_and_the_reply_goes_on,
     a_tool_that_needs_approval_waits_for_the_user_and_runs_only_if_approved,
+    a_user_adds_an_mcp_server_turns_it_on_for_a_session_and_its_tools_answer,
     an_agents_tool_runs_over_stdio_and_the_model_answers_from_its_result,
     tools_of_a_server_closed_to_the_users_group_or_unreachable_are_not_offered,
 };

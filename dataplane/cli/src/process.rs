@@ -151,7 +151,9 @@ pub fn gateway_config(data_dir: &Path) -> anyhow::Result<GatewayConfig> {
 
 /// Settings of the chat service. `OBLIVIOUS_TITLES=false` turns generated topic titles off
 /// (they are billed to the user like any request); `OBLIVIOUS_CHAT_MAX_TOOL_STEPS` bounds the
-/// rounds of tool calls in one reply. `stdio_tools`: whether this process may start stdio
+/// rounds of tool calls in one reply; `OBLIVIOUS_USER_TOOL_SERVERS=true` lets users add their own
+/// MCP servers (`OBLIVIOUS_USER_TOOL_PRIVATE_ADDRESSES=true`: even on loopback and private
+/// addresses, for development). `stdio_tools`: whether this process may start stdio
 /// `ToolServer`s (only the single-process `oblivious dev`).
 pub fn chat_config(
     relay_url: String,
@@ -166,7 +168,18 @@ pub fn chat_config(
             _ => anyhow::bail!("OBLIVIOUS_CHAT_MAX_TOOL_STEPS must be a number from 1 to 64, not `{text}`"),
         },
     };
-    Ok(oblivious_chat::ChatConfig { relay_url, internal_token, generate_titles, max_tool_steps, stdio_tools })
+    let user_tool_servers = matches!(env("OBLIVIOUS_USER_TOOL_SERVERS").as_deref(), Some("true" | "1"));
+    let user_tool_private_addresses =
+        matches!(env("OBLIVIOUS_USER_TOOL_PRIVATE_ADDRESSES").as_deref(), Some("true" | "1"));
+    Ok(oblivious_chat::ChatConfig {
+        relay_url,
+        internal_token,
+        generate_titles,
+        max_tool_steps,
+        stdio_tools,
+        user_tool_servers,
+        user_tool_private_addresses,
+    })
 }
 
 /// The gateway (with the chat routes in its OpenAPI document when chat is served beside it).

@@ -22,6 +22,8 @@ pub struct Conversation {
     pub tools: Vec<(String, Value)>,
     /// A tool the request forces (OpenAI `required`/named, Anthropic `any`/`tool`, Gemini `ANY`).
     pub forced_tool: Option<ForcedTool>,
+    /// The request forbids tool calls (OpenAI `tool_choice: "none"`, Anthropic `{"type": "none"}`).
+    pub tools_forbidden: bool,
     pub max_tokens: Option<usize>,
 }
 
@@ -83,8 +85,8 @@ impl Answer {
         let pick = |i: usize| VOCABULARY[usize::from(digest[i % digest.len()]) % VOCABULARY.len()];
         let reasoning: Vec<String> = (0..directives.reasoning).map(|i| format!("thinking-{}", pick(i + 7))).collect();
 
-        let wants_tool = directives.tool || conversation.forced_tool.is_some();
-        let tool_call = if wants_tool && !conversation.ends_with_tool_result {
+        let wants_tool = (directives.tool || conversation.forced_tool.is_some()) && !conversation.tools_forbidden;
+        let tool_call = if wants_tool && (!conversation.ends_with_tool_result || directives.tool_loop) {
             choose_tool(conversation, directives.tool_name.as_deref()).map(|(name, schema)| ToolCall {
                 id: format!("call_{}", hex::encode(&digest[..6])),
                 name: name.clone(),
@@ -242,7 +244,12 @@ mod tests {
         let call = Answer::new("m", &c, &d).tool_call.unwrap();
         assert_eq!((call.name.as_str(), call.arguments.clone()), ("lookup", json!({"q": "mock", "n": 1})));
         c.ends_with_tool_result = true;
+        c.tool_result_text = "forty two".into();
         let after = Answer::new("m", &c, &d);
-        assert!(after.tool_call.is_none() && after.text().starts_with("Mock result"));
+        assert!(after.tool_call.is_none() && after.text() == "Mock result forty", "{}", after.text());
+        let looping = Directives::parse("m@tool,tool_loop", None).unwrap();
+        assert!(Answer::new("m", &c, &looping).tool_call.is_some(), "a looping model calls again");
+        c.tools_forbidden = true;
+        assert!(Answer::new("m", &c, &looping).tool_call.is_none(), "tool_choice none is obeyed");
     }
 }

@@ -161,6 +161,7 @@ fn conversation(request: &Value, messages: &[Value]) -> Conversation {
             c.tools.push((name.to_string(), tool.get("input_schema").cloned().unwrap_or(json!({}))));
         }
     }
+    c.tools_forbidden = request.pointer("/tool_choice/type").and_then(Value::as_str) == Some("none");
     c.forced_tool = match request.pointer("/tool_choice/type").and_then(Value::as_str) {
         Some("any") => Some(ForcedTool::Any),
         Some("tool") => {

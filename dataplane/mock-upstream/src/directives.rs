@@ -26,7 +26,8 @@ Behaviour directives (append to the model name after `@`, comma-separated, e.g.
   tool[=NAME]          call the first tool (or the tool named NAME) when tools are given
                        (unless the last message is a tool result, which the answer then
                        quotes: `Mock result <its words>…`); a forced tool_choice does
-                       the same without the directive. Responses: a `function_call` (also in a
+                       the same without the directive; `tool_choice: none` calls nothing
+  tool_loop            with tool: call it again after every result (a model that loops) Responses: a `function_call` (also in a
                        `namespace`) or, for a custom tool, a `custom_tool_call` with input `mock`
 Keys: any non-empty key is accepted; keys starting with `bad-` are rejected as invalid, the way
 each provider rejects them.
@@ -80,6 +81,8 @@ pub struct Directives {
     pub tool: bool,
     /// The tool `tool=NAME` asks for (else the first one).
     pub tool_name: Option<String>,
+    /// `tool_loop`: keep calling the tool after its results too (a model that never stops).
+    pub tool_loop: bool,
 }
 
 /// Words in an answer when no `words=` is given.
@@ -130,6 +133,7 @@ impl Directives {
                     d.tool = true;
                     d.tool_name = value.filter(|name| !name.is_empty());
                 }
+                "tool_loop" => d.tool_loop = true,
                 other => {
                     return Err(format!("unknown mock directive `{other}` (see `oblivious mock-upstream --help`)"));
                 }

@@ -76,6 +76,7 @@ fn conversation(request: &Value, messages: &[Value]) -> Conversation {
             c.tools.push((name.to_string(), function.get("parameters").cloned().unwrap_or(json!({}))));
         }
     }
+    c.tools_forbidden = request.get("tool_choice").and_then(Value::as_str) == Some("none");
     c.forced_tool = match request.get("tool_choice") {
         Some(Value::String(s)) if s == "required" => Some(ForcedTool::Any),
         Some(choice @ Value::Object(_)) => {

@@ -7,6 +7,7 @@ pub(crate) mod input;
 mod messages;
 mod sessions;
 mod streams;
+mod tool_servers;
 mod topics;
 
 use std::collections::HashMap;
@@ -48,6 +49,7 @@ const SESSION_FIELDS: &[(&str, &str)] = &[
     ("temperature", "number"),
     ("opening_message", "string"),
     ("group", "string"),
+    ("tools", "array"),
 ];
 const AGENT_FIELDS: &[(&str, &str)] = &[
     ("name", "string"),
@@ -222,6 +224,24 @@ fn routes() -> Vec<Route> {
                 202,
             ),
             post(approvals::decide),
+        ),
+        (
+            doc("GET", "/api/v1/chat/tool-servers", "MCP servers the caller may turn on for a session", None, 200),
+            get(tool_servers::list),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/chat/tool-servers",
+                "Add an own MCP server (Streamable HTTP; when the platform allows it)",
+                Some(|| schema(&[("name", "string"), ("url", "string")], &[("headers", "object")])),
+                201,
+            ),
+            post(tool_servers::create),
+        ),
+        (
+            doc("DELETE", "/api/v1/chat/tool-servers/{id}", "Delete an own MCP server", None, 204),
+            delete(tool_servers::delete),
         ),
         (doc("GET", "/api/v1/agents", "Published and own agents (source=catalog|user)", None, 200), get(agents::list)),
         (

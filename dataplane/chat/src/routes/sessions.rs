@@ -49,6 +49,8 @@ pub struct PatchSession {
     pinned: Option<bool>,
     group: Option<String>,
     knowledge_base_ids: Option<Vec<Uuid>>,
+    /// The MCP servers the session's replies may call (`/chat/tool-servers` `ref`s).
+    tools: Option<Vec<String>>,
 }
 
 pub async fn list(State(chat): State<Arc<Chat>>, UserIdentity { user, .. }: UserIdentity) -> ApiResult<Json<Value>> {
@@ -213,9 +215,17 @@ pub async fn patch(
         pinned: body.pinned,
         group: body.group,
     };
+    if let Some(tools) = &body.tools {
+        super::tool_servers::check_session_tools(&chat, user.id, &user.group, tools).await?;
+    }
     if let Some(ids) = &body.knowledge_base_ids {
         chat.store().get_chat_session(user.id, id).await?.ok_or_else(|| ProductError::not_found("session"))?;
         link_knowledge_bases(&chat, user.id, id, ids).await?;
+    }
+    if let Some(tools) = &body.tools
+        && !chat.store().set_chat_session_tools(user.id, id, tools).await?
+    {
+        return Err(ProductError::not_found("session"));
     }
     let session = chat
         .store()

@@ -235,3 +235,75 @@ pub async fn a_tool_that_needs_approval_waits_for_the_user_and_runs_only_if_appr
     assert!(stored["content"].as_str().unwrap().starts_with("Mock result Error (rejected)"), "{stored}");
     assert_eq!(stored["tool_calls"][0]["status"], "rejected");
 }
+
+pub async fn a_user_adds_an_mcp_server_turns_it_on_for_a_session_and_its_tools_answer(api: Api) {
+    let Some(entry) = everything() else { return };
+    let server = EverythingHttp::start(std::path::Path::new(&entry)).await;
+    api.configure(&manifests("echo", &stdio(&entry), "  groups: [vip]", "[]"));
+    let user = api.user_with_balance("alice", "5").await;
+    let mallory = api.user_with_balance("mallory", "5").await;
+
+    // Link-local (where cloud metadata lives) is refused whatever the settings; so is stdio.
+    let refused = json!({"name": "Metadata", "url": "http://169.254.169.254/mcp"});
+    let (status, body) = api.post(&user, "/api/v1/chat/tool-servers", refused).await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("url:"), "{body}");
+    let (status, _) = api.post(&user, "/api/v1/chat/tool-servers", json!({"name": "x", "command": "sh"})).await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "no stdio for users");
+
+    let mine = json!({"name": "My tools", "url": server.url, "headers": {"authorization": "Bearer s3cret"}});
+    let (status, created) = api.post(&user, "/api/v1/chat/tool-servers", mine).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+    assert_eq!(created["header_names"], json!(["authorization"]));
+    assert!(!created.to_string().contains("s3cret"), "a header value is never shown: {created}");
+    let reference = created["ref"].as_str().unwrap().to_string();
+    let (_, listed) = api.get(&user, "/api/v1/chat/tool-servers").await;
+    assert_eq!(listed["user"][0]["ref"], reference.as_str());
+    assert_eq!(listed["platform"], json!([]), "the platform's server is for vip only: {listed}");
+
+    let session = api.session(&user, json!({"model": "tool-model"})).await;
+    let path = format!("/api/v1/chat/sessions/{session}");
+    // Not someone else's server, not a platform server closed to the user's group.
+    let (status, _) = api.patch(&user, &path, json!({"tools": ["default/everything"]})).await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+    let mallorys = api.session(&mallory, json!({"model": "tool-model"})).await;
+    let (status, _) =
+        api.patch(&mallory, &format!("/api/v1/chat/sessions/{mallorys}"), json!({"tools": [reference]})).await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+    let (status, patched) = api.patch(&user, &path, json!({"tools": [reference]})).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{patched}");
+    assert_eq!(patched["tools"], json!([reference]));
+
+    let (events, reply) = ask(&api, &user, &session, "use my tools").await;
+    let ended = events_named(&events, "tool_result");
+    assert_eq!(
+        (ended[0]["server"].as_str(), ended[0]["output"].as_str()),
+        (Some(reference.as_str()), Some("Echo: mock"))
+    );
+    assert!(reply["content"].as_str().unwrap().starts_with("Mock result Echo: mock"), "{reply}");
+
+    // Gone: the session's replies simply lose its tools.
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = api.delete(&mallory, &format!("/api/v1/chat/tool-servers/{id}")).await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND);
+    let (status, _) = api.delete(&user, &format!("/api/v1/chat/tool-servers/{id}")).await;
+    assert_eq!(status, reqwest::StatusCode::NO_CONTENT);
+    let (events, _) = ask(&api, &user, &session, "and now?").await;
+    assert!(events_named(&events, "tool_call").is_empty(), "{events:?}");
+}
+
+pub async fn a_model_that_keeps_calling_tools_must_answer_after_the_last_allowed_round(api: Api) {
+    let Some(entry) = everything() else { return };
+    // `tool_loop`: the mock calls `echo` again after every result, until told `tool_choice: none`.
+    api.configure(&manifests("echo,tool_loop", &stdio(&entry), "", "[everything]"));
+    let user = api.user_with_balance("alice", "5").await;
+    let session = toolsmith_session(&api, &user).await;
+    let (events, reply) = ask(&api, &user, &session, "loop forever").await;
+    // The test chat allows 3 rounds (`max_tool_steps`), then the model must answer in words.
+    assert_eq!(events_named(&events, "tool_result").len(), 3, "{events:?}");
+    assert_eq!(reply["status"], "complete", "{reply}");
+    assert_eq!(reply["tool_calls"].as_array().unwrap().len(), 3);
+    let upstream = api.upstream_requests().await;
+    let last = upstream.iter().rev().find(|r| r["body"]["stream"] == true).unwrap();
+    assert_eq!(last["body"]["tool_choice"], "none", "{last}");
+}

@@ -192,6 +192,8 @@ impl Api {
             generate_titles: true,
             max_tool_steps: 3,
             stdio_tools: true,
+            user_tool_servers: true,
+            user_tool_private_addresses: true,
         };
         let edge = edge(&relay);
         let embedder = Embedder::new(&base, INTERNAL, edge.hops.clone());

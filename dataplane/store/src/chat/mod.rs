@@ -14,6 +14,7 @@ mod knowledge;
 mod messages;
 mod replies;
 mod sessions;
+mod tool_servers;
 mod topics;
 
 pub use agents::{AgentFields, ChatAgent};
@@ -22,6 +23,7 @@ pub use exchange::{ExchangeParent, ExchangeStart, NewTurn, StartedExchange};
 pub use messages::{ChatMessage, MessageSearchHit};
 pub use replies::FinalMessage;
 pub use sessions::{ChatSession, NewChatSession, SessionUpdate};
+pub use tool_servers::{MAX_USER_TOOL_SERVERS, UserToolServer};
 pub use topics::ChatTopic;
 
 /// Status of a message whose reply is still being generated.

@@ -24,6 +24,10 @@ pub struct ChatSession {
     /// Free-form folder name; empty when ungrouped.
     #[sqlx(rename = "group_name")]
     pub group: String,
+    /// The tools the user turned on: platform `ToolServer` names (`namespace/name`) and
+    /// `user:<id>` of the user's own servers.
+    #[sqlx(json)]
+    pub tools: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -58,7 +62,7 @@ pub struct SessionUpdate {
 }
 
 const SESSION_COLUMNS: &str = "id, user_id, agent_id, title, avatar, description, system_prompt, model, \
-     temperature_milli, opening_message, pinned, group_name, created_at, updated_at";
+     temperature_milli, opening_message, pinned, group_name, tools, created_at, updated_at";
 
 /// A user's rail never lists more than this many sessions at once.
 const MAX_LISTED_SESSIONS: i64 = 1000;
@@ -79,11 +83,12 @@ impl Store {
             opening_message: new.opening_message,
             pinned: false,
             group: new.group,
+            tools: Vec::new(),
             created_at: now,
             updated_at: now,
         };
         let sql = format!(
-            "INSERT INTO chat_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)"
+            "INSERT INTO chat_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', $13, $13)"
         );
         on_pool!(self, pool => sqlx::query(&sql)
             .bind(session.id)
