@@ -1,6 +1,7 @@
 //! Topic titles: a new topic is named after its first question at once, then — when the first
 //! reply is done — gets a short title written by the same model (billed like any request). A
-//! title the user typed is never replaced (`set_generated_topic_title` checks).
+//! title the user typed is never replaced (`set_generated_topic_title` checks). A blank chat
+//! ("New chat") takes its first generated topic title as its own, once.
 
 use oblivious_core::lane::LaneContext;
 use serde_json::json;
@@ -65,6 +66,10 @@ pub async fn generate(
             let Some(title) = clean_title(&answer) else { return };
             if let Err(error) = chat.store().set_generated_topic_title(topic_id, &title).await {
                 tracing::warn!(%error, "cannot store a generated topic title");
+            }
+            // A blank chat is named after its first named topic, like LobeChat's sessions.
+            if let Err(error) = chat.store().set_generated_session_title(topic_id, &title).await {
+                tracing::warn!(%error, "cannot store a generated session title");
             }
         }
         Err(failure) => tracing::debug!(code = %failure.code, "no generated topic title"),

@@ -41,6 +41,7 @@ oblivious_store::both_backends!(
     every_route_refuses_a_caller_without_credentials_before_reading_its_input,
     agents_from_the_catalog_are_read_only_and_seed_sessions,
     an_agents_fallback_model_answers_when_its_model_fails_and_its_parameters_apply,
+    a_blank_chat_takes_its_first_topics_generated_title_once_and_never_a_typed_one,
     an_agents_tool_runs_over_stdio_and_the_model_answers_from_its_result,
     a_slow_or_failing_tool_is_an_error_the_model_is_told_and_the_reply_goes_on,
     tools_of_a_server_closed_to_the_users_group_or_unreachable_are_not_offered,
@@ -54,7 +55,10 @@ oblivious_store::both_backends!(
     the_lane_a_send_is_dyed_with_travels_with_its_reply_and_a_users_own_lane_header_does_not,
 );
 
-use agent_fields::an_agents_fallback_model_answers_when_its_model_fails_and_its_parameters_apply;
+use agent_fields::{
+    a_blank_chat_takes_its_first_topics_generated_title_once_and_never_a_typed_one,
+    an_agents_fallback_model_answers_when_its_model_fails_and_its_parameters_apply,
+};
 use attachments::{
     a_long_document_is_cut_until_its_topic_indexes_it_then_searched,
     attached_images_and_documents_reach_the_model_and_stay_on_the_message, only_the_callers_own_files_can_be_attached,

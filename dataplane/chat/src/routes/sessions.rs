@@ -19,6 +19,9 @@ use crate::Chat;
 use crate::catalog::{group_may_use, models_for_group, opening_questions};
 use crate::views::{AgentView, SessionView};
 
+/// What a blank chat is called until its first topic is named.
+const PLACEHOLDER_TITLE: &str = "New chat";
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
@@ -126,12 +129,15 @@ pub async fn create(
         None => default_model(&chat, &user.group, agent.as_ref().and_then(|a| a.model.as_deref())),
     };
     let from_agent = |pick: fn(&AgentView) -> String| agent.as_ref().map(pick).unwrap_or_default();
+    let title = body.title.filter(|t| !t.trim().is_empty());
+    // A blank chat is "New chat" until its first topic has a generated title, which it takes.
+    let title_is_placeholder = title.is_none() && agent.is_none();
     let new = NewChatSession {
         user_id: user.id,
         agent_id: agent.as_ref().map(|a| a.id),
-        title: body.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| {
+        title: title.clone().unwrap_or_else(|| {
             let name = from_agent(|a| a.name.clone());
-            if name.is_empty() { "Just chat".to_string() } else { name }
+            if name.is_empty() { PLACEHOLDER_TITLE.to_string() } else { name }
         }),
         avatar: body.avatar.unwrap_or_else(|| from_agent(|a| a.avatar.clone())),
         description: body.description.unwrap_or_else(|| from_agent(|a| a.description.clone())),
@@ -140,6 +146,7 @@ pub async fn create(
         temperature_milli,
         opening_message: body.opening_message.or_else(|| agent.as_ref().and_then(|a| a.opening_message.clone())),
         group: body.group.unwrap_or_default(),
+        title_is_placeholder,
     };
     let session = chat.store().create_chat_session(new).await?;
     // A session of a private agent starts with the agent's knowledge bases as its own (a

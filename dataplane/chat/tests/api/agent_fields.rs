@@ -54,3 +54,41 @@ pub async fn an_agents_fallback_model_answers_when_its_model_fails_and_its_param
     assert_eq!(answered["body"]["top_p"], 0.9);
     assert_eq!(answered["body"]["max_completion_tokens"], 50, "OpenAI channels get the modern name");
 }
+
+/// The session's title as listed.
+async fn session_title(api: &Api, user: &crate::support::User, session: &str) -> String {
+    let (_, listed) = api.get(user, "/api/v1/chat/sessions").await;
+    let found = listed["sessions"].as_array().unwrap().iter().find(|s| s["id"] == session).unwrap().clone();
+    found["title"].as_str().unwrap().to_string()
+}
+
+pub async fn a_blank_chat_takes_its_first_topics_generated_title_once_and_never_a_typed_one(api: Api) {
+    let user = api.user_with_balance("alice", "5").await;
+    let session = api.session(&user, json!({"model": "fast"})).await;
+    assert_eq!(session_title(&api, &user, &session).await, "New chat");
+    let typed = api.session(&user, json!({"model": "fast", "title": "Mine"})).await;
+
+    let first = api.exchange(&user, &session, json!({"content": "What is Rust?"})).await;
+    let topic = first["topic"]["id"].as_str().unwrap().to_string();
+    let generated = api.wait_for_topic_title(&user, &session, &topic, "What is Rust?").await;
+    let named = api
+        .wait_until("the session's generated title", || async {
+            Some(session_title(&api, &user, &session).await).filter(|t| t != "New chat")
+        })
+        .await;
+    assert_eq!(named, generated, "the chat is named after its first topic");
+
+    // A second topic does not rename it; a typed title is never replaced.
+    let second = api.exchange(&user, &session, json!({"content": "And Go?"})).await;
+    let second_topic = second["topic"]["id"].as_str().unwrap().to_string();
+    api.wait_for_topic_title(&user, &session, &second_topic, "And Go?").await;
+    assert_eq!(session_title(&api, &user, &session).await, generated);
+    let typed_reply = api.exchange(&user, &typed, json!({"content": "Hello?"})).await;
+    let typed_topic = typed_reply["topic"]["id"].as_str().unwrap().to_string();
+    api.wait_for_topic_title(&user, &typed, &typed_topic, "Hello?").await;
+    assert_eq!(session_title(&api, &user, &typed).await, "Mine");
+    // Renaming makes the title the user's.
+    let (_, renamed) =
+        api.patch(&user, &format!("/api/v1/chat/sessions/{session}"), json!({"title": "Lang notes"})).await;
+    assert_eq!(renamed["title"], "Lang notes");
+}

@@ -45,6 +45,8 @@ pub struct NewChatSession {
     pub temperature_milli: Option<i32>,
     pub opening_message: Option<String>,
     pub group: String,
+    /// A blank chat's placeholder title, to be replaced by its first topic's generated one.
+    pub title_is_placeholder: bool,
 }
 
 /// Fields to change; `None` keeps the stored value. The doubly optional fields can be cleared.
@@ -88,7 +90,8 @@ impl Store {
             updated_at: now,
         };
         let sql = format!(
-            "INSERT INTO chat_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', $13, $13)"
+            "INSERT INTO chat_sessions ({SESSION_COLUMNS}, title_source) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', $13, $13, $14)"
         );
         on_pool!(self, pool => sqlx::query(&sql)
             .bind(session.id)
@@ -104,6 +107,7 @@ impl Store {
             .bind(session.pinned)
             .bind(&session.group)
             .bind(now)
+            .bind(if new.title_is_placeholder { "auto" } else { "user" })
             .execute(pool)
             .await
             .map(drop)?);
@@ -124,6 +128,16 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as(&sql).bind(id).bind(user_id).fetch_optional(pool).await?))
     }
 
+    /// Gives the session of `topic_id` that topic's generated title, if the session still has
+    /// its placeholder (a blank chat's first named topic names it, once).
+    pub async fn set_generated_session_title(&self, topic_id: Uuid, title: &str) -> StoreResult<bool> {
+        let sql = "UPDATE chat_sessions SET title = $1, title_source = 'generated' \
+                   WHERE id = (SELECT session_id FROM chat_topics WHERE id = $2) AND title_source = 'auto'";
+        let done =
+            on_pool!(self, pool => sqlx::query(sql).bind(title).bind(topic_id).execute(pool).await?.rows_affected());
+        Ok(done > 0)
+    }
+
     /// Applies the fields that are set; `None` when the session is not the user's.
     pub async fn update_chat_session(
         &self,
@@ -133,7 +147,8 @@ impl Store {
     ) -> StoreResult<Option<ChatSession>> {
         // A doubly optional field is written when its outer Option is set: $N is the flag, $N+1 the value.
         let sql = format!(
-            "UPDATE chat_sessions SET title = COALESCE($1, title), avatar = COALESCE($2, avatar), \
+            "UPDATE chat_sessions SET title = COALESCE($1, title), \
+             title_source = CASE WHEN $1 IS NULL THEN title_source ELSE 'user' END, avatar = COALESCE($2, avatar), \
              description = COALESCE($3, description), system_prompt = COALESCE($4, system_prompt), \
              model = COALESCE($5, model), \
              temperature_milli = CASE WHEN $6 THEN $7 ELSE temperature_milli END, \

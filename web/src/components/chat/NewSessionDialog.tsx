@@ -27,7 +27,8 @@ export function NewSessionDialog({ onClose }: { onClose: () => void }) {
     try {
       const session = agent
         ? await openAgentChat(agent.id, fresh)
-        : await createSession({ title: t('session.defaultTitle') });
+        : // No title: the server names a blank chat after its first topic.
+          await createSession({});
       onClose();
       navigate(`/chat/${session.id}`);
     } catch (error) {
