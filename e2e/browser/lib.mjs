@@ -32,7 +32,8 @@ export function log(...parts) {
   console.log(`[${new Date().toISOString().slice(11, 23)}]`, ...parts);
 }
 
-async function freePort() {
+/** A TCP port nobody listens on now (the server under test's, or a helper's). */
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -65,9 +66,9 @@ async function waitReady(url, child, deadlineMs) {
  * Else `--fake` / OBLIVIOUS_FAKE=1: start fake-api.mjs (developing the tests without Rust).
  * Else the debug build where `cargo build` puts it ($CARGO_TARGET_DIR or ~/.cache/oblivious/target).
  * `extraManifests` ({name, text}) are written beside the copied ones when a server is started here
- * (manifests known only at run time, e.g. a tool server's path).
+ * (manifests known only at run time, e.g. a tool server's path); `env` is added to its environment.
  */
-export async function startTarget({ initialBalance = '0', extraManifests = [] } = {}) {
+export async function startTarget({ initialBalance = '0', extraManifests = [], env = {} } = {}) {
   if (process.env.OBLIVIOUS_URL) {
     return { url: process.env.OBLIVIOUS_URL.replace(/\/$/, ''), adminKey: process.env.OBLIVIOUS_ADMIN_KEY, stop: async () => undefined };
   }
@@ -95,7 +96,7 @@ export async function startTarget({ initialBalance = '0', extraManifests = [] } 
     const args = ['dev', '--manifests', manifests, '--data-dir', join(work, 'data'), '--listen', `127.0.0.1:${port}`];
     log('starting', process.env.OBLIVIOUS_BIN, args.join(' '));
     child = spawn(process.env.OBLIVIOUS_BIN, args, {
-      env: { ...process.env, OBLIVIOUS_BOOTSTRAP_KEY: adminKey, OBLIVIOUS_INITIAL_BALANCE: initialBalance },
+      env: { ...process.env, ...env, OBLIVIOUS_BOOTSTRAP_KEY: adminKey, OBLIVIOUS_INITIAL_BALANCE: initialBalance },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } else if (fake) {

@@ -2,19 +2,19 @@
 // in, chat with streaming, stop, regenerate, edit-and-branch, switch branches, reload and find
 // the history, close the page mid-answer and come back to the finished reply, agents, keys,
 // admin pages, language and theme, the phone layout, knowledge bases with sourced replies and
-// composer attachments, MCP tool calls in replies (cards, approval), keyboard use and focus, and
-// an axe-core accessibility scan.
+// composer attachments, MCP tool calls in replies (cards, approval), the user's own MCP server
+// turned on for a chat, keyboard use and focus, and an axe-core accessibility scan.
 // Screenshots go to screenshots/. Every wait is for a condition (a selector, a text, an
 // attribute, the focused element), never a fixed sleep.
 // Exits non-zero when any step fails.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { axeViolations, describeViolations, failingViolations, waitForFocus } from './a11y.mjs';
-import { api, assert, HERE, launchBrowser, log, REPO, screenshot, startTarget, Steps, StopRun } from './lib.mjs';
+import { api, assert, freePort, HERE, launchBrowser, log, REPO, screenshot, startTarget, Steps, StopRun } from './lib.mjs';
 
 const FAST_MODEL = process.env.OBLIVIOUS_FAST_MODEL ?? 'gpt-4o-mini';
 const SLOW_CANDIDATES = process.env.OBLIVIOUS_SLOW_MODEL ? [process.env.OBLIVIOUS_SLOW_MODEL] : ['browser-slow', 'gpt-4o-mini-slow'];
@@ -43,33 +43,85 @@ Refunds are paid back to the original card within fourteen days of the request. 
 Shipping is free for orders over fifty euros. Parcels leave the warehouse on weekdays.
 `;
 const EDITED_QUESTION = `Edited question ${suffix}`;
-// The catalog agents of manifests/browser-tools.yaml.tmpl.
+// The catalog agents of manifests/browser-tools.yaml.tmpl, and its model that calls `echo`.
 const TOOLS_AGENT = 'Browser toolsmith';
+const TOOLS_MODEL = 'browser-tools';
+const USER_SERVER = `Browser echo ${suffix}`;
 const APPROVAL_AGENT = 'Browser careful toolsmith';
 const FAKE = process.argv.includes('--fake') || Boolean(process.env.OBLIVIOUS_FAKE);
 
 /**
- * manifests/browser-tools.yaml.tmpl with the MCP reference server's entry point filled in, for a
- * server started here; null against OBLIVIOUS_URL (which must have it loaded), --fake, or when
- * the reference server cannot be installed (logged; the tools steps are skipped then).
+ * The MCP reference server's entry point (scripts/mcp-everything, or $OBLIVIOUS_TEST_MCP_EVERYTHING);
+ * null with --fake or when it cannot be installed (logged; the steps needing it are skipped then).
  */
-async function toolsManifest() {
-  if (process.env.OBLIVIOUS_URL || FAKE) return null;
-  let entry = process.env.OBLIVIOUS_TEST_MCP_EVERYTHING;
-  if (!entry) {
-    try {
-      entry = (await promisify(execFile)(join(REPO, 'scripts', 'mcp-everything'))).stdout.trim();
-    } catch (error) {
-      log(`scripts/mcp-everything failed, so the tools steps are skipped: ${error.message}`);
-      return null;
-    }
+async function mcpEverything() {
+  if (FAKE) return null;
+  if (process.env.OBLIVIOUS_TEST_MCP_EVERYTHING) return process.env.OBLIVIOUS_TEST_MCP_EVERYTHING;
+  try {
+    return (await promisify(execFile)(join(REPO, 'scripts', 'mcp-everything'))).stdout.trim();
+  } catch (error) {
+    log(`scripts/mcp-everything failed, so the tools steps are skipped: ${error.message}`);
+    return null;
   }
+}
+
+/**
+ * manifests/browser-tools.yaml.tmpl with the MCP reference server's entry point filled in, for a
+ * server started here; null against OBLIVIOUS_URL (which must have it loaded) or without the
+ * reference server.
+ */
+async function toolsManifest(entry) {
+  if (process.env.OBLIVIOUS_URL || !entry) return null;
   const template = await readFile(join(HERE, 'manifests', 'browser-tools.yaml.tmpl'), 'utf8');
   return template.replaceAll('${MCP_EVERYTHING}', JSON.stringify(entry));
 }
 
-const tools = await toolsManifest();
-const target = await startTarget({ initialBalance: '0', extraManifests: tools ? [{ name: 'browser-tools.yaml', text: tools }] : [] });
+/**
+ * The reference server over Streamable HTTP on a free port (http://127.0.0.1:<port>/mcp), for
+ * the `user-tools` step to add as the user's own server; resolves once it listens.
+ */
+async function startHttpMcpServer(entry) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [entry, 'streamableHttp'], {
+    env: { ...process.env, PORT: String(port), NODE_NO_WARNINGS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the MCP server did not listen within ${TIMEOUT} ms:\n${output}`)), TIMEOUT);
+    const seen = (chunk) => {
+      output += chunk.toString();
+      if (output.includes('listening on port')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', seen);
+    child.stderr.on('data', seen);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the MCP server exited with ${code} before it listened:\n${output}`));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const mcpEntry = await mcpEverything();
+const tools = await toolsManifest(mcpEntry);
+const target = await startTarget({
+  initialBalance: '0',
+  extraManifests: tools ? [{ name: 'browser-tools.yaml', text: tools }] : [],
+  // Users may add their own MCP servers, even on loopback (the `user-tools` step's is).
+  env: { OBLIVIOUS_USER_TOOL_SERVERS: 'true', OBLIVIOUS_USER_TOOL_PRIVATE_ADDRESSES: 'true' },
+});
 const browser = await launchBrowser();
 let page = await browser.context.newPage();
 const steps = new Steps(() => page);
@@ -82,6 +134,7 @@ if (!tools && !process.env.OBLIVIOUS_URL) {
   steps.skip.add('tools');
   steps.skip.add('tools-approval');
 }
+if (!mcpEntry) steps.skip.add('user-tools');
 const base = target.url;
 const at = (path) => `${base}${path}`;
 const byTestId = (id) => `[data-testid="${id}"]`;
@@ -428,6 +481,76 @@ try {
     const declined = await toolCard('rejected');
     assert((await readToolCard(declined)).badge === 'Declined', 'the rejected call is not shown as declined');
     await waitLast('assistant', 'complete', (m) => m.status === 'complete', LONG);
+  }, { independent: true });
+
+  await steps.run('user-tools', "the user's own MCP server: added on the Account page (a refused URL shown beside its field), turned on in a chat's settings, and called by the reply", async () => {
+    const mcp = await startHttpMcpServer(mcpEntry);
+    try {
+      await page.click(byTestId('nav-account'));
+      const section = page.locator(byTestId('tool-servers'));
+      await section.waitFor();
+      const form = section.locator(byTestId('tool-server-form'));
+      await form.waitFor().catch(async () => {
+        const refused = await section.locator(byTestId('user-tool-servers-disabled')).count();
+        throw new Error(refused ? 'the server does not allow users\' tool servers: start it with OBLIVIOUS_USER_TOOL_SERVERS=true' : 'no form to add a tool server');
+      });
+      const secret = `secret-${suffix}`;
+      await form.locator(byTestId('tool-server-name')).fill(USER_SERVER);
+      // A scheme the platform refuses: the server's 400 goes beside the URL field.
+      await form.locator(byTestId('tool-server-url')).fill(mcp.url.replace(/^http:/, 'ftp:'));
+      await form.locator(byTestId('tool-server-header-add')).click();
+      await form.locator(byTestId('tool-server-header-name')).fill('X-Browser-Test');
+      await form.locator(byTestId('tool-server-header-value')).fill(secret);
+      assert((await form.locator(byTestId('tool-server-header-value')).getAttribute('type')) === 'password', 'the header value is not a password input');
+      await form.locator(byTestId('tool-server-add')).click();
+      const urlError = form.locator(byTestId('tool-server-url-error'));
+      await urlError.waitFor();
+      assert((await form.locator(byTestId('tool-server-url')).getAttribute('aria-invalid')) === 'true', 'the refused URL is not marked invalid');
+      log('refused URL:', await urlError.textContent());
+      await form.locator(byTestId('tool-server-url')).fill(mcp.url);
+      await form.locator(byTestId('tool-server-add')).click();
+      const row = section.locator(`${byTestId('user-tool-server')}[data-name="${USER_SERVER}"]`);
+      await row.waitFor();
+      const ref = await row.getAttribute('data-ref');
+      assert(ref?.startsWith('user:'), `the new server's ref is not user:…: ${ref}`);
+      const headers = (await row.locator(byTestId('user-tool-server-headers')).textContent()) ?? '';
+      assert(/x-browser-test/i.test(headers), `the server's header names are not shown: ${headers}`);
+      assert(!(await page.content()).includes(secret), 'the header value is shown back');
+      await screenshot(page, 'tool-servers');
+      const { failing, other } = failingViolations(await axeViolations(page));
+      if (other.length) log(`axe, tool servers (minor and moderate, not failing):\n${describeViolations(other)}`);
+      assert(failing.length === 0, `accessibility violations on the Account page with a tool server:\n${describeViolations(failing)}`);
+
+      // A blank chat on the model that calls `echo`, with the server turned on in its settings.
+      await page.click(byTestId('nav-chat'));
+      await page.click(byTestId('new-session'));
+      await page.click(byTestId('agent-option-blank'));
+      await page.waitForSelector(byTestId('chat-view'));
+      await pickModel(TOOLS_MODEL);
+      await page.click(byTestId('session-settings-open'));
+      const option = page.locator(`${byTestId('session-tool-option')}[data-ref="${ref}"]`);
+      await option.check();
+      await screenshot(page, 'session-tools');
+      await page.click(byTestId('session-settings-save'));
+      const indicator = page.locator(`${byTestId('chat-tools')}[data-count="1"]`);
+      await indicator.waitFor();
+      const label = await indicator.getAttribute('aria-label');
+      assert(label?.includes(USER_SERVER), `the tools indicator does not name the server: ${label}`);
+
+      await sendMessage(`Echo through my own server ${suffix}`);
+      const reply = await waitLast('assistant', 'complete', (m) => m.status === 'complete', LONG);
+      assert(reply.text.startsWith('Mock result Echo: mock'), `the reply does not quote the tool's result: ${reply.text}`);
+      const card = await toolCard('ok');
+      const collapsed = await readToolCard(card);
+      assert(collapsed.name === 'echo' && collapsed.server === ref, `the card does not name echo on ${ref}: ${JSON.stringify(collapsed)}`);
+      await card.locator(byTestId('tool-call-toggle')).click();
+      await card.locator(byTestId('tool-call-output')).waitFor();
+      const expanded = await readToolCard(card);
+      assert(expanded.output === 'Echo: mock', `the expanded card does not show the output: ${JSON.stringify(expanded)}`);
+      await screenshot(page, 'user-tool-call');
+    } finally {
+      await mcp.stop();
+    }
   }, { independent: true });
 
   await steps.run('knowledge', 'a knowledge base: upload Markdown, see it indexed, link it to a chat, get a sourced reply and open the passage', async () => {

@@ -1,4 +1,4 @@
-// Chat sessions, topics, messages, search, agents and models (dataplane/chat/API.md).
+// Chat sessions, topics, messages, search, agents, models and tool servers (dataplane/chat/API.md).
 
 import { api } from './client';
 import type {
@@ -8,13 +8,16 @@ import type {
   MessagePage,
   Model,
   NewSession,
+  NewToolServer,
   RegenerateAnswer,
   SearchResult,
   SendAnswer,
   Session,
   SessionPatch,
   ToolApproval,
+  ToolServerList,
   Topic,
+  UserToolServer,
 } from './types';
 
 const id = encodeURIComponent;
@@ -71,6 +74,12 @@ export const chatApi = {
   deleteAgent: (agentId: string) => api.delete(`/agents/${id(agentId)}`),
 
   listModels: () => api.get<{ models: Model[] }>('/models'),
+
+  /** The platform's MCP servers open to the user, the user's own, and whether they may add some. */
+  listToolServers: () => api.get<ToolServerList>('/chat/tool-servers'),
+  /** 201; 400 `field: reason` (`url`, `name`, `headers`, `headers.<name>`); 403 when users may not add servers. */
+  createToolServer: (input: NewToolServer) => api.post<UserToolServer>('/chat/tool-servers', input),
+  deleteToolServer: (serverId: string) => api.delete(`/chat/tool-servers/${id(serverId)}`),
 };
 
 export type { Message };

@@ -53,6 +53,8 @@ export interface Session {
   group: string;
   /** The caller's knowledge bases its answers draw on; an older server omits it. */
   knowledge_base_ids?: string[];
+  /** MCP servers its replies may call besides its agent's (`ToolServerList` refs); an older server omits it. */
+  tools?: string[];
   created_at: number;
   updated_at: number;
 }
@@ -69,7 +71,7 @@ export type SessionPatch = Partial<
     | 'opening_message'
     | 'pinned'
     | 'group'
-  > & { knowledge_base_ids: string[] }
+  > & { knowledge_base_ids: string[]; tools: string[] }
 >;
 
 export interface NewSession {
@@ -139,6 +141,41 @@ export interface ToolCall {
   output: string;
   error: { code: string; message: string } | null;
   duration_ms: number;
+}
+
+/** A platform `ToolServer` open to the user's group (read-only). */
+export interface PlatformToolServer {
+  /** What a session names it by (`namespace/name`). */
+  ref: string;
+  name: string;
+  /** Its tools that wait for the user's approval before they run. */
+  approval_tools: string[];
+}
+
+/** An MCP server the user added (Streamable HTTP). Header values are never shown back. */
+export interface UserToolServer {
+  /** What a session names it by (`user:<id>`). */
+  ref: string;
+  id: string;
+  name: string;
+  url: string;
+  header_names: string[];
+  created_at: number;
+}
+
+/** `GET /chat/tool-servers`: what the user may turn on for a session. */
+export interface ToolServerList {
+  platform: PlatformToolServer[];
+  user: UserToolServer[];
+  /** The platform lets users add their own servers (`OBLIVIOUS_USER_TOOL_SERVERS`). */
+  user_servers_allowed: boolean;
+}
+
+export interface NewToolServer {
+  name: string;
+  url: string;
+  /** Sent only when there are some. */
+  headers?: Record<string, string>;
 }
 
 /** The answer of `POST /chat/messages/{id}/tool-calls/{call_id}/approval`. */

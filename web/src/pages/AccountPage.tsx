@@ -1,5 +1,6 @@
-// The user's account: balance and redemption, usage of the last 30 days, profile and password;
-// on a phone also theme, language and sign-out (the bottom bar has room for the pages only).
+// The user's account: balance and redemption, usage of the last 30 days, profile and password,
+// the MCP tool servers chats may use; on a phone also theme, language and sign-out (the bottom
+// bar has room for the pages only).
 
 import { useEffect, useState, type FormEvent } from 'react';
 import { accountApi } from '../api/account';
@@ -7,6 +8,7 @@ import type { UsageRow } from '../api/types';
 import { Icon } from '../components/Icon';
 import { LanguageSwitch, ThemeToggle } from '../components/PrefsControls';
 import { useSignOut } from '../components/SignOut';
+import { ToolServersSection } from '../components/toolServers/ToolServersSection';
 import { useT } from '../i18n';
 import { formatMoney, formatTokens } from '../lib/format';
 import { PHONE_QUERY, useMediaQuery } from '../lib/useMediaQuery';
@@ -166,6 +168,7 @@ export default function AccountPage() {
           {t('common.save')}
         </button>
       </form>
+      <ToolServersSection />
       {phone ? <DeviceCard /> : null}
     </div>
   );

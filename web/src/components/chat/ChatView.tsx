@@ -38,6 +38,7 @@ import { MessageItem, OpeningMessage } from './MessageItem';
 import { ModelPicker } from './ModelPicker';
 import { QuotaRefusal } from './QuotaRefusal';
 import { SessionSettingsDialog } from './SessionSettingsDialog';
+import { ToolsIndicator } from './ToolsIndicator';
 
 type Item =
   | { kind: 'opening'; key: string; text: string | null; questions: readonly string[] }
@@ -302,6 +303,7 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
         </div>
         <div className="chat__tools">
           <KnowledgeIndicator session={session} onOpen={() => setSettingsOpen(true)} />
+          <ToolsIndicator session={session} onOpen={() => setSettingsOpen(true)} />
           <ModelPicker
             models={models}
             value={session.model}

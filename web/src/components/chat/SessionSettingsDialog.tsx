@@ -1,16 +1,20 @@
-// Settings of one session: the agent fields, folder (group) and pin, and the knowledge bases its
-// answers draw on.
+// Settings of one session: the agent fields, folder (group) and pin, the knowledge bases its
+// answers draw on, and the MCP servers its replies may call.
 
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+import { ApiError } from '../../api/http';
 import type { Session } from '../../api/types';
 import { folderNames } from '../../chat/sessionGroups';
+import { sameRefs, toolsToSave } from '../../chat/toolServers';
 import { useT } from '../../i18n';
 import { chatDataStore, updateSession } from '../../state/chatData';
 import { useStore } from '../../state/store';
 import { toastError } from '../../state/toasts';
+import { loadToolServers, toolServersStore } from '../../state/toolServers';
 import { AgentForm, type AgentFields } from '../AgentForm';
 import { Modal } from '../Modal';
 import { KnowledgeBasePicker } from './KnowledgeBasePicker';
+import { SessionToolsPicker } from './SessionToolsPicker';
 
 const sameIds = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((id) => b.includes(id));
 
@@ -30,10 +34,23 @@ export function SessionSettingsDialog({ session, onClose }: { session: Session; 
   const [group, setGroup] = useState(session.group);
   const [pinned, setPinned] = useState(session.pinned);
   const [bases, setBases] = useState<string[]>(session.knowledge_base_ids ?? []);
+  const toolList = useStore(toolServersStore, (s) => s.list);
+  const [tools, setTools] = useState<string[]>(session.tools ?? []);
+  const [toolsError, setToolsError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    loadToolServers(true).catch(toastError);
+  }, []);
+
+  // Only once the servers are listed (stale refs are dropped then), and only when changed: a
+  // server without tool servers refuses the unknown field.
+  const nextTools = toolList ? toolsToSave(tools, toolList) : null;
+  const toolsChange = nextTools && !sameRefs(nextTools, session.tools ?? []) ? { tools: nextTools } : {};
 
   const save = async () => {
     setBusy(true);
+    setToolsError(null);
     try {
       await updateSession(session.id, {
         title: fields.name.trim() || session.title,
@@ -47,10 +64,14 @@ export function SessionSettingsDialog({ session, onClose }: { session: Session; 
         pinned,
         // Only when changed: a server without knowledge bases refuses the unknown field.
         ...(sameIds(bases, session.knowledge_base_ids ?? []) ? {} : { knowledge_base_ids: bases }),
+        ...toolsChange,
       });
       onClose();
     } catch (error) {
-      toastError(error);
+      // `tools: at most 10`, `tools[2]: no tool server …`: shown in the Tools fieldset.
+      const field = /^tools(\[\d+\])?: /.exec(error instanceof ApiError && error.status === 400 ? error.message : '');
+      if (field && error instanceof Error) setToolsError(error.message.slice(field[0].length));
+      else toastError(error);
     } finally {
       setBusy(false);
     }
@@ -90,6 +111,17 @@ export function SessionSettingsDialog({ session, onClose }: { session: Session; 
         </label>
       </div>
       <KnowledgeBasePicker value={bases} onChange={setBases} />
+      {toolList ? (
+        <SessionToolsPicker
+          list={toolList}
+          value={tools}
+          onChange={(next) => {
+            setTools(next);
+            setToolsError(null);
+          }}
+          error={toolsError}
+        />
+      ) : null}
     </Modal>
   );
 }
