@@ -74,6 +74,12 @@ pub struct ModelPricingSpec {
     #[serde(default)]
     #[cfg_attr(feature = "kube", schemars(length(max = 128)))]
     pub group_limits: Vec<GroupLimitSpec>,
+    /// The model a blank chat of a user group starts with (`vip: gpt-4o`), unless the user
+    /// chose their own default; groups not listed (or whose default they may not use) get the
+    /// cheapest model they may use.
+    #[serde(default)]
+    #[cfg_attr(feature = "kube", schemars(transform = crate::schema::bounded_string_map::<64, 63, 256>))]
+    pub group_default_models: BTreeMap<String, String>,
 }
 
 /// Prices of one model, per one million tokens.

@@ -49,6 +49,7 @@ oblivious_store::both_backends!(
     a_user_adds_an_mcp_server_turns_it_on_for_a_session_and_its_tools_answer,
     a_model_that_keeps_calling_tools_must_answer_after_the_last_allowed_round,
     models_follow_the_users_group_and_unknown_models_are_refused,
+    blank_chats_start_with_the_users_default_else_the_groups_else_the_cheapest,
     a_topic_exports_as_markdown_and_json_and_gets_a_generated_title,
     search_finds_the_callers_messages_with_a_snippet,
     bad_input_is_refused_naming_the_field,
@@ -414,6 +415,31 @@ async fn models_follow_the_users_group_and_unknown_models_are_refused(api: Api) 
     api.set_group(&user, "vip").await;
     let (_, models) = api.get(&user, "/api/v1/models").await;
     assert!(models["models"].as_array().unwrap().iter().any(|m| m["id"] == "vip"));
+}
+
+async fn blank_chats_start_with_the_users_default_else_the_groups_else_the_cheapest(api: Api) {
+    let user = api.user_with_balance("alice", "5").await;
+    let (_, prefs) = api.get(&user, "/api/v1/chat/preferences").await;
+    assert_eq!(prefs, json!({"default_model": null, "blank_chat_model": "free"}), "the cheapest first");
+    api.configure(
+        "apiVersion: oblivious.dev/v1alpha1\nkind: ModelPricing\nmetadata: {name: defaults}\n\
+         spec: {currency: EUR, models: [], groupDefaultModels: {default: slow, vip: vip}}",
+    );
+    let (_, blank) = api.post(&user, "/api/v1/chat/sessions", json!({})).await;
+    assert_eq!(blank["model"], "slow", "the group's default from the configuration");
+    let (status, body) = api.put(&user, "/api/v1/chat/preferences", json!({"default_model": "vip"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not a model the user may use: {body}");
+    let (_, prefs) = api.put(&user, "/api/v1/chat/preferences", json!({"default_model": "fast"})).await;
+    assert_eq!(prefs, json!({"default_model": "fast", "blank_chat_model": "fast"}));
+    let (_, blank) = api.post(&user, "/api/v1/chat/sessions", json!({})).await;
+    assert_eq!(blank["model"], "fast", "the user's own default wins");
+    // An agent's model still wins over both.
+    let (_, catalog) = api.get(&user, "/api/v1/agents?source=catalog").await;
+    let translator = catalog["agents"][0]["id"].clone();
+    let (_, from_agent) = api.post(&user, "/api/v1/chat/sessions", json!({"agent_id": translator})).await;
+    assert_eq!(from_agent["model"], "fast");
+    let (_, prefs) = api.put(&user, "/api/v1/chat/preferences", json!({"default_model": null})).await;
+    assert_eq!(prefs["blank_chat_model"], "slow", "cleared: the group's default again");
 }
 
 async fn a_topic_exports_as_markdown_and_json_and_gets_a_generated_title(api: Api) {

@@ -17,6 +17,8 @@ pub struct Snapshot {
     pub prices: Vec<ModelPrice>,
     /// Rate limits per user group, sorted by group then model.
     pub group_limits: Vec<GroupLimit>,
+    /// The model a blank chat of a user group starts with (`ModelPricing.groupDefaultModels`).
+    pub group_default_models: BTreeMap<String, String>,
     /// Published agents (the `Agent` resources), sorted by name.
     pub agents: Vec<Agent>,
     /// MCP servers agents may call (the `ToolServer` resources), sorted by name.

@@ -69,6 +69,7 @@ pub fn compile_with(manifests: &Manifests, observed: &Observed) -> Result<Snapsh
         channels,
         prices: pricing.prices,
         group_limits: pricing.group_limits,
+        group_default_models: pricing.group_default_models,
         agents,
         tool_servers,
         lanes,

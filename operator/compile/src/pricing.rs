@@ -17,6 +17,7 @@ const MAX_TIERS: usize = 8;
 pub(crate) struct CompiledPricing {
     pub prices: Vec<ModelPrice>,
     pub group_limits: Vec<GroupLimit>,
+    pub group_default_models: BTreeMap<String, String>,
 }
 
 pub(crate) fn compile_prices(
@@ -25,6 +26,7 @@ pub(crate) fn compile_prices(
 ) -> CompiledPricing {
     let mut by_model: BTreeMap<(String, i64), ModelPrice> = BTreeMap::new();
     let mut limits: BTreeMap<(String, Option<String>), (GroupLimit, String)> = BTreeMap::new();
+    let mut defaults: BTreeMap<String, (String, String)> = BTreeMap::new();
     for source in pricings {
         let name = source.metadata.key();
         let mut error = |path: String, reason: String| {
@@ -102,10 +104,21 @@ pub(crate) fn compile_prices(
                 GroupLimit { group: limit.group.clone(), model: limit.model.clone(), rpm: limit.rpm, tpm: limit.tpm };
             limits.insert(slot, (compiled, name.clone()));
         }
+        for (group, model) in &spec.group_default_models {
+            if let Some((_, other)) = defaults.get(group) {
+                error(
+                    format!("spec.groupDefaultModels.{group}"),
+                    format!("the group's default model is already set by ModelPricing {other}"),
+                );
+                continue;
+            }
+            defaults.insert(group.clone(), (model.trim().to_string(), name.clone()));
+        }
     }
     CompiledPricing {
         prices: by_model.into_values().collect(),
         group_limits: limits.into_values().map(|(limit, _)| limit).collect(),
+        group_default_models: defaults.into_iter().map(|(group, (model, _))| (group, model)).collect(),
     }
 }
 

@@ -128,6 +128,16 @@ fn a_scheduled_price_list_takes_over_at_its_effective_time() {
 }
 
 #[test]
+fn group_default_models_compile_and_a_group_set_twice_is_named() {
+    let first = pricing_with("a", "  groupDefaultModels: {vip: m}\n", "{name: m, input: \"1\", output: \"1\"}");
+    let snap = compile(&manifests(&first)).unwrap();
+    assert_eq!(snap.group_default_models.get("vip").map(String::as_str), Some("m"));
+    let second = pricing_with("b", "  groupDefaultModels: {vip: n}\n", "{name: n, input: \"1\", output: \"1\"}");
+    let errors = errors_of(&format!("{first}\n---\n{second}"));
+    assert_eq!(errors.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["spec.groupDefaultModels.vip"]);
+}
+
+#[test]
 fn multipliers_tiers_and_group_limits_compile_and_their_mistakes_are_named() {
     let extra = "  groupMultipliers: {vip: \"0.8\"}\n  groupLimits:\n    - {group: default, rpm: 60, tpm: 100000}\n    \
                  - {group: default, model: m, rpm: 600}\n";

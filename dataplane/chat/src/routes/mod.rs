@@ -5,6 +5,7 @@ mod agents;
 mod approvals;
 pub(crate) mod input;
 mod messages;
+mod preferences;
 mod sessions;
 mod streams;
 mod tool_servers;
@@ -224,6 +225,26 @@ fn routes() -> Vec<Route> {
                 202,
             ),
             post(approvals::decide),
+        ),
+        (
+            doc(
+                "GET",
+                "/api/v1/chat/preferences",
+                "The caller's default model and what a blank chat starts with",
+                None,
+                200,
+            ),
+            get(preferences::get),
+        ),
+        (
+            doc(
+                "PUT",
+                "/api/v1/chat/preferences",
+                "Set (or clear, with null) the caller's default model",
+                Some(|| schema(&[], &[("default_model", "string")])),
+                200,
+            ),
+            put(preferences::put),
         ),
         (
             doc("GET", "/api/v1/chat/tool-servers", "MCP servers the caller may turn on for a session", None, 200),

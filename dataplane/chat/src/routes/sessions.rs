@@ -94,7 +94,7 @@ pub async fn get_one(
 }
 
 /// A model the user's group may use, refused with the field's name otherwise.
-fn usable_model(chat: &Chat, group: &str, model: &str) -> ApiResult<()> {
+pub(super) fn usable_model(chat: &Chat, group: &str, model: &str) -> ApiResult<()> {
     if group_may_use(&chat.gateway.runtime.active(), group, model) {
         Ok(())
     } else {
@@ -126,7 +126,12 @@ pub async fn create(
             usable_model(&chat, &user.group, &model)?;
             model
         }
-        None => default_model(&chat, &user.group, agent.as_ref().and_then(|a| a.model.as_deref())),
+        None => {
+            // The agent's model, else the user's own default, else the group's, else the cheapest.
+            let own = chat.store().chat_default_model(user.id).await?;
+            let preferred = agent.as_ref().and_then(|a| a.model.clone()).into_iter().chain(own);
+            default_model(&chat, &user.group, preferred)
+        }
     };
     let from_agent = |pick: fn(&AgentView) -> String| agent.as_ref().map(pick).unwrap_or_default();
     let title = body.title.filter(|t| !t.trim().is_empty());
@@ -168,10 +173,13 @@ pub async fn create(
 
 /// The agent's model when the user may use it, else the cheapest model they may use (a blank
 /// chat must not default to the most expensive model because of its name).
-fn default_model(chat: &Chat, group: &str, preferred: Option<&str>) -> String {
+/// The first of `preferred` the group may use, else the group's default
+/// (`ModelPricing.groupDefaultModels`), else the cheapest chat model it may use.
+pub(super) fn default_model(chat: &Chat, group: &str, preferred: impl IntoIterator<Item = String>) -> String {
     let active = chat.gateway.runtime.active();
-    if let Some(model) = preferred.filter(|m| group_may_use(&active, group, m)) {
-        return model.to_string();
+    let group_default = active.snapshot.group_default_models.get(group).cloned();
+    if let Some(model) = preferred.into_iter().chain(group_default).find(|m| group_may_use(&active, group, m)) {
+        return model;
     }
     let now = oblivious_store::now_ms();
     models_for_group(&active, group, now)

@@ -12,6 +12,7 @@ mod branches;
 mod exchange;
 mod knowledge;
 mod messages;
+mod preferences;
 mod replies;
 mod sessions;
 mod tool_servers;
