@@ -213,4 +213,24 @@ describe('conversation', () => {
       { content: 'without', topic_id: 't4' },
     ]);
   });
+
+  it('a send uses what the tab shows: its model and the last message on screen, not a newer state', async () => {
+    const bodies: unknown[] = [];
+    const topic = { id: 't5', session_id: 's1', title: '', active_leaf_id: null, created_at: 1, updated_at: 1 };
+    const user = msg('u5', 'user', { topic_id: 't5' });
+    const reply = msg('a5', 'assistant', { topic_id: 't5', parent_id: 'u5', status: 'complete', content: 'x' });
+    routes.push((url, init) => {
+      if (url !== '/api/v1/chat/sessions/s1/messages' || init.method !== 'POST') return undefined;
+      bodies.push(JSON.parse(String(init.body)));
+      return json({ topic, user_message: user, assistant_message: reply, stream_id: 'a5' }, 201);
+    });
+    routes.push((url) => (url === '/api/v1/chat/streams/a5' ? stream([ev(1, 'done', { message: reply })]) : undefined));
+    await sendMessage('s1', 't5', 'seen', [], { model: 'gpt-4o-mini', parentId: 'a4' });
+    // A new topic has no parent to name.
+    await sendMessage('s1', undefined, 'fresh', [], { model: 'gpt-4o-mini', parentId: 'ignored' });
+    expect(bodies).toEqual([
+      { content: 'seen', topic_id: 't5', parent_id: 'a4', model: 'gpt-4o-mini' },
+      { content: 'fresh', model: 'gpt-4o-mini' },
+    ]);
+  });
 });

@@ -78,16 +78,28 @@ export async function loadOlder(sessionId: string, topicId: string): Promise<voi
   }
 }
 
+/** What the user sees when they send: the reply uses exactly this, never a newer state another
+ *  tab made (a model switched there, a branch added there). */
+export interface SendView {
+  /** The model the chat header shows. */
+  model?: string;
+  /** The last message of the branch on screen: the new message goes under it. */
+  parentId?: string;
+}
+
 /** Sends a message (with uploaded files); without a topic a new one is created. Resolves to the topic. */
 export async function sendMessage(
   sessionId: string,
   topicId: string | undefined,
   content: string,
   attachments: readonly string[] = [],
+  view: SendView = {},
 ): Promise<Topic> {
   const answer = await chatApi.send(sessionId, {
     content,
     ...(topicId ? { topic_id: topicId } : {}),
+    ...(topicId && view.parentId ? { parent_id: view.parentId } : {}),
+    ...(view.model ? { model: view.model } : {}),
     ...(attachments.length ? { attachments: [...attachments] } : {}),
   });
   const topic = answer.topic;

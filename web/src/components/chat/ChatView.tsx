@@ -24,7 +24,7 @@ import { replySignature } from '../../chat/signature';
 import { useT } from '../../i18n';
 import { copyText } from '../../lib/clipboard';
 import { useFileDrop } from '../../lib/useFileDrop';
-import { chatDataStore, putTopic, touchSession, updateSession } from '../../state/chatData';
+import { chatDataStore, loadSessions, loadTopics, putTopic, touchSession, updateSession } from '../../state/chatData';
 import { loadKnowledgeBases } from '../../state/knowledge';
 import { useStore } from '../../state/store';
 import { toast, toastError } from '../../state/toasts';
@@ -97,11 +97,14 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
     if (topicId) openConversation(session.id, topicId).catch(toastError);
   }, [session.id, topicId]);
 
-  // Another tab may have added to this topic: list it again when the tab becomes visible.
+  // Another tab may have changed this chat (its model, its topics) or added to this topic: read
+  // them again when the tab becomes visible, so what it shows is what a send will use.
   useEffect(() => {
-    if (!topicId) return;
     const onVisible = () => {
-      if (document.visibilityState === 'visible') openConversation(session.id, topicId).catch(() => undefined);
+      if (document.visibilityState !== 'visible') return;
+      loadSessions().catch(() => undefined);
+      loadTopics(session.id).catch(() => undefined);
+      if (topicId) openConversation(session.id, topicId).catch(() => undefined);
     };
     document.addEventListener('visibilitychange', onVisible);
     return () => document.removeEventListener('visibilitychange', onVisible);
@@ -163,7 +166,10 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
   const onSend = useCallback(
     async (text: string, attachments: string[]) => {
       try {
-        const created = await sendMessage(session.id, topicId, text, attachments);
+        // What this tab shows is what the reply uses, whatever another tab changed meanwhile.
+        const leaf = messages.length ? messages[messages.length - 1] : undefined;
+        const view = { model: session.model, parentId: leaf?.id };
+        const created = await sendMessage(session.id, topicId, text, attachments, view);
         setRefusedForQuota(false);
         putTopic(created);
         touchSession(session.id);
@@ -176,7 +182,7 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
         return false;
       }
     },
-    [session.id, topicId, navigate],
+    [session.id, session.model, topicId, messages, navigate],
   );
 
   // A suggested question goes the composer's way; refused, it waits in the box for a retry.
