@@ -1,9 +1,10 @@
 // Browser end-to-end test of the web UI against a real server (see README.md): register, sign
-// in, chat with streaming, stop, regenerate, edit-and-branch, switch branches, reload and find
-// the history, close the page mid-answer and come back to the finished reply, agents, keys,
-// admin pages, language and theme, the phone layout, knowledge bases with sourced replies and
-// composer attachments, MCP tool calls in replies (cards, approval), the user's own MCP server
-// turned on for a chat, keyboard use and focus, and an axe-core accessibility scan.
+// in, the default model of blank chats, chat with streaming, stop, regenerate, edit-and-branch,
+// switch branches, reload and find the history, close the page mid-answer and come back to the
+// finished reply, agents, keys, admin pages, language and theme, the phone layout, knowledge
+// bases with sourced replies and composer attachments, MCP tool calls in replies (cards,
+// approval), the user's own MCP server turned on for a chat, keyboard use and focus, and an
+// axe-core accessibility scan.
 // Screenshots go to screenshots/. Every wait is for a condition (a selector, a text, an
 // attribute, the focused element), never a fixed sleep.
 // Exits non-zero when any step fails.
@@ -150,8 +151,9 @@ function preparePage(p) {
 preparePage(page);
 
 /** The product API from inside the page, with the page's own access token. */
-async function pageApi(method, path, body) {
-  const answer = await page.evaluate(
+/** A request with the page's tokens: its status and text, whatever the status. */
+async function pageRequest(method, path, body) {
+  return page.evaluate(
     async ({ method, path, body }) => {
       const tokens = JSON.parse(localStorage.getItem('oblivious.auth') ?? 'null');
       const response = await fetch(`/api/v1${path}`, {
@@ -163,6 +165,10 @@ async function pageApi(method, path, body) {
     },
     { method, path, body },
   );
+}
+
+async function pageApi(method, path, body) {
+  const answer = await pageRequest(method, path, body);
   assert(answer.status < 400, `${method} ${path} answered ${answer.status}: ${answer.text}`);
   return answer.text ? JSON.parse(answer.text) : undefined;
 }
@@ -319,6 +325,57 @@ try {
     slowModel = SLOW_CANDIDATES.find((m) => ids.includes(m));
     assert(slowModel, `no slow model (${SLOW_CANDIDATES.join(' or ')}) in /models: load e2e/browser/manifests/ (see README)`);
     slowWords = Number(process.env.OBLIVIOUS_SLOW_WORDS ?? SLOW_WORDS[slowModel] ?? 0);
+  });
+
+  await steps.run('default-model', 'pick a default model on the Account page; a new blank chat starts with it, and Automatic goes back', async () => {
+    // A server that predates GET/PUT /chat/preferences hides the setting: nothing to check then.
+    const probe = await pageRequest('GET', '/chat/preferences');
+    if (probe.status === 404) {
+      log('default-model: GET /chat/preferences answered 404 (the server predates it); the setting is hidden, not checked');
+      await page.click(byTestId('nav-account'));
+      await page.waitForSelector(byTestId('account-balance'));
+      // Rendered with the page (loading), then gone once the 404 is in.
+      await page.locator(byTestId('default-model')).waitFor({ state: 'detached' });
+      return;
+    }
+    assert(probe.status === 200, `GET /chat/preferences answered ${probe.status}: ${probe.text}`);
+    const before = JSON.parse(probe.text);
+    const { models } = await pageApi('GET', '/models');
+    // A model other than the one a blank chat gets now, so the check can fail.
+    const chosen = [slowModel, REASONING_MODEL, FAST_MODEL, ...models.map((m) => m.id)].find(
+      (id) => id && id !== before.blank_chat_model && models.some((m) => m.id === id),
+    );
+    assert(chosen, `no model besides ${before.blank_chat_model} to pick`);
+    try {
+      await page.click(byTestId('nav-account'));
+      const select = page.locator(byTestId('default-model-select'));
+      await select.waitFor();
+      await select.selectOption(chosen);
+      await page.waitForSelector(`${byTestId('blank-chat-model')}[data-model="${chosen}"]`);
+      assert((await pageApi('GET', '/chat/preferences')).default_model === chosen, 'the choice was not saved');
+      await screenshot(page, 'default-model');
+      const { failing, other } = failingViolations(await axeViolations(page));
+      if (other.length) log(`axe, default model (minor and moderate, not failing):\n${describeViolations(other)}`);
+      assert(failing.length === 0, `accessibility violations on the Account page's Default model:\n${describeViolations(failing)}`);
+
+      await page.click(byTestId('nav-chat'));
+      await page.click(byTestId('new-session'));
+      await page.click(byTestId('agent-option-blank'));
+      await page.waitForSelector(byTestId('chat-view'));
+      await page.waitForFunction((m) => document.querySelector('[data-testid="model-current"]')?.textContent === m, chosen).catch(async () => {
+        throw new Error(`a new blank chat starts with "${await page.textContent(byTestId('model-current'))}", not the default ${chosen}`);
+      });
+
+      // Back to Automatic: the blank chat model is the server's own pick again.
+      await page.click(byTestId('nav-account'));
+      await select.waitFor();
+      await select.selectOption('');
+      await page.waitForSelector(`${byTestId('blank-chat-model')}[data-model="${before.blank_chat_model}"]`);
+      assert((await pageApi('GET', '/chat/preferences')).default_model === null, 'Automatic did not clear the default');
+    } finally {
+      // Leave the account as the later steps expect it, whatever failed above.
+      await pageRequest('PUT', '/chat/preferences', { default_model: before.default_model }).catch(() => undefined);
+    }
   });
 
   await steps.run('send', 'create a chat, send a message and see the streamed reply with its cost', async () => {

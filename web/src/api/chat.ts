@@ -1,9 +1,10 @@
-// Chat sessions, topics, messages, search, agents, models and tool servers (dataplane/chat/API.md).
+// Chat sessions, topics, messages, search, agents, models, preferences and tool servers (dataplane/chat/API.md).
 
 import { api } from './client';
 import type {
   Agent,
   AgentInput,
+  ChatPreferences,
   Message,
   MessagePage,
   Model,
@@ -74,6 +75,10 @@ export const chatApi = {
   deleteAgent: (agentId: string) => api.delete(`/agents/${id(agentId)}`),
 
   listModels: () => api.get<{ models: Model[] }>('/models'),
+  /** The user's default model for blank chats and the model a blank chat starts with now (404 on an older server). */
+  getPreferences: () => api.get<ChatPreferences>('/chat/preferences'),
+  /** Sets the default model (`null` = Automatic); 400 for a model the user may not use. */
+  setDefaultModel: (model: string | null) => api.put<ChatPreferences>('/chat/preferences', { default_model: model }),
 
   /** The platform's MCP servers open to the user, the user's own, and whether they may add some. */
   listToolServers: () => api.get<ToolServerList>('/chat/tool-servers'),

@@ -293,6 +293,14 @@ export interface Model {
   price: { input: string; output: string; currency: string } | null;
 }
 
+/** `GET/PUT /chat/preferences`: the user's default model and what a blank chat starts with. */
+export interface ChatPreferences {
+  /** The user's own choice; null is Automatic (the group's default, else the cheapest model). */
+  default_model: string | null;
+  /** What `POST /chat/sessions` without model or agent picks now; empty when no model is usable. */
+  blank_chat_model: string;
+}
+
 export interface ApiKey {
   id: string;
   name: string;

@@ -1,10 +1,11 @@
 // The user's account: balance and redemption, usage of the last 30 days, profile and password,
-// the MCP tool servers chats may use; on a phone also theme, language and sign-out (the bottom
-// bar has room for the pages only).
+// the model blank chats start with, the MCP tool servers chats may use; on a phone also theme,
+// language and sign-out (the bottom bar has room for the pages only).
 
 import { useEffect, useState, type FormEvent } from 'react';
 import { accountApi } from '../api/account';
 import type { UsageRow } from '../api/types';
+import { DefaultModelSection } from '../components/DefaultModelSection';
 import { Icon } from '../components/Icon';
 import { LanguageSwitch, ThemeToggle } from '../components/PrefsControls';
 import { useSignOut } from '../components/SignOut';
@@ -168,6 +169,7 @@ export default function AccountPage() {
           {t('common.save')}
         </button>
       </form>
+      <DefaultModelSection />
       <ToolServersSection />
       {phone ? <DeviceCard /> : null}
     </div>

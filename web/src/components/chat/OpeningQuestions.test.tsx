@@ -130,7 +130,8 @@ describe('opening questions', () => {
     await act(async () => {
       fireEvent.click(screen.getAllByTestId('opening-question')[0] as HTMLElement);
     });
-    expect(sent).toEqual([{ content: 'What can you do?' }]);
+    // A send carries the model the header shows (ChatView's SendView).
+    expect(sent).toEqual([{ content: 'What can you do?', model: 'gpt-4o-mini' }]);
     await vi.waitFor(() => expect(screen.getByTestId('where').textContent).toBe('/chat/s1/t1'));
   });
 
@@ -140,7 +141,7 @@ describe('opening questions', () => {
     await act(async () => {
       fireEvent.click(screen.getAllByTestId('opening-question')[1] as HTMLElement);
     });
-    expect(sent).toEqual([{ content: 'Summarize a text for me' }]);
+    expect(sent).toEqual([{ content: 'Summarize a text for me', model: 'gpt-4o-mini' }]);
     expect(screen.getByTestId('send-refusal')).toBeTruthy();
     expect((screen.getByTestId('composer-input') as HTMLTextAreaElement).value).toBe('Summarize a text for me');
   });
