@@ -474,6 +474,11 @@ async fn finish(chat: &Chat, spec: &JobSpec, outcome: Outcome, progress: &mut Pr
             publish(chat, spec, progress, EventKind::Error, data).await;
         }
     }
+    // `reply.completed` / `reply.failed` for webhooks: written to the outbox (a failure is only
+    // logged); the delivery is the worker's, never this job's.
+    if let Some(message) = &stored {
+        chat.gateway.runtime.webhooks.reply_finished(message).await;
+    }
 }
 
 fn to_i64(n: u64) -> i64 {

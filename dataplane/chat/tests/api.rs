@@ -42,6 +42,7 @@ oblivious_store::both_backends!(
     agents_from_the_catalog_are_read_only_and_seed_sessions,
     an_agents_fallback_model_answers_when_its_model_fails_and_its_parameters_apply,
     a_blank_chat_takes_its_first_topics_generated_title_once_and_never_a_typed_one,
+    a_finished_reply_is_queued_for_webhooks_with_its_ids_and_never_its_text,
     an_agents_tool_runs_over_stdio_and_the_model_answers_from_its_result,
     a_slow_or_failing_tool_is_an_error_the_model_is_told_and_the_reply_goes_on,
     tools_of_a_server_closed_to_the_users_group_or_unreachable_are_not_offered,
@@ -58,6 +59,7 @@ oblivious_store::both_backends!(
 
 use agent_fields::{
     a_blank_chat_takes_its_first_topics_generated_title_once_and_never_a_typed_one,
+    a_finished_reply_is_queued_for_webhooks_with_its_ids_and_never_its_text,
     an_agents_fallback_model_answers_when_its_model_fails_and_its_parameters_apply,
 };
 use attachments::{

@@ -33,6 +33,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let gateway_config = process::gateway_config(&args.store.data_dir)?;
     let files = process::files(&args.store.data_dir, &relay.runtime, &gateway_config)?;
     let gateway = process::gateway(relay.runtime.clone(), gateway_config, Services::ALL, Some(files));
+    process::webhook_worker(&gateway)?;
 
     let manifests_dir = args.manifests.or_else(|| Some(PathBuf::from("crds/examples")).filter(|p| p.is_dir()));
     manifests::start(relay.clone(), manifests_dir).await?;

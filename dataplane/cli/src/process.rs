@@ -15,8 +15,9 @@ use oblivious_gateway::{Gateway, GatewayConfig, Registration, jwt_secret};
 use oblivious_rag::{Embedder, IngestSettings, Ingestor, Rag};
 use oblivious_relay::Relay;
 use oblivious_runtime::money::parse_decimal_micros;
-use oblivious_runtime::{Runtime, RuntimeConfig};
+use oblivious_runtime::{Runtime, RuntimeConfig, WebhookSettings};
 use oblivious_store::kv::{PRODUCTION_PREFIX, SharedState};
+use oblivious_webhooks::{DeliverySettings, DeliveryWorker};
 
 /// The services a process answers for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +75,7 @@ pub async fn relay(store: oblivious_store::Store, settings: RelaySettings<'_>) -
         bootstrap_key: bootstrap_key(),
         internal_token: Some(settings.internal_token),
         lane: settings.lane,
+        webhooks: webhook_settings()?,
         ..RuntimeConfig::default()
     };
     let runtime = Runtime::new(runtime_config, store, shared_state(settings.redis_url).await?);
@@ -243,7 +245,9 @@ pub fn rag(
 ) -> Option<Arc<Rag>> {
     let files = gateway.files.clone()?;
     let embedder = Embedder::new(relay_url, internal_token, edge.hops.clone());
-    let ingestor = Ingestor::new(gateway.store().clone(), files, embedder.clone(), IngestSettings::default());
+    let webhooks = gateway.runtime.webhooks.clone();
+    let ingestor =
+        Ingestor::with_webhooks(gateway.store().clone(), files, embedder.clone(), IngestSettings::default(), webhooks);
     if let Some(pending) = worker {
         ingestor.spawn_worker(gateway.runtime.lifecycle.clone(), pending);
     }
@@ -289,4 +293,29 @@ pub fn router(
     }
     app.route_layer(axum::middleware::from_fn(oblivious_core::edge::record_route))
         .layer(axum::middleware::from_fn_with_state(edge, oblivious_core::edge::layer))
+}
+
+/// Webhook events, from the environment: `OBLIVIOUS_BALANCE_LOW` (decimal in the price list's
+/// currency, default 1.00: `balance.low` fires when a charge takes a balance below it) and
+/// `OBLIVIOUS_WEBHOOK_PRIVATE_ADDRESSES=true` (users' webhooks may target loopback and private
+/// addresses; development only).
+pub fn webhook_settings() -> anyhow::Result<WebhookSettings> {
+    let mut settings = WebhookSettings::default();
+    if let Some(threshold) = env("OBLIVIOUS_BALANCE_LOW") {
+        settings.balance_low_micros =
+            parse_decimal_micros(&threshold).map_err(|reason| anyhow::anyhow!("OBLIVIOUS_BALANCE_LOW: {reason}"))?;
+    }
+    settings.allow_private_targets =
+        matches!(env("OBLIVIOUS_WEBHOOK_PRIVATE_ADDRESSES").as_deref(), Some("true" | "1"));
+    Ok(settings)
+}
+
+/// Delivers the webhook events every role queues; runs in the processes that hold the gateway,
+/// on the process's lifecycle (it stops when the process drains).
+pub fn webhook_worker(gateway: &Arc<Gateway>) -> anyhow::Result<()> {
+    let webhooks = gateway.runtime.webhooks.clone();
+    let worker = DeliveryWorker::new(webhooks, DeliverySettings::default())
+        .context("cannot build the webhook delivery client")?;
+    worker.spawn(gateway.runtime.lifecycle.clone());
+    Ok(())
 }

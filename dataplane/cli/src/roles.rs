@@ -135,6 +135,10 @@ pub async fn run(role: Role, args: RoleArgs) -> anyhow::Result<()> {
         false => None,
     };
     let gateway = process::gateway(relay.runtime.clone(), gateway_config, services, files);
+    // Webhook events are queued by every role and delivered where the gateway runs.
+    if services.gateway {
+        process::webhook_worker(&gateway)?;
+    }
     let edge = process::edge(&relay, &gateway, role.name(), &pod, &args.tenant);
     let _subscriber = subscribe(role, &args, &pod, relay.clone(), health_source(&relay, &edge))?;
     // Chat and RAG call the relay like any client.

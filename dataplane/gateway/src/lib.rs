@@ -1,7 +1,8 @@
 //! The gateway's product API (DESIGN §5 "Edge stack"): accounts (register, log in with a short
-//! access JWT and a rotating refresh token), the user's profile, balance, usage, ledger, keys and
-//! redemptions, and the administrators' API (users, balances, codes, logs, statistics, channel
-//! health) — all under `/api/v1`, with one error shape and an OpenAPI document.
+//! access JWT and a rotating refresh token), the user's profile, balance, usage, ledger, keys,
+//! redemptions and webhooks, and the administrators' API (users, balances, codes, logs,
+//! statistics, channel health, platform webhooks) — all under `/api/v1`, with one error shape and
+//! an OpenAPI document. NOTES.md documents the webhook routes.
 //!
 //! Balances live in the store; after changing one here the quota cache the relay reserves
 //! against is told (`sync_balance`), so new money is spendable at once on every replica.
@@ -72,6 +73,22 @@ impl Gateway {
 
 type Route = (RouteDoc, MethodRouter<Arc<Gateway>>);
 
+/// Registering a webhook, a user's or a platform one.
+fn new_webhook_body() -> Value {
+    openapi::object(
+        &[("url", "string"), ("event_types", "array")],
+        &[("description", "string"), ("enabled", "boolean")],
+    )
+}
+
+/// Changing a webhook: any of its fields.
+fn webhook_patch_body() -> Value {
+    openapi::object(
+        &[],
+        &[("url", "string"), ("event_types", "array"), ("description", "string"), ("enabled", "boolean")],
+    )
+}
+
 fn body(schema: fn() -> Value) -> Option<fn() -> Value> {
     Some(schema)
 }
@@ -80,7 +97,7 @@ fn body(schema: fn() -> Value) -> Option<fn() -> Value> {
 /// from this one list.
 fn routes() -> Vec<Route> {
     use openapi::object;
-    use routes::{admin, auth, files, keys, user};
+    use routes::{admin, auth, files, keys, user, webhooks};
     let doc = |method, path, summary, auth, body, status| RouteDoc { method, path, summary, auth, body, status };
     vec![
         (
@@ -208,6 +225,58 @@ fn routes() -> Vec<Route> {
             delete(keys::revoke),
         ),
         (
+            doc("GET", "/api/v1/webhooks", "The caller's webhooks (never their secrets)", "user", None, 200),
+            get(webhooks::list),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/webhooks",
+                "Register a webhook for the caller's events; its signing secret is in this answer only",
+                "user",
+                body(new_webhook_body),
+                201,
+            ),
+            post(webhooks::create),
+        ),
+        (
+            doc(
+                "PATCH",
+                "/api/v1/webhooks/{id}",
+                "Change one of the caller's webhooks",
+                "user",
+                body(webhook_patch_body),
+                200,
+            ),
+            patch(webhooks::update),
+        ),
+        (
+            doc("DELETE", "/api/v1/webhooks/{id}", "Delete one of the caller's webhooks", "user", None, 204),
+            delete(webhooks::delete),
+        ),
+        (
+            doc(
+                "GET",
+                "/api/v1/webhooks/{id}/deliveries",
+                "A webhook's deliveries, newest first, with their last status (limit, before)",
+                "user",
+                None,
+                200,
+            ),
+            get(webhooks::deliveries),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/webhooks/{id}/test",
+                "Send a `ping` event to one of the caller's webhooks",
+                "user",
+                None,
+                202,
+            ),
+            post(webhooks::test),
+        ),
+        (
             doc(
                 "POST",
                 "/api/v1/files",
@@ -332,6 +401,76 @@ fn routes() -> Vec<Route> {
                 200,
             ),
             get(admin::channels),
+        ),
+        (
+            doc(
+                "GET",
+                "/api/v1/admin/webhooks",
+                "Platform webhooks (they get every user's events)",
+                "admin",
+                None,
+                200,
+            ),
+            get(webhooks::admin_list),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/admin/webhooks",
+                "Register a platform webhook for every user's events; its signing secret is in this answer only",
+                "admin",
+                body(new_webhook_body),
+                201,
+            ),
+            post(webhooks::admin_create),
+        ),
+        (
+            doc(
+                "PATCH",
+                "/api/v1/admin/webhooks/{id}",
+                "Change a platform webhook",
+                "admin",
+                body(webhook_patch_body),
+                200,
+            ),
+            patch(webhooks::admin_update),
+        ),
+        (
+            doc("DELETE", "/api/v1/admin/webhooks/{id}", "Delete a platform webhook", "admin", None, 204),
+            delete(webhooks::admin_delete),
+        ),
+        (
+            doc(
+                "GET",
+                "/api/v1/admin/webhooks/{id}/deliveries",
+                "Any webhook's deliveries, newest first (limit, before)",
+                "admin",
+                None,
+                200,
+            ),
+            get(webhooks::admin_deliveries),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/admin/webhooks/{id}/test",
+                "Send a `ping` event to a platform webhook",
+                "admin",
+                None,
+                202,
+            ),
+            post(webhooks::admin_test),
+        ),
+        (
+            doc(
+                "POST",
+                "/api/v1/admin/webhook-deliveries/{id}/replay",
+                "Send an ended delivery once more, with the same event id and body",
+                "admin",
+                None,
+                202,
+            ),
+            post(webhooks::replay),
         ),
         (doc("GET", "/api/v1/openapi.json", "This document", "none", None, 200), get(openapi_document)),
     ]

@@ -1,7 +1,11 @@
 //! What the product API shows of stored records: money as decimal strings, never a secret.
 
-use oblivious_store::{ApiKeyRecord, LedgerEntry, RedeemCodeRecord, UsageRow, UserRecord};
+use oblivious_store::webhooks::status as delivery_status;
+use oblivious_store::{
+    ApiKeyRecord, LedgerEntry, RedeemCodeRecord, UsageRow, UserRecord, WebhookDelivery, WebhookRecord,
+};
 use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 use oblivious_runtime::money::format_micros;
@@ -153,6 +157,77 @@ impl From<&RedeemCodeRecord> for RedeemCodeView {
             expires_at: code.expires_at,
             redeemed_by: code.redeemed_by,
             redeemed_at: code.redeemed_at,
+        }
+    }
+}
+
+/// A webhook, without its secret (shown once, at creation).
+#[derive(Debug, Serialize)]
+pub struct WebhookView {
+    pub id: Uuid,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub description: String,
+    pub enabled: bool,
+    /// `user` (the owner's events) or `platform` (every user's events).
+    pub scope: &'static str,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<&WebhookRecord> for WebhookView {
+    fn from(hook: &WebhookRecord) -> Self {
+        WebhookView {
+            id: hook.id,
+            url: hook.url.clone(),
+            event_types: hook.event_types.clone(),
+            description: hook.description.clone(),
+            enabled: hook.enabled,
+            scope: if hook.user_id.is_some() { "user" } else { "platform" },
+            created_at: hook.created_at,
+            updated_at: hook.updated_at,
+        }
+    }
+}
+
+/// One event for one webhook and how sending it went.
+#[derive(Debug, Serialize)]
+pub struct DeliveryView {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    /// The `webhook-id` header: the same on every attempt and replay.
+    pub event_id: Uuid,
+    pub event_type: String,
+    /// `pending`, `delivering`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    /// When it is tried next (pending only).
+    pub next_attempt_at: Option<i64>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub created_at: i64,
+    /// The body sent.
+    pub payload: Value,
+}
+
+impl From<&WebhookDelivery> for DeliveryView {
+    fn from(delivery: &WebhookDelivery) -> Self {
+        DeliveryView {
+            id: delivery.id,
+            webhook_id: delivery.webhook_id,
+            event_id: delivery.event_id,
+            event_type: delivery.event_type.clone(),
+            status: delivery.status.clone(),
+            attempts: delivery.attempts,
+            next_attempt_at: (delivery.status == delivery_status::PENDING).then_some(delivery.next_attempt_at),
+            last_status_code: delivery.last_status_code,
+            last_error: delivery.last_error.clone(),
+            last_attempt_at: delivery.last_attempt_at,
+            delivered_at: delivery.delivered_at,
+            created_at: delivery.created_at,
+            payload: serde_json::from_str(&delivery.payload).unwrap_or(Value::Null),
         }
     }
 }

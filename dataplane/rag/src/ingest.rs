@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use oblivious_core::shutdown::Lifecycle;
 use oblivious_files::Files;
+use oblivious_runtime::{EventType, WebhookSettings, Webhooks};
 use oblivious_store::knowledge::status;
 use oblivious_store::{IngestClaim, NewChunk, Store, now_ms};
 use prometheus_client::metrics::gauge::Gauge;
@@ -77,6 +78,8 @@ pub struct Ingestor {
     embedder: Embedder,
     pub settings: IngestSettings,
     wake: Notify,
+    /// Where `file.indexed` events go.
+    webhooks: Webhooks,
 }
 
 /// Failures inside a job: the job's own (shown on the file) or the store's (the job is left to
@@ -96,8 +99,22 @@ impl From<oblivious_store::StoreError> for Stop {
 }
 
 impl Ingestor {
+    /// An ingestor whose `file.indexed` events go to the outbox of `store` (delivered at a worker's
+    /// next poll); `with_webhooks` shares the process's handle, so they go out at once.
     pub fn new(store: Store, files: Files, embedder: Embedder, settings: IngestSettings) -> Arc<Self> {
-        Arc::new(Ingestor { store, files, embedder, settings, wake: Notify::new() })
+        let webhooks = Webhooks::new(store.clone(), WebhookSettings::default(), Arc::default());
+        Self::with_webhooks(store, files, embedder, settings, webhooks)
+    }
+
+    /// An ingestor whose `file.indexed` events go through `webhooks` (the process's handle).
+    pub fn with_webhooks(
+        store: Store,
+        files: Files,
+        embedder: Embedder,
+        settings: IngestSettings,
+        webhooks: Webhooks,
+    ) -> Arc<Self> {
+        Arc::new(Ingestor { store, files, embedder, settings, wake: Notify::new(), webhooks })
     }
 
     /// Tells an idle worker of this process that a job was queued.
@@ -149,7 +166,10 @@ impl Ingestor {
         );
         let outcome = match self.run(&claim, lifecycle).instrument(span).await {
             Ok(chunks) => match self.store.finish_ingestion(&claim, None, now_ms()).await? {
-                true => Outcome::Indexed { chunks },
+                true => {
+                    self.emit_indexed(&claim, chunks).await;
+                    Outcome::Indexed { chunks }
+                }
                 false => Outcome::LostClaim,
             },
             Err(Stop::RetryLater(reason)) if claim.attempt < MAX_ATTEMPTS => {
@@ -175,6 +195,25 @@ impl Ingestor {
             Err(Stop::Store(error)) => return Err(error),
         };
         Ok(Some(outcome))
+    }
+
+    /// Tells the user's webhooks that the file is indexed (only the claim that finished it does).
+    async fn emit_indexed(&self, claim: &IngestClaim, chunks: usize) {
+        let name = match self.store.knowledge_file(claim.user_id, claim.kb_id, claim.file_id).await {
+            Ok(file) => file.map(|f| f.name),
+            Err(error) => {
+                tracing::warn!(%error, "ingestion: cannot read the indexed file's name for its webhook event");
+                None
+            }
+        };
+        let data = serde_json::json!({
+            "user_id": claim.user_id,
+            "knowledge_base_id": claim.kb_id,
+            "file_id": claim.file_id,
+            "name": name,
+            "chunks": chunks,
+        });
+        self.webhooks.emit(EventType::FileIndexed, claim.user_id, data).await;
     }
 
     fn lease_ms(&self) -> i64 {

@@ -32,6 +32,7 @@ cases!(
     office_documents_are_indexed_with_their_pages_and_headings_and_a_damaged_one_fails,
     a_file_queued_in_a_lane_is_embedded_through_that_lane,
     a_base_gets_its_vector_index_once_it_is_large_and_is_searched_exactly_before,
+    an_indexed_file_is_announced_to_its_owners_webhooks_and_a_failed_one_is_not,
 );
 
 /// A Markdown handbook of 6 chapters of 4 paragraphs of ~45 tokens each: with 64-token chunks,
@@ -542,4 +543,43 @@ async fn a_base_gets_its_vector_index_once_it_is_large_and_is_searched_exactly_b
     };
     assert!(per_file < 26 && per_file * 2 >= 26, "{per_file} chunks a file");
     assert_ne!(h.vector_index_exists(kb_id).await, Some(false), "PostgreSQL: indexed once past the threshold");
+}
+
+async fn an_indexed_file_is_announced_to_its_owners_webhooks_and_a_failed_one_is_not(h: Harness) {
+    let alice = h.sign_up("alice").await;
+    let bob = h.sign_up("bob").await;
+    let hook = |user_id| oblivious_store::WebhookRecord {
+        id: uuid::Uuid::now_v7(),
+        user_id: Some(user_id),
+        url: "https://hooks.example.com/in".into(),
+        secret: "whsec_dGVzdA==".into(),
+        event_types: vec!["file.indexed".into()],
+        description: String::new(),
+        enabled: true,
+        created_at: now_ms(),
+        updated_at: now_ms(),
+    };
+    let (alices, bobs) = (hook(alice.id), hook(bob.id));
+    h.store.create_webhook(&alices).await.unwrap();
+    h.store.create_webhook(&bobs).await.unwrap();
+    let kb = h.knowledge_base(&alice, small_chunks("Docs", "embed")).await;
+    let file = h.upload(&alice, "notes.md", handbook("W").as_bytes()).await;
+    let image = h.upload(&alice, "photo.png", PNG).await;
+    h.add_file(&alice, &id(&kb).to_string(), &id(&file).to_string()).await;
+    let Some(Outcome::Indexed { chunks }) = h.run_once().await else { panic!("the file was not indexed") };
+    h.add_file(&alice, &id(&kb).to_string(), &id(&image).to_string()).await;
+    assert!(matches!(h.run_once().await, Some(Outcome::Failed(_))));
+
+    let [delivery] = h.store.webhook_deliveries(alices.id, 10, None).await.unwrap().try_into().unwrap();
+    assert_eq!((delivery.event_type.as_str(), delivery.status.as_str()), ("file.indexed", "pending"));
+    let event: Value = serde_json::from_str(&delivery.payload).unwrap();
+    assert_eq!(
+        (event["type"].as_str(), event["id"].as_str()),
+        (Some("file.indexed"), Some(delivery.event_id.to_string().as_str()))
+    );
+    let expected = json!({
+        "user_id": alice.id, "knowledge_base_id": kb["id"], "file_id": file["id"], "name": "notes.md", "chunks": chunks,
+    });
+    assert_eq!(event["data"], expected);
+    assert!(h.store.webhook_deliveries(bobs.id, 10, None).await.unwrap().is_empty(), "never another user's file");
 }

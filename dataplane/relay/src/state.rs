@@ -55,7 +55,13 @@ impl Relay {
         let logs = RequestLogSink::spawn(runtime.store.clone());
         let metrics = Metrics::default();
         let fallbacks = metrics.quota_store_fallbacks.clone();
-        let billing = Billing::new(runtime.shared.clone(), runtime.store.clone(), config.billing.clone(), fallbacks);
+        let billing = Billing::new(
+            runtime.shared.clone(),
+            runtime.store.clone(),
+            config.billing.clone(),
+            fallbacks,
+            runtime.webhooks.clone(),
+        );
         Arc::new(Relay { config, runtime, logs, billing, metrics, clients: Mutex::new(HashMap::new()) })
     }
 

@@ -10,6 +10,7 @@ pub mod health;
 pub mod money;
 pub mod routing;
 pub mod usage;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ use oblivious_store::kv::SharedState;
 pub use active::ActiveConfig;
 pub use auth::{KeyAuthenticator, Principal};
 pub use usage::Usage;
+pub use webhooks::{EventType, WebhookSettings, Webhooks};
 
 /// Settings of the shared run-time state.
 #[derive(Debug, Clone)]
@@ -40,6 +42,8 @@ pub struct RuntimeConfig {
     /// The canary lane this process is a version of (`--lane`); empty for the baseline. A lane
     /// process is ready only while its lane is in the configuration.
     pub lane: String,
+    /// Webhook events: the low-balance threshold, private targets, attempts.
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for RuntimeConfig {
@@ -49,6 +53,7 @@ impl Default for RuntimeConfig {
             internal_token: None,
             key_cache_ttl: Duration::from_secs(5),
             lane: String::new(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -58,7 +63,7 @@ pub struct Runtime {
     pub settings: RuntimeConfig,
     /// Swapped whole on every change; every config source (`oblivious dev`'s manifests,
     /// `serve-local`, the cluster's config stream) installs here.
-    active: ArcSwap<ActiveConfig>,
+    active: Arc<ArcSwap<ActiveConfig>>,
     /// False until the first snapshot is installed (`/readyz`).
     loaded: AtomicBool,
     pub store: Store,
@@ -69,6 +74,8 @@ pub struct Runtime {
     pub health: health::HealthBook,
     /// The process's shutdown state (`/readyz` answers 503 while draining).
     pub lifecycle: Arc<Lifecycle>,
+    /// Queues webhook events (every role emits; the gateway roles deliver).
+    pub webhooks: Webhooks,
 }
 
 impl Runtime {
@@ -79,15 +86,18 @@ impl Runtime {
             settings.internal_token.clone(),
             settings.key_cache_ttl,
         );
+        let active: Arc<ArcSwap<ActiveConfig>> = Arc::default();
+        let webhooks = Webhooks::new(store.clone(), settings.webhooks.clone(), active.clone());
         Arc::new(Runtime {
             settings,
-            active: ArcSwap::default(),
+            active,
             loaded: AtomicBool::new(false),
             store,
             keys,
             shared,
             health: health::HealthBook::default(),
             lifecycle: Lifecycle::new(),
+            webhooks,
         })
     }
 

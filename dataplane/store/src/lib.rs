@@ -25,6 +25,7 @@ mod sqlite_vectors;
 pub mod testing;
 mod usage_stats;
 mod users;
+pub mod webhooks;
 
 pub use api_keys::{ApiKeyRecord, CreatedApiKey, NewApiKey, generate_api_key, hash_api_key, key_prefix};
 pub use backend::{Store, StoreKind};
@@ -39,6 +40,9 @@ pub use request_logs::{RequestLog, RequestLogFilter};
 pub use responses::StoredResponse;
 pub use usage_stats::{StatsGroup, UsageRow};
 pub use users::{NewUser, ROLE_ADMIN, ROLE_USER, UserQuery, UserRecord, UserUpdate};
+pub use webhooks::{
+    AttemptOutcome, ClaimedDelivery, Replay, WebhookDelivery, WebhookEvent, WebhookOwner, WebhookRecord, WebhookUpdate,
+};
 
 /// Result of every store operation.
 pub type StoreResult<T> = Result<T, StoreError>;

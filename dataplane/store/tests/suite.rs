@@ -28,6 +28,10 @@ oblivious_store::both_backends!(
 #[path = "suite/chat.rs"]
 mod chat;
 
+/// Webhooks and their delivery outbox.
+#[path = "suite/webhooks.rs"]
+mod webhooks;
+
 const NOW: i64 = 1_795_428_000_000;
 
 async fn keys_are_found_by_secret_until_revoked_or_expired(store: Store) {

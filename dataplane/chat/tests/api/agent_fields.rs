@@ -1,8 +1,9 @@
-//! Every field of a published `Agent` does what it says: fallback models take over when the
-//! agent's model fails before answering, sampling parameters reach the model, and opening
-//! questions are offered on the agent's sessions.
+//! What a reply carries beyond its text: a published `Agent`'s fields (fallback models take over
+//! when the agent's model fails before answering, sampling parameters reach the model, opening
+//! questions are offered), the title a blank chat takes from its first topic, and the webhook
+//! event a finished reply queues.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::Api;
 
@@ -91,4 +92,37 @@ pub async fn a_blank_chat_takes_its_first_topics_generated_title_once_and_never_
     let (_, renamed) =
         api.patch(&user, &format!("/api/v1/chat/sessions/{session}"), json!({"title": "Lang notes"})).await;
     assert_eq!(renamed["title"], "Lang notes");
+}
+
+pub async fn a_finished_reply_is_queued_for_webhooks_with_its_ids_and_never_its_text(api: Api) {
+    let admin = api.user_with_balance("root", "5").await;
+    api.make_admin(&admin).await;
+    let hook = json!({"url": "http://127.0.0.1:9/hook", "event_types": ["reply.completed", "reply.failed"]});
+    let (status, created) = api.post(&admin, "/api/v1/admin/webhooks", hook).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+    let deliveries = format!("/api/v1/admin/webhooks/{}/deliveries", created["id"].as_str().unwrap());
+
+    let user = api.user_with_balance("alice", "5").await;
+    let session = api.session(&user, json!({"model": "fast"})).await;
+    let sent = api.exchange(&user, &session, json!({"content": "secret plans"})).await;
+    let failing = api.session(&user, json!({"model": "broken"})).await;
+    let failed = api.send(&user, &failing, json!({"content": "will fail"})).await;
+    api.read_stream(&user, failed["stream_id"].as_str().unwrap(), None).await;
+
+    let queued = api
+        .wait_until("both replies in the outbox", || async {
+            let (_, listed) = api.get(&admin, &deliveries).await;
+            let all = listed["data"].as_array().or_else(|| listed["deliveries"].as_array())?.clone();
+            (all.len() == 2).then_some(all)
+        })
+        .await;
+    let of = |id: &Value| queued.iter().find(|d| d["payload"]["data"]["message_id"] == *id).unwrap().clone();
+    let completed = of(&sent["stream_id"]);
+    assert_eq!(completed["event_type"], "reply.completed");
+    assert_eq!(completed["payload"]["data"]["model"], "fast");
+    assert_eq!(completed["payload"]["data"]["session_id"], session.as_str());
+    assert!(!completed["payload"].to_string().contains("secret plans"), "no text in events");
+    let failed = of(&failed["stream_id"]);
+    assert_eq!(failed["event_type"], "reply.failed");
+    assert!(failed["payload"]["data"]["error"]["code"].is_string(), "{failed}");
 }

@@ -7,7 +7,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use oblivious_store::NewApiKey;
+use oblivious_runtime::EventType;
+use oblivious_store::{ApiKeyRecord, NewApiKey};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -100,6 +101,7 @@ pub async fn create(
             max_spend_micros,
         })
         .await?;
+    gateway.runtime.webhooks.emit(EventType::KeyCreated, identity.user.id, key_event(&created.record)).await;
     let mut view = serde_json::to_value(KeyView::from(&created.record)).unwrap_or_default();
     view["key"] = json!(created.secret);
     Ok((StatusCode::CREATED, Json(view)).into_response())
@@ -111,9 +113,24 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let Ok(id) = Uuid::parse_str(&id) else { return Err(ProductError::not_found("key")) };
-    if gateway.store().revoke_user_api_key(identity.user.id, id, oblivious_store::now_ms()).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ProductError::not_found("key"))
+    if !gateway.store().revoke_user_api_key(identity.user.id, id, oblivious_store::now_ms()).await? {
+        return Err(ProductError::not_found("key"));
     }
+    match gateway.store().list_user_api_keys(identity.user.id).await {
+        Ok(keys) => {
+            if let Some(key) = keys.iter().find(|k| k.id == id) {
+                gateway.runtime.webhooks.emit(EventType::KeyRevoked, identity.user.id, key_event(key)).await;
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not read a revoked key for its webhook event"),
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The `data` of a key event: which key, never its secret.
+fn key_event(key: &ApiKeyRecord) -> serde_json::Value {
+    json!({
+        "user_id": key.user_id,
+        "key": {"id": key.id, "name": key.name, "prefix": key.prefix, "revoked_at": key.revoked_at},
+    })
 }

@@ -5,3 +5,4 @@ pub mod auth;
 pub mod files;
 pub mod keys;
 pub mod user;
+pub mod webhooks;

@@ -28,6 +28,7 @@ use uuid::Uuid;
 pub use self::budget::BudgetSeen;
 pub use self::estimate::{Estimate, estimate_chat, estimate_embeddings};
 pub use self::settler::{MAX_PENDING, Settlement, Settler};
+use oblivious_runtime::Webhooks;
 use oblivious_runtime::auth::Principal;
 use oblivious_runtime::money::format_micros;
 use oblivious_runtime::usage::cost_micros;
@@ -83,10 +84,17 @@ pub struct Billing {
 
 impl Billing {
     /// Starts the settlement task on the current runtime. `quota_store_fallbacks` counts the
-    /// reservations made in process memory while the shared quota store is unreachable.
-    pub fn new(shared: SharedState, store: Store, config: BillingConfig, quota_store_fallbacks: Counter) -> Self {
+    /// reservations made in process memory while the shared quota store is unreachable;
+    /// `webhooks` hears of the charges that take a balance below the low-balance threshold.
+    pub fn new(
+        shared: SharedState,
+        store: Store,
+        config: BillingConfig,
+        quota_store_fallbacks: Counter,
+        webhooks: Webhooks,
+    ) -> Self {
         let budget_seen = Arc::new(BudgetSeen::default());
-        let settler = Settler::spawn(store.clone(), shared.quota.clone(), budget_seen.clone());
+        let settler = Settler::spawn(store.clone(), shared.quota.clone(), budget_seen.clone(), webhooks);
         Billing { shared, fallback: SharedState::local(), store, settler, config, quota_store_fallbacks, budget_seen }
     }
 

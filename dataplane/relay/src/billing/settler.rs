@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use oblivious_runtime::Webhooks;
 use oblivious_store::quota::{Freshness, Hold, QuotaBook};
 use oblivious_store::{Charge, Store};
 
@@ -56,10 +57,10 @@ struct Waiting {
 
 impl Settler {
     /// Starts the settlement task on the current runtime.
-    pub fn spawn(store: Store, sweep_book: QuotaBook, budget_seen: Arc<BudgetSeen>) -> Self {
+    pub fn spawn(store: Store, sweep_book: QuotaBook, budget_seen: Arc<BudgetSeen>, webhooks: Webhooks) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
-        let books = Books { store, sweep_book, budget_seen };
+        let books = Books { store, sweep_book, budget_seen, webhooks };
         tokio::spawn(run(books, rx, pending.clone()));
         Settler { tx, pending }
     }
@@ -96,12 +97,13 @@ impl Settler {
     }
 }
 
-/// What the settlement task writes to: the database, the book whose expired holds it sweeps, and
-/// the budget spend it passes on to the health reports.
+/// What the settlement task writes to: the database, the book whose expired holds it sweeps, the
+/// budget spend it passes on to the health reports, and the webhook events of low balances.
 struct Books {
     store: Store,
     sweep_book: QuotaBook,
     budget_seen: Arc<BudgetSeen>,
+    webhooks: Webhooks,
 }
 
 async fn run(books: Books, mut rx: mpsc::UnboundedReceiver<Command>, pending: Arc<AtomicUsize>) {
@@ -213,7 +215,8 @@ async fn replay(books: &Books, waiting: &mut VecDeque<Waiting>) -> bool {
     true
 }
 
-/// Releases the hold (if still held) and installs the balance and key spend the database reached.
+/// Releases the hold (if still held), installs the balance and key spend the database reached,
+/// and tells the webhooks when this charge took the balance below the low-balance threshold.
 async fn install(
     books: &Books,
     book: &QuotaBook,
@@ -233,5 +236,10 @@ async fn install(
     }
     if let Err(error) = book.settle(request, &fresh).await {
         tracing::warn!(%error, "could not update the quota book after settling; its hold will expire");
+    }
+    // Only the write that applied the charge knows the balance it started from.
+    if settled.applied {
+        let after = settled.balance.balance_micros;
+        books.webhooks.balance_charged(charge.user_id, after.saturating_add(charge.cost_micros), after).await;
     }
 }
