@@ -73,7 +73,11 @@ pub fn build_messages(
     for (position, message) in usable.iter().rev().enumerate() {
         let (content, tokens) = match attached.get(&message.id) {
             Some(with_files) => (Value::Array(with_files.parts.clone()), with_files.tokens),
-            None => (json!(message.content), count_text_tokens(&message.content)),
+            None => {
+                let text = with_tool_calls(message);
+                let tokens = count_text_tokens(&text);
+                (json!(text), tokens)
+            }
         };
         let cost = tokens + PER_MESSAGE_OVERHEAD;
         if position > 0 && cost > budget {
@@ -90,11 +94,27 @@ pub fn build_messages(
     system.map(|s| json!({"role": "system", "content": s})).into_iter().chain(kept).collect()
 }
 
+/// A reply's text after the tool calls it made, one summary line each (`[Tool …]`), so a later
+/// question can build on what the tools returned.
+fn with_tool_calls(message: &ChatMessage) -> String {
+    let calls = message.tool_calls.as_array().map(Vec::as_slice).unwrap_or_default();
+    if calls.is_empty() {
+        return message.content.clone();
+    }
+    let mut text: String = calls.iter().map(|call| format!("[{}]\n", crate::tools::summary_line(call))).collect();
+    text.push('\n');
+    text.push_str(&message.content);
+    text
+}
+
 /// Failed replies with nothing in them, and the placeholder being generated, are not history.
 fn belongs_in_context(message: &ChatMessage) -> bool {
     match message.role.as_str() {
         "user" | "system" => true,
-        _ => message.status != "streaming" && !message.content.is_empty(),
+        _ => {
+            let has_calls = message.tool_calls.as_array().is_some_and(|calls| !calls.is_empty());
+            message.status != "streaming" && (!message.content.is_empty() || has_calls)
+        }
     }
 }
 
@@ -125,6 +145,24 @@ mod tests {
         assert_eq!(roles, ["system", "user", "user"]);
         assert_eq!(built[0]["content"], "Be brief.");
         assert!(build_messages("  ", &history, &HashMap::new(), 128_000).iter().all(|m| m["role"] != "system"));
+    }
+
+    #[test]
+    fn a_replys_tool_calls_come_back_as_text_before_its_answer() {
+        let mut reply = message("assistant", "It says hi.", "complete");
+        reply.tool_calls = json!([
+            {"tool": "echo", "arguments": {"message": "hi"}, "status": "ok", "output": "Echo: hi", "error": null},
+            {"tool": "slow", "arguments": {}, "status": "error", "output": "", "error": {"code": "timeout", "message": "too slow"}},
+        ]);
+        let mut silent = message("assistant", "", "complete");
+        silent.tool_calls = json!([{"tool": "echo", "arguments": {}, "status": "ok", "output": "x", "error": null}]);
+        let history = [message("user", "echo hi", "complete"), reply, message("user", "and?", "complete"), silent];
+        let built = build_messages("", &history, &HashMap::new(), 128_000);
+        assert_eq!(
+            built[1]["content"],
+            "[Tool `echo` {\"message\":\"hi\"}: Echo: hi]\n[Tool `slow` {}: failed (timeout): too slow]\n\nIt says hi."
+        );
+        assert_eq!(built.len(), 4, "a reply of tool calls alone is history too");
     }
 
     #[test]

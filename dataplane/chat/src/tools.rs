@@ -318,6 +318,24 @@ impl ToolCallRecord {
     }
 }
 
+/// A stored tool call (API.md `ToolCall`) as one line: what was called with what, and what came
+/// back (cut at 200 characters). Exports show it, and later turns see a reply's calls this way:
+/// as text, because replaying them as tool messages needs tools defined on every later request
+/// (Anthropic refuses `tool_use` blocks otherwise), even after the user turned them off.
+pub fn summary_line(call: &Value) -> String {
+    const MAX_SHOWN: usize = 200;
+    let text = |key: &str| call[key].as_str().unwrap_or_default().to_string();
+    let outcome = match call["error"]["message"].as_str() {
+        Some(message) => format!("failed ({}): {message}", call["error"]["code"].as_str().unwrap_or("error")),
+        None => text("output"),
+    };
+    let mut shown: String = outcome.replace('\n', " ").chars().take(MAX_SHOWN).collect();
+    if shown.len() < outcome.len() {
+        shown.push('…');
+    }
+    format!("Tool `{}` {}: {shown}", text("tool"), call["arguments"])
+}
+
 /// The assistant message that asked for `calls`, as the next request must repeat it.
 pub fn assistant_turn(text: &str, calls: &[ToolCallRequest]) -> Value {
     let calls: Vec<Value> = calls

@@ -130,26 +130,11 @@ fn to_markdown(topic: &ChatTopic, messages: &[ChatMessage]) -> String {
         };
         out.push_str(&format!("\n## {speaker}\n\n"));
         for call in message.tool_calls.as_array().into_iter().flatten() {
-            out.push_str(&tool_call_line(call));
+            out.push_str(&format!("> {}\n\n", crate::tools::summary_line(call)));
         }
         out.push_str(&format!("{}\n", message.content.trim_end()));
     }
     out
-}
-
-/// A tool call of a reply as one quoted line: what was called with what, and what came back.
-fn tool_call_line(call: &Value) -> String {
-    const MAX_SHOWN: usize = 200;
-    let text = |key: &str| call[key].as_str().unwrap_or_default().to_string();
-    let outcome = match call["error"]["message"].as_str() {
-        Some(message) => format!("failed ({}): {message}", call["error"]["code"].as_str().unwrap_or("error")),
-        None => text("output"),
-    };
-    let mut shown: String = outcome.replace('\n', " ").chars().take(MAX_SHOWN).collect();
-    if shown.len() < outcome.len() {
-        shown.push('…');
-    }
-    format!("> Tool `{}` {}: {shown}\n\n", text("tool"), call["arguments"])
 }
 
 #[cfg(test)]
