@@ -249,6 +249,7 @@ function readToolCard(card) {
       status: el.dataset.status,
       name: text('tool-call-name'),
       server: text('tool-call-server'),
+      serverRef: el.querySelector('[data-testid="tool-call-server"]')?.getAttribute('data-ref') ?? null,
       badge: text('tool-call-status'),
       open: Boolean(el.querySelector('details')?.open),
       arguments: text('tool-call-arguments'),
@@ -599,7 +600,10 @@ try {
       assert(reply.text.startsWith('Mock result Echo: mock'), `the reply does not quote the tool's result: ${reply.text}`);
       const card = await toolCard('ok');
       const collapsed = await readToolCard(card);
-      assert(collapsed.name === 'echo' && collapsed.server === ref, `the card does not name echo on ${ref}: ${JSON.stringify(collapsed)}`);
+      assert(
+        collapsed.name === 'echo' && collapsed.server === USER_SERVER && collapsed.serverRef === ref,
+        `the card does not name echo on ${USER_SERVER} (${ref}): ${JSON.stringify(collapsed)}`,
+      );
       await card.locator(byTestId('tool-call-toggle')).click();
       await card.locator(byTestId('tool-call-output')).waitFor();
       const expanded = await readToolCard(card);

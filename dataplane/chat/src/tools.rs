@@ -29,6 +29,20 @@ pub struct ToolGrant {
     pub origin: ServerOrigin,
     /// One tool of the server, or (`None`) every tool it allows.
     pub only: Option<String>,
+    /// What users call the server: the resource's `namespace/name`, or the name a user gave theirs.
+    pub label: String,
+}
+
+impl ToolGrant {
+    /// A platform `ToolServer`'s tools (`only` one of them).
+    fn platform(server: &ToolServer, only: Option<&str>) -> ToolGrant {
+        ToolGrant {
+            server: server.clone(),
+            origin: ServerOrigin::Platform,
+            only: only.map(str::to_string),
+            label: server.name.clone(),
+        }
+    }
 }
 
 /// The prefix of a session's reference to one of the user's own servers (`user:<id>`).
@@ -57,11 +71,16 @@ pub fn session_grants(
         .filter_map(|reference| match reference.strip_prefix(USER_SERVER_PREFIX) {
             Some(id) => {
                 let row = own?.iter().find(|s| s.id.to_string() == id)?;
-                Some(ToolGrant { server: user_server(row), origin: ServerOrigin::User, only: None })
+                Some(ToolGrant {
+                    server: user_server(row),
+                    origin: ServerOrigin::User,
+                    only: None,
+                    label: row.name.clone(),
+                })
             }
             None => {
                 let server = snapshot.tool_servers.iter().find(|s| &s.name == reference && s.open_to(group))?;
-                Some(ToolGrant { server: server.clone(), origin: ServerOrigin::Platform, only: None })
+                Some(ToolGrant::platform(server, None))
             }
         })
         .collect()
@@ -82,8 +101,7 @@ pub fn grants(snapshot: &Snapshot, agent: Option<&Agent>, group: &str) -> Vec<To
         if !server.open_to(group) {
             continue;
         }
-        let grant =
-            ToolGrant { server: server.clone(), origin: ServerOrigin::Platform, only: only.map(str::to_string) };
+        let grant = ToolGrant::platform(server, only);
         if !out.contains(&grant) {
             out.push(grant);
         }
@@ -111,6 +129,7 @@ struct Offered {
     function: String,
     server: ToolServer,
     origin: ServerOrigin,
+    label: String,
     tool: ToolSpec,
 }
 
@@ -140,7 +159,8 @@ impl Toolbox {
                 }
                 let function = unique_function_name(&grant.server.name, &tool.name, &taken);
                 taken.insert(function.clone());
-                offered.push(Offered { function, server: grant.server.clone(), origin: grant.origin, tool });
+                let (server, origin, label) = (grant.server.clone(), grant.origin, grant.label.clone());
+                offered.push(Offered { function, server, origin, label, tool });
             }
         }
         Toolbox { offered }
@@ -271,8 +291,11 @@ pub struct ToolCallRecord {
     pub id: String,
     /// The name the model called.
     pub function: String,
-    /// `namespace/name` of the ToolServer ("" for a name no server has).
+    /// `namespace/name` of the ToolServer, or `user:<id>` of a user's own ("" for a name no
+    /// server has).
     pub server: String,
+    /// What the user calls that server (a user's own server's name; else as `server`).
+    pub server_name: String,
     /// The server's name of the tool.
     pub tool: String,
     /// The arguments as given (a string when they were not JSON).
@@ -292,6 +315,7 @@ impl ToolCallRecord {
             id: call.id.clone(),
             function: call.name.clone(),
             server: offered.map(|o| o.server.name.clone()).unwrap_or_default(),
+            server_name: offered.map(|o| o.label.clone()).unwrap_or_default(),
             tool: offered.map(|o| o.tool.name.clone()).unwrap_or_else(|| call.name.clone()),
             arguments: serde_json::from_str(&call.arguments).unwrap_or(Value::String(call.arguments.clone())),
             status: CallStatus::Running,

@@ -129,8 +129,10 @@ export interface ToolCall {
   id: string;
   /** The name the model called. */
   function: string;
-  /** `namespace/name` of the ToolServer ("" when no server has the tool). */
+  /** `namespace/name` of the ToolServer, or `user:<id>` of the user's own ("" when no server has the tool). */
   server: string;
+  /** What the user calls the server (their own server's name); an older server omits it. */
+  server_name?: string;
   /** The server's name of the tool. */
   tool: string;
   /** The arguments: JSON as given, or the raw string when they were not JSON. */

@@ -50,4 +50,11 @@ describe('tool calls', () => {
     ]);
     expect(normalizeToolCalls(undefined)).toEqual([]);
   });
+
+  it("a user's own server keeps the name its user gave it; others carry none", () => {
+    const [own] = normalizeToolCalls([{ ...call('a', 'ok'), server: 'user:1', server_name: 'My tools' }]);
+    expect([own?.server, own?.server_name]).toEqual(['user:1', 'My tools']);
+    const [platform] = normalizeToolCalls([call('b', 'ok')]);
+    expect(platform && 'server_name' in platform).toBe(false);
+  });
 });

@@ -22,6 +22,7 @@ export function normalizeToolCall(raw: unknown): ToolCall | null {
     id: call.id,
     function: fn,
     server: text(call.server),
+    ...(text(call.server_name) ? { server_name: text(call.server_name) } : {}),
     tool: text(call.tool) || fn,
     arguments: call.arguments ?? null,
     status: text(call.status) || 'running',

@@ -280,6 +280,7 @@ pub async fn a_user_adds_an_mcp_server_turns_it_on_for_a_session_and_its_tools_a
         (ended[0]["server"].as_str(), ended[0]["output"].as_str()),
         (Some(reference.as_str()), Some("Echo: mock"))
     );
+    assert_eq!(ended[0]["server_name"], "My tools", "the card names the server as its user does");
     assert!(reply["content"].as_str().unwrap().starts_with("Mock result Echo: mock"), "{reply}");
 
     // Gone: the session's replies simply lose its tools.

@@ -96,8 +96,8 @@ export function ToolCallCard({ call, messageId, canDecide }: ToolCallCardProps) 
             {name}
           </span>
           {call.server ? (
-            <span className="tool-call__server" data-testid="tool-call-server">
-              {call.server}
+            <span className="tool-call__server" data-testid="tool-call-server" data-ref={call.server}>
+              {call.server_name || call.server}
             </span>
           ) : null}
           <StatusBadge status={call.status} />
