@@ -23,6 +23,7 @@ const CodesPage = lazy(() => import('./pages/admin/CodesPage'));
 const LogsPage = lazy(() => import('./pages/admin/LogsPage'));
 const StatsPage = lazy(() => import('./pages/admin/StatsPage'));
 const ChannelsPage = lazy(() => import('./pages/admin/ChannelsPage'));
+const AdminWebhooksPage = lazy(() => import('./pages/admin/WebhooksPage'));
 
 function Splash() {
   const t = useT();
@@ -90,6 +91,7 @@ export function App() {
               <Route path="logs" element={<LogsPage />} />
               <Route path="stats" element={<StatsPage />} />
               <Route path="channels" element={<ChannelsPage />} />
+              <Route path="webhooks" element={<AdminWebhooksPage />} />
             </Route>
           </Route>
           <Route path="*" element={<Navigate to="/chat" replace />} />

@@ -6,6 +6,7 @@ import './styles/citations.css';
 import './styles/attachments.css';
 import './styles/knowledge.css';
 import './styles/tools.css';
+import './styles/webhooks.css';
 import { App } from './App';
 
 const root = document.getElementById('root');

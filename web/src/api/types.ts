@@ -489,3 +489,56 @@ export interface RetrievalHit {
   vector_rank: number | null;
   text_rank: number | null;
 }
+
+/** What a webhook may subscribe to (`ping` is sent by a test only). A newer server may add some. */
+export type WebhookEventType = 'reply.completed' | 'reply.failed' | 'balance.low' | 'key.created' | 'key.revoked' | 'file.indexed';
+
+/** An endpoint that receives signed events: a user's (their events) or the platform's (everyone's). */
+export interface Webhook {
+  id: string;
+  url: string;
+  event_types: (WebhookEventType | string)[];
+  description: string;
+  enabled: boolean;
+  scope: 'user' | 'platform' | string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The answer of a creation: the only time the signing secret (`whsec_…`) is shown. */
+export interface CreatedWebhook extends Webhook {
+  secret: string;
+}
+
+export interface NewWebhook {
+  url: string;
+  event_types: string[];
+  /** Sent only when there is one. */
+  description?: string;
+  enabled?: boolean;
+}
+
+export type WebhookPatch = Partial<Pick<Webhook, 'url' | 'description' | 'enabled'> & { event_types: string[] }>;
+
+/** `pending` waits for its next attempt; `delivering` is being sent; the other two have ended. */
+export type DeliveryStatus = 'pending' | 'delivering' | 'delivered' | 'failed';
+
+/** One event for one webhook and how sending it went. */
+export interface WebhookDelivery {
+  id: string;
+  webhook_id: string;
+  /** The `webhook-id` header: the same on every attempt and replay. */
+  event_id: string;
+  event_type: string;
+  status: DeliveryStatus | string;
+  attempts: number;
+  /** When it is tried next (pending only). */
+  next_attempt_at: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_attempt_at: number | null;
+  delivered_at: number | null;
+  created_at: number;
+  /** The event as sent. */
+  payload: unknown;
+}

@@ -1,6 +1,6 @@
 // The user's account: balance and redemption, usage of the last 30 days, profile and password,
-// the model blank chats start with, the MCP tool servers chats may use; on a phone also theme,
-// language and sign-out (the bottom bar has room for the pages only).
+// the model blank chats start with, the MCP tool servers chats may use, webhooks for the account's
+// events; on a phone also theme, language and sign-out (the bottom bar has room for the pages only).
 
 import { useEffect, useState, type FormEvent } from 'react';
 import { accountApi } from '../api/account';
@@ -10,6 +10,7 @@ import { Icon } from '../components/Icon';
 import { LanguageSwitch, ThemeToggle } from '../components/PrefsControls';
 import { useSignOut } from '../components/SignOut';
 import { ToolServersSection } from '../components/toolServers/ToolServersSection';
+import { WebhooksSection } from '../components/webhooks/WebhooksSection';
 import { useT } from '../i18n';
 import { formatMoney, formatTokens } from '../lib/format';
 import { PHONE_QUERY, useMediaQuery } from '../lib/useMediaQuery';
@@ -171,6 +172,7 @@ export default function AccountPage() {
       </form>
       <DefaultModelSection />
       <ToolServersSection />
+      <WebhooksSection />
       {phone ? <DeviceCard /> : null}
     </div>
   );

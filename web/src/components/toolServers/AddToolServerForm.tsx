@@ -8,17 +8,8 @@ import { MAX_SERVER_HEADERS, headerRowProblems, headersOf, serverFormErrorOf, ty
 import { useT } from '../../i18n';
 import { addToolServer, markUserServersRefused } from '../../state/toolServers';
 import { toast, toastError } from '../../state/toasts';
+import { FieldError } from '../FieldError';
 import { Icon } from '../Icon';
-
-/** A field's error under it, tied to the input by aria-describedby; the server's are announced. */
-function FieldError({ id, text, testId, alert }: { id: string; text: string | undefined; testId: string; alert?: boolean }) {
-  if (!text) return null;
-  return (
-    <small id={id} className="form-error" role={alert ? 'alert' : undefined} data-testid={testId}>
-      {text}
-    </small>
-  );
-}
 
 export function AddToolServerForm() {
   const t = useT();

@@ -1,4 +1,5 @@
-// Admin area: tabs for users, redemption codes, request logs, statistics and channels.
+// Admin area: tabs for users, redemption codes, request logs, statistics, channels and platform
+// webhooks.
 
 import { NavLink, Outlet } from 'react-router-dom';
 import { Icon, type IconName } from '../../components/Icon';
@@ -10,6 +11,7 @@ const TABS: { to: string; label: MessageKey; icon: IconName }[] = [
   { to: '/admin/logs', label: 'admin.logs', icon: 'list' },
   { to: '/admin/stats', label: 'admin.stats', icon: 'chart' },
   { to: '/admin/channels', label: 'admin.channels', icon: 'server' },
+  { to: '/admin/webhooks', label: 'admin.webhooks', icon: 'send' },
 ];
 
 export default function AdminLayout() {
