@@ -10,7 +10,8 @@
 // Exits non-zero when any step fails.
 
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -121,7 +122,13 @@ const target = await startTarget({
   initialBalance: '0',
   extraManifests: tools ? [{ name: 'browser-tools.yaml', text: tools }] : [],
   // Users may add their own MCP servers, even on loopback (the `user-tools` step's is).
-  env: { OBLIVIOUS_USER_TOOL_SERVERS: 'true', OBLIVIOUS_USER_TOOL_PRIVATE_ADDRESSES: 'true' },
+  // Users may add their own MCP servers and webhooks, even on loopback (the `user-tools` and
+  // `webhooks` steps' are).
+  env: {
+    OBLIVIOUS_USER_TOOL_SERVERS: 'true',
+    OBLIVIOUS_USER_TOOL_PRIVATE_ADDRESSES: 'true',
+    OBLIVIOUS_WEBHOOK_PRIVATE_ADDRESSES: 'true',
+  },
 });
 const browser = await launchBrowser();
 let page = await browser.context.newPage();
@@ -239,6 +246,32 @@ async function toolCard(status) {
   const card = page.locator(`${MESSAGES}[data-role="assistant"]`).last().locator(`${byTestId('tool-call')}[data-status="${status}"]`).first();
   await card.waitFor({ timeout: LONG });
   return card;
+}
+
+/** A webhook receiver on a free local port that keeps the requests it got, with whether their
+ *  Standard Webhooks signature verifies under `secret()` (known once the hook exists). */
+async function startWebhookReceiver(secret) {
+  const port = await freePort();
+  const received = [];
+  const server = createServer((request, response) => {
+    const chunks = [];
+    request.on('data', (chunk) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const id = request.headers['webhook-id'] ?? '';
+      const timestamp = request.headers['webhook-timestamp'] ?? '';
+      const key = Buffer.from(String(secret()).replace(/^whsec_/, ''), 'base64');
+      const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest();
+      const verified = String(request.headers['webhook-signature'] ?? '')
+        .split(' ')
+        .map((part) => Buffer.from(part.replace(/^v1,/, ''), 'base64'))
+        .some((given) => given.length === expected.length && timingSafeEqual(given, expected));
+      received.push({ id, verified, event: JSON.parse(body || '{}') });
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${port}/hook`, received, stop: () => new Promise((resolve) => server.close(resolve)) };
 }
 
 /** What a tool call card shows. */
@@ -611,6 +644,42 @@ try {
       await screenshot(page, 'user-tool-call');
     } finally {
       await mcp.stop();
+    }
+  }, { independent: true });
+
+  await steps.run('webhooks', 'a webhook on the Account page: its secret shown once, a test ping signed with it reaches a local receiver, and the delivery shows as delivered', async () => {
+    let secret = '';
+    const receiver = await startWebhookReceiver(() => secret);
+    try {
+      await page.click(byTestId('nav-account'));
+      const form = page.locator(byTestId('webhook-form'));
+      await form.waitFor();
+      await form.locator(byTestId('webhook-url')).fill(receiver.url);
+      await form.locator(`${byTestId('webhook-event')}[data-event="reply.completed"]`).check();
+      await form.locator(byTestId('webhook-add')).click();
+      const shown = page.locator(byTestId('webhook-secret-value'));
+      await shown.waitFor();
+      secret = await shown.inputValue();
+      assert(secret.startsWith('whsec_'), `the new webhook's secret is not shown: ${secret}`);
+      await screenshot(page, 'webhooks');
+      const hook = page.locator(byTestId('webhook')).filter({ hasText: receiver.url });
+      await hook.locator(byTestId('webhook-test')).click();
+      const deadline = Date.now() + LONG;
+      while (!receiver.received.length && Date.now() < deadline) await page.waitForTimeout(100);
+      const [ping] = receiver.received;
+      assert(ping, 'the test ping never reached the receiver');
+      assert(ping.verified, `the ping's signature does not verify with the secret shown: ${JSON.stringify(ping)}`);
+      assert(ping.event.type === 'ping' && ping.id === ping.event.id, `not a ping with its event id as webhook-id: ${JSON.stringify(ping)}`);
+      await hook.locator(byTestId('webhook-deliveries-toggle')).click();
+      const delivered = hook.locator(`${byTestId('delivery')}[data-status="delivered"]`);
+      await delivered.first().waitFor({ timeout: LONG });
+      // Shown once: read again, the list has no secret.
+      await page.reload();
+      await page.locator(byTestId('webhook')).filter({ hasText: receiver.url }).waitFor();
+      assert((await page.locator(byTestId('webhook-secret-value')).count()) === 0, 'the secret is shown again after a reload');
+      assert(!(await page.content()).includes(secret), 'the secret is still somewhere on the page');
+    } finally {
+      await receiver.stop();
     }
   }, { independent: true });
 
