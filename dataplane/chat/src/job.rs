@@ -178,7 +178,8 @@ async fn generate(chat: &Chat, spec: &JobSpec, stop: &mut StopSignal, progress: 
     loop {
         let text_before = progress.content.len();
         match call_model(chat, spec, stop, progress, &request, request_id).await {
-            CallEnd::Answered(calls) if calls.is_empty() => return Outcome::Complete,
+            // Calls of tools nobody offered (a confused model) are not followed: it answered.
+            CallEnd::Answered(calls) if calls.is_empty() || toolbox.is_empty() => return Outcome::Complete,
             CallEnd::Answered(calls) => {
                 rounds += 1;
                 let turn = tools::assistant_turn(&progress.content[text_before..], &calls);
@@ -191,8 +192,8 @@ async fn generate(chat: &Chat, spec: &JobSpec, stop: &mut StopSignal, progress: 
                     };
                     push_message(&mut request, record.tool_message());
                 }
+                // Enough rounds: the model must answer from what the tools gave it.
                 if rounds >= chat.config.max_tool_steps {
-                    // Enough rounds: the model must answer from what the tools gave it.
                     request["tool_choice"] = json!("none");
                 }
                 request_id = Uuid::now_v7();
