@@ -25,6 +25,9 @@ pub fn temperature_milli(value: Option<f64>) -> Result<Option<i32>, String> {
 pub struct SessionView {
     pub id: Uuid,
     pub title: String,
+    /// The title is a blank chat's placeholder ("New chat"), which clients may show in their
+    /// language until the first topic names the chat.
+    pub title_is_placeholder: bool,
     pub avatar: String,
     pub description: String,
     pub agent_id: Option<Uuid>,
@@ -58,6 +61,7 @@ impl From<&ChatSession> for SessionView {
         SessionView {
             id: s.id,
             title: s.title.clone(),
+            title_is_placeholder: s.title_source == "auto",
             avatar: s.avatar.clone(),
             description: s.description.clone(),
             agent_id: s.agent_id,

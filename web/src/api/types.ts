@@ -40,6 +40,9 @@ export interface Quota {
 export interface Session {
   id: string;
   title: string;
+  /** The title is a blank chat's placeholder ("New chat"), shown in the user's language until
+   *  its first topic names the chat; an older server omits it. */
+  title_is_placeholder?: boolean;
   avatar: string;
   description: string;
   agent_id: string | null;

@@ -67,6 +67,8 @@ pub async fn a_blank_chat_takes_its_first_topics_generated_title_once_and_never_
     let user = api.user_with_balance("alice", "5").await;
     let session = api.session(&user, json!({"model": "fast"})).await;
     assert_eq!(session_title(&api, &user, &session).await, "New chat");
+    let (_, fresh) = api.get(&user, &format!("/api/v1/chat/sessions/{session}")).await;
+    assert_eq!(fresh["title_is_placeholder"], true, "clients may say it in their language");
     let typed = api.session(&user, json!({"model": "fast", "title": "Mine"})).await;
 
     let first = api.exchange(&user, &session, json!({"content": "What is Rust?"})).await;
@@ -78,6 +80,8 @@ pub async fn a_blank_chat_takes_its_first_topics_generated_title_once_and_never_
         })
         .await;
     assert_eq!(named, generated, "the chat is named after its first topic");
+    let (_, named_view) = api.get(&user, &format!("/api/v1/chat/sessions/{session}")).await;
+    assert_eq!(named_view["title_is_placeholder"], false);
 
     // A second topic does not rename it; a typed title is never replaced.
     let second = api.exchange(&user, &session, json!({"content": "And Go?"})).await;

@@ -28,6 +28,9 @@ pub struct ChatSession {
     /// `user:<id>` of the user's own servers.
     #[sqlx(json)]
     pub tools: Vec<String>,
+    /// `auto` (a blank chat's placeholder title, waiting for its first topic's), `generated` or
+    /// `user`.
+    pub title_source: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -64,7 +67,7 @@ pub struct SessionUpdate {
 }
 
 const SESSION_COLUMNS: &str = "id, user_id, agent_id, title, avatar, description, system_prompt, model, \
-     temperature_milli, opening_message, pinned, group_name, tools, created_at, updated_at";
+     temperature_milli, opening_message, pinned, group_name, tools, title_source, created_at, updated_at";
 
 /// A user's rail never lists more than this many sessions at once.
 const MAX_LISTED_SESSIONS: i64 = 1000;
@@ -86,12 +89,13 @@ impl Store {
             pinned: false,
             group: new.group,
             tools: Vec::new(),
+            title_source: if new.title_is_placeholder { "auto" } else { "user" }.to_string(),
             created_at: now,
             updated_at: now,
         };
         let sql = format!(
-            "INSERT INTO chat_sessions ({SESSION_COLUMNS}, title_source) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', $13, $13, $14)"
+            "INSERT INTO chat_sessions ({SESSION_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', $14, $13, $13)"
         );
         on_pool!(self, pool => sqlx::query(&sql)
             .bind(session.id)
@@ -107,7 +111,7 @@ impl Store {
             .bind(session.pinned)
             .bind(&session.group)
             .bind(now)
-            .bind(if new.title_is_placeholder { "auto" } else { "user" })
+            .bind(&session.title_source)
             .execute(pool)
             .await
             .map(drop)?);

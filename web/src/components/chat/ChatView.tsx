@@ -20,6 +20,7 @@ import {
   switchBranch,
 } from '../../chat/conversation';
 import { conversationStore } from '../../chat/conversationStore';
+import { sessionTitle } from '../../chat/sessionTitle';
 import { replySignature } from '../../chat/signature';
 import { useT } from '../../i18n';
 import { copyText } from '../../lib/clipboard';
@@ -262,7 +263,7 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
           onAsk={(question) => void askQuestion(question)}
           asking={asking || resolving}
           avatar={session.avatar}
-          name={session.title}
+          name={sessionTitle(session, t)}
         />
       ) : (
         <MessageItem
@@ -295,7 +296,7 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
   const loading = resolving || (topicId !== undefined && (!conversation || (conversation.status === 'loading' && messages.length === 0)));
 
   return (
-    <section className="chat" aria-label={session.title} data-testid="chat-view">
+    <section className="chat" aria-label={sessionTitle(session, t)} data-testid="chat-view">
       <header className="chat__header">
         {onBack ? (
           <button type="button" className="icon-button" aria-label={t('common.back')} onClick={onBack} data-testid="chat-back">
@@ -304,7 +305,7 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
         ) : null}
         <Avatar value={session.avatar} size={32} />
         <div className="chat__title">
-          <h1 data-testid="chat-title">{session.title || t('session.untitled')}</h1>
+          <h1 data-testid="chat-title">{sessionTitle(session, t)}</h1>
           <span className="chat__subtitle" data-testid="topic-current">{topic?.title || (topicId ? t('topic.untitled') : t('topic.draft'))}</span>
         </div>
         <div className="chat__tools">
@@ -371,7 +372,7 @@ export function ChatView({ session, topicId, resolving, onBack, onShowTopics }: 
         ) : items.length === 0 ? (
           <div className="chat__empty" data-testid="chat-empty">
             <Avatar value={session.avatar} size={56} />
-            <h2>{session.title}</h2>
+            <h2>{sessionTitle(session, t)}</h2>
             <p className="muted">{session.description || t('chat.emptyHint')}</p>
           </div>
         ) : (

@@ -5,6 +5,7 @@ import { NavLink, useNavigate } from 'react-router-dom';
 import type { Session } from '../../api/types';
 import { groupSessions } from '../../chat/sessionGroups';
 import { useT } from '../../i18n';
+import { sessionTitle } from '../../chat/sessionTitle';
 import { chatDataStore, deleteSession, updateSession } from '../../state/chatData';
 import { useStore } from '../../state/store';
 import { toastError } from '../../state/toasts';
@@ -20,7 +21,7 @@ function SessionItem({ session, active }: { session: Session; active: boolean })
       <NavLink to={`/chat/${session.id}`} className="rail-item__link" aria-current={active ? 'page' : undefined}>
         <Avatar value={session.avatar} size={36} />
         <span className="rail-item__text">
-          <span className="rail-item__title" data-testid="session-title">{session.title || t('session.untitled')}</span>
+          <span className="rail-item__title" data-testid="session-title">{sessionTitle(session, t)}</span>
           <span className="rail-item__sub">{session.description || session.model}</span>
         </span>
       </NavLink>
