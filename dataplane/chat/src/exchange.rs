@@ -171,10 +171,7 @@ async fn prompt(
     let agent = session.agent_id.and_then(|id| catalog_agent(&active.snapshot, id));
     let mut tools = crate::tools::grants(&active.snapshot, agent, group);
     if !session.tools.is_empty() {
-        let own = match chat.config.user_tool_servers {
-            true => Some(chat.store().list_user_tool_servers(session.user_id).await?),
-            false => None,
-        };
+        let own = crate::tools::own_servers(chat, session.user_id).await?;
         for grant in crate::tools::session_grants(&active.snapshot, &session.tools, own.as_deref(), group) {
             if !tools.contains(&grant) {
                 tools.push(grant);

@@ -58,6 +58,18 @@ pub fn user_server(row: &UserToolServer) -> ToolServer {
     }
 }
 
+/// The user's own servers, or `None` where the platform does not let users add any (then
+/// references to them grant nothing).
+pub async fn own_servers(
+    chat: &crate::Chat,
+    user_id: uuid::Uuid,
+) -> oblivious_store::StoreResult<Option<Vec<UserToolServer>>> {
+    match chat.config.user_tool_servers {
+        true => chat.store().list_user_tool_servers(user_id).await.map(Some),
+        false => Ok(None),
+    }
+}
+
 /// The grants of the tools a user turned on for a session: platform servers open to `group`
 /// and (when `own` is given: the platform lets users add servers) the user's own servers.
 /// A reference to something gone grants nothing.

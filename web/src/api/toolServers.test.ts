@@ -1,26 +1,15 @@
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { chatApi } from './chat';
 import { ApiError } from './http';
-import { TOKENS_KEY } from './tokens';
+import { json, type RecordedCall, stubRecordingFetch } from './testing';
 
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
-
-let calls: { url: string; method: string; body: unknown; auth: string | null }[] = [];
+let calls: RecordedCall[] = [];
 let answer: () => Response;
 
 beforeEach(() => {
-  localStorage.setItem(TOKENS_KEY, JSON.stringify({ access_token: 'a.b.c', refresh_token: 'r' }));
   calls = [];
   answer = () => json({});
-  vi.stubGlobal('fetch', async (input: RequestInfo | URL, init: RequestInit = {}) => {
-    calls.push({
-      url: String(input),
-      method: init.method ?? 'GET',
-      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
-      auth: new Headers(init.headers).get('Authorization'),
-    });
-    return answer();
-  });
+  stubRecordingFetch((call) => calls.push(call), () => answer());
 });
 
 describe('the tool server API', () => {

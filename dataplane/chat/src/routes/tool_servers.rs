@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::input::{MAX_SHORT_TEXT_CHARS, bounded};
 use crate::Chat;
-use crate::tools::USER_SERVER_PREFIX;
+use crate::tools::{USER_SERVER_PREFIX, own_servers, session_grants};
 
 const MAX_URL_CHARS: usize = 2048;
 const MAX_HEADERS: usize = 10;
@@ -54,10 +54,7 @@ pub async fn list(State(chat): State<Arc<Chat>>, UserIdentity { user, .. }: User
         .filter(|s| s.open_to(&user.group))
         .map(|s| json!({"ref": s.name, "name": s.name, "approval_tools": s.approval_tools}))
         .collect();
-    let own: Vec<Value> = match chat.config.user_tool_servers {
-        true => chat.store().list_user_tool_servers(user.id).await?.iter().map(server_view).collect(),
-        false => Vec::new(),
-    };
+    let own: Vec<Value> = own_servers(&chat, user.id).await?.iter().flatten().map(server_view).collect();
     Ok(Json(json!({"platform": platform, "user": own, "user_servers_allowed": chat.config.user_tool_servers})))
 }
 
@@ -122,17 +119,11 @@ pub async fn check_session_tools(chat: &Chat, user_id: Uuid, group: &str, refs: 
     if refs.len() > MAX_SESSION_TOOLS {
         return Err(ProductError::invalid("tools", format!("at most {MAX_SESSION_TOOLS}")));
     }
-    let own = match chat.config.user_tool_servers {
-        true => chat.store().list_user_tool_servers(user_id).await?,
-        false => Vec::new(),
-    };
+    let own = own_servers(chat, user_id).await?;
     let active = chat.gateway.runtime.active();
+    // Known means granted: the same resolution a reply makes (`tools::session_grants`).
     for (i, reference) in refs.iter().enumerate() {
-        let known = match reference.strip_prefix(USER_SERVER_PREFIX) {
-            Some(id) => own.iter().any(|s| s.id.to_string() == id),
-            None => active.snapshot.tool_servers.iter().any(|s| &s.name == reference && s.open_to(group)),
-        };
-        if !known {
+        if session_grants(&active.snapshot, std::slice::from_ref(reference), own.as_deref(), group).is_empty() {
             return Err(ProductError::invalid(
                 &format!("tools[{i}]"),
                 format!("no tool server `{reference}` you may use"),
