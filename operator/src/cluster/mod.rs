@@ -11,6 +11,7 @@
 mod admission;
 mod compiler;
 mod leader;
+mod namespaces;
 mod publish;
 mod run;
 mod stores;
@@ -26,3 +27,4 @@ pub use leader::LeaderElection;
 pub use publish::{CompileLoop, Ticks};
 pub use run::{RunOptions, run};
 pub use stores::{Stores, Writers, insert};
+pub use watch::spawn_reflectors;

@@ -1,7 +1,7 @@
 //! Wiring for `oblivious-operator run`. Settings come from the environment the chart sets:
 //! `POD_NAME`, `POD_NAMESPACE`, `POD_UID` (owns this replica's sync report), `OBLIVIOUS_LEADER_LEASE` (default `oblivious-operator`),
-//! `OBLIVIOUS_WATCH_NAMESPACE` (optional: watch one namespace instead of all — for installs
-//! without Tenants, whose namespaces would then not be watched),
+//! `OBLIVIOUS_WATCH_NAMESPACE` (optional: watch this namespace and every Tenant's namespace
+//! instead of all; the set follows the Tenants, see `cluster::namespaces`),
 //! `OBLIVIOUS_DATA_PLANE_IMAGE` and `OBLIVIOUS_CONFIG_SERVER` (what Tenant fleets run and dial),
 //! `OBLIVIOUS_DATABASE_SECRET` (the platform Secret with `DATABASE_URL`, in `POD_NAMESPACE`),
 //! `OBLIVIOUS_STREAM_ADMISSION` (`pod-address`, the default, or `trust`: see `cluster::admission`).
@@ -19,7 +19,7 @@ use kube::{Api, Client};
 use prometheus_client::registry::Registry;
 use tokio::sync::{mpsc, watch};
 
-use super::{CompileLoop, CompiledState, LeaderElection, Stores, Ticks, sync_reports, watch::spawn_reflectors};
+use super::{CompileLoop, CompiledState, LeaderElection, Stores, Ticks, spawn_reflectors, sync_reports};
 use crate::controllers::toolserver::ToolServerContext;
 use crate::controllers::{self, Context, HealthSource, PodSource, PodView, Settings, ToolProbe};
 use crate::distribution::{self, Distribution, DistributionConfig, TenantSnapshots};
