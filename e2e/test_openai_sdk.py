@@ -1,11 +1,16 @@
 """The official `openai` SDK against `oblivious dev`, on models served by OpenAI-, Anthropic- and
-Gemini-protocol channels (the relay translates both ways)."""
+Gemini-protocol channels (the relay translates both ways), and its legacy completions, images,
+audio and moderation calls against the manifests `oblivious dev` ships."""
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import struct
+import wave
+from pathlib import Path
+from typing import Iterator
 
 import httpx
 import openai
@@ -18,6 +23,7 @@ from support import (
     CONTEXT_MODEL,
     EMBEDDING_MODEL,
     FAMILIES,
+    LIVE_LOGS,
     RATE_LIMITED_MODEL,
     SLOW_MODEL,
     TOOLS_MODEL,
@@ -387,3 +393,190 @@ def test_malformed_json_gets_a_400_in_openai_error_shape(http: httpx.Client) -> 
     assert error["type"] == "invalid_request_error"
     assert error["message"]
     assert set(error) >= {"message", "type", "param", "code"}
+
+
+# --- The other endpoints: legacy completions, images, audio, moderations -------------------------
+#
+# Served by `oblivious dev` on the manifests it ships (crds/examples): the built-in mock answers
+# every endpoint, and the shipped prices make each cost exact. Costs below are in micro-units
+# (USD) from crds/examples/pricing.yaml.
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "crds" / "examples"
+INSTRUCT_MODEL = "gpt-3.5-turbo-instruct"  # input 1.50, output 2.00 per 1M tokens
+
+
+@pytest.fixture(scope="module")
+def defaults_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`oblivious dev` on its shipped example manifests."""
+    instance = Server(tmp_path_factory.mktemp("oblivious-defaults"), manifests=EXAMPLES_DIR)
+    LIVE_LOGS.append(("defaults server", instance))
+    try:
+        yield instance.start()
+    finally:
+        instance.stop()
+        LIVE_LOGS.remove(("defaults server", instance))
+
+
+@pytest.fixture
+def dev(defaults_server: Server) -> Iterator[openai.OpenAI]:
+    client = openai_client(defaults_server)
+    yield client
+    client.close()
+
+
+def record_of(server: Server, raw: object, model: str) -> dict:
+    return server.request_record(raw.headers["x-request-id"], model)  # type: ignore[attr-defined]
+
+
+def silent_wav(seconds: float, rate: int = 16_000) -> bytes:
+    """A mono 16-bit PCM WAV of silence."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\0\0" * int(seconds * rate))
+    return out.getvalue()
+
+
+def test_a_legacy_completion_answers_text_with_usage_and_is_billed_like_chat(
+    defaults_server: Server, dev: openai.OpenAI
+) -> None:
+    raw = dev.completions.with_raw_response.create(model=INSTRUCT_MODEL, prompt="Say this is a test", max_tokens=7)
+    completion = raw.parse()
+
+    assert completion.object == "text_completion"
+    assert completion.model == INSTRUCT_MODEL
+    assert_mock_answer(completion.choices[0].text, words=7)
+    assert completion.choices[0].finish_reason == "length", "max_tokens cut the answer"
+    usage = completion.usage
+    assert usage is not None and usage.completion_tokens == 7
+    record = record_of(defaults_server, raw, INSTRUCT_MODEL)
+    assert (record["endpoint"], record["status"], record["usage_estimated"]) == ("completions", 200, False)
+    assert (record["input_tokens"], record["output_tokens"]) == (usage.prompt_tokens, usage.completion_tokens)
+    expected = -(-(usage.prompt_tokens * 1_500_000 + usage.completion_tokens * 2_000_000) // 1_000_000)
+    assert record["cost_micros"] == expected
+
+
+def test_a_streamed_legacy_completion_sends_usage_only_when_asked(dev: openai.OpenAI) -> None:
+    chunks = list(dev.completions.create(model=INSTRUCT_MODEL, prompt="Stream this", max_tokens=5, stream=True))
+
+    assert_mock_answer("".join(c.choices[0].text for c in chunks if c.choices), words=5)
+    assert all(c.usage is None for c in chunks), "usage was sent though the client did not ask"
+    assert {c.model for c in chunks} == {INSTRUCT_MODEL}
+
+    chunks = list(
+        dev.completions.create(
+            model=INSTRUCT_MODEL, prompt="Stream this", max_tokens=5, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None
+    assert last.usage.completion_tokens == 5
+
+
+def test_images_generate_returns_a_png_or_a_url_and_is_billed_per_image_at_its_size_and_quality(
+    defaults_server: Server, dev: openai.OpenAI
+) -> None:
+    raw = dev.images.with_raw_response.generate(
+        model="dall-e-3", prompt="a red cube", size="1024x1792", quality="hd", response_format="b64_json"
+    )
+    images = raw.parse()
+
+    assert len(images.data) == 1
+    png = base64.b64decode(images.data[0].b64_json or "")
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert images.data[0].revised_prompt
+    record = record_of(defaults_server, raw, "dall-e-3")
+    assert (record["endpoint"], record["cost_micros"]) == ("images", 120_000), "an hd 1024x1792 image costs 0.12"
+
+    raw = dev.images.with_raw_response.generate(model="dall-e-3", prompt="a blue sphere")
+    url = raw.parse().data[0].url
+    assert url and url.endswith(".png")
+    assert httpx.get(url, timeout=5).content.startswith(b"\x89PNG"), "the URL serves the image"
+    assert record_of(defaults_server, raw, "dall-e-3")["cost_micros"] == 40_000, "a standard image costs 0.04"
+
+    # gpt-image-1 reports tokens, and is priced by them (5.00 in, 40.00 out per 1M).
+    raw = dev.images.with_raw_response.generate(model="gpt-image-1", prompt="a green pyramid", n=2)
+    images = raw.parse()
+    assert len(images.data) == 2 and all(d.b64_json for d in images.data)
+    assert images.usage is not None
+    record = record_of(defaults_server, raw, "gpt-image-1")
+    assert (record["input_tokens"], record["output_tokens"]) == (images.usage.input_tokens, images.usage.output_tokens)
+    assert record["cost_micros"] == images.usage.input_tokens * 5 + images.usage.output_tokens * 40
+
+
+def test_speech_create_returns_the_audio_and_is_billed_per_character(
+    defaults_server: Server, dev: openai.OpenAI
+) -> None:
+    text = "Hello from the relay."
+    raw = dev.audio.speech.with_raw_response.create(model="tts-1", voice="alloy", input=text, response_format="wav")
+    audio = raw.parse().content
+
+    assert raw.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(audio)) as w:
+        assert w.getnframes() / w.getframerate() == pytest.approx(len(text) * 0.040), "40 ms per character"
+    record = record_of(defaults_server, raw, "tts-1")
+    assert (record["endpoint"], record["status"]) == ("speech", 200)
+    assert record["cost_micros"] == len(text) * 15, "0.015 per 1,000 characters"
+
+
+def test_speech_with_streaming_response_arrives_in_chunks(dev: openai.OpenAI) -> None:
+    text = "A longer sentence, so that the audio comes in several chunks. " * 4
+    with dev.audio.speech.with_streaming_response.create(model="tts-1", voice="alloy", input=text) as response:
+        assert response.headers["content-type"] == "audio/mpeg"
+        chunks = list(response.iter_bytes())
+
+    audio = b"".join(chunks)
+    assert audio[:2] == b"\xff\xfb", "MPEG audio frames"
+    assert len(audio) > 4096
+
+
+def test_transcriptions_create_uploads_a_wav_and_is_billed_by_the_seconds_reported(
+    defaults_server: Server, dev: openai.OpenAI
+) -> None:
+    audio = silent_wav(1.5)
+    raw = dev.audio.transcriptions.with_raw_response.create(model="whisper-1", file=("hello.wav", audio, "audio/wav"))
+    transcription = raw.parse()
+
+    assert transcription.text == f"Mock transcript of {len(audio)} bytes of audio."
+    record = record_of(defaults_server, raw, "whisper-1")
+    assert (record["endpoint"], record["status"], record["usage_estimated"]) == ("transcriptions", 200, False)
+    assert record["cost_micros"] == 200, "2 s (rounded up, as reported) at 0.0001 per second"
+
+    verbose = dev.audio.transcriptions.create(
+        model="whisper-1", file=("hello.wav", audio, "audio/wav"), response_format="verbose_json"
+    )
+    assert verbose.duration == pytest.approx(1.5)
+    text = dev.audio.transcriptions.create(
+        model="whisper-1", file=("hello.wav", audio, "audio/wav"), response_format="text"
+    )
+    assert isinstance(text, str) and text.startswith("Mock transcript")
+
+
+def test_moderations_create_flags_the_marker_word_and_costs_nothing(
+    defaults_server: Server, dev: openai.OpenAI
+) -> None:
+    raw = dev.moderations.with_raw_response.create(
+        model="omni-moderation-latest", input=["I will kill the process", "Have a nice day"]
+    )
+    moderation = raw.parse()
+
+    assert [r.flagged for r in moderation.results] == [True, False]
+    assert moderation.results[0].categories.violence is True
+    assert moderation.results[1].categories.violence is False
+    record = record_of(defaults_server, raw, "omni-moderation-latest")
+    assert record["input_tokens"] > 0 and record["usage_estimated"] is True, "counted locally"
+    assert record["cost_micros"] == 0, "OpenAI's moderation is free"
+
+
+def test_bad_input_to_the_other_endpoints_raises_bad_request_naming_the_field(dev: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as raised:
+        dev.audio.speech.create(model="tts-1", voice="alloy", input="")
+    assert raised.value.param == "input"
+    with pytest.raises(openai.BadRequestError) as raised:
+        dev.images.generate(model="dall-e-3", prompt="x", response_format="png")  # type: ignore[arg-type]
+    assert raised.value.param == "response_format"
+    with pytest.raises(openai.NotFoundError) as raised:
+        dev.audio.transcriptions.create(model="no-such-model", file=("a.wav", silent_wav(0.1), "audio/wav"))
+    assert raised.value.code == "model_not_found"

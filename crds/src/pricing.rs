@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::status::Condition;
 
-/// `spec` of a `ModelPricing`: a price list. Prices are decimal strings per one million tokens,
-/// never floats.
+/// `spec` of a `ModelPricing`: a price list. Prices are decimal strings (per one million tokens,
+/// or per the unit a field names), never floats.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "kube", derive(kube::CustomResource, schemars::JsonSchema))]
 #[cfg_attr(
@@ -21,7 +21,7 @@ use crate::status::Condition;
         shortname = "price",
         shortname = "prices",
         category = "oblivious",
-        doc = "A price list: per-model prices per one million tokens as decimal strings, group multipliers and group rate limits.",
+        doc = "A price list: per-model prices per one million tokens (and per image, second of audio, 1,000 characters or search) as decimal strings, group multipliers and group rate limits.",
         printcolumn(name = "Currency", type_ = "string", json_path = ".spec.currency"),
         printcolumn(name = "Effective", type_ = "string", json_path = ".spec.effectiveFrom"),
         printcolumn(name = "Active", type_ = "string", json_path = ".status.conditions[?(@.type==\"Active\")].status"),
@@ -82,7 +82,9 @@ pub struct ModelPricingSpec {
     pub group_default_models: BTreeMap<String, String>,
 }
 
-/// Prices of one model, per one million tokens.
+/// Prices of one model: per one million tokens, and for models billed by other units (images,
+/// audio, characters, searches) per that unit. Every price applies to what the request used, so a
+/// model may have both (an image model reporting tokens, a per-request fee on top).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "kube", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -90,8 +92,12 @@ pub struct ModelPriceSpec {
     /// Public model name.
     #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 256)))]
     pub name: String,
+    /// Per one million input tokens; `0` when absent (models billed by other units).
+    #[serde(default = "zero_price")]
     #[cfg_attr(feature = "kube", schemars(regex(pattern = crate::schema::DECIMAL_PATTERN), length(max = 20)))]
     pub input: String,
+    /// Per one million output tokens; `0` when absent.
+    #[serde(default = "zero_price")]
     #[cfg_attr(feature = "kube", schemars(regex(pattern = crate::schema::DECIMAL_PATTERN), length(max = 20)))]
     pub output: String,
     /// Defaults to `input`.
@@ -110,6 +116,31 @@ pub struct ModelPriceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "kube", schemars(regex(pattern = crate::schema::DECIMAL_PATTERN), length(max = 20)))]
     pub per_request: Option<String>,
+    /// Price of one generated image (`/v1/images/generations`), unless an `imagePrices` entry
+    /// matches the image's size and quality.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = crate::schema::DECIMAL_PATTERN), length(max = 20)))]
+    pub per_image: Option<String>,
+    /// Per-image prices by `size` and/or `quality` (DALL-E 3 `hd` at `1024x1792`, gpt-image-1
+    /// `high`, ...). The entry naming both wins over one naming either; none matching: `perImage`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "kube", schemars(length(max = 32)))]
+    pub image_prices: Vec<ImagePriceSpec>,
+    /// Price of one second of input audio (`/v1/audio/transcriptions` and `translations`),
+    /// charged by the millisecond of the duration the upstream reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = crate::schema::DECIMAL_PATTERN), length(max = 20)))]
+    pub per_audio_second: Option<String>,
+    /// Price of 1,000 characters of text turned into speech (`/v1/audio/speech`), charged by
+    /// the character.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = crate::schema::DECIMAL_PATTERN), length(max = 20)))]
+    pub per_thousand_characters: Option<String>,
+    /// Price of one search unit (`/v1/rerank`: one query over up to 100 documents, as Cohere
+    /// counts them; the upstream's own count when it reports one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = crate::schema::DECIMAL_PATTERN), length(max = 20)))]
+    pub per_search: Option<String>,
     /// Higher prices above a prompt size (long-context pricing). The tier with the largest
     /// threshold below the request's input tokens applies to the whole request.
     #[serde(default)]
@@ -123,6 +154,33 @@ pub struct ModelPriceSpec {
         )
     )]
     pub tiers: Vec<PriceTierSpec>,
+}
+
+fn zero_price() -> String {
+    "0".to_string()
+}
+
+/// The price of one image of a size and/or quality.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "kube",
+    schemars(extend("x-kubernetes-validations" = [
+        {"rule": "has(self.size) || has(self.quality)", "message": "name a size, a quality or both (perImage prices every other image)"}
+    ]))
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ImagePriceSpec {
+    /// As requests name it: `1024x1024`, `1536x1024`, `auto`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 32)))]
+    pub size: Option<String>,
+    /// As requests name it: `standard`, `hd`, `low`, `medium`, `high`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "kube", schemars(length(min = 1, max = 32)))]
+    pub quality: Option<String>,
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = crate::schema::DECIMAL_PATTERN), length(max = 20)))]
+    pub per_image: String,
 }
 
 /// Long-context prices.

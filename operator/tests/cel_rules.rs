@@ -384,6 +384,11 @@ fn invalid_fixtures() -> Vec<Invalid> {
             "tier thresholds must be unique",
         ),
         case(
+            "an image price that names neither a size nor a quality",
+            with(pricing(), "/spec/models/0/imagePrices", json!([{"perImage": "0.04"}])),
+            "name a size, a quality or both",
+        ),
+        case(
             "a multiplier that is not a decimal",
             with(pricing(), "/spec/groupMultipliers", json!({"vip": "0,8"})),
             "multipliers are decimal strings",

@@ -29,10 +29,17 @@ pub struct ModelView {
     pub price: Option<ModelPriceView>,
 }
 
-/// Embedding models are served by the relay but are no partner for a conversation.
+/// Embedding models are served by the relay but are no partner for a conversation; nor are
+/// image, speech, transcription and moderation models or OpenAI's legacy completion model
+/// (`NOT_FOR_CHAT`), which the relay serves on their own endpoints.
 fn is_chat_model(name: &str) -> bool {
-    !oblivious_rag::models::is_embedding_model_name(name)
+    let lower = name.to_ascii_lowercase();
+    !oblivious_rag::models::is_embedding_model_name(name) && !NOT_FOR_CHAT.iter().any(|part| lower.contains(part))
 }
+
+/// Parts of the names of OpenAI's models for the non-chat endpoints.
+const NOT_FOR_CHAT: &[&str] =
+    &["dall-e", "gpt-image", "tts", "whisper", "transcribe", "moderation", "gpt-3.5-turbo-instruct"];
 
 /// The chat models users of `group` may use, in the configuration's order.
 pub fn models_for_group(active: &ActiveConfig, group: &str, now_ms: i64) -> Vec<ModelView> {
@@ -127,8 +134,13 @@ mod tests {
     }
 
     #[test]
-    fn embedding_models_are_not_chat_models() {
+    fn embedding_image_audio_moderation_and_legacy_completion_models_are_not_chat_models() {
         assert!(!is_chat_model("text-embedding-3-small"));
+        for name in ["dall-e-3", "gpt-image-1", "tts-1", "whisper-1", "gpt-4o-transcribe", "omni-moderation-latest"] {
+            assert!(!is_chat_model(name), "{name}");
+        }
+        assert!(!is_chat_model("gpt-3.5-turbo-instruct"));
         assert!(is_chat_model("gpt-4o"));
+        assert!(is_chat_model("Qwen2.5-7B-Instruct"), "an instruct-tuned chat model");
     }
 }

@@ -371,6 +371,18 @@ pub struct ModelPrice {
     pub reasoning: Option<u64>,
     /// Flat micro-units per request.
     pub per_request: u64,
+    /// Micro-units per generated image (images endpoints), unless an `image_prices` entry
+    /// matches the request's size and quality.
+    pub per_image: u64,
+    /// Per-image prices by size and/or quality (`ModelPrice::image_price`).
+    pub image_prices: Vec<ImagePrice>,
+    /// Micro-units per second of input audio (transcriptions, translations), charged by the
+    /// millisecond.
+    pub per_audio_second: u64,
+    /// Micro-units per 1,000 characters of text turned into speech, charged by the character.
+    pub per_thousand_characters: u64,
+    /// Micro-units per search unit (rerank: one query over up to 100 documents).
+    pub per_search: u64,
     /// Long-context tiers, sorted by threshold.
     pub tiers: Vec<PriceTier>,
     /// Multiplier per user group in parts per million (`1_000_000` = 1x); absent groups pay 1x.
@@ -379,6 +391,17 @@ pub struct ModelPrice {
     pub effective_from: i64,
     /// `namespace/name` of the ModelPricing resource this price came from.
     pub source: String,
+}
+
+/// The price of one image of a given size and/or quality; an absent field matches any.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ImagePrice {
+    /// `1024x1024`, `1536x1024`, ... as the request (or the answer) names it.
+    pub size: Option<String>,
+    /// `standard`, `hd`, `low`, `medium`, `high`, ...
+    pub quality: Option<String>,
+    pub per_image: u64,
 }
 
 /// Prices that replace the base ones when a request's input exceeds `above_input_tokens`.
@@ -406,6 +429,17 @@ impl ModelPrice {
     /// The multiplier of `group` in parts per million.
     pub fn multiplier_ppm(&self, group: &str) -> u64 {
         self.group_multipliers_ppm.get(group).copied().unwrap_or(1_000_000)
+    }
+
+    /// The price of one image made at `size` and `quality`: the `image_prices` entry naming
+    /// both, else one naming the one that matches (size before quality), else `per_image`.
+    pub fn image_price(&self, size: Option<&str>, quality: Option<&str>) -> u64 {
+        let matches = |want: &Option<String>, got: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == got);
+        self.image_prices
+            .iter()
+            .filter(|p| matches(&p.size, size) && matches(&p.quality, quality))
+            .max_by_key(|p| (p.size.is_some() && p.quality.is_some(), p.size.is_some()))
+            .map_or(self.per_image, |p| p.per_image)
     }
 }
 
@@ -464,6 +498,31 @@ mod tests {
         assert_eq!(snap.price("c", 10), None, "not yet effective");
         assert_eq!(snap.price("zzz", 10), None);
         assert_eq!(snap.price("a", 0).map(|p| p.multiplier_ppm("vip")), Some(1_000_000));
+    }
+
+    #[test]
+    fn the_most_specific_image_price_wins_and_unmatched_images_pay_the_base_price() {
+        let entry = |size: Option<&str>, quality: Option<&str>, per_image| ImagePrice {
+            size: size.map(str::to_string),
+            quality: quality.map(str::to_string),
+            per_image,
+        };
+        let price = ModelPrice {
+            per_image: 40_000,
+            image_prices: vec![
+                entry(None, Some("hd"), 80_000),
+                entry(Some("1024x1792"), None, 80_000),
+                entry(Some("1024x1792"), Some("hd"), 120_000),
+            ],
+            ..ModelPrice::default()
+        };
+        assert_eq!(price.image_price(Some("1024x1024"), Some("standard")), 40_000);
+        assert_eq!(price.image_price(None, None), 40_000);
+        assert_eq!(price.image_price(Some("1024x1024"), Some("hd")), 80_000);
+        assert_eq!(price.image_price(Some("1024x1792"), None), 80_000);
+        assert_eq!(price.image_price(Some("1024x1792"), Some("hd")), 120_000);
+        let old: ModelPrice = serde_json::from_str(r#"{"model":"m","input":1}"#).unwrap_or_default();
+        assert_eq!((old.per_image, old.image_prices.len(), old.per_audio_second), (0, 0, 0), "older snapshots parse");
     }
 
     #[test]

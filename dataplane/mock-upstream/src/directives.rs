@@ -31,8 +31,12 @@ Behaviour directives (append to the model name after `@`, comma-separated, e.g.
                        `namespace`) or, for a custom tool, a `custom_tool_call` with input `mock`
 Keys: any non-empty key is accepted; keys starting with `bad-` are rejected as invalid, the way
 each provider rejects them.
-Routes: OpenAI /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/models, /v1/rerank (and Azure
-/openai/deployments/{name}/..., /openai/v1/responses, /openai/responses?api-version=...),
+Routes: OpenAI /v1/chat/completions, /v1/responses, /v1/embeddings, /v1/models, /v1/rerank,
+/v1/completions, /v1/images/generations (a 1x1 PNG per image, as b64_json or a url served at
+/_mock/images/), /v1/audio/speech (40 ms of silence per character: wav, pcm or MPEG frames,
+streamed in chunks), /v1/audio/transcriptions and /v1/audio/translations (multipart; the transcript
+names the file's size, usage.seconds its duration), /v1/moderations (flagged when an input has the
+word `kill`) (and Azure /openai/deployments/{name}/..., /openai/v1/responses, /openai/responses?api-version=...),
 Anthropic /v1/messages and /v1/messages/count_tokens, Gemini
 /v1beta/models/{model}:generateContent and :streamGenerateContent[?alt=sse].
 Inspection: GET /_mock/requests lists received requests (oldest first), DELETE clears them.";

@@ -8,10 +8,14 @@
 
 mod answer;
 mod anthropic;
+mod audio;
+mod completions;
 mod directives;
 mod embeddings;
 mod errors;
 mod gemini;
+mod images;
+mod moderations;
 mod openai;
 mod record;
 mod rerank;
@@ -24,11 +28,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use directives::Directives;
+pub use audio::wav;
 pub use directives::HELP;
 use errors::Provider;
 use record::Recorder;
@@ -95,9 +100,23 @@ pub fn app(config: MockConfig) -> Router {
         .route("/v1/responses", post(openai_responses))
         .route("/v1/embeddings", post(openai_embeddings))
         .route("/v1/rerank", post(openai_rerank))
+        .route("/v1/completions", post(openai_completions))
+        .route("/v1/images/generations", post(openai_images))
+        .route("/v1/audio/speech", post(openai_speech))
+        .route("/v1/audio/transcriptions", post(openai_transcriptions).layer(DefaultBodyLimit::disable()))
+        .route("/v1/audio/translations", post(openai_translations).layer(DefaultBodyLimit::disable()))
+        .route("/v1/moderations", post(openai_moderations))
+        .route("/_mock/images/{name}", get(images::image))
         .route("/v1/models", get(|| async { axum::Json(openai::models()) }))
         .route("/openai/deployments/{deployment}/chat/completions", post(azure_chat))
         .route("/openai/deployments/{deployment}/embeddings", post(azure_embeddings))
+        .route("/openai/deployments/{deployment}/completions", post(azure_completions))
+        .route("/openai/deployments/{deployment}/images/generations", post(azure_images))
+        .route("/openai/deployments/{deployment}/audio/speech", post(azure_speech))
+        .route(
+            "/openai/deployments/{deployment}/audio/transcriptions",
+            post(openai_transcriptions).layer(DefaultBodyLimit::disable()),
+        )
         .route("/openai/v1/responses", post(openai_responses))
         .route("/openai/responses", post(openai_responses))
         .route("/v1/messages", post(anthropic_messages))
@@ -170,6 +189,54 @@ async fn openai_rerank(
 ) -> Response {
     record(&r, &method, &uri, &headers, &body);
     rerank::rerank(&headers, &body).await
+}
+
+/// The handlers of the JSON endpoints that take an optional Azure deployment: record, then answer.
+macro_rules! json_handlers {
+    ($($openai:ident, $azure:ident => $answer:path;)*) => {$(
+        async fn $openai(State(r): State<Recorder>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+            record(&r, &method, &uri, &headers, &body);
+            $answer(&headers, &body, None).await
+        }
+
+        async fn $azure(
+            State(r): State<Recorder>,
+            Path(deployment): Path<String>,
+            method: Method,
+            uri: Uri,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Response {
+            record(&r, &method, &uri, &headers, &body);
+            $answer(&headers, &body, Some(&deployment)).await
+        }
+    )*};
+}
+
+json_handlers! {
+    openai_completions, azure_completions => completions::completions;
+    openai_images, azure_images => images::generations;
+    openai_speech, azure_speech => audio::speech;
+}
+
+async fn openai_moderations(
+    State(r): State<Recorder>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&r, &method, &uri, &headers, &body);
+    moderations::moderations(&headers, &body).await
+}
+
+/// Recorded with the form summarized as JSON (the file by name, type and size).
+async fn openai_transcriptions(State(r): State<Recorder>, uri: Uri, headers: HeaderMap, form: Multipart) -> Response {
+    audio::transcription(&r, uri.path(), &headers, form, false).await
+}
+
+async fn openai_translations(State(r): State<Recorder>, uri: Uri, headers: HeaderMap, form: Multipart) -> Response {
+    audio::transcription(&r, uri.path(), &headers, form, true).await
 }
 
 async fn azure_embeddings(

@@ -14,18 +14,8 @@ use crate::{created_now, prelude};
 
 /// `POST /v1/chat/completions`; `deployment` is the model for the Azure form.
 pub async fn chat(headers: &HeaderMap, body: &[u8], deployment: Option<&str>) -> Response {
-    let Ok(request) = serde_json::from_slice::<Value>(body) else {
-        return errors::bad_request(Provider::OpenAi, "We could not parse the JSON body of your request.")
-            .into_response();
-    };
-    let key = bearer(headers).or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()));
-    let model =
-        deployment.map(str::to_string).or_else(|| request.get("model").and_then(Value::as_str).map(str::to_string));
-    let Some(model) = model else {
-        return errors::bad_request(Provider::OpenAi, "you must provide a model parameter").into_response();
-    };
-    let directives = match prelude(Provider::OpenAi, key, &model, headers).await {
-        Ok(directives) => directives,
+    let (request, model, directives) = match json_request(headers, body, deployment).await {
+        Ok(opened) => opened,
         Err(response) => return response,
     };
     let Some(messages) = request.get("messages").and_then(Value::as_array) else {
@@ -47,6 +37,27 @@ pub async fn chat(headers: &HeaderMap, body: &[u8], deployment: Option<&str>) ->
 }
 
 /// The key of an `Authorization: Bearer …` header.
+/// What every OpenAI JSON endpoint reads first: the body, the model (the Azure deployment's, or
+/// the body's) and the key's directives; else the error OpenAI would answer.
+pub(crate) async fn json_request(
+    headers: &HeaderMap,
+    body: &[u8],
+    deployment: Option<&str>,
+) -> Result<(Value, String, Directives), Response> {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return Err(errors::bad_request(Provider::OpenAi, "We could not parse the JSON body of your request.")
+            .into_response());
+    };
+    let key = bearer(headers).or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()));
+    let model =
+        deployment.map(str::to_string).or_else(|| request.get("model").and_then(Value::as_str).map(str::to_string));
+    let Some(model) = model else {
+        return Err(errors::bad_request(Provider::OpenAi, "you must provide a model parameter").into_response());
+    };
+    let directives = prelude(Provider::OpenAi, key, &model, headers).await?;
+    Ok((request, model, directives))
+}
+
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
 }

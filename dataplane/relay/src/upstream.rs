@@ -40,8 +40,20 @@ pub async fn send(
     lane: &LaneContext,
     deadline: Instant,
 ) -> Result<reqwest::Response, UpstreamFailure> {
-    let mut builder = client.post(&request.url).json(&request.body);
-    for (name, value) in &request.headers {
+    let builder = client.post(&request.url).json(&request.body);
+    send_built(builder, channel, &request.headers, lane, deadline).await
+}
+
+/// `send` for a request whose body is already on `builder` (a multipart upload): the same
+/// headers, deadline and failure classification.
+pub async fn send_built(
+    mut builder: reqwest::RequestBuilder,
+    channel: &Channel,
+    headers: &[(String, String)],
+    lane: &LaneContext,
+    deadline: Instant,
+) -> Result<reqwest::Response, UpstreamFailure> {
+    for (name, value) in headers {
         builder = builder.header(name, value);
     }
     for (name, value) in lane.provider_headers(channel.propagate_trace) {

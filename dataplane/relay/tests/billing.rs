@@ -8,13 +8,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Harness, INTERNAL_TOKEN, channel};
+use common::{Harness, INTERNAL_TOKEN, channel, user_with_key};
 use futures_util::StreamExt;
 use oblivious_config::{Budget, TenantSettings};
 use oblivious_relay::RelayConfig;
 use oblivious_store::kv::SharedState;
 use oblivious_store::testing::TestDatabase;
-use oblivious_store::{BudgetMonth, NewApiKey, NewUser, Store, UserRecord};
+use oblivious_store::{BudgetMonth, NewApiKey, Store, UserRecord};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -31,22 +31,6 @@ fn models() -> String {
         "[{name: m, upstreamModel: \"u@words=5\"}, {name: slow, upstreamModel: \"u@words=40,tps=20\"}, \
          {name: broken, upstreamModel: \"u@words=30,break_after=4\"}]",
     )
-}
-
-async fn user_with_key(store: &Store, balance: i64, key: NewApiKey) -> (UserRecord, String) {
-    let name = format!("u{}", &Uuid::now_v7().simple().to_string()[20..]);
-    let user = store
-        .create_user(NewUser {
-            username: name.clone(),
-            email: format!("{name}@example.com"),
-            password_hash: "x".into(),
-            initial_balance_micros: balance,
-            ..NewUser::default()
-        })
-        .await
-        .unwrap();
-    let created = store.create_api_key(NewApiKey { name: "k".into(), user_id: Some(user.id), ..key }).await.unwrap();
-    (user, created.secret)
 }
 
 fn chat_body(model: &str, stream: bool) -> Value {

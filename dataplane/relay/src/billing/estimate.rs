@@ -7,6 +7,7 @@
 //! none. Holding too much only delays other requests by a moment; holding too little would let
 //! concurrent requests overdraw.
 
+use super::units::Units;
 use crate::ir::{ChatRequest, Part, Usage};
 
 /// Tokens an image is assumed to cost (a large high-detail image; real counts are lower).
@@ -15,10 +16,12 @@ const IMAGE_TOKENS: u64 = 1_600;
 const PER_MESSAGE: u64 = 4;
 
 /// The largest usage a request can have, as far as can be told before sending it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Estimate {
     pub input_tokens: u64,
     pub max_output_tokens: u64,
+    /// The most it may use of what is billed by the unit (images, audio, characters, searches).
+    pub units: Units,
 }
 
 impl Estimate {
@@ -51,12 +54,14 @@ pub fn estimate_chat(request: &ChatRequest, default_output: u64) -> Estimate {
     Estimate {
         input_tokens: (bytes as u64).div_ceil(3) + fixed,
         max_output_tokens: request.max_tokens.map_or(default_output, u64::from),
+        units: Units::default(),
     }
 }
 
-/// Sizes an embeddings request from the byte length of its input.
-pub fn estimate_embeddings(input_bytes: usize) -> Estimate {
-    Estimate { input_tokens: (input_bytes as u64).div_ceil(3), max_output_tokens: 0 }
+/// Sizes a request whose input is text of `input_bytes` (embeddings, moderations, a legacy
+/// completion's prompt): the same generous third of its bytes as a chat prompt.
+pub fn estimate_text_tokens(input_bytes: usize) -> u64 {
+    (input_bytes as u64).div_ceil(3)
 }
 
 #[cfg(test)]

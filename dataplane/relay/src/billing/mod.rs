@@ -11,6 +11,7 @@ mod budget;
 mod estimate;
 mod limits;
 mod settler;
+mod units;
 
 use std::sync::Arc;
 
@@ -26,12 +27,12 @@ use prometheus_client::metrics::counter::Counter;
 use uuid::Uuid;
 
 pub use self::budget::BudgetSeen;
-pub use self::estimate::{Estimate, estimate_chat, estimate_embeddings};
+pub use self::estimate::{Estimate, estimate_chat, estimate_text_tokens};
 pub use self::settler::{MAX_PENDING, Settlement, Settler};
+pub use self::units::{Units, charge_units, cost_of, units_cost_micros};
 use oblivious_runtime::Webhooks;
 use oblivious_runtime::auth::Principal;
 use oblivious_runtime::money::format_micros;
-use oblivious_runtime::usage::cost_micros;
 
 /// Settings of billing in one process.
 #[derive(Debug, Clone)]
@@ -150,7 +151,7 @@ impl Billing {
             self.give_back_limits(&admission).await;
             return Err(billing_unavailable());
         }
-        let amount = cost_micros(&estimate.as_usage(), price, &principal.group);
+        let amount = cost_of(&estimate.as_usage(), &estimate.units, price, &principal.group);
         let hold = Hold {
             request_id,
             user_id,
@@ -173,8 +174,8 @@ impl Billing {
 
     /// Hands a finished request to the settler. `cost_micros` is what the request record says
     /// it cost (0 when nothing billable was produced). Never blocks: the ledger entry is written
-    /// by the settler's next batch, outside the request.
-    #[tracing::instrument(name = "billing.settle", skip_all, fields(oblivious.cost_micros = cost_micros))]
+    /// by the settler's next batch, outside the request, under a `billing.settle` span that is a
+    /// child of the request's and lasts until the write.
     pub fn complete(&self, admission: Admission, cost_micros: u64, total_tokens: u64, model: &str) {
         if let Some(limiter) = admission.limiter.clone()
             && !admission.tokens_limits.is_empty()
@@ -192,7 +193,12 @@ impl Billing {
             });
         }
         if let Some((hold, book)) = admission.hold {
-            self.settler.submit(Settlement { hold, book, cost_micros, model: model.to_string() });
+            let span = tracing::info_span!(
+                "billing.settle",
+                oblivious.cost_micros = cost_micros,
+                oblivious.settlement = tracing::field::Empty
+            );
+            self.settler.submit(Settlement { hold, book, cost_micros, model: model.to_string(), span });
         }
     }
 

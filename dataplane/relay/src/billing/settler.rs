@@ -17,6 +17,7 @@ use oblivious_store::{Charge, Store};
 
 use super::BudgetSeen;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 /// Charges that may wait for the database before billed requests are refused.
 pub const MAX_PENDING: usize = 100_000;
@@ -32,6 +33,9 @@ pub struct Settlement {
     pub book: QuotaBook,
     pub cost_micros: u64,
     pub model: String,
+    /// `billing.settle`, a child of the request's span, open until the charge is written (or
+    /// parked while the database is down): the trace shows the write, not just the hand-off.
+    pub span: tracing::Span,
 }
 
 enum Command {
@@ -118,7 +122,8 @@ async fn run(books: Books, mut rx: mpsc::UnboundedReceiver<Command>, pending: Ar
                     // While charges wait, the database is known to be down: park new ones behind
                     // them at once (keeping their order) instead of waiting for a timeout each.
                     let database_down = !waiting.is_empty();
-                    if let Some(parked) = settle(&books, *settlement, database_down).await {
+                    let span = settlement.span.clone();
+                    if let Some(parked) = settle(&books, *settlement, database_down).instrument(span).await {
                         waiting.push_back(parked);
                     }
                 }
@@ -157,7 +162,8 @@ async fn run(books: Books, mut rx: mpsc::UnboundedReceiver<Command>, pending: Ar
 
 /// Settles one request; returns the charge to retry when the database was unavailable.
 async fn settle(books: &Books, settlement: Settlement, database_down: bool) -> Option<Waiting> {
-    let Settlement { hold, book, cost_micros, model } = settlement;
+    let Settlement { hold, book, cost_micros, model, span } = settlement;
+    let outcome = |what: &'static str| span.record("oblivious.settlement", what);
     let release_only = |book: QuotaBook, request| async move {
         if let Err(error) = book.settle(Some(request), &Freshness::default()).await {
             tracing::warn!(%error, "could not release a quota hold; it will expire");
@@ -165,6 +171,7 @@ async fn settle(books: &Books, settlement: Settlement, database_down: bool) -> O
     };
     if cost_micros == 0 {
         release_only(book, hold.request_id).await;
+        outcome("released");
         return None;
     }
     let charge = Charge {
@@ -179,12 +186,14 @@ async fn settle(books: &Books, settlement: Settlement, database_down: bool) -> O
         match books.store.settle_charge(&charge).await {
             Ok(settled) => {
                 install(books, &book, Some(hold.request_id), &charge, settled).await;
+                outcome("written");
                 return None;
             }
             Err(error) if !error.is_unavailable() => {
                 // The user or key is gone: there is nobody left to charge.
                 tracing::error!(%error, request_id = %hold.request_id, "a charge was refused by the database and dropped");
                 release_only(book, hold.request_id).await;
+                outcome("dropped");
                 return None;
             }
             Err(error) => tracing::warn!(%error, "database unavailable; charges wait and are deducted provisionally"),
@@ -193,6 +202,7 @@ async fn settle(books: &Books, settlement: Settlement, database_down: bool) -> O
     if let Err(error) = book.settle_provisionally(&hold, charge.cost_micros).await {
         tracing::warn!(%error, "could not record a provisional deduction; the hold stays until it expires");
     }
+    outcome("provisional");
     Some(Waiting { charge, book })
 }
 

@@ -52,10 +52,8 @@ impl FromRequestParts<Arc<Relay>> for KeyCaller {
 /// The request-log endpoint name of a `/v1` route.
 fn endpoint_of(parts: &Parts) -> &'static str {
     let path = parts.uri.path();
-    if path.starts_with("/v1/embeddings") {
-        "embeddings"
-    } else if path.starts_with("/v1/rerank") {
-        "rerank"
+    if let Some(endpoint) = super::endpoints::endpoint_name(path) {
+        endpoint
     } else if path.starts_with("/v1/messages/count_tokens") {
         "count_tokens"
     } else if path.starts_with("/v1/responses") && parts.method != Method::POST {

@@ -1,14 +1,14 @@
-//! The relay's HTTP surface: one router for the OpenAI (Chat Completions and Responses),
-//! Anthropic and Gemini endpoints, health
-//! and metrics (the product API, admin included, is the gateway's). `app` is separate from
-//! serving so tests can drive it directly.
+//! The relay's HTTP surface: one router for the OpenAI (Chat Completions and Responses, and the
+//! pass-through endpoints of `endpoints`: embeddings, rerank, legacy completions, images, audio,
+//! moderations), Anthropic and Gemini endpoints, health and metrics (the product API, admin
+//! included, is the gateway's). `app` is separate from serving so tests can drive it directly.
 
 mod anthropic;
 mod caller;
 mod chat_entry;
 mod count_tokens;
+mod endpoints;
 mod gemini;
-mod json_endpoints;
 mod models;
 mod openai;
 mod probes;
@@ -29,8 +29,14 @@ pub use openai::not_found;
 pub fn app(relay: Arc<Relay>) -> Router {
     probe_routes()
         .route("/v1/chat/completions", post(openai::chat_completions))
-        .route("/v1/embeddings", post(json_endpoints::embeddings))
-        .route("/v1/rerank", post(json_endpoints::rerank))
+        .route("/v1/completions", post(endpoints::completions))
+        .route("/v1/embeddings", post(endpoints::embeddings))
+        .route("/v1/rerank", post(endpoints::rerank))
+        .route("/v1/images/generations", post(endpoints::image_generations))
+        .route("/v1/audio/speech", post(endpoints::speech))
+        .route("/v1/audio/transcriptions", post(endpoints::transcriptions))
+        .route("/v1/audio/translations", post(endpoints::translations))
+        .route("/v1/moderations", post(endpoints::moderations))
         .route("/v1/models", get(models::list_models))
         .route("/v1/models/{model}", get(models::get_model))
         .route("/v1/messages", post(anthropic::messages))

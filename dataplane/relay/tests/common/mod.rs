@@ -13,8 +13,9 @@ use oblivious_mock_upstream::{MockConfig, MockServer};
 use oblivious_relay::{Relay, RelayConfig};
 use oblivious_runtime::{Runtime, RuntimeConfig};
 use oblivious_store::kv::SharedState;
-use oblivious_store::{RequestLog, RequestLogFilter, Store};
+use oblivious_store::{NewApiKey, NewUser, RequestLog, RequestLogFilter, Store, UserRecord};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 pub const ADMIN_KEY: &str = "sk-test-admin-key-0123456789";
 /// The token internal services (chat, RAG) present to the relay under test.
@@ -138,4 +139,21 @@ pub async fn read_sse(response: reqwest::Response) -> (Vec<String>, bool) {
         }
     }
     (datas, clean)
+}
+
+/// A user with `balance` micro-units and an API key made from `key`; returns the key's secret.
+pub async fn user_with_key(store: &Store, balance: i64, key: NewApiKey) -> (UserRecord, String) {
+    let name = format!("u{}", &Uuid::now_v7().simple().to_string()[20..]);
+    let user = store
+        .create_user(NewUser {
+            username: name.clone(),
+            email: format!("{name}@example.com"),
+            password_hash: "x".into(),
+            initial_balance_micros: balance,
+            ..NewUser::default()
+        })
+        .await
+        .unwrap();
+    let created = store.create_api_key(NewApiKey { name: "k".into(), user_id: Some(user.id), ..key }).await.unwrap();
+    (user, created.secret)
 }

@@ -51,7 +51,7 @@ fn usage_json(usage: &Usage) -> Value {
 /// Reads a wire `usage` object; absent numbers are zero. DeepSeek reports cache hits as
 /// `prompt_cache_hit_tokens` (its `prompt_tokens` includes them, as OpenAI's does). Cache writes
 /// are not an OpenAI notion; the Anthropic-style count some compatible servers add is kept.
-fn usage_from_json(usage: &Value) -> Usage {
+pub(crate) fn usage_from_json(usage: &Value) -> Usage {
     let n = |pointer: &str| usage.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
     Usage {
         input_tokens: n("/prompt_tokens"),
