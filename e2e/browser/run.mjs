@@ -964,6 +964,100 @@ try {
     await page.waitForSelector(`[data-testid="key-row"][data-key-name="browser key ${suffix}"][data-state="revoked"]`);
   }, { independent: true });
 
+  await steps.run('dashboard', 'the admin dashboard charts seeded traffic (two models, one refused request) with a legend entry per model, Channels shows their health, axe finds nothing serious; a screenshot for the README', async () => {
+    if (FAKE) {
+      log('dashboard: fake-api.mjs keeps no request log; not checked');
+      return;
+    }
+    const DAY = 86_400_000;
+    const models = [FAST_MODEL, 'gpt-4o'];
+    const series = async (query = '') => pageApi('GET', `/admin/series?from=${Date.now() - DAY}${query}`);
+    const before = (await series()).summary;
+    // The test user pays for the traffic with keys of its own; the second key may use only
+    // gpt-4o, so its request for the other model is refused (404): the failing request.
+    const profile = await pageApi('GET', '/user/profile');
+    await pageApi('POST', `/admin/users/${profile.id}/balance`, { amount: '1', note: `dashboard ${suffix}` });
+    const anyModel = (await pageApi('POST', '/keys', { name: `dashboard ${suffix}` })).key;
+    const onlyOne = (await pageApi('POST', '/keys', { name: `dashboard narrow ${suffix}`, models: [models[1]] })).key;
+    const complete = async (key, model, stream = false) => {
+      const response = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+        body: JSON.stringify({ model, stream, max_tokens: 16, messages: [{ role: 'user', content: `dashboard ${suffix}` }] }),
+      });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    // Some streamed, so time to first token has values too.
+    const seeded = [[models[0], false], [models[0], true], [models[0], false], [models[1], true], [models[1], false]];
+    for (const [model, stream] of seeded) {
+      const status = await complete(anyModel, model, stream);
+      assert(status === 200, `${model} answered ${status}`);
+    }
+    const refused = await complete(onlyOne, models[0]);
+    assert(refused === 404, `a key without ${models[0]} got ${refused}, not 404`);
+
+    // The relay writes its request log in batches: wait until the seeded requests are in it.
+    const wanted = before.requests + seeded.length + 1;
+    const deadline = Date.now() + TIMEOUT;
+    let after = before;
+    while (after.requests < wanted) {
+      assert(Date.now() < deadline, `the request log holds ${after.requests} requests, not ${wanted}, after ${TIMEOUT} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      after = (await series()).summary;
+    }
+    assert(after.errors >= before.errors + 1, `errors went from ${before.errors} to ${after.errors}`);
+
+    // Tall enough for the totals and two rows of charts in the README's picture.
+    await page.setViewportSize({ width: DESKTOP.width, height: 1180 });
+    try {
+      await page.click(byTestId('nav-admin'));
+      await page.waitForURL(/\/admin\/dashboard$/);
+      await page.waitForSelector(`${byTestId('admin-dashboard')}[data-state="ready"]`);
+      await page.waitForFunction((n) => document.querySelector('[data-testid="dashboard-requests"]')?.textContent === String(n), after.requests);
+      const shownErrors = Number(await page.textContent(byTestId('dashboard-errors')));
+      assert(shownErrors === after.errors, `the dashboard shows ${shownErrors} errors, the API ${after.errors}`);
+      // The hourly requests chart's data table sums to the total as well.
+      const tableSum = await page.evaluate(() =>
+        [...document.querySelectorAll('[data-testid="dashboard-chart-requests-table"] tbody td')].reduce((sum, cell) => sum + (Number(cell.textContent) || 0), 0),
+      );
+      assert(tableSum === after.requests, `the requests chart's table sums to ${tableSum}, not ${after.requests}`);
+
+      await page.selectOption(byTestId('dashboard-split'), 'model');
+      const legend = `${byTestId('dashboard-chart-requests')} ${byTestId('chart-legend-item')}`;
+      await page.waitForFunction(
+        ({ selector, names }) => {
+          const shown = [...document.querySelectorAll(selector)].map((item) => item.textContent);
+          return names.every((name) => shown.includes(name));
+        },
+        { selector: legend, names: models },
+      );
+      const bySplit = await series('&split=model&step=hour');
+      for (const model of models) {
+        const line = bySplit.series.find((s) => s.key === model);
+        assert(line && line.requests >= (model === models[0] ? 4 : 2), `the ${model} series has ${line?.requests} requests`);
+      }
+      const { failing, other } = failingViolations(await axeViolations(page));
+      if (other.length) log(`axe, dashboard (minor and moderate, not failing):\n${describeViolations(other)}`);
+      assert(failing.length === 0, `accessibility violations on the dashboard:\n${describeViolations(failing)}`);
+      await screenshot(page, 'admin-dashboard');
+      const { mkdir } = await import('node:fs/promises');
+      await mkdir(join(REPO, 'docs'), { recursive: true });
+      await page.screenshot({ path: join(REPO, 'docs', 'admin-dashboard.png') });
+      log('screenshot', join(REPO, 'docs', 'admin-dashboard.png'));
+
+      // Channels: the channel that served both models shows a success rate and latency from the log.
+      await page.click(byTestId('admin-tab-channels'));
+      const row = `${byTestId('channel-row')}[data-channel="default/mock-openai"]`;
+      await page.waitForFunction((selector) => /%$/.test(document.querySelector(`${selector} [data-testid="channel-rate-24h"]`)?.textContent ?? ''), row);
+      const latency = (await page.textContent(`${row} ${byTestId('channel-latency')}`)) ?? '';
+      assert(/^\d+ ms \/ \d+ ms$/.test(latency.trim()), `channel latency reads "${latency}"`);
+      await screenshot(page, 'admin-channels');
+    } finally {
+      await page.setViewportSize(DESKTOP);
+    }
+  }, { independent: true });
+
   await steps.run('admin', 'admin pages: users, usage charts, logs, channels', async () => {
     await page.click(byTestId('nav-admin'));
     await page.click(byTestId('admin-tab-users'));

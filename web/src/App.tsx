@@ -18,6 +18,7 @@ const KnowledgePage = lazy(() => import('./pages/KnowledgePage'));
 const KnowledgeBasePage = lazy(() => import('./pages/KnowledgeBasePage'));
 const AccountPage = lazy(() => import('./pages/AccountPage'));
 const AdminLayout = lazy(() => import('./pages/admin/AdminLayout'));
+const DashboardPage = lazy(() => import('./pages/admin/DashboardPage'));
 const UsersPage = lazy(() => import('./pages/admin/UsersPage'));
 const CodesPage = lazy(() => import('./pages/admin/CodesPage'));
 const LogsPage = lazy(() => import('./pages/admin/LogsPage'));
@@ -85,7 +86,8 @@ export function App() {
                 </RequireAdmin>
               }
             >
-              <Route index element={<Navigate to="/admin/users" replace />} />
+              <Route index element={<Navigate to="/admin/dashboard" replace />} />
+              <Route path="dashboard" element={<DashboardPage />} />
               <Route path="users" element={<UsersPage />} />
               <Route path="codes" element={<CodesPage />} />
               <Route path="logs" element={<LogsPage />} />

@@ -97,7 +97,7 @@ fn body(schema: fn() -> Value) -> Option<fn() -> Value> {
 /// from this one list.
 fn routes() -> Vec<Route> {
     use openapi::object;
-    use routes::{admin, auth, files, keys, user, webhooks};
+    use routes::{admin, admin_dashboard, auth, files, keys, user, webhooks};
     let doc = |method, path, summary, auth, body, status| RouteDoc { method, path, summary, auth, body, status };
     vec![
         (
@@ -401,6 +401,28 @@ fn routes() -> Vec<Route> {
                 200,
             ),
             get(admin::channels),
+        ),
+        (
+            doc(
+                "GET",
+                "/api/v1/admin/channels/health",
+                "Each channel's success rate, latency and latest failure over 15 minutes and 24 hours, from the shared request log",
+                "admin",
+                None,
+                200,
+            ),
+            get(admin_dashboard::channel_health),
+        ),
+        (
+            doc(
+                "GET",
+                "/api/v1/admin/series",
+                "Requests, errors, tokens, cost and latency per hour or day (from, to, step, split, top)",
+                "admin",
+                None,
+                200,
+            ),
+            get(admin_dashboard::series),
         ),
         (
             doc(

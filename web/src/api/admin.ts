@@ -1,7 +1,7 @@
 // Administrator endpoints (dataplane/gateway/src/routes/admin.rs).
 
 import { api } from './client';
-import type { ChannelView, MintedCode, RedeemCode, RequestLog, StatsGroup, UsageRow, User } from './types';
+import type { ChannelLogHealth, ChannelView, MintedCode, RedeemCode, RequestLog, SeriesSplit, StatsGroup, UsageRow, UsageSeries, User } from './types';
 
 export interface UserChange {
   role?: string;
@@ -23,6 +23,16 @@ export interface LogFilter {
   before?: number;
 }
 
+export interface SeriesQuery {
+  from: number;
+  to?: number;
+  /** By default hours up to two days, days beyond. */
+  step?: 'hour' | 'day';
+  split?: SeriesSplit;
+  /** Series kept apart when split (1 to 10); the rest are folded into `other`. */
+  top?: number;
+}
+
 export const adminApi = {
   users: (q: string, limit = 50, offset = 0) =>
     api.get<{ data: User[]; total: number }>('/admin/users', { query: { q, limit, offset } }),
@@ -38,4 +48,6 @@ export const adminApi = {
       query: { group_by: groupBy, from, to },
     }),
   channels: () => api.get<{ version: number | string; data: ChannelView[] }>('/admin/channels'),
+  series: (query: SeriesQuery) => api.get<UsageSeries>('/admin/series', { query: { ...query } }),
+  channelHealth: () => api.get<{ now: number; data: ChannelLogHealth[] }>('/admin/channels/health'),
 };

@@ -545,3 +545,72 @@ export interface WebhookDelivery {
   /** The event as sent. */
   payload: unknown;
 }
+
+/** What the admin dashboard's series can be split by (`/api/v1/admin/series?split=`). */
+export type SeriesSplit = 'model' | 'channel' | 'user' | 'lane';
+
+/**
+ * One bucket of `/admin/series`. Errors are status 400 and up except 499 (`cancelled`: the
+ * client went away); `cost` is a decimal string; latencies are nearest-rank percentiles over the
+ * answered requests (null when the bucket answered nothing).
+ */
+export interface SeriesPoint {
+  requests: number;
+  errors: number;
+  cancelled: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost: string;
+  latency_p50_ms: number | null;
+  latency_p95_ms: number | null;
+  latency_p99_ms: number | null;
+  ttft_p50_ms: number | null;
+}
+
+/** One line of `/admin/series`: one point per bucket. */
+export interface SeriesLine {
+  /** Model, channel, user id or lane (`baseline` outside every lane); null for requests without one, and for `other`. */
+  key: string | null;
+  /** The username, in a split by user. */
+  name: string | null;
+  /** Folds every key beyond the top ones. */
+  other: boolean;
+  requests: number;
+  points: SeriesPoint[];
+}
+
+/** `GET /api/v1/admin/series`. */
+export interface UsageSeries {
+  from: number;
+  to: number;
+  step: 'hour' | 'day';
+  step_ms: number;
+  split: SeriesSplit | null;
+  currency: string;
+  /** Start of each bucket (ms). */
+  buckets: number[];
+  /** The whole range as one bucket (its percentiles are over every request of the range). */
+  summary: SeriesPoint | null;
+  total: SeriesLine | null;
+  /** Empty without a split. */
+  series: SeriesLine[];
+}
+
+/** A channel over one window of `/admin/channels/health`. */
+export interface ChannelWindow {
+  requests: number;
+  errors: number;
+  cancelled: number;
+  /** Answered over requests not cancelled by their client, 0 to 1; null without any. */
+  success_rate: number | null;
+  latency_p50_ms: number | null;
+  latency_p99_ms: number | null;
+}
+
+/** A channel's health from the shared request log: cluster-wide, unlike `ChannelHealth`. */
+export interface ChannelLogHealth {
+  channel: string;
+  last_15m: ChannelWindow;
+  last_24h: ChannelWindow;
+  last_error: { at: number; status: number; error_class: string | null } | null;
+}

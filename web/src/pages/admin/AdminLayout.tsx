@@ -1,15 +1,16 @@
-// Admin area: tabs for users, redemption codes, request logs, statistics, channels and platform
-// webhooks.
+// Admin area: tabs for the dashboard (the landing page), users, redemption codes, request logs,
+// usage statistics, channels and platform webhooks.
 
 import { NavLink, Outlet } from 'react-router-dom';
 import { Icon, type IconName } from '../../components/Icon';
 import { useT, type MessageKey } from '../../i18n';
 
 const TABS: { to: string; label: MessageKey; icon: IconName }[] = [
+  { to: '/admin/dashboard', label: 'admin.dashboard', icon: 'chart' },
   { to: '/admin/users', label: 'admin.users', icon: 'users' },
   { to: '/admin/codes', label: 'admin.codes', icon: 'ticket' },
   { to: '/admin/logs', label: 'admin.logs', icon: 'list' },
-  { to: '/admin/stats', label: 'admin.stats', icon: 'chart' },
+  { to: '/admin/stats', label: 'admin.stats', icon: 'wallet' },
   { to: '/admin/channels', label: 'admin.channels', icon: 'server' },
   { to: '/admin/webhooks', label: 'admin.webhooks', icon: 'send' },
 ];
