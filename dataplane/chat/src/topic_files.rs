@@ -9,9 +9,10 @@
 
 use std::collections::HashSet;
 
+use oblivious_core::telemetry::propagation;
 use oblivious_store::chat::ChatSession;
 use oblivious_store::knowledge::status;
-use oblivious_store::{KnowledgeBase, StoreResult, UserRecord, now_ms};
+use oblivious_store::{KnowledgeBase, QueuedBy, StoreResult, UserRecord, now_ms};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -65,8 +66,10 @@ pub async fn add_documents(
             tracing::info!(topic = %topic_id, "no embedding model for the topic's documents; they are given whole");
             return Ok(());
         };
+        let traceparent = propagation::current_traceparent();
+        let queued_by = QueuedBy { lane: lane.tag(), traceparent: traceparent.as_deref() };
         for file_id in documents {
-            chat.store().add_knowledge_file(user.id, base.id, file_id, lane.tag(), now_ms()).await?;
+            chat.store().add_knowledge_file(user.id, base.id, file_id, queued_by, now_ms()).await?;
         }
         rag.ingestor.wake();
         Ok::<(), oblivious_store::StoreError>(())

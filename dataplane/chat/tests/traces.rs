@@ -82,7 +82,8 @@ async fn a_reply_is_one_trace_from_the_edge_through_the_relay_to_the_upstream() 
         spans.wait_for(child, |s| s.name == child && s.parent_span_id == relay.span_id).await;
     }
     // Settled when the stream ends, wherever the stream's end is noticed: in the trace all the same.
-    spans.wait_for("the settlement", |s| s.name == "billing.settle" && s.trace_id == trace).await;
+    let settle = spans.wait_for("the settlement", |s| s.name == "billing.settle" && s.trace_id == trace).await;
+    assert_eq!(attr(&settle, "oblivious.settlement").as_deref(), Some("written"), "it spans the ledger write");
 
     // The upstream of a channel that does not ask got the lane tag, but no trace context or baggage.
     let upstream_requests = api.upstream_requests().await;
@@ -108,6 +109,30 @@ async fn a_reply_is_one_trace_from_the_edge_through_the_relay_to_the_upstream() 
     let traced_call = upstream_requests.iter().find(|r| r["body"]["model"] == "u@words=2").expect("the traced call");
     let sent_context = traced_call["headers"]["traceparent"].as_str().expect("propagateTrace sends the context");
     assert_eq!(sent_context, format!("00-{}-{}-01", traced.trace_id, traced.span_id));
+
+    // A file's ingestion runs later, apart from the request that queued it: its own trace, with
+    // a link to that request's span.
+    let (status, kb) =
+        api.post(&user, "/api/v1/knowledge-bases", json!({"name": "Docs", "embedding_model": "embed"})).await;
+    assert_eq!(status, 201, "{kb}");
+    let file = api.upload(&user, "notes.md", b"# Notes\n\nThe ingestion of this file links to its request.\n").await;
+    let kb_id = kb["id"].as_str().unwrap();
+    let (status, _) =
+        api.post(&user, &format!("/api/v1/knowledge-bases/{kb_id}/files"), json!({"file_id": file})).await;
+    assert_eq!(status, 202);
+    let outcome = api.ingestor.run_once(&api.lifecycle).await.unwrap();
+    assert!(matches!(outcome, Some(oblivious_rag::Outcome::Indexed { .. })), "{outcome:?}");
+    let queued = spans.wait_for("the queuing request", |s| route_is(s, "/api/v1/knowledge-bases/{id}/files")).await;
+    let ingest = spans.wait_for("the ingestion job", |s| s.name == "rag.ingest").await;
+    assert_eq!(ingest.parent_span_id, "", "a root span: {ingest:?}");
+    assert_ne!(ingest.trace_id, queued.trace_id);
+    assert!(
+        ingest.links.iter().any(|l| l.trace_id == queued.trace_id && l.span_id == queued.span_id),
+        "linked to the request that queued it: {:?}",
+        ingest.links
+    );
+    let embedding = spans.wait_for("the ingestion's embeddings", |s| route_is(s, "/v1/embeddings")).await;
+    assert_eq!(embedding.trace_id, ingest.trace_id, "the job's own calls are in its trace");
 }
 
 /// An edge's request span for `route` (named `POST /v1/chat/completions` by the conventions).

@@ -12,9 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oblivious_core::shutdown::Lifecycle;
+use oblivious_core::telemetry::propagation;
 use oblivious_files::Files;
 use oblivious_runtime::{EventType, WebhookSettings, Webhooks};
 use oblivious_store::knowledge::status;
+use oblivious_store::vector_index::should_fold;
 use oblivious_store::{IngestClaim, NewChunk, Store, now_ms};
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
@@ -33,10 +35,15 @@ pub struct IngestSettings {
     pub batch: usize,
     /// How often an idle worker looks for jobs (it is also woken when one is queued here).
     pub poll: Duration,
-    /// Vectors a base holds before it gets its HNSW index (PostgreSQL). Below this an exact
-    /// search is fast, and loading without an index is ten times faster than inserting into
-    /// one (measured, dataplane/rag/NOTES.md); the index is then built in bulk, once.
+    /// Chunks past a base's vector index (all of them, before its first) that make the next
+    /// fold (PostgreSQL; `oblivious_store::vector_index`). Below this an exact search of them
+    /// is fast, and loading outside a graph is several times faster than inserting into one
+    /// (measured, dataplane/rag/NOTES.md); the index is then rebuilt in bulk.
     pub index_after_vectors: i64,
+    /// `maintenance_work_mem` a fold's index build may use, in MiB (0: the server's setting,
+    /// often 64 MiB). pgvector builds a graph that fits in it in memory; one that does not is
+    /// built by inserts on disk, many times slower. A million 1536-dim chunks need about 8 GiB.
+    pub index_build_memory_mb: u32,
 }
 
 impl Default for IngestSettings {
@@ -47,6 +54,7 @@ impl Default for IngestSettings {
             batch: 32,
             poll: Duration::from_secs(2),
             index_after_vectors: 20_000,
+            index_build_memory_mb: 1024,
         }
     }
 }
@@ -157,13 +165,17 @@ impl Ingestor {
         let Some(claim) = self.store.claim_ingestion(now, now + self.lease_ms()).await? else {
             return Ok(None);
         };
-        // A root span: the job runs apart from the request that queued the file.
+        // A root span: the job runs apart from the request that queued the file, which it links
+        // to (a link, not a parent: the job may run much later, in another process).
         let span = tracing::info_span!(
             "rag.ingest",
             oblivious.kb_id = %claim.kb_id,
             oblivious.file_id = %claim.file_id,
             oblivious.attempt = claim.attempt,
         );
+        if let Some(queued_by) = &claim.traceparent {
+            propagation::link(&span, queued_by);
+        }
         let outcome = match self.run(&claim, lifecycle).instrument(span).await {
             Ok(chunks) => match self.store.finish_ingestion(&claim, None, now_ms()).await? {
                 true => {
@@ -230,22 +242,33 @@ impl Ingestor {
         if held { Ok(()) } else { Err(Stop::LostClaim) }
     }
 
-    /// Gives the base its vector index once it holds `index_after_vectors` vectors. Every
-    /// finished job checks, so a failure here only costs speed until the next job creates it. A
-    /// topic's own base gets none: it holds a few documents, searched exactly (an HNSW index
-    /// per topic would grow the catalog and every write without making its searches faster).
+    /// Folds the base's newest chunks into a new vector index once there are enough of them
+    /// (`oblivious_store::vector_index`: a bulk build, so ingestion never pays the graph's
+    /// one-at-a-time inserts). Every finished job checks, so a failure here only costs search
+    /// speed until the next job folds. A topic's own base gets none: it holds a few documents,
+    /// searched exactly (an HNSW index per topic would grow the catalog and every write without
+    /// making its searches faster). A fold of a large base takes minutes; it holds this worker,
+    /// not the finished job, and other workers go on claiming.
     async fn index_when_large(&self, claim: &IngestClaim) {
-        let indexed = async {
+        let folded = async {
             // Read again: this job's first batch may have set the dimension.
-            let Some(kb) = self.store.ingestion_knowledge_base(claim).await? else { return Ok(()) };
-            let Some(dims) = kb.embedding_dims.filter(|_| kb.topic_id.is_none()) else { return Ok(()) };
-            if self.store.knowledge_base_vector_count(claim.kb_id).await? >= self.settings.index_after_vectors {
-                self.store.ensure_vector_index(claim.kb_id, dims).await?;
+            let Some(kb) = self.store.ingestion_knowledge_base(claim).await? else { return Ok(false) };
+            let Some(dims) = kb.embedding_dims.filter(|_| kb.topic_id.is_none()) else { return Ok(false) };
+            let first_after = self.settings.index_after_vectors;
+            let fold = |state| should_fold(state, first_after);
+            match self.store.vector_index_state(claim.kb_id).await? {
+                Some(state) if fold(state) => {
+                    self.store.fold_vector_index(claim.kb_id, dims, self.settings.index_build_memory_mb, fold).await
+                }
+                _ => Ok(false),
             }
-            Ok::<(), oblivious_store::StoreError>(())
         };
-        if let Err(error) = indexed.await {
-            tracing::warn!(%error, kb = %claim.kb_id, "could not create the knowledge base's vector index");
+        match folded.await {
+            Ok(true) => {
+                tracing::info!(kb = %claim.kb_id, "folded the knowledge base's newest chunks into its vector index")
+            }
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, kb = %claim.kb_id, "could not fold the knowledge base's vector index"),
         }
     }
 

@@ -9,8 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, post};
+use oblivious_core::telemetry::propagation;
 use oblivious_gateway::{ApiResult, Body, ProductError, RouteDoc, UserIdentity, schema_object};
-use oblivious_store::{KnowledgeBase, KnowledgeFile, now_ms};
+use oblivious_store::{KnowledgeBase, KnowledgeFile, QueuedBy, now_ms};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -374,7 +375,9 @@ async fn add_file(
         return Err(ProductError::not_found("file"));
     }
     let lane = LaneContext::from_headers(&headers);
-    let added = store.add_knowledge_file(identity.user.id, id, body.file_id, lane.tag(), now_ms()).await?;
+    let traceparent = propagation::current_traceparent();
+    let queued_by = QueuedBy { lane: lane.tag(), traceparent: traceparent.as_deref() };
+    let added = store.add_knowledge_file(identity.user.id, id, body.file_id, queued_by, now_ms()).await?;
     if !added {
         return Err(ProductError::conflict("the file is already in this knowledge base"));
     }
@@ -408,7 +411,8 @@ async fn retry_file(
     let store = rag.store();
     let file =
         store.knowledge_file(identity.user.id, id, file_id).await?.ok_or_else(|| ProductError::not_found("file"))?;
-    if !store.retry_knowledge_file(identity.user.id, id, file_id, now_ms()).await? {
+    let traceparent = propagation::current_traceparent();
+    if !store.retry_knowledge_file(identity.user.id, id, file_id, traceparent.as_deref(), now_ms()).await? {
         return Err(ProductError::conflict(format!("only a failed file can be retried; this one is {}", file.status)));
     }
     rag.ingestor.wake();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use oblivious_core::shutdown::Lifecycle;
 use oblivious_rag::{IngestSettings, Outcome};
-use oblivious_store::{NewChunk, now_ms};
+use oblivious_store::{NewChunk, QueuedBy, now_ms};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{Harness, INITIAL_BALANCE_MICROS, id};
@@ -31,7 +31,7 @@ cases!(
     deleting_a_knowledge_base_keeps_its_files_and_deleting_a_file_takes_it_out_of_every_base,
     office_documents_are_indexed_with_their_pages_and_headings_and_a_damaged_one_fails,
     a_file_queued_in_a_lane_is_embedded_through_that_lane,
-    a_base_gets_its_vector_index_once_it_is_large_and_is_searched_exactly_before,
+    a_base_gets_its_vector_index_once_it_is_large_and_its_newest_chunks_are_searched_exactly_until_folded,
     an_indexed_file_is_announced_to_its_owners_webhooks_and_a_failed_one_is_not,
 );
 
@@ -512,7 +512,18 @@ async fn a_file_queued_in_a_lane_is_embedded_through_that_lane(h: Harness) {
     let kb = h.knowledge_base(&alice, small_chunks("Canary", "embed")).await;
     let file = h.upload(&alice, "handbook.md", handbook("L").as_bytes()).await;
     // As the API queues it for a request of lane `canary` (the tag is kept on the job).
-    assert!(h.store.add_knowledge_file(alice.id, id(&kb), id(&file), Some("canary"), now_ms()).await.unwrap());
+    assert!(
+        h.store
+            .add_knowledge_file(
+                alice.id,
+                id(&kb),
+                id(&file),
+                QueuedBy { lane: Some("canary"), traceparent: None },
+                now_ms()
+            )
+            .await
+            .unwrap()
+    );
     let Some(Outcome::Indexed { .. }) = h.run_once().await else { panic!("not indexed") };
     let logs = h.request_logs(&alice).await;
     let embeddings: Vec<_> = logs.iter().filter(|l| l.endpoint == "embeddings").collect();
@@ -520,29 +531,93 @@ async fn a_file_queued_in_a_lane_is_embedded_through_that_lane(h: Harness) {
     assert!(embeddings.iter().all(|l| l.lane.as_deref() == Some("canary")), "{embeddings:#?}");
 }
 
-async fn a_base_gets_its_vector_index_once_it_is_large_and_is_searched_exactly_before(h: Harness) {
+async fn a_base_gets_its_vector_index_once_it_is_large_and_its_newest_chunks_are_searched_exactly_until_folded(
+    h: Harness,
+) {
     let alice = h.sign_up("alice").await;
     let kb = h.knowledge_base(&alice, small_chunks("Growing", "embed")).await;
     let kb_id = id(&kb);
-    let first = h.upload(&alice, "a.md", handbook("A").as_bytes()).await;
-    h.add_file(&alice, &kb_id.to_string(), first["id"].as_str().unwrap()).await;
-    let per_file = {
-        // An index only past one file's worth of vectors.
-        let ingestor = h.ingestor(IngestSettings { index_after_vectors: 26, ..support::settings() });
-        let Some(Outcome::Indexed { chunks }) = ingestor.run_once(&h.lifecycle).await.unwrap() else { panic!() };
-        assert_ne!(h.vector_index_exists(kb_id).await, Some(true), "PostgreSQL: no index below the threshold");
-        let path = format!("/api/v1/knowledge-bases/{kb_id}/search");
-        let (status, page) = h.post(&alice, &path, json!({"query": "chapter 3 handbook A", "mode": "vector"})).await;
-        assert_eq!(status, StatusCode::OK);
-        assert!(!page["data"].as_array().unwrap().is_empty(), "searched exactly without an index");
-
-        let second = h.upload(&alice, "b.md", handbook("B").as_bytes()).await;
-        h.add_file(&alice, &kb_id.to_string(), second["id"].as_str().unwrap()).await;
-        let Some(Outcome::Indexed { .. }) = ingestor.run_once(&h.lifecycle).await.unwrap() else { panic!() };
-        chunks
+    // Each handbook is 25 chunks: a fold once 26 chunks are past the index (and a tenth of it).
+    let ingestor = h.ingestor(IngestSettings { index_after_vectors: 26, ..support::settings() });
+    let add = |tag: &'static str| {
+        let (h, alice, ingestor) = (&h, &alice, ingestor.clone());
+        async move {
+            let file = h.upload(alice, &format!("{tag}.md"), handbook(tag).as_bytes()).await;
+            h.add_file(alice, &kb_id.to_string(), file["id"].as_str().unwrap()).await;
+            let Some(Outcome::Indexed { chunks }) = ingestor.run_once(&h.lifecycle).await.unwrap() else { panic!() };
+            assert_eq!(chunks, 25);
+            file
+        }
     };
-    assert!(per_file < 26 && per_file * 2 >= 26, "{per_file} chunks a file");
-    assert_ne!(h.vector_index_exists(kb_id).await, Some(false), "PostgreSQL: indexed once past the threshold");
+    // The base's indexes by name, checked on PostgreSQL (SQLite has none).
+    let expect_indexes = |expected: &'static [u32], why: &'static str| {
+        let h = &h;
+        async move {
+            if let Some(indexes) = h.vector_indexes(kb_id).await {
+                let names: Vec<String> = indexes.into_iter().map(|(name, _)| name).collect();
+                let expected: Vec<String> =
+                    expected.iter().map(|generation| format!("chunks_hnsw_{}_{generation}", kb_id.simple())).collect();
+                assert_eq!(names, expected, "{why}");
+            }
+        }
+    };
+    let search_files = |query: &'static str| {
+        let (h, alice) = (&h, &alice);
+        async move {
+            let path = format!("/api/v1/knowledge-bases/{kb_id}/search");
+            let (status, page) = h.post(alice, &path, json!({"query": query, "mode": "vector"})).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|hit| hit["file_name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let base = format!("chunks_hnsw_{}", kb_id.simple());
+
+    add("A").await;
+    expect_indexes(&[], "no index below the threshold").await;
+    assert!(search_files("chapter 3 handbook A").await.iter().all(|f| f == "A.md"), "searched exactly without one");
+    add("B").await;
+    expect_indexes(&[1], "indexed past the threshold").await;
+
+    // The next file lands past the index's fence: in no graph, found by the exact scan beside it.
+    let c = add("C").await;
+    expect_indexes(&[1], "25 chunks past the fence: no fold yet").await;
+    let found = search_files("chapter 3 handbook C").await;
+    assert!(!found.is_empty() && found.iter().all(|f| f == "C.md"), "{found:?}");
+    if let Some(state) = h.store.vector_index_state(kb_id).await.unwrap() {
+        assert_eq!((state.indexed, state.tail), (50, 25));
+        // The graph's leg of a search walks the index: its predicate is the one the index has.
+        let upto = state.upto.expect("a fence");
+        let probe = format!("'[{}]'", vec!["0.1"; 1536].join(","));
+        let sql = oblivious_store::knowledge_search::nearest_sql(kb_id, 1536, Some(upto))
+            .replace("$1", &probe)
+            .replace("$2", "5");
+        let plan = h.explain(&sql).await.unwrap().replace(&probe, "$1");
+        assert!(plan.contains(&format!("Index Scan using {base}_1")), "{plan}");
+        assert!(plan.contains("chunks_kb_tail"), "the tail is found through its own index: {plan}");
+        let (_, definition) = h.vector_indexes(kb_id).await.unwrap().remove(0);
+        assert!(definition.contains(&format!("id <= '{upto}'::uuid")), "{definition}");
+    }
+
+    // Another file makes the tail large enough: the next index takes every chunk, the old goes.
+    add("D").await;
+    expect_indexes(&[2], "folded into a new index, the old dropped").await;
+    if let Some(state) = h.store.vector_index_state(kb_id).await.unwrap() {
+        assert_eq!((state.indexed, state.tail), (100, 0));
+    }
+    let found = search_files("chapter 3 handbook C").await;
+    assert!(!found.is_empty() && found.iter().all(|f| f == "C.md"), "{found:?}");
+
+    // Taking a file out and deleting the base leave no index behind.
+    let path = format!("/api/v1/knowledge-bases/{kb_id}/files/{}", c["id"].as_str().unwrap());
+    assert_eq!(h.delete(&alice, &path).await.0, StatusCode::NO_CONTENT);
+    assert!(search_files("chapter 3 handbook C").await.iter().all(|f| f != "C.md"), "its chunks are gone");
+    assert_eq!(h.delete(&alice, &format!("/api/v1/knowledge-bases/{kb_id}")).await.0, StatusCode::NO_CONTENT);
+    expect_indexes(&[], "no index outlives its base").await;
 }
 
 async fn an_indexed_file_is_announced_to_its_owners_webhooks_and_a_failed_one_is_not(h: Harness) {

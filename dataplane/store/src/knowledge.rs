@@ -59,6 +59,17 @@ pub struct IngestClaim {
     pub attempt: i32,
     /// The lane tag of the request that queued the file: its embeddings go through that lane.
     pub lane: Option<String>,
+    /// The trace context of the request that queued (or retried) the file, which the job's span
+    /// links to.
+    pub traceparent: Option<String>,
+}
+
+/// The request a file is queued for: the lane its embeddings go through and the trace its
+/// ingestion links back to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueuedBy<'a> {
+    pub lane: Option<&'a str>,
+    pub traceparent: Option<&'a str>,
 }
 
 /// A chunk as ingestion makes it.
@@ -231,24 +242,25 @@ impl Store {
         Ok(row.and_then(|(dims,)| dims))
     }
 
-    /// Queues the user's file for the base, for a request of lane `lane`; false when it is
-    /// there already.
+    /// Queues the user's file for the base, for the request `queued_by`; false when it is there
+    /// already.
     pub async fn add_knowledge_file(
         &self,
         user_id: Uuid,
         kb_id: Uuid,
         file_id: Uuid,
-        lane: Option<&str>,
+        queued_by: QueuedBy<'_>,
         now: i64,
     ) -> StoreResult<bool> {
-        let sql = "INSERT INTO knowledge_files (kb_id, file_id, user_id, status, lane, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (kb_id, file_id) DO NOTHING";
+        let sql = "INSERT INTO knowledge_files (kb_id, file_id, user_id, status, lane, traceparent, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (kb_id, file_id) DO NOTHING";
         let inserted = on_pool!(self, pool => sqlx::query(sql)
             .bind(kb_id)
             .bind(file_id)
             .bind(user_id)
             .bind(status::QUEUED)
-            .bind(lane)
+            .bind(queued_by.lane)
+            .bind(queued_by.traceparent)
             .bind(now)
             .execute(pool)
             .await?
@@ -286,10 +298,18 @@ impl Store {
         Ok(deleted == 1)
     }
 
-    /// Queues a failed file again; its finished chunks and vectors are kept and reused.
-    pub async fn retry_knowledge_file(&self, user_id: Uuid, kb_id: Uuid, file_id: Uuid, now: i64) -> StoreResult<bool> {
-        let sql = "UPDATE knowledge_files SET status = $4, error = NULL, lease_until = 0, updated_at = $5 \
-                   WHERE kb_id = $1 AND file_id = $2 AND user_id = $3 AND status = $6";
+    /// Queues a failed file again, for the request of trace context `traceparent` (the file
+    /// keeps the lane it was queued in); its finished chunks and vectors are kept and reused.
+    pub async fn retry_knowledge_file(
+        &self,
+        user_id: Uuid,
+        kb_id: Uuid,
+        file_id: Uuid,
+        traceparent: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let sql = "UPDATE knowledge_files SET status = $4, error = NULL, lease_until = 0, updated_at = $5, \
+                   traceparent = $7 WHERE kb_id = $1 AND file_id = $2 AND user_id = $3 AND status = $6";
         let changed = on_pool!(self, pool => sqlx::query(sql)
             .bind(kb_id)
             .bind(file_id)
@@ -297,6 +317,7 @@ impl Store {
             .bind(status::QUEUED)
             .bind(now)
             .bind(status::FAILED)
+            .bind(traceparent)
             .execute(pool)
             .await?
             .rows_affected());
@@ -313,7 +334,7 @@ impl Store {
             format!(
                 "UPDATE knowledge_files SET status = 'parsing', error = NULL, attempt = attempt + 1, \
                  lease_until = $1, updated_at = $2 WHERE (kb_id, file_id) IN ({pick}{lock}) \
-                 RETURNING kb_id, file_id, user_id, attempt, lane"
+                 RETURNING kb_id, file_id, user_id, attempt, lane, traceparent"
             )
         };
         Ok(match &self.backend {

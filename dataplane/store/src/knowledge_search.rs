@@ -1,10 +1,11 @@
 //! The two retrieval legs over `chunks`, each filtered *inside* the search (never a filter applied
 //! to an approximate top-k after the fact, which silently loses neighbours):
 //!
-//! - vectors: in PostgreSQL, pgvector's HNSW on a partial index per knowledge base (created by
-//!   `ensure_vector_index` once the base is large, see the rag crate's ingestion), so a search of
-//!   one base walks only that base's graph, and a base without one yet is scanned exactly; in
-//!   SQLite, an exact scan of the base's vectors, held in memory (`sqlite_vectors`).
+//! - vectors: in PostgreSQL, pgvector's HNSW on a partial index per knowledge base covering its
+//!   chunks up to a fence (`vector_index`), so a search of one base walks only that base's graph,
+//!   and the chunks past the fence (all of them before the base's first index) are scanned
+//!   exactly beside it; in SQLite, an exact scan of the base's vectors, held in memory
+//!   (`sqlite_vectors`).
 //! - full text: PostgreSQL's `tsvector` (GIN) or SQLite's FTS5, any of the query's words.
 
 use std::collections::HashMap;
@@ -18,11 +19,6 @@ use crate::{Store, StoreResult};
 /// Candidates HNSW considers per search (pgvector's `hnsw.ef_search`); above the default 40 so
 /// a top-k of a few dozen keeps its recall.
 pub const EF_SEARCH: i64 = 200;
-/// Graph quality of a base's index (pgvector's `ef_construction`, default 64): candidates each
-/// insert considers for its links. Measured at a million clustered 384-dim vectors (`oblivious
-/// bench rag`), the default left recall@10 at 0.92; this is what raises it (NOTES.md).
-const EF_CONSTRUCTION: i64 = 128;
-
 /// A chunk as retrieval returns it, with what a citation shows.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChunkHit {
@@ -36,40 +32,7 @@ pub struct ChunkHit {
     pub text: String,
 }
 
-/// The name of a base's partial HNSW index.
-fn index_name(kb_id: Uuid) -> String {
-    format!("chunks_hnsw_{}", kb_id.simple())
-}
-
 impl Store {
-    /// Creates the base's vector index for `dims`-dimensional vectors, if it has none
-    /// (PostgreSQL; SQLite searches exactly and needs none).
-    pub async fn ensure_vector_index(&self, kb_id: Uuid, dims: i32) -> StoreResult<()> {
-        if let Backend::Postgres(pool) = &self.backend {
-            // Identifiers and the predicate are built from a UUID and an integer: nothing to escape.
-            let sql = format!(
-                "CREATE INDEX IF NOT EXISTS {} ON chunks USING hnsw ((embedding::vector({dims})) vector_cosine_ops) \
-                 WITH (ef_construction = {EF_CONSTRUCTION}) WHERE kb_id = '{kb_id}'",
-                index_name(kb_id)
-            );
-            match sqlx::query(&sql).execute(pool).await {
-                // Two workers creating it at the same moment: `IF NOT EXISTS` checks before the
-                // catalog insert, so the second fails on pg_class's unique name. It exists.
-                Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {}
-                other => other.map(drop)?,
-            }
-        }
-        Ok(())
-    }
-
-    /// Drops the base's vector index (with the base).
-    pub async fn drop_vector_index(&self, kb_id: Uuid) -> StoreResult<()> {
-        if let Backend::Postgres(pool) = &self.backend {
-            sqlx::query(&format!("DROP INDEX IF EXISTS {}", index_name(kb_id))).execute(pool).await?;
-        }
-        Ok(())
-    }
-
     /// The `limit` chunks of base `kb_id` nearest to `query` by cosine, with their similarity.
     pub async fn vector_search(
         &self,
@@ -92,13 +55,7 @@ impl Store {
     ) -> StoreResult<Vec<(Uuid, f32)>> {
         match &self.backend {
             Backend::Postgres(pool) => {
-                // The predicate names the base literally so the planner can match the partial index
-                // even on a generic plan.
-                let sql = format!(
-                    "SELECT id, (1 - (embedding::vector({dims}) <=> $1::vector({dims})))::float4 FROM chunks \
-                     WHERE kb_id = '{kb_id}' AND embedding IS NOT NULL \
-                     ORDER BY embedding::vector({dims}) <=> $1::vector({dims}) LIMIT $2"
-                );
+                let sql = nearest_sql(kb_id, dims, self.vector_index_upto(kb_id).await?);
                 let mut tx = pool.begin().await?;
                 sqlx::query(&format!("SET LOCAL hnsw.ef_search = {ef_search}")).execute(&mut *tx).await?;
                 let rows: Vec<(Uuid, f32)> =
@@ -198,6 +155,28 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// PostgreSQL's nearest chunks of one base (`$1` the query vector, `$2` how many): the graph's
+/// approximate search of the chunks up to the fence beside an exact scan of those past it, or one
+/// exact scan before the base's first index. The predicates name the base and the fence
+/// literally, as the partial index does, so the planner matches it even on a generic plan.
+/// (Identifiers and literals are built from UUIDs and an integer: nothing to escape.)
+pub fn nearest_sql(kb_id: Uuid, dims: i32, upto: Option<Uuid>) -> String {
+    let distance = format!("embedding::vector({dims}) <=> $1::vector({dims})");
+    let leg = |fence: &str| {
+        format!(
+            "(SELECT id, {distance} AS distance FROM chunks WHERE kb_id = '{kb_id}'{fence} AND embedding IS NOT NULL \
+             ORDER BY {distance} LIMIT $2)"
+        )
+    };
+    let legs = match upto {
+        Some(upto) => {
+            format!("{} UNION ALL {}", leg(&format!(" AND id <= '{upto}'")), leg(&format!(" AND id > '{upto}'")))
+        }
+        None => leg(""),
+    };
+    format!("SELECT id, (1 - distance)::float4 FROM ({legs}) nearest ORDER BY distance, id LIMIT $2")
 }
 
 /// Cosine similarity; 0 for vectors of different sizes or no length.

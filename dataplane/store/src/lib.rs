@@ -23,21 +23,24 @@ mod request_logs;
 pub mod responses;
 mod sqlite_vectors;
 pub mod testing;
+pub mod usage_series;
 mod usage_stats;
 mod users;
+pub mod vector_index;
 pub mod webhooks;
 
 pub use api_keys::{ApiKeyRecord, CreatedApiKey, NewApiKey, generate_api_key, hash_api_key, key_prefix};
 pub use backend::{Store, StoreKind};
 pub use error::StoreError;
 pub use files::FileRecord;
-pub use knowledge::{IngestClaim, KnowledgeBase, KnowledgeFile, NewChunk, PendingChunk};
+pub use knowledge::{IngestClaim, KnowledgeBase, KnowledgeFile, NewChunk, PendingChunk, QueuedBy};
 pub use knowledge_search::ChunkHit;
 pub use ledger::{BalanceChange, BalanceState, BudgetMonth, Charge, LedgerEntry, LedgerKind, SettledCharge};
 pub use redeem_codes::{RedeemCodeRecord, RedeemRefusal, Redemption};
 pub use refresh_tokens::{RefreshTokenRecord, Rotation};
 pub use request_logs::{RequestLog, RequestLogFilter};
 pub use responses::StoredResponse;
+pub use usage_series::{ChannelFailure, Series, SeriesPoint, SeriesQuery, SeriesSplit, UsageSeries};
 pub use usage_stats::{StatsGroup, UsageRow};
 pub use users::{NewUser, ROLE_ADMIN, ROLE_USER, UserQuery, UserRecord, UserUpdate};
 pub use webhooks::{

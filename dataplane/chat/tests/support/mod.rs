@@ -275,6 +275,17 @@ impl Api {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Any method, as `user`, with an optional JSON body.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: &User,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.json(method, path, Some(&user.token), body).await
+    }
+
     pub async fn post(&self, user: &User, path: &str, body: Value) -> (StatusCode, Value) {
         self.json(reqwest::Method::POST, path, Some(&user.token), Some(body)).await
     }

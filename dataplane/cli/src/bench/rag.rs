@@ -7,7 +7,10 @@
 //! small one holding 1% ("filtered": a search restricted to 1% of the rows, which our per-base
 //! partial HNSW index serves). Then each base's index is built and `--queries` searches at k=10
 //! are timed through `Store::vector_search`, and their recall@10 is measured against an exact
-//! search done here in memory. The SQLite path (an exact scan) is timed at `--sqlite-chunks`.
+//! search done here in memory. Then a tenth more chunks go to the big base past its index's
+//! fence (`oblivious_store::vector_index`): their load rate, the searches of graph plus exact
+//! tail, and the fold into the next index are measured too. The SQLite path (an exact scan) is
+//! timed at `--sqlite-chunks`.
 //! Ingestion throughput (files through parse, chunk, embed and store) is `rag_ingest.rs`.
 
 use std::collections::HashSet;
@@ -17,12 +20,15 @@ use anyhow::Context;
 use clap::Args;
 use oblivious_store::knowledge_search::EF_SEARCH;
 use oblivious_store::testing::TestDatabase;
-use oblivious_store::{FileRecord, KnowledgeBase, NewChunk, Store, now_ms};
+use oblivious_store::{FileRecord, KnowledgeBase, NewChunk, QueuedBy, Store, now_ms};
 use rand::Rng;
 use uuid::Uuid;
 
 use super::chat::{analyze, print_latencies};
 use super::rag_ingest::{self, IngestRun};
+
+/// What the bench's index builds may use: the graph of a million 384-dim chunks fits.
+const INDEX_BUILD_MEMORY_MB: u32 = 3 * 1024;
 
 #[derive(Args)]
 pub struct RagBenchArgs {
@@ -103,7 +109,7 @@ async fn postgres(args: &RagBenchArgs, space: &Space, admin_url: &str) -> anyhow
         let small_len = (args.chunks / 100).max(K);
         let big_len = args.chunks.saturating_sub(small_len).max(K);
         let started = Instant::now();
-        let big = Base::load(&store, space, big_len, "big").await?;
+        let mut big = Base::load(&store, space, big_len, "big").await?;
         let small = Base::load(&store, space, small_len, "small").await?;
         let loaded = started.elapsed().as_secs_f64();
         println!(
@@ -113,7 +119,7 @@ async fn postgres(args: &RagBenchArgs, space: &Space, admin_url: &str) -> anyhow
         );
         for base in [&big, &small] {
             let started = Instant::now();
-            store.ensure_vector_index(base.kb.id, args.dims as i32).await?;
+            store.fold_vector_index(base.kb.id, args.dims as i32, INDEX_BUILD_MEMORY_MB, |_| true).await?;
             println!(
                 "  HNSW index of {} ({} chunks) built in {:.1} s",
                 base.label,
@@ -135,11 +141,41 @@ async fn postgres(args: &RagBenchArgs, space: &Space, admin_url: &str) -> anyhow
             print_latencies(&format!("  unfiltered, ef_search {ef_search:<4}"), &latencies);
             println!("  unfiltered, ef_search {ef_search:<4}  recall@{K} {recall:.3}");
         }
-        anyhow::Ok(())
+        tail(&store, space, args, &mut big).await
     }
     .await;
     db.drop_database().await?;
     result
+}
+
+/// A tenth more chunks written to the indexed big base: how fast they load past the index's
+/// fence (no graph inserts), how a search of graph plus exact tail does, and the fold that
+/// takes them into the next index.
+async fn tail(store: &Store, space: &Space, args: &RagBenchArgs, big: &mut Base) -> anyhow::Result<()> {
+    let tail_len = (big.vectors.len() / 10).max(K);
+    let started = Instant::now();
+    big.append(store, space, tail_len).await?;
+    let loaded = started.elapsed().as_secs_f64();
+    println!(
+        "  a tail of {tail_len} chunks past the index's fence loaded in {loaded:.1} s ({:.0} chunks/s)",
+        tail_len as f64 / loaded
+    );
+    analyze(store).await;
+    let (latencies, recall) = measure(store, space, big, args.queries, EF_SEARCH).await?;
+    print_latencies("  graph + exact tail      ", &latencies);
+    println!("  graph + exact tail        recall@{K} {recall:.3}");
+    let started = Instant::now();
+    store.fold_vector_index(big.kb.id, args.dims as i32, INDEX_BUILD_MEMORY_MB, |_| true).await?;
+    println!(
+        "  folded into the next index of {} chunks in {:.1} s (concurrently with writes)",
+        big.vectors.len(),
+        started.elapsed().as_secs_f64()
+    );
+    analyze(store).await;
+    let (latencies, recall) = measure(store, space, big, args.queries, EF_SEARCH).await?;
+    print_latencies("  after the fold          ", &latencies);
+    println!("  after the fold            recall@{K} {recall:.3}");
+    Ok(())
 }
 
 async fn sqlite(args: &RagBenchArgs, space: &Space) -> anyhow::Result<()> {
@@ -235,16 +271,22 @@ impl Base {
         kb.chunk_overlap = 0;
         kb.top_k = K as i32;
         store.insert_knowledge_base(&kb).await?;
-        let mut vectors = Vec::with_capacity(chunks);
+        let mut base = Base { label, kb, vectors: Vec::with_capacity(chunks) };
+        base.append(store, space, chunks).await?;
+        Ok(base)
+    }
+
+    /// Writes `chunks` more chunks to the base, a file of `FILE_CHUNKS` at a time.
+    async fn append(&mut self, store: &Store, space: &Space, chunks: usize) -> anyhow::Result<()> {
         let mut loaded = 0;
         while loaded < chunks {
             let count = FILE_CHUNKS.min(chunks - loaded);
-            vectors.extend(load_file(store, space, &kb, count).await?);
+            self.vectors.extend(load_file(store, space, &self.kb, count).await?);
             loaded += count;
-            eprint!("\r{label}: {loaded} / {chunks} chunks");
+            eprint!("\r{}: {loaded} / {chunks} chunks", self.label);
         }
         eprintln!();
-        Ok(Base { label, kb, vectors })
+        Ok(())
     }
 
     /// The ids of the K nearest vectors by cosine (all are unit vectors: the dot product).
@@ -278,7 +320,7 @@ async fn load_file(
         created_at: now,
     };
     store.insert_file(&file).await?;
-    store.add_knowledge_file(kb.user_id, kb.id, id, None, now).await?;
+    store.add_knowledge_file(kb.user_id, kb.id, id, QueuedBy::default(), now).await?;
     let claim = store.claim_ingestion(now, now + 600_000).await?.context("the queued file was not claimable")?;
     let chunks: Vec<NewChunk> = (0..count)
         .map(|n| NewChunk {

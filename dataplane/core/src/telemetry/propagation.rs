@@ -105,6 +105,30 @@ pub fn current_trace_id(arrived: Option<&HeaderValue>) -> Option<String> {
     Some(context.trace_id_hex())
 }
 
+/// The current span's `traceparent`, for work that runs later, apart from this request (a
+/// queued job links back to it); `None` when this process exports no traces.
+pub fn current_traceparent() -> Option<String> {
+    let header = current_span()?.header_value();
+    header.to_str().ok().map(str::to_owned)
+}
+
+/// Links `span` to the span of `traceparent` (an OpenTelemetry span link: related, not its
+/// parent), when this process exports traces and the value parses.
+pub fn link(span: &tracing::Span, traceparent: &str) {
+    if !super::exporting() {
+        return;
+    }
+    let Some(context) = TraceParent::parse(traceparent) else { return };
+    let flags = if context.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+    span.add_link(SpanContext::new(
+        TraceId::from_bytes(context.trace_id.to_be_bytes()),
+        SpanId::from_bytes(context.parent_id.to_be_bytes()),
+        flags,
+        true,
+        TraceState::default(),
+    ));
+}
+
 /// The current span as a trace context, when this process exports traces and is inside one.
 fn current_span() -> Option<TraceParent> {
     if !super::exporting() {

@@ -115,7 +115,13 @@ pub struct Harness {
 
 /// The harness's ingestion settings: a short lease, small batches, a quick poll.
 pub fn settings() -> IngestSettings {
-    IngestSettings { lease: Duration::from_secs(2), batch: 4, poll: Duration::from_millis(50), index_after_vectors: 1 }
+    IngestSettings {
+        lease: Duration::from_secs(2),
+        batch: 4,
+        poll: Duration::from_millis(50),
+        index_after_vectors: 1,
+        index_build_memory_mb: 64,
+    }
 }
 
 impl Harness {
@@ -365,15 +371,34 @@ impl Harness {
         }
     }
 
-    /// Whether the base has its partial HNSW index (PostgreSQL; `None` on SQLite, which has none).
+    /// Whether the base has a partial HNSW index (PostgreSQL; `None` on SQLite, which has none).
     pub async fn vector_index_exists(&self, kb: Uuid) -> Option<bool> {
+        self.vector_indexes(kb).await.map(|names| !names.is_empty())
+    }
+
+    /// The base's HNSW indexes with their definitions (PostgreSQL; `None` on SQLite).
+    pub async fn vector_indexes(&self, kb: Uuid) -> Option<Vec<(String, String)>> {
         let Db::Postgres(url) = &self.db else { return None };
         let pool = sqlx::PgPool::connect(url).await.unwrap();
-        let sql = "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'chunks' AND indexname = $1";
-        let (count,): (i64,) =
-            sqlx::query_as(sql).bind(format!("chunks_hnsw_{}", kb.simple())).fetch_one(&pool).await.unwrap();
+        let sql = "SELECT indexname::text, indexdef FROM pg_indexes WHERE tablename = 'chunks' AND indexname LIKE $1 \
+                   ORDER BY indexname";
+        let names = sqlx::query_as(sql).bind(format!("chunks_hnsw_{}%", kb.simple())).fetch_all(&pool).await.unwrap();
         pool.close().await;
-        Some(count == 1)
+        Some(names)
+    }
+
+    /// How PostgreSQL would run `sql` if it could avoid whole-table scans and sorts (`EXPLAIN`
+    /// text; `None` on SQLite): a test's table is small enough that scanning and sorting it beats
+    /// any index, so this shows which indexes the statement *can* use.
+    pub async fn explain(&self, sql: &str) -> Option<String> {
+        let Db::Postgres(url) = &self.db else { return None };
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.unwrap();
+        for setting in ["SET enable_seqscan = off", "SET enable_sort = off"] {
+            sqlx::query(setting).execute(&mut conn).await.unwrap();
+        }
+        let lines: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN {sql}")).fetch_all(&mut conn).await.unwrap();
+        sqlx::Connection::close(conn).await.unwrap();
+        Some(lines.into_iter().map(|(line,)| line).collect::<Vec<_>>().join("\n"))
     }
 
     async fn sqlite(&self, dir: &Path) -> sqlx::SqlitePool {
