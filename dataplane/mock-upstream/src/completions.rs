@@ -8,10 +8,10 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::answer::{Answer, Conversation, Finish};
+use crate::created_now;
 use crate::errors::{self, Provider};
 use crate::openai::{json_request, uuid_like};
 use crate::streaming::{Delivery, Frame, pace_whole, sse_data, streamed};
-use crate::created_now;
 
 /// `POST /v1/completions`; `deployment` is the model for the Azure form.
 pub async fn completions(headers: &HeaderMap, body: &[u8], deployment: Option<&str>) -> Response {

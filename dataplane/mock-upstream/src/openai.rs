@@ -45,8 +45,9 @@ pub(crate) async fn json_request(
     deployment: Option<&str>,
 ) -> Result<(Value, String, Directives), Response> {
     let Ok(request) = serde_json::from_slice::<Value>(body) else {
-        return Err(errors::bad_request(Provider::OpenAi, "We could not parse the JSON body of your request.")
-            .into_response());
+        return Err(
+            errors::bad_request(Provider::OpenAi, "We could not parse the JSON body of your request.").into_response()
+        );
     };
     let key = bearer(headers).or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()));
     let model =
