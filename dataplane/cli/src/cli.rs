@@ -159,4 +159,7 @@ pub enum BenchCommand {
     /// Knowledge-base search: p50/p99 and recall@10 against exact search at 1M pgvector chunks,
     /// unfiltered and filtered to 1% of the rows; the SQLite exact scan at 100k.
     Rag(crate::bench::RagBenchArgs),
+    /// The floor `bench relay` starts when nginx is not installed: a bare hyper pass-through hop.
+    #[command(hide = true)]
+    PassThrough(crate::bench::PassThroughArgs),
 }

@@ -3,6 +3,8 @@
 //! the last body byte (or to the first body frame, for time-to-first-token).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -49,18 +51,44 @@ pub enum Measure {
     FirstFrame,
 }
 
+/// When workers stop sending.
+#[derive(Clone)]
+enum Until {
+    Deadline(Instant),
+    /// Requests still to send, shared by all workers: a fixed count whatever the timing.
+    Count(Arc<AtomicUsize>),
+}
+
+impl Until {
+    fn next(&self) -> bool {
+        match self {
+            Until::Deadline(deadline) => Instant::now() < *deadline,
+            Until::Count(left) => left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok(),
+        }
+    }
+}
+
 pub async fn run(
     target: &Target,
     concurrency: usize,
     duration: Duration,
     measure: Measure,
 ) -> anyhow::Result<RunResult> {
+    run_until(target, concurrency, Until::Deadline(Instant::now() + duration), measure).await
+}
+
+/// Exactly `requests` requests (answered or failed) over `concurrency` connections.
+pub async fn run_count(target: &Target, concurrency: usize, requests: usize) -> anyhow::Result<RunResult> {
+    run_until(target, concurrency, Until::Count(Arc::new(AtomicUsize::new(requests))), Measure::WholeBody).await
+}
+
+async fn run_until(target: &Target, concurrency: usize, until: Until, measure: Measure) -> anyhow::Result<RunResult> {
     let started = Instant::now();
-    let deadline = started + duration;
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let target = target.clone();
-        workers.push(tokio::spawn(async move { worker(target, deadline, measure).await }));
+        let until = until.clone();
+        workers.push(tokio::spawn(async move { worker(target, until, measure).await }));
     }
     let mut latencies = Vec::new();
     let mut errors = 0;
@@ -73,11 +101,11 @@ pub async fn run(
     Ok(RunResult { latencies, errors, elapsed: started.elapsed() })
 }
 
-async fn worker(target: Target, deadline: Instant, measure: Measure) -> anyhow::Result<(Vec<Duration>, u64)> {
+async fn worker(target: Target, until: Until, measure: Measure) -> anyhow::Result<(Vec<Duration>, u64)> {
     let mut sender = connect(target.addr).await?;
     let mut latencies = Vec::new();
     let mut errors = 0;
-    while Instant::now() < deadline {
+    while until.next() {
         let mut request = Request::post(target.path.as_str()).header("host", target.addr.to_string());
         for (name, value) in &target.headers {
             request = request.header(name, value);

@@ -3,6 +3,8 @@
 mod chat;
 mod deployment;
 mod edge;
+mod floor;
+mod instructions;
 mod load;
 mod processes;
 mod rag;
@@ -11,6 +13,7 @@ mod relay;
 mod span_sink;
 
 pub use chat::ChatBenchArgs;
+pub use floor::PassThroughArgs;
 pub use rag::RagBenchArgs;
 pub use relay::RelayBenchArgs;
 
@@ -21,5 +24,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Relay(args) => relay::run(args).await,
         BenchCommand::Chat(args) => chat::run(args).await,
         BenchCommand::Rag(args) => rag::run(args).await,
+        BenchCommand::PassThrough(args) => floor::serve_pass_through(args).await,
     }
 }

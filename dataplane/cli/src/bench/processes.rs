@@ -47,7 +47,22 @@ pub async fn spawn_oblivious(
     cwd: &Path,
 ) -> anyhow::Result<ChildProcess> {
     let exe = std::env::current_exe().context("cannot find the oblivious binary")?;
-    let mut command = Command::new(exe);
+    let exe = exe.to_str().context("the oblivious binary's path is not UTF-8")?;
+    let line: Vec<String> = std::iter::once(exe).chain(args.iter().copied()).map(str::to_string).collect();
+    let process = spawn_command(&line, envs, cwd)?;
+    wait_ready(addr, ready_path, Duration::from_secs(30)).await?;
+    Ok(process)
+}
+
+/// `program args…` run under `wrapper` (a program and its arguments, e.g. valgrind), or alone.
+pub fn wrapped(wrapper: &[String], program: &str, args: &[String]) -> Vec<String> {
+    wrapper.iter().cloned().chain(std::iter::once(program.to_string())).chain(args.iter().cloned()).collect()
+}
+
+/// Starts `line[0] line[1..]` in `cwd` with `envs`, killed when dropped; does not wait for it.
+pub fn spawn_command(line: &[String], envs: &[(&str, &str)], cwd: &Path) -> anyhow::Result<ChildProcess> {
+    let (program, args) = line.split_first().context("empty command line")?;
+    let mut command = Command::new(program);
     command
         .args(args)
         .current_dir(cwd)
@@ -59,16 +74,15 @@ pub async fn spawn_oblivious(
         command.env(key, value);
     }
     command.env("RUST_LOG", "warn");
-    let child = command.spawn().context("cannot start a child process")?;
-    let process = ChildProcess { child };
-    wait_ready(addr, ready_path).await?;
-    Ok(process)
+    let child = command.spawn().with_context(|| format!("cannot start {program}"))?;
+    Ok(ChildProcess { child })
 }
 
-async fn wait_ready(addr: SocketAddr, path: &str) -> anyhow::Result<()> {
+/// Waits until `GET http://addr/path` answers 2xx, for at most `within`.
+pub async fn wait_ready(addr: SocketAddr, path: &str, within: Duration) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let url = format!("http://{addr}{path}");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if let Ok(response) = client.get(&url).send().await
             && response.status().is_success()
@@ -77,5 +91,5 @@ async fn wait_ready(addr: SocketAddr, path: &str) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!("{url} did not become ready within 30 s")
+    bail!("{url} did not become ready within {} s", within.as_secs())
 }

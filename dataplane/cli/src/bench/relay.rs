@@ -1,6 +1,13 @@
 //! `oblivious bench relay`: the relay's overhead over a direct call to the mock upstream, with
 //! authentication (a real stored key), usage accounting and request logging all on, measured in
 //! one run so the numbers are comparable (DESIGN §8 targets are printed beside them).
+//!
+//! The same run measures the floor: one bare pass-through proxy hop (nginx `proxy_pass` when
+//! `nginx` is on PATH, else a hyper pass-through child process; `--floor` picks) in front of the
+//! same mock, and reports the billed relay as a ratio to it: throughput (target ≥ 0.8×) and p50
+//! added over the direct call (target ≤ 1.5×), per concurrency level (issue 15). `--instructions N`
+//! also counts instructions per request for the relay and the floor under callgrind, which stays
+//! put on a noisy machine where timings do not.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,8 +19,10 @@ use clap::Args;
 use oblivious_store::{NewApiKey, NewUser, Store};
 use serde_json::json;
 
+use super::floor::{self, FloorKind, FloorStart};
+use super::instructions::{self, Count};
 use super::load::{self, Measure, RunResult, Target};
-use super::processes::{ChildProcess, free_addr, spawn_oblivious};
+use super::processes::{ChildProcess, free_addr, spawn_command, spawn_oblivious, wait_ready, wrapped};
 
 #[derive(Args)]
 pub struct RelayBenchArgs {
@@ -29,7 +38,19 @@ pub struct RelayBenchArgs {
     /// Redis for the relay's quota and limits (as in production); in-process when unset.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// The floor: a bare pass-through proxy hop to the same mock (`auto`: nginx when on PATH).
+    #[arg(long, value_enum, default_value_t = FloorKind::Auto)]
+    pub floor: FloorKind,
+    /// Also count instructions per request over this many requests (after as many again for
+    /// warm-up), for the billed relay and the floor, each under `valgrind --tool=callgrind`.
+    #[arg(long, value_name = "REQUESTS")]
+    pub instructions: Option<usize>,
 }
+
+/// The issue-15 targets, against the floor: throughput at least this share of the floor's…
+const FLOOR_THROUGHPUT_TARGET: f64 = 0.8;
+/// …and p50 added over the direct call at most this multiple of the floor's.
+const FLOOR_ADDED_P50_TARGET: f64 = 1.5;
 
 const UPSTREAM_KEY: &str = "sk-bench-upstream";
 
@@ -77,6 +98,15 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
         "/_mock/requests",
         dir.path(),
     )
+    .await?;
+
+    let floor = floor::start(FloorStart {
+        kind: args.floor,
+        upstream: mock_addr,
+        addr: free_addr()?,
+        wrapper: &[],
+        dir: dir.path(),
+    })
     .await?;
 
     let manifests = dir.path().join("manifests");
@@ -153,6 +183,7 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
     let idle_rss = relay.rss_kib();
 
     let direct = |stream: bool| target(mock_addr, UPSTREAM_KEY, &upstream_model, stream);
+    let floored = |stream: bool| target(floor.addr, UPSTREAM_KEY, &upstream_model, stream);
     let unmetered = |stream: bool| target(relay_addr, &keys.operator, "bench", stream);
     let billed = |stream: bool| target(relay_addr, &keys.user, "bench", stream);
     let laned = |stream: bool| target(laned_addr, &laned_keys.user, "bench", stream);
@@ -160,6 +191,7 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
 
     println!("oblivious bench relay — {:.1} s per measurement, answers of {} tokens", args.duration_secs, args.words);
     println!("mock and relay are separate processes; the relay authenticates a stored key and logs every request.");
+    println!("  floor      = {}: the least one proxy hop costs here", floor.describe());
     println!("  relay      = an operator key: no billing, no limits");
     println!(
         "  relay+bill = a user's key: rate limits (key rpm/tpm) checked, quota reserved and settled in the ledger — quota and limits in {}",
@@ -171,25 +203,33 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
         "{:>5} {:>11} | {:>9} {:>9} {:>9} {:>10} | {:>9} {:>9} {:>7}",
         "conc", "path", "p50", "p99", "p99.9", "req/s", "Δp50", "Δp99", "thru%"
     );
+    let mut against_floor = Vec::new();
     for (label, measure, stream) in [("chat", Measure::WholeBody, false), ("ttft", Measure::FirstFrame, true)] {
         for &concurrency in &args.concurrency {
             // Warm every path (connection pools, key cache, quota cache, tiktoken) before measuring.
-            for target in [direct(stream), unmetered(stream), billed(stream), laned(stream), traced(stream)] {
+            for target in
+                [direct(stream), floored(stream), unmetered(stream), billed(stream), laned(stream), traced(stream)]
+            {
                 load::run(&target, concurrency, Duration::from_millis(300), measure).await?;
             }
             let d = load::run(&direct(stream), concurrency, duration, measure).await?;
+            let f = load::run(&floored(stream), concurrency, duration, measure).await?;
             let u = load::run(&unmetered(stream), concurrency, duration, measure).await?;
             let b = load::run(&billed(stream), concurrency, duration, measure).await?;
             let l = load::run(&laned(stream), concurrency, duration, measure).await?;
             let t = load::run(&traced(stream), concurrency, duration, measure).await?;
             print_row(concurrency, &format!("{label} direct"), &d, None);
+            print_row(concurrency, &format!("{label} floor"), &f, Some(&d));
             print_row(concurrency, &format!("{label} relay"), &u, Some(&d));
             print_row(concurrency, &format!("{label} +bill"), &b, Some(&d));
             print_row(concurrency, &format!("{label} +lanes"), &l, Some(&b));
             print_row(concurrency, &format!("{label} +trace"), &t, Some(&b));
+            against_floor.push(FloorRatios::new(format!("{label} relay"), concurrency, &d, &f, &u));
+            against_floor.push(FloorRatios::new(format!("{label} +bill"), concurrency, &d, &f, &b));
         }
         println!();
     }
+    print_floor_ratios(&floor.describe(), &against_floor);
     let loaded_rss = relay.rss_kib();
     let [(bare_p50, bare_mean), (laned_p50, laned_mean)] = super::edge::measure(LANES).await?;
     let us = |d: Duration| d.as_secs_f64() * 1e6;
@@ -210,7 +250,139 @@ pub async fn run(args: RelayBenchArgs) -> anyhow::Result<()> {
     drop(traced_relay);
     drop(laned_relay);
     drop(relay);
+    if let Some(requests) = args.instructions {
+        let count = Count { requests, warmup: requests, concurrency: 4 };
+        let setup =
+            CountSetup { dir: dir.path(), manifests: &manifests, env: &env_refs, upstream_model: &upstream_model };
+        count_instructions(&setup, mock_addr, floor.kind, count).await?;
+    }
+    drop(floor);
     drop::<ChildProcess>(mock);
+    Ok(())
+}
+
+/// One relay row against the floor at one concurrency level.
+struct FloorRatios {
+    label: String,
+    concurrency: usize,
+    /// Relay req/s over floor req/s.
+    throughput: f64,
+    /// p50 the relay adds over the direct call, and what the floor adds.
+    added_p50: (Duration, Duration),
+}
+
+impl FloorRatios {
+    fn new(label: String, concurrency: usize, direct: &RunResult, floor: &RunResult, relay: &RunResult) -> Self {
+        let direct_p50 = direct.percentile(50.0);
+        FloorRatios {
+            label,
+            concurrency,
+            throughput: relay.throughput() / floor.throughput().max(f64::EPSILON),
+            added_p50: (
+                relay.percentile(50.0).saturating_sub(direct_p50),
+                floor.percentile(50.0).saturating_sub(direct_p50),
+            ),
+        }
+    }
+
+    /// Relay-added p50 over floor-added p50; infinite when the floor adds nothing measurable.
+    fn added_p50_ratio(&self) -> f64 {
+        let (relay, floor) = self.added_p50;
+        if floor.is_zero() { f64::INFINITY } else { relay.as_secs_f64() / floor.as_secs_f64() }
+    }
+}
+
+fn print_floor_ratios(floor: &str, rows: &[FloorRatios]) {
+    let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "against the floor ({floor}); targets (issue 15, +bill): throughput >= {FLOOR_THROUGHPUT_TARGET}x the floor's, added p50 <= {FLOOR_ADDED_P50_TARGET}x the floor's"
+    );
+    println!(
+        "{:>5} {:>11} | {:>8} {:>8} | {:>10} {:>10} {:>8} {:>8}",
+        "conc", "path", "thru×", "target", "added p50", "floor adds", "ratio×", "target"
+    );
+    for row in rows {
+        let ratio = row.added_p50_ratio();
+        // Only the billed rows are judged; the unbilled relay is shown to tell billing's share apart.
+        let judged = row.label.ends_with("+bill");
+        let verdict = |ok: bool| if judged { met(ok).to_string() } else { "-".to_string() };
+        println!(
+            "{:>5} {:>11} | {:>7.2}× {:>8} | {:>8.0}µs {:>8.0}µs {:>7.2}× {:>8}",
+            row.concurrency,
+            row.label,
+            row.throughput,
+            verdict(row.throughput >= FLOOR_THROUGHPUT_TARGET),
+            row.added_p50.0.as_secs_f64() * 1e6,
+            row.added_p50.1.as_secs_f64() * 1e6,
+            ratio,
+            verdict(ratio <= FLOOR_ADDED_P50_TARGET),
+        );
+    }
+    println!();
+}
+
+/// What the callgrind-counted relay is started from.
+struct CountSetup<'a> {
+    dir: &'a Path,
+    manifests: &'a Path,
+    env: &'a [(&'a str, &'a str)],
+    upstream_model: &'a str,
+}
+
+/// Instructions per request of a billed relay and of the floor, each in its own process under callgrind.
+async fn count_instructions(
+    setup: &CountSetup<'_>,
+    mock_addr: SocketAddr,
+    floor_kind: FloorKind,
+    count: Count,
+) -> anyhow::Result<()> {
+    if !instructions::available() {
+        println!("instructions per request: skipped, valgrind (with callgrind_control) is not installed");
+        return Ok(());
+    }
+    let dir = setup.dir;
+    println!(
+        "instructions per request (valgrind --tool=callgrind, whole process, {} requests over {} connections after {} uncounted):",
+        count.requests, count.concurrency, count.warmup
+    );
+    let data_dir = dir.join("data-counted");
+    let keys = create_keys(&data_dir).await?;
+    let addr = free_addr()?;
+    let exe = std::env::current_exe().context("cannot find the oblivious binary")?;
+    let args: Vec<String> = ["dev", "--manifests", path_str(setup.manifests)?, "--data-dir", path_str(&data_dir)?]
+        .into_iter()
+        .map(str::to_string)
+        .chain(["--listen".to_string(), addr.to_string()])
+        .collect();
+    let relay = spawn_command(
+        &wrapped(&instructions::callgrind_wrapper(dir, "relay"), path_str(&exe)?, &args),
+        setup.env,
+        dir,
+    )?;
+    wait_ready(addr, "/readyz", Duration::from_secs(600)).await?;
+    let pid = relay.child.id().context("the counted relay exited")?;
+    let relay_ir =
+        instructions::per_request(pid, &target(addr, &keys.user, "bench", false), count, dir, "relay").await?;
+    drop(relay);
+
+    let wrapper = instructions::callgrind_wrapper(dir, "floor");
+    let floor =
+        floor::start(FloorStart { kind: floor_kind, upstream: mock_addr, addr: free_addr()?, wrapper: &wrapper, dir })
+            .await?;
+    let pid = floor.pid().context("the counted floor exited")?;
+    let floor_ir = instructions::per_request(
+        pid,
+        &target(floor.addr, UPSTREAM_KEY, setup.upstream_model, false),
+        count,
+        dir,
+        "floor",
+    )
+    .await?;
+    let floor_name = floor.describe();
+    drop(floor);
+    println!("  relay +bill (chat) {relay_ir:>12.0} instructions/request");
+    println!("  floor              {floor_ir:>12.0} instructions/request  ({floor_name})");
+    println!("  relay / floor      {:>12.2}×", relay_ir / floor_ir.max(1.0));
     Ok(())
 }
 
