@@ -44,7 +44,10 @@ use crate::status::{ChannelHealth, Condition, SyncStatus};
     feature = "kube",
     schemars(extend("x-kubernetes-validations" = [
         {"rule": "self.provider != 'azure-openai' || has(self.apiVersion)", "message": "provider azure-openai needs apiVersion (the api-version query parameter)", "fieldPath": ".apiVersion", "reason": "FieldValueRequired"},
-        {"rule": "!has(self.apiVersion) || self.provider == 'azure-openai'", "message": "apiVersion is only used by provider azure-openai", "fieldPath": ".apiVersion"}
+        {"rule": "!has(self.apiVersion) || self.provider == 'azure-openai'", "message": "apiVersion is only used by provider azure-openai", "fieldPath": ".apiVersion"},
+        {"rule": "self.provider != 'vertex-ai' || has(self.vertex)", "message": "provider vertex-ai needs vertex (project and location)", "fieldPath": ".vertex", "reason": "FieldValueRequired"},
+        {"rule": "!has(self.vertex) || self.provider == 'vertex-ai'", "message": "vertex is only used by provider vertex-ai", "fieldPath": ".vertex"},
+        {"rule": "self.provider == 'vertex-ai' || has(self.baseUrl)", "message": "baseUrl is required (only vertex-ai has a default: its regional endpoint)", "fieldPath": ".baseUrl", "reason": "FieldValueRequired"}
     ]))
 )]
 #[serde(rename_all = "camelCase")]
@@ -52,6 +55,8 @@ pub struct ChannelSpec {
     /// Wire protocol of the upstream.
     pub provider: ProviderKind,
     /// `https://…`, `http://…`, or `builtin://mock-upstream` for the mock built into `oblivious dev`.
+    /// Required except for `vertex-ai`, which defaults to `https://{location}-aiplatform.googleapis.com`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     #[cfg_attr(
         feature = "kube",
         schemars(
@@ -62,7 +67,9 @@ pub struct ChannelSpec {
         )
     )]
     pub base_url: String,
-    /// The Secret key holding the provider key(s), in the Channel's namespace.
+    /// The Secret key holding the provider key(s), in the Channel's namespace. For `vertex-ai`,
+    /// the whole value is one service-account JSON key (as `gcloud iam service-accounts keys
+    /// create` writes it).
     pub api_key_secret_ref: SecretKeyRef,
     /// Public model names this channel serves.
     #[cfg_attr(
@@ -122,6 +129,22 @@ pub struct ChannelSpec {
     /// Off by default: an external provider gets neither.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub propagate_trace: bool,
+    /// Project and location of a `vertex-ai` channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vertex: Option<VertexSpec>,
+}
+
+/// Where a Vertex AI channel's models live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "kube", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VertexSpec {
+    /// Google Cloud project id.
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")))]
+    pub project: String,
+    /// Region such as `us-central1`, or `global`.
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,62}$")))]
+    pub location: String,
 }
 
 fn default_weight() -> u32 {
@@ -138,6 +161,7 @@ pub enum ProviderKind {
     OpenaiCompatible,
     Anthropic,
     Gemini,
+    VertexAi,
 }
 
 impl ProviderKind {
@@ -149,6 +173,7 @@ impl ProviderKind {
             ProviderKind::OpenaiCompatible => "openai-compatible",
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Gemini => "gemini",
+            ProviderKind::VertexAi => "vertex-ai",
         }
     }
 }

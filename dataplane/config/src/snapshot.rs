@@ -230,6 +230,8 @@ pub enum Provider {
     OpenaiCompatible,
     Anthropic,
     Gemini,
+    /// Google Vertex AI: the Gemini wire format behind a service account's OAuth token.
+    VertexAi,
 }
 
 impl Provider {
@@ -240,6 +242,7 @@ impl Provider {
             Provider::OpenaiCompatible => "openai-compatible",
             Provider::Anthropic => "anthropic",
             Provider::Gemini => "gemini",
+            Provider::VertexAi => "vertex-ai",
         }
     }
 }
@@ -274,6 +277,18 @@ pub struct Channel {
     /// Send the request's trace context and baggage upstream (a provider inside the platform's
     /// own tracing); external providers get neither by default.
     pub propagate_trace: bool,
+    /// Project and region of a `vertex-ai` channel (whose key is a service-account JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vertex: Option<VertexTarget>,
+}
+
+/// Where a Vertex AI channel's models live.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct VertexTarget {
+    pub project: String,
+    /// Region (`us-central1`) or `global`.
+    pub location: String,
 }
 
 impl Default for Channel {
@@ -294,6 +309,7 @@ impl Default for Channel {
             api_version: None,
             lane: String::new(),
             propagate_trace: false,
+            vertex: None,
         }
     }
 }

@@ -21,6 +21,7 @@ mod record;
 mod rerank;
 mod responses;
 mod streaming;
+pub mod vertex;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -122,6 +123,11 @@ pub fn app(config: MockConfig) -> Router {
         .route("/v1/messages", post(anthropic_messages))
         .route("/v1/messages/count_tokens", post(anthropic_count_tokens))
         .route("/v1beta/models/{model_action}", post(gemini_generate))
+        .route("/token", post(vertex_token))
+        .route(
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{model_action}",
+            post(vertex_generate),
+        )
         .route("/_mock/requests", get(list_requests).delete(clear_requests))
         .with_state(recorder)
 }
@@ -288,6 +294,35 @@ async fn gemini_generate(
     };
     let sse = query.get("alt").is_some_and(|alt| alt == "sse");
     gemini::generate(&headers, &body, model, action, query.get("key").map(String::as_str), sse).await
+}
+
+async fn vertex_token(
+    State(r): State<Recorder>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // The form body is not JSON: record it as a string so tests can read the assertion.
+    r.record(method.as_str(), uri.path(), Some(&String::from_utf8_lossy(&body)), &headers, b"");
+    vertex::token(&body)
+}
+
+async fn vertex_generate(
+    State(r): State<Recorder>,
+    Path((_project, _location, model_action)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&r, &method, &uri, &headers, &body);
+    let Some((model, action)) = model_action.rsplit_once(':') else {
+        return errors::bad_request(Provider::Gemini, "Expected models/{model}:{method}").into_response();
+    };
+    let sse = query.get("alt").is_some_and(|alt| alt == "sse");
+    vertex::generate(&headers, &body, model, action, sse).await
 }
 
 /// What every call does first: check the key, read the directives, wait `ttfb`, and answer a

@@ -111,7 +111,8 @@ async fn attempt(
 ) -> Result<Answer, UpstreamFailure> {
     let Attempt { channel, candidate, key, base_url } = target;
     let started = tokio::time::Instant::now();
-    let upstream_request = dialect::build_upstream_request(channel, &base_url, key, request, &candidate.upstream_model);
+    let upstream_request =
+        dialect::build_upstream_request(channel, &base_url, &key, request, &candidate.upstream_model);
     let wire = upstream_request.dialect;
     let verbatim = dialect::relays_verbatim(client, wire);
     let deadline = started + Duration::from_millis(channel.timeouts.first_byte_ms);

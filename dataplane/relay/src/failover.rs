@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use axum::http::StatusCode;
-use oblivious_config::{ApiKey, Channel};
+use oblivious_config::{ApiKey, Channel, Provider};
 use oblivious_core::lane::LaneContext;
 use oblivious_core::{ApiError, ErrorKind};
 
@@ -26,7 +26,8 @@ use tracing::Instrument;
 pub(crate) struct Attempt<'a> {
     pub channel: &'a Channel,
     pub candidate: &'a Candidate,
-    pub key: &'a ApiKey,
+    /// The channel's key, or for Vertex AI the access token exchanged for its service account.
+    pub key: ApiKey,
     pub base_url: String,
 }
 
@@ -98,10 +99,13 @@ where
         note_attempt(guard, channel, candidate);
         let span = spans::upstream_attempt(guard.record(), channel, &candidate.upstream_model);
         let (outcome, key_index) = match target(relay, channel, now) {
-            Ok((key, key_index, base_url)) => {
-                let answer = attempt(Attempt { channel, candidate, key, base_url }).instrument(span.clone()).await;
-                (answer, key_index)
-            }
+            Ok((key, key_index, base_url)) => match credential(relay, channel, key).instrument(span.clone()).await {
+                Ok(key) => {
+                    let answer = attempt(Attempt { channel, candidate, key, base_url }).instrument(span.clone()).await;
+                    (answer, key_index)
+                }
+                Err(failure) => (Err(failure), key_index),
+            },
             Err((failure, key_index)) => (Err(failure), key_index),
         };
         match outcome {
@@ -148,6 +152,16 @@ fn target<'a>(
         return Err((failure, key_index));
     };
     Ok((key, key_index, base_url))
+}
+
+/// What an attempt authenticates with: the key itself, or for Vertex AI a (cached) access token
+/// for the service account the key holds. A failed token exchange fails this attempt like an
+/// upstream error would, before the client sees a byte.
+async fn credential(relay: &Relay, channel: &Channel, key: &ApiKey) -> Result<ApiKey, UpstreamFailure> {
+    match channel.provider {
+        Provider::VertexAi => relay.vertex_tokens.token(&relay.client_for(channel), &channel.name, key).await,
+        _ => Ok(key.clone()),
+    }
 }
 
 /// What the client sees when no attempt answered, and the class the request record keeps (the

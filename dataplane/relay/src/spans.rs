@@ -68,6 +68,7 @@ fn provider_name(provider: Provider) -> &'static str {
         Provider::AzureOpenai => "azure.ai.openai",
         Provider::Anthropic => "anthropic",
         Provider::Gemini => "gcp.gemini",
+        Provider::VertexAi => "gcp.vertex_ai",
         Provider::OpenaiCompatible => "openai-compatible",
     }
 }

@@ -10,6 +10,7 @@ use oblivious_config::Channel;
 use oblivious_runtime::Runtime;
 
 use crate::billing::{Billing, BillingConfig};
+use crate::dialect::vertex::auth::TokenCache;
 use crate::metrics::Metrics;
 use crate::request_log::RequestLogSink;
 
@@ -45,6 +46,8 @@ pub struct Relay {
     pub logs: RequestLogSink,
     pub billing: Billing,
     pub metrics: Metrics,
+    /// Vertex AI access tokens, per channel and service account.
+    pub vertex_tokens: TokenCache,
     clients: Mutex<HashMap<u64, reqwest::Client>>,
 }
 
@@ -62,7 +65,15 @@ impl Relay {
             fallbacks,
             runtime.webhooks.clone(),
         );
-        Arc::new(Relay { config, runtime, logs, billing, metrics, clients: Mutex::new(HashMap::new()) })
+        Arc::new(Relay {
+            config,
+            runtime,
+            logs,
+            billing,
+            metrics,
+            vertex_tokens: TokenCache::default(),
+            clients: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Installs a new snapshot atomically (into the shared runtime) and reports its version.

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use oblivious_config::{ApiKey, Channel, ModelRoute, Provider, Quirks, Timeouts};
+use oblivious_config::{ApiKey, Channel, ModelRoute, Provider, Quirks, Timeouts, VertexTarget};
 use oblivious_crds::{ChannelSpec, ProviderKind, Secret, Sourced};
 
 use crate::{CompileError, parse_duration_ms};
@@ -53,7 +53,30 @@ fn compile_one(
     let spec = &source.spec;
     let mut ok = true;
 
-    let base_url = spec.base_url.trim_end_matches('/').to_string();
+    let vertex =
+        spec.vertex.as_ref().map(|v| VertexTarget { project: v.project.clone(), location: v.location.clone() });
+    match (spec.provider, &vertex) {
+        (ProviderKind::VertexAi, None) => {
+            error("spec.vertex", "provider vertex-ai needs vertex (project and location)".into());
+            ok = false;
+        }
+        (ProviderKind::VertexAi, Some(target)) if target.project.is_empty() || target.location.is_empty() => {
+            error("spec.vertex", "project and location must not be empty".into());
+            ok = false;
+        }
+        (ProviderKind::VertexAi, _) => {}
+        (_, Some(_)) => {
+            error("spec.vertex", "vertex is only used by provider vertex-ai".into());
+            ok = false;
+        }
+        (_, None) => {}
+    }
+    let mut base_url = spec.base_url.trim_end_matches('/').to_string();
+    if base_url.is_empty()
+        && let Some(target) = &vertex
+    {
+        base_url = vertex_endpoint(&target.location);
+    }
     if let Err(reason) = validate_base_url(&base_url) {
         error("spec.baseUrl", reason);
         ok = false;
@@ -74,7 +97,12 @@ fn compile_one(
                 Vec::new()
             }
             Some(value) => {
-                let keys = split_keys(value);
+                // A service-account JSON is one key, commas and newlines included.
+                let keys = if spec.provider == ProviderKind::VertexAi {
+                    Some(value.trim()).filter(|v| !v.is_empty()).map(|v| ApiKey(v.to_string())).into_iter().collect()
+                } else {
+                    split_keys(value)
+                };
                 if keys.is_empty() {
                     error("spec.apiKeySecretRef.key", format!("Secret `{secret_key}` holds an empty value"));
                     ok = false;
@@ -132,7 +160,17 @@ fn compile_one(
         api_version: spec.api_version.clone(),
         lane: spec.lane.clone().unwrap_or_default(),
         propagate_trace: spec.propagate_trace,
+        vertex,
     })
+}
+
+/// Vertex AI's regional endpoint (the `global` location has no region prefix).
+fn vertex_endpoint(location: &str) -> String {
+    if location == "global" {
+        "https://aiplatform.googleapis.com".to_string()
+    } else {
+        format!("https://{location}-aiplatform.googleapis.com")
+    }
 }
 
 fn validate_base_url(base_url: &str) -> Result<(), String> {
@@ -227,6 +265,7 @@ fn provider(kind: ProviderKind) -> Provider {
         ProviderKind::OpenaiCompatible => Provider::OpenaiCompatible,
         ProviderKind::Anthropic => Provider::Anthropic,
         ProviderKind::Gemini => Provider::Gemini,
+        ProviderKind::VertexAi => Provider::VertexAi,
     }
 }
 

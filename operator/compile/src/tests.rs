@@ -85,6 +85,42 @@ fn the_builtin_mock_upstream_is_an_accepted_base_url() {
     assert_eq!(compile(&manifests(&text)).unwrap().channels[0].base_url, "builtin://mock-upstream/v1");
 }
 
+fn vertex_channel(extra: &str) -> String {
+    let sa = r#"{\"type\": \"service_account\", \"client_email\": \"relay@p.iam.gserviceaccount.com\", \"private_key\": \"-----BEGIN PRIVATE KEY-----\\nAAA\\n-----END PRIVATE KEY-----\\n\"}"#;
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: sa}}\nstringData: {{json: \"{sa}\"}}\n---\n\
+         apiVersion: oblivious.dev/v1alpha1\nkind: Channel\nmetadata: {{name: v}}\nspec:\n  provider: vertex-ai\n  \
+         apiKeySecretRef: {{name: sa, key: json}}\n  models: [{{name: gemini-2.5-flash}}]\n{extra}"
+    )
+}
+
+#[test]
+fn a_vertex_channel_keeps_its_service_account_whole_and_defaults_to_the_regional_endpoint() {
+    let snap =
+        compile(&manifests(&vertex_channel("  vertex: {project: my-project, location: europe-west4}\n"))).unwrap();
+    let c = &snap.channels[0];
+    assert_eq!(c.provider, oblivious_config::Provider::VertexAi);
+    assert_eq!(c.base_url, "https://europe-west4-aiplatform.googleapis.com");
+    let target = c.vertex.as_ref().unwrap();
+    assert_eq!((target.project.as_str(), target.location.as_str()), ("my-project", "europe-west4"));
+    assert_eq!(c.api_keys.len(), 1, "a service-account JSON is one key despite its commas");
+    assert!(c.api_keys[0].expose().contains("relay@p.iam.gserviceaccount.com"));
+    assert!(!format!("{c:?}").contains("PRIVATE KEY"), "Debug redacts the service account");
+
+    let global = compile(&manifests(&vertex_channel(
+        "  vertex: {project: my-project, location: global}\n  baseUrl: http://127.0.0.1:9/\n",
+    )))
+    .unwrap();
+    assert_eq!(global.channels[0].base_url, "http://127.0.0.1:9", "an explicit baseUrl wins");
+}
+
+#[test]
+fn vertex_settings_are_required_for_vertex_and_refused_elsewhere() {
+    assert_eq!(errors_of(&vertex_channel(""))[0].path, "spec.vertex");
+    let text = format!("{SECRET}---\n{}", channel("a", "  vertex: {project: my-project, location: us-east1}\n"));
+    assert_eq!(errors_of(&text)[0].path, "spec.vertex");
+}
+
 #[test]
 fn prices_become_micro_units_and_a_model_priced_twice_is_refused() {
     let pricing = |name: &str| {

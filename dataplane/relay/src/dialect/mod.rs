@@ -14,6 +14,7 @@ mod fields;
 pub mod gemini;
 pub mod openai;
 pub mod responses;
+pub mod vertex;
 
 use bytes::Bytes;
 use oblivious_config::{ApiKey, Channel, Provider};
@@ -150,12 +151,12 @@ pub fn provider_dialect(provider: Provider) -> Dialect {
     match provider {
         Provider::Openai | Provider::AzureOpenai | Provider::OpenaiCompatible => Dialect::OpenAi,
         Provider::Anthropic => Dialect::Anthropic,
-        Provider::Gemini => Dialect::Gemini,
+        Provider::Gemini | Provider::VertexAi => Dialect::Gemini,
     }
 }
 
 /// Builds the upstream request for a chat call. The built-in channel base URL is already
-/// resolved. The request always asks for usage (streamed or not) unless a quirk forbids it.
+/// resolved; `key` is a Vertex AI channel's access token, not its service account. The request always asks for usage (streamed or not) unless a quirk forbids it.
 /// A Responses client's body goes as sent to a channel that serves Responses.
 pub fn build_upstream_request(
     channel: &Channel,
@@ -176,6 +177,7 @@ pub fn build_upstream_request(
         }
         Provider::Anthropic => anthropic::build_upstream_request(channel, base_url, key, request, upstream_model),
         Provider::Gemini => gemini::build_upstream_request(channel, base_url, key, request, upstream_model),
+        Provider::VertexAi => vertex::build_upstream_request(channel, base_url, key, request, upstream_model),
     }
 }
 

@@ -99,7 +99,7 @@ async fn attempt(
 ) -> Result<u64, UpstreamFailure> {
     let Attempt { channel, candidate, key, base_url } = target;
     let mut upstream_request =
-        dialect::build_upstream_request(channel, &base_url, key, request, &candidate.upstream_model);
+        dialect::build_upstream_request(channel, &base_url, &key, request, &candidate.upstream_model);
     upstream_request.url.push_str("/count_tokens");
     let deadline = tokio::time::Instant::now() + Duration::from_millis(channel.timeouts.first_byte_ms);
     let response = upstream::send(&relay.client_for(channel), channel, upstream_request, lane, deadline).await?;

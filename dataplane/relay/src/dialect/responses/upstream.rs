@@ -26,7 +26,7 @@ pub fn build_upstream_request(
         Provider::AzureOpenai => {
             (format!("{base_url}/openai/v1/responses"), ("api-key".to_string(), key.expose().to_string()))
         }
-        Provider::OpenaiCompatible | Provider::Anthropic | Provider::Gemini => return None,
+        Provider::OpenaiCompatible | Provider::Anthropic | Provider::Gemini | Provider::VertexAi => return None,
     };
     let mut headers = vec![auth];
     headers.extend(channel.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
