@@ -140,10 +140,10 @@ pub struct ChannelSpec {
 #[serde(rename_all = "camelCase")]
 pub struct VertexSpec {
     /// Google Cloud project id.
-    #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")))]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"), length(max = 30)))]
     pub project: String,
     /// Region such as `us-central1`, or `global`.
-    #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,62}$")))]
+    #[cfg_attr(feature = "kube", schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,62}$"), length(max = 63)))]
     pub location: String,
 }
 

@@ -340,6 +340,21 @@ fn invalid_fixtures() -> Vec<Invalid> {
             "apiVersion is only used by provider azure-openai",
         ),
         case(
+            "a vertex-ai channel without vertex",
+            with(channel(), "/spec/provider", json!("vertex-ai")),
+            "provider vertex-ai needs vertex (project and location)",
+        ),
+        case(
+            "an openai channel with vertex",
+            with(channel(), "/spec/vertex", json!({"project": "acme-prod", "location": "us-central1"})),
+            "vertex is only used by provider vertex-ai",
+        ),
+        case(
+            "an openai channel without a base URL",
+            without(channel(), "/spec/baseUrl"),
+            "baseUrl is required (only vertex-ai has a default: its regional endpoint)",
+        ),
+        case(
             "a base URL with credentials",
             with(channel(), "/spec/baseUrl", json!("https://user:pw@api.openai.com/v1")),
             "baseUrl must be an http(s) URL",

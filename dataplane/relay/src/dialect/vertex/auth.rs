@@ -48,7 +48,15 @@ pub struct ServiceAccount {
 
 impl ServiceAccount {
     pub fn parse(json: &str) -> Result<Self, String> {
-        serde_json::from_str(json).map_err(|e| format!("the key is not a service-account JSON: {e}"))
+        // serde's message can quote a value of the key file (its private key, even): only where.
+        serde_json::from_str(json).map_err(|e| {
+            format!(
+                "the key is not a service-account JSON ({:?} error at line {}, column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            )
+        })
     }
 
     pub fn token_uri(&self) -> &str {
