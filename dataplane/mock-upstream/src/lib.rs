@@ -145,56 +145,24 @@ fn record(recorder: &Recorder, method: &Method, uri: &Uri, headers: &HeaderMap, 
     recorder.record(method.as_str(), uri.path(), uri.query(), headers, body);
 }
 
-async fn openai_chat(State(r): State<Recorder>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    record(&r, &method, &uri, &headers, &body);
-    openai::chat(&headers, &body, None).await
+/// The handlers of the endpoints that take no deployment: record, then answer.
+macro_rules! handlers {
+    ($($handler:ident => $answer:path;)*) => {$(
+        async fn $handler(State(r): State<Recorder>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+            record(&r, &method, &uri, &headers, &body);
+            $answer(&headers, &body).await
+        }
+    )*};
 }
 
-/// Also Azure's `/openai/v1/responses` and `/openai/responses?api-version=…`, which name the
-/// deployment as the body's `model`.
-async fn openai_responses(
-    State(r): State<Recorder>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    record(&r, &method, &uri, &headers, &body);
-    responses::responses(&headers, &body).await
-}
-
-async fn openai_embeddings(
-    State(r): State<Recorder>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    record(&r, &method, &uri, &headers, &body);
-    embeddings::embeddings(&headers, &body, None).await
-}
-
-async fn azure_chat(
-    State(r): State<Recorder>,
-    Path(deployment): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    record(&r, &method, &uri, &headers, &body);
-    openai::chat(&headers, &body, Some(&deployment)).await
-}
-
-async fn openai_rerank(
-    State(r): State<Recorder>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    record(&r, &method, &uri, &headers, &body);
-    rerank::rerank(&headers, &body).await
+handlers! {
+    // Also Azure's `/openai/v1/responses` and `/openai/responses?api-version=…`, which name the
+    // deployment as the body's `model`.
+    openai_responses => responses::responses;
+    openai_rerank => rerank::rerank;
+    openai_moderations => moderations::moderations;
+    anthropic_messages => anthropic::messages;
+    anthropic_count_tokens => anthropic::count_tokens;
 }
 
 /// The handlers of the JSON endpoints that take an optional Azure deployment: record, then answer.
@@ -220,20 +188,11 @@ macro_rules! json_handlers {
 }
 
 json_handlers! {
+    openai_chat, azure_chat => openai::chat;
+    openai_embeddings, azure_embeddings => embeddings::embeddings;
     openai_completions, azure_completions => completions::completions;
     openai_images, azure_images => images::generations;
     openai_speech, azure_speech => audio::speech;
-}
-
-async fn openai_moderations(
-    State(r): State<Recorder>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    record(&r, &method, &uri, &headers, &body);
-    moderations::moderations(&headers, &body).await
 }
 
 /// Recorded with the form summarized as JSON (the file by name, type and size).
@@ -243,40 +202,6 @@ async fn openai_transcriptions(State(r): State<Recorder>, uri: Uri, headers: Hea
 
 async fn openai_translations(State(r): State<Recorder>, uri: Uri, headers: HeaderMap, form: Multipart) -> Response {
     audio::transcription(&r, uri.path(), &headers, form, true).await
-}
-
-async fn azure_embeddings(
-    State(r): State<Recorder>,
-    Path(deployment): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    record(&r, &method, &uri, &headers, &body);
-    embeddings::embeddings(&headers, &body, Some(&deployment)).await
-}
-
-async fn anthropic_messages(
-    State(r): State<Recorder>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    record(&r, &method, &uri, &headers, &body);
-    anthropic::messages(&headers, &body).await
-}
-
-async fn anthropic_count_tokens(
-    State(r): State<Recorder>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    record(&r, &method, &uri, &headers, &body);
-    anthropic::count_tokens(&headers, &body).await
 }
 
 async fn gemini_generate(
