@@ -204,6 +204,17 @@ async fn openai_translations(State(r): State<Recorder>, uri: Uri, headers: Heade
     audio::transcription(&r, uri.path(), &headers, form, true).await
 }
 
+/// The model and method of a Gemini or Vertex `models/{model}:{method}` path, and whether the
+/// answer is asked for as SSE (`alt=sse`); `None` for a path without a method.
+fn gemini_call<'a>(model_action: &'a str, query: &HashMap<String, String>) -> Option<(&'a str, &'a str, bool)> {
+    let (model, action) = model_action.rsplit_once(':')?;
+    Some((model, action, query.get("alt").is_some_and(|alt| alt == "sse")))
+}
+
+fn no_method() -> Response {
+    errors::bad_request(Provider::Gemini, "Expected models/{model}:{method}").into_response()
+}
+
 async fn gemini_generate(
     State(r): State<Recorder>,
     Path(model_action): Path<String>,
@@ -214,10 +225,7 @@ async fn gemini_generate(
     body: Bytes,
 ) -> Response {
     record(&r, &method, &uri, &headers, &body);
-    let Some((model, action)) = model_action.rsplit_once(':') else {
-        return errors::bad_request(Provider::Gemini, "Expected models/{model}:{method}").into_response();
-    };
-    let sse = query.get("alt").is_some_and(|alt| alt == "sse");
+    let Some((model, action, sse)) = gemini_call(&model_action, &query) else { return no_method() };
     gemini::generate(&headers, &body, model, action, query.get("key").map(String::as_str), sse).await
 }
 
@@ -243,10 +251,7 @@ async fn vertex_generate(
     body: Bytes,
 ) -> Response {
     record(&r, &method, &uri, &headers, &body);
-    let Some((model, action)) = model_action.rsplit_once(':') else {
-        return errors::bad_request(Provider::Gemini, "Expected models/{model}:{method}").into_response();
-    };
-    let sse = query.get("alt").is_some_and(|alt| alt == "sse");
+    let Some((model, action, sse)) = gemini_call(&model_action, &query) else { return no_method() };
     vertex::generate(&headers, &body, model, action, sse).await
 }
 

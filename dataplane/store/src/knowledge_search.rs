@@ -55,6 +55,8 @@ impl Store {
     ) -> StoreResult<Vec<(Uuid, f32)>> {
         match &self.backend {
             Backend::Postgres(pool) => {
+                // The fence is read apart (one indexed lookup): the planner matches a partial index
+                // only against literals, so it cannot come from a join or a parameter.
                 let sql = nearest_sql(kb_id, dims, self.vector_index_upto(kb_id).await?);
                 let mut tx = pool.begin().await?;
                 sqlx::query(&format!("SET LOCAL hnsw.ef_search = {ef_search}")).execute(&mut *tx).await?;
